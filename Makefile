@@ -1,0 +1,43 @@
+# powvote: make run starts the whole platform, make test runs every test.
+GO        ?= go
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME  ?= 30s
+DIR       ?= ./powvote-data
+ADDR      ?= 127.0.0.1:8080
+
+.PHONY: all build run test lint unit fuzz fuzz-smoke bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/powvote ./cmd/powvote
+
+run: build
+	./bin/powvote up --dir $(DIR) --addr $(ADDR)
+
+# test is what CI runs (.ci/run): formatting, vet, staticcheck, every unit and
+# integration test with the race detector, and a short run of every fuzzer.
+test: lint unit fuzz-smoke
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+# fuzz runs every fuzz target for FUZZTIME (default 30s).
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+fuzz-smoke:
+	FUZZTIME=5s scripts/fuzz.sh
+
+# bench regenerates the figures quoted in BENCHMARKS.md.
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,315 @@
+package campaign
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/powvote/powvote/keyfile"
+)
+
+// Names of the files of a campaign directory.
+const (
+	SettingsFile     = "campaign.yaml"
+	SecretsDir       = "secrets"
+	DemoAuthorityKey = "demo-authority.key" // only when init generated the authority
+	BoothMapFile     = "booths.yaml"        // public deployment map of booth code generators
+)
+
+// Secret file names inside SecretsDir.
+const (
+	fileUTCSign    = "utc-sign.key"
+	fileUTCHole    = "utc-hole.key"
+	fileTOTPSeed   = "totp.seed"
+	fileVoterStamp = "voter-stamp.key"
+	filePass       = "pass.secret"
+	fileReceipt    = "receipt.key"
+	fileLog        = "log.key"
+)
+
+// SecretSize is the size of the symmetric secrets (TOTP seed, voter-stamp
+// key, pass secret).
+const SecretSize = 32
+
+// Secrets are the platform's secrets for one campaign. None of them may
+// reach a log or a client.
+type Secrets struct {
+	UTCSign       ed25519.PrivateKey // signs genuine platform stamps
+	UTCHole       ed25519.PrivateKey // signs decoy stamps
+	TOTPSeed      []byte             // booth codes (RFC 6238 secret)
+	VoterStampKey []byte             // HMAC key of voter stamps
+	PassSecret    []byte             // edge to collector authentication
+	ReceiptKey    ed25519.PrivateKey // signs receipts
+	LogKey        string             // signs checkpoints; golang.org/x/mod/sumdb/note signer key
+}
+
+// ErrNoCampaign means a directory holds no campaign of that name.
+var ErrNoCampaign = errors.New("no campaign")
+
+// Campaign is a loaded campaign directory.
+type Campaign struct {
+	Dir      string // D/<name>
+	Settings *Settings
+	Secrets  *Secrets
+}
+
+// LogKeyName is the name inside the checkpoint signing key of a campaign.
+func LogKeyName(campaign string) string { return "powvote-" + campaign }
+
+// GenerateSecrets makes fresh platform secrets. rand nil means crypto/rand.
+func GenerateSecrets(name string, r io.Reader) (*Secrets, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var s Secrets
+	var err error
+	for _, k := range []*ed25519.PrivateKey{&s.UTCSign, &s.UTCHole, &s.ReceiptKey} {
+		if _, *k, err = ed25519.GenerateKey(r); err != nil {
+			return nil, fmt.Errorf("campaign: generate key: %w", err)
+		}
+	}
+	for _, b := range []*[]byte{&s.TOTPSeed, &s.VoterStampKey, &s.PassSecret} {
+		*b = make([]byte, SecretSize)
+		if _, err := io.ReadFull(r, *b); err != nil {
+			return nil, fmt.Errorf("campaign: generate secret: %w", err)
+		}
+	}
+	if s.LogKey, _, err = note.GenerateKey(r, LogKeyName(name)); err != nil {
+		return nil, fmt.Errorf("campaign: generate log key: %w", err)
+	}
+	return &s, nil
+}
+
+// Create writes a new campaign into dir/<name>. It refuses to touch an
+// existing campaign: its secrets are irreplaceable.
+func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
+	data, err := s.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := sec.validate(s.Name); err != nil {
+		return nil, err
+	}
+	cdir := filepath.Join(dir, s.Name)
+	if _, err := os.Stat(filepath.Join(cdir, SettingsFile)); err == nil {
+		return nil, fmt.Errorf("campaign: %s already holds campaign %q", dir, s.Name)
+	}
+	if err := os.MkdirAll(filepath.Join(cdir, SecretsDir), 0o700); err != nil {
+		return nil, fmt.Errorf("campaign: create %s: %w", cdir, err)
+	}
+	writes := []struct {
+		name string
+		fn   func(string) error
+	}{
+		{fileUTCSign, func(p string) error { return keyfile.WriteEd25519(p, sec.UTCSign) }},
+		{fileUTCHole, func(p string) error { return keyfile.WriteEd25519(p, sec.UTCHole) }},
+		{fileReceipt, func(p string) error { return keyfile.WriteEd25519(p, sec.ReceiptKey) }},
+		{fileTOTPSeed, func(p string) error { return keyfile.Write(p, sec.TOTPSeed) }},
+		{fileVoterStamp, func(p string) error { return keyfile.Write(p, sec.VoterStampKey) }},
+		{filePass, func(p string) error { return keyfile.Write(p, sec.PassSecret) }},
+		{fileLog, func(p string) error { return keyfile.WriteText(p, sec.LogKey) }},
+	}
+	for _, w := range writes {
+		if err := w.fn(filepath.Join(cdir, SecretsDir, w.name)); err != nil {
+			return nil, fmt.Errorf("campaign: %w", err)
+		}
+	}
+	// The settings file goes last: its presence marks a complete campaign.
+	if err := writeFileSync(filepath.Join(cdir, SettingsFile), data, 0o644); err != nil {
+		return nil, err
+	}
+	return &Campaign{Dir: cdir, Settings: s, Secrets: sec}, nil
+}
+
+func writeFileSync(path string, data []byte, mode fs.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("campaign: create %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("campaign: write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("campaign: sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("campaign: close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("campaign: rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// LoadSettings reads only the public settings of dir/<name>.
+func LoadSettings(dir, name string) (*Settings, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, &FieldError{"name", err}
+	}
+	path := filepath.Join(dir, name, SettingsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("campaign: %s: %w %q", dir, ErrNoCampaign, name)
+		}
+		return nil, fmt.Errorf("campaign: read %s: %w", path, err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Name != name {
+		return nil, fmt.Errorf("%s: %w", path, &FieldError{"name", fmt.Errorf("%q does not match its directory %q", s.Name, name)})
+	}
+	return s, nil
+}
+
+// Load reads and checks a campaign's settings and secrets.
+func Load(dir, name string) (*Campaign, error) {
+	s, err := LoadSettings(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	cdir := filepath.Join(dir, name)
+	sdir := filepath.Join(cdir, SecretsDir)
+	st, err := os.Stat(sdir)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("campaign: %s has mode %04o: %w", sdir, st.Mode().Perm(), keyfile.ErrPermissions)
+	}
+	var sec Secrets
+	p := func(n string) string { return filepath.Join(sdir, n) }
+	for _, k := range []struct {
+		name string
+		dst  *ed25519.PrivateKey
+	}{{fileUTCSign, &sec.UTCSign}, {fileUTCHole, &sec.UTCHole}, {fileReceipt, &sec.ReceiptKey}} {
+		if *k.dst, err = keyfile.ReadEd25519(p(k.name)); err != nil {
+			return nil, fmt.Errorf("campaign: %w", err)
+		}
+	}
+	for _, k := range []struct {
+		name string
+		dst  *[]byte
+	}{{fileTOTPSeed, &sec.TOTPSeed}, {fileVoterStamp, &sec.VoterStampKey}, {filePass, &sec.PassSecret}} {
+		if *k.dst, err = keyfile.Read(p(k.name), SecretSize); err != nil {
+			return nil, fmt.Errorf("campaign: %w", err)
+		}
+	}
+	if sec.LogKey, err = keyfile.ReadText(p(fileLog)); err != nil {
+		return nil, fmt.Errorf("campaign: %w", err)
+	}
+	if err := sec.validate(name); err != nil {
+		return nil, err
+	}
+	return &Campaign{Dir: cdir, Settings: s, Secrets: &sec}, nil
+}
+
+func (sec *Secrets) validate(name string) error {
+	for _, k := range []struct {
+		field string
+		key   ed25519.PrivateKey
+	}{{"utc-sign", sec.UTCSign}, {"utc-hole", sec.UTCHole}, {"receipt", sec.ReceiptKey}} {
+		if len(k.key) != ed25519.PrivateKeySize {
+			return &FieldError{"secrets/" + k.field, fmt.Errorf("missing or malformed Ed25519 key: %w", ErrSyntax)}
+		}
+	}
+	if sec.UTCSign.Equal(sec.UTCHole) {
+		return &FieldError{"secrets/utc-hole", errors.New("same key as utc-sign: decoy stamps would be genuine")}
+	}
+	for _, b := range []struct {
+		field string
+		v     []byte
+	}{{"totp", sec.TOTPSeed}, {"voter-stamp", sec.VoterStampKey}, {"pass", sec.PassSecret}} {
+		if len(b.v) != SecretSize {
+			return &FieldError{"secrets/" + b.field, fmt.Errorf("%d bytes, want %d: %w", len(b.v), SecretSize, ErrSyntax)}
+		}
+	}
+	signer, err := note.NewSigner(sec.LogKey)
+	if err != nil {
+		return &FieldError{"secrets/log", fmt.Errorf("not a note signer key: %w", ErrSyntax)}
+	}
+	if signer.Name() != LogKeyName(name) {
+		return &FieldError{"secrets/log", fmt.Errorf("key name %q, want %q", signer.Name(), LogKeyName(name))}
+	}
+	return nil
+}
+
+// List returns the names of the campaigns in dir, sorted. A missing dir holds
+// none.
+func List(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("campaign: list %s: %w", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() || ValidateName(e.Name()) != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), SettingsFile)); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Resolve picks the campaign to act on: name when given, else the only
+// campaign in dir.
+func Resolve(dir, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	names, err := List(dir)
+	if err != nil {
+		return "", err
+	}
+	switch len(names) {
+	case 0:
+		return "", fmt.Errorf("campaign: %s: %w (create one with powvote init)", dir, ErrNoCampaign)
+	case 1:
+		return names[0], nil
+	default:
+		return "", fmt.Errorf("campaign: %s holds %d campaigns %v: name one with --campaign", dir, len(names), names)
+	}
+}
+
+// DemoOptions are the nine planets of the reference deployment's ballot, in
+// its order and spelling, so that clients written for it work unchanged.
+var DemoOptions = []string{
+	"Evil Neptune", "Firy Mercury", "Beauty Venus", "Legend Earth", "Warriar Mars",
+	"Bold Jupiter", "Shiny Saturn", "Humble Pluto", "Cross Uranus",
+}
+
+// Demo returns the settings of the demo campaign "solar": open from a minute
+// before now for 30 days, with a threshold low enough that a vote takes
+// seconds on a phone.
+func Demo(now time.Time, authority ed25519.PublicKey) *Settings {
+	return &Settings{
+		Name:        "solar",
+		Options:     append([]string(nil), DemoOptions...),
+		Authorities: []ed25519.PublicKey{authority},
+		Threshold:   18,
+		BatchSize:   4,
+		Start:       now.Add(-time.Minute).Truncate(time.Second).UTC(),
+		End:         now.Add(30 * 24 * time.Hour).Truncate(time.Second).UTC(),
+		MaxStampAge: 30 * time.Minute,
+	}
+}
