@@ -1,6 +1,8 @@
 package totp
 
 import (
+	"github.com/powvote/powvote/internal/crockford"
+
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -436,44 +438,18 @@ func checkStation(name string) error {
 	return nil
 }
 
-// crockford is the Crockford base32 alphabet (PROTOCOL section 2).
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// encodeID writes 10 bytes as 16 Crockford symbols, most significant bit
-// first, in groups of 4: 80 bits fill the 16 symbols exactly.
+// encodeID writes 10 bytes as 16 Crockford symbols in groups of 4: 80 bits
+// fill the 16 symbols exactly.
 func encodeID(b [idBytes]byte) string {
-	var sb strings.Builder
-	var acc uint64
-	bits := 0
-	n := 0
-	for _, c := range b {
-		acc = acc<<8 | uint64(c)
-		bits += 8
-		for bits >= 5 {
-			bits -= 5
-			if n > 0 && n%4 == 0 {
-				sb.WriteByte('-')
-			}
-			sb.WriteByte(crockford[(acc>>bits)&31])
-			n++
-		}
-	}
-	return sb.String()
+	return crockford.Group(crockford.Encode(b[:]), "-", 4)
 }
 
 // checkID accepts only the form encodeID writes. Crockford decoders forgive
 // lower case and look-alike letters, but the map is compared by eye and by
 // grep, so it holds one spelling per identifier.
 func checkID(id string) error {
-	ok := len(id) == 19
-	for i := 0; ok && i < len(id); i++ {
-		if i%5 == 4 {
-			ok = id[i] == '-'
-		} else {
-			ok = strings.IndexByte(crockford, id[i]) >= 0
-		}
-	}
-	if !ok {
+	raw, err := crockford.Decode(id)
+	if err != nil || len(raw) != idBytes || encodeID([idBytes]byte(raw)) != id {
 		return fmt.Errorf("generator id %q is not 16 upper-case Crockford base32 symbols in groups of 4 (like 8704-2A05-B259-1090)", id)
 	}
 	return nil
