@@ -1,8 +1,6 @@
 package totp
 
 import (
-	"github.com/powvote/powvote/internal/crockford"
-
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/powvote/powvote/internal/crockford"
 	"github.com/powvote/powvote/totp/internal/keywrap"
 )
 
