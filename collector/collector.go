@@ -1,0 +1,466 @@
+// Package collector is a collecting instance of the platform: it checks the
+// votes the edge forwards, records each durably as two unlinkable records
+// and answers with a signed receipt. It also signs the platform stamps the
+// edge hands out, and keeps its twin, the other instance of its pair, in step
+// (docs/INTERNAL.md, docs/MIRRORS.md).
+package collector
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/collector/internal/store"
+	"github.com/powvote/powvote/stamp"
+	"github.com/powvote/powvote/totp"
+	"github.com/powvote/powvote/wire"
+)
+
+// Config is what a collecting instance needs. Zero values mean the defaults
+// named on each field.
+type Config struct {
+	Settings *campaign.Settings // the campaign this instance collects for
+	Secrets  *campaign.Secrets  // UTC-SIGN, UTC-HOLE, TOTP seed, receipt key, pass secret
+	Dir      string             // data directory of this instance
+	Instance int                // instance number; 2k and 2k+1 are pair k
+	Twin     string             // base URL of the twin ("http://10.0.0.2:9102"); empty: no twin
+
+	Logger *slog.Logger     // nil: discard
+	Clock  func() time.Time // nil: time.Now
+
+	SyncInterval   time.Duration // how often to pull from the twin; default 1s
+	CatchUpTimeout time.Duration // how long to try the twin at start before serving without it; default 10s
+	FutureSkew     time.Duration // how far a P-UTC may be ahead of this clock (twins' clocks differ a little); default 5s
+	Decoys         int           // recent stamps per option to draw receipt decoys from; default 64
+
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration // defaults 10s, 10s, 120s
+	MaxConns                               int           // default 4096
+}
+
+func (c *Config) withDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SyncInterval, time.Second)
+	def(&c.CatchUpTimeout, 10*time.Second)
+	def(&c.FutureSkew, 5*time.Second)
+	def(&c.ReadTimeout, 10*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.IdleTimeout, 120*time.Second)
+	if c.Decoys == 0 {
+		c.Decoys = 64
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Server is a collecting instance.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	st      *store.Store
+	srv     *fasthttp.Server
+	twin    *fasthttp.Client
+	options map[string]int // option text -> ballot index
+	authz   map[[32]byte]bool
+	pass    []byte // the base64 form the edge sends
+
+	ready atomic.Bool // set once the instance has caught up and takes votes
+
+	stampMu sync.Mutex // guards the stamp cache below
+	stampAt int64      // second of the cached answer
+	stampH  [4]string  // P-UTC, Sign, Hole, Codes
+
+	stats stats
+}
+
+// stats counts outcomes by a fixed set of reasons.
+type stats struct {
+	accepted, repeat, alreadyVoted, badTime, badAuthority, badSig, badOption, malformed, unauthorized, notReady atomic.Uint64
+	syncApplied                                                                                                 atomic.Uint64
+}
+
+// New opens the instance's store and prepares the server; it does not
+// listen yet.
+func New(cfg Config) (*Server, error) {
+	cfg.withDefaults()
+	if cfg.Settings == nil || cfg.Secrets == nil {
+		return nil, errors.New("collector: settings and secrets are required")
+	}
+	if err := cfg.Settings.Validate(); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("collector: no data directory")
+	}
+	if cfg.Instance < 0 {
+		return nil, fmt.Errorf("collector: instance %d is negative", cfg.Instance)
+	}
+	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		st:      st,
+		options: make(map[string]int),
+		authz:   make(map[[32]byte]bool),
+		pass:    []byte(base64.StdEncoding.EncodeToString(cfg.Secrets.PassSecret)),
+	}
+	for i, o := range cfg.Settings.Options {
+		s.options[o] = i
+	}
+	for _, k := range cfg.Settings.Authorities {
+		s.authz[[32]byte(k)] = true
+	}
+	if cfg.Twin != "" {
+		s.twin = &fasthttp.Client{
+			ReadTimeout:         30 * time.Second,
+			WriteTimeout:        10 * time.Second,
+			MaxResponseBodySize: 64 << 20,
+			MaxConnsPerHost:     4,
+		}
+	}
+	s.srv = &fasthttp.Server{
+		Handler:            s.handle,
+		Name:               "powvote-collector",
+		ReadTimeout:        cfg.ReadTimeout,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdleTimeout:        cfg.IdleTimeout,
+		ReadBufferSize:     16 << 10,
+		MaxRequestBodySize: 4 << 10, // no endpoint takes a body
+		Concurrency:        cfg.MaxConns,
+		CloseOnShutdown:    true,
+		Logger:             slogPrinter{cfg.Logger},
+	}
+	return s, nil
+}
+
+// Run serves on ln until ctx is done: it first catches up from the twin
+// (answering 503 to votes meanwhile), then takes votes and keeps pulling
+// from the twin. It returns after a graceful shutdown and closing the store.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+
+	var wg sync.WaitGroup
+	if s.twin != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.CatchUpTimeout)
+		if err := s.catchUp(cctx); err != nil {
+			s.log.Warn("twin unreachable at start; serving without catching up", "err", err)
+		}
+		cancel()
+	}
+	s.ready.Store(true)
+	s.log.Info("taking votes", "instance", s.cfg.Instance)
+	if s.twin != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.syncLoop(ctx)
+		}()
+	}
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.ShutdownWithContext(sctx); err != nil {
+		s.log.Warn("shutdown", "err", err)
+	}
+	wg.Wait()
+	if serveErr == nil {
+		serveErr = <-errc
+	}
+	if err := s.st.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
+}
+
+// Counts reports the voters and votes this instance holds (retracted votes
+// excluded).
+func (s *Server) Counts() (voters, votes int) { return s.st.Counts() }
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	// The pass secret first: nothing else is read for a stranger.
+	if subtle.ConstantTimeCompare(ctx.Request.Header.Peek("Pass"), s.pass) != 1 {
+		s.stats.unauthorized.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		return
+	}
+	path := string(ctx.Path())
+	switch {
+	case path == "/vote" && ctx.IsPost():
+		s.handleVote(ctx)
+	case path == "/stamp" && ctx.IsGet():
+		s.handleStamp(ctx)
+	case path == "/sync" && ctx.IsGet():
+		s.handleSync(ctx)
+	case path == "/health" && ctx.IsGet():
+		if s.ready.Load() {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+		} else {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		}
+	case path == "/records/votes" && ctx.IsGet():
+		s.handleVoteRecords(ctx)
+	case path == "/records/voters" && ctx.IsGet():
+		s.handleVoterRecords(ctx)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	}
+}
+
+// handleStamp answers the edge's once-a-second request for the platform
+// stamps of the current second and the booth codes valid now.
+func (s *Server) handleStamp(ctx *fasthttp.RequestCtx) {
+	now := s.cfg.Clock()
+	sec := now.Unix()
+	s.stampMu.Lock()
+	if s.stampAt != sec {
+		putc := strconv.FormatInt(sec, 10)
+		cur, err1 := totp.Code(s.cfg.Secrets.TOTPSeed, now)
+		prev, err2 := totp.Code(s.cfg.Secrets.TOTPSeed, now.Add(-totp.Step))
+		if err1 != nil || err2 != nil {
+			s.stampMu.Unlock()
+			s.log.Error("booth codes", "err", errors.Join(err1, err2))
+			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+			return
+		}
+		s.stampH = [4]string{
+			putc,
+			base64.StdEncoding.EncodeToString(ed25519.Sign(s.cfg.Secrets.UTCSign, []byte(putc))),
+			base64.StdEncoding.EncodeToString(ed25519.Sign(s.cfg.Secrets.UTCHole, []byte(putc))),
+			cur + " " + prev,
+		}
+		s.stampAt = sec
+	}
+	h := s.stampH
+	s.stampMu.Unlock()
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	ctx.Response.Header.Set("P-UTC", h[0])
+	ctx.Response.Header.Set("Sign", h[1])
+	ctx.Response.Header.Set("Hole", h[2])
+	ctx.Response.Header.Set("Codes", h[3])
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+}
+
+// voteError is a refusal with its PROTOCOL status.
+type voteError struct {
+	code   int
+	reason string
+}
+
+func (e *voteError) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
+
+var (
+	errMalformed    = &voteError{400, "malformed"}
+	errNotReady     = &voteError{503, "catching up from twin"}
+	errBadTime      = &voteError{485, "stamp outside the campaign"}
+	errBadAuthority = &voteError{484, "unknown authority"}
+	errBadSig       = &voteError{483, "mandate signature"}
+	errBadOption    = &voteError{482, "not on the ballot"}
+	errVoted        = &voteError{481, "already voted"}
+)
+
+func (s *Server) count(err *voteError) {
+	switch err {
+	case errMalformed:
+		s.stats.malformed.Add(1)
+	case errNotReady:
+		s.stats.notReady.Add(1)
+	case errBadTime:
+		s.stats.badTime.Add(1)
+	case errBadAuthority:
+		s.stats.badAuthority.Add(1)
+	case errBadSig:
+		s.stats.badSig.Add(1)
+	case errBadOption:
+		s.stats.badOption.Add(1)
+	case errVoted:
+		s.stats.alreadyVoted.Add(1)
+	}
+}
+
+func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
+	receipt, err := s.vote(ctx)
+	if err != nil {
+		var ve *voteError
+		if !errors.As(err, &ve) {
+			// Storage failure: the vote is not durable, so it is not
+			// acknowledged; the edge answers 503 and the voter retries.
+			s.log.Error("vote not recorded", "err", err)
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			return
+		}
+		s.count(ve)
+		ctx.SetStatusCode(ve.code)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	for i, l := range receipt.lines {
+		ctx.Response.Header.Set(fmt.Sprintf("Receipt%02d", i+1), l)
+	}
+	ctx.Response.Header.Set("Receipt-Sig", receipt.sig)
+}
+
+type receipt struct {
+	lines []string
+	sig   string
+}
+
+func decodeFixed(dst []byte, v []byte) bool {
+	n, err := base64.StdEncoding.Strict().Decode(dst, v)
+	return err == nil && n == len(dst) && base64.StdEncoding.EncodedLen(len(dst)) == len(v)
+}
+
+// vote runs the collector's checks in PROTOCOL order and records the vote.
+func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
+	if !s.ready.Load() {
+		return nil, errNotReady
+	}
+	h := &ctx.Request.Header
+	var voter store.Voter
+	var v store.Vote
+	if !decodeFixed(voter.Pkey[:], h.Peek("Auth-Pkey")) || !decodeFixed(voter.Sig[:], h.Peek("Auth-Sig")) ||
+		!decodeFixed(voter.ID[:], h.Peek("Auth-Id")) || !decodeFixed(v.PSig[:], h.Peek("P-SIG")) {
+		return nil, errMalformed
+	}
+	v.PUTC = string(h.Peek("P-UTC"))
+	putc, err := stamp.ParsePUTC(v.PUTC)
+	if err != nil {
+		return nil, errMalformed
+	}
+	v.Voter = string(h.Peek("Voter"))
+	if len(v.Voter) != stamp.VoterLen {
+		return nil, errMalformed
+	}
+	sayRaw := string(h.Peek("Say"))
+	say, err := wire.DecodeOption(sayRaw)
+	if err != nil || sayRaw == "" {
+		return nil, errMalformed
+	}
+	nonceHex := string(h.Peek("Nonce"))
+	if v.Nonce, err = decodeNonce(nonceHex); err != nil {
+		return nil, errMalformed
+	}
+	v.Option = say
+
+	// 485: the stamp's time inside the campaign and not stale.
+	now := s.cfg.Clock()
+	t := time.Unix(putc, 0)
+	st := s.cfg.Settings
+	if t.Before(st.Start) || t.After(st.End) || t.After(now.Add(s.cfg.FutureSkew)) || now.Sub(t) > st.MaxStampAge {
+		return nil, errBadTime
+	}
+	// 484, 483: the mandate.
+	if !s.authz[voter.Pkey] {
+		return nil, errBadAuthority
+	}
+	if !ed25519.Verify(voter.Pkey[:], voter.ID[:], voter.Sig[:]) {
+		return nil, errBadSig
+	}
+	// 482: the option.
+	idx, ok := s.options[say]
+	if !ok {
+		return nil, errBadOption
+	}
+	// 481 and the durable record.
+	res, err := s.st.Accept(context.Background(), voter, v)
+	if errors.Is(err, store.ErrAlreadyVoted) || errors.Is(err, store.ErrDuplicateVote) {
+		// ErrDuplicateVote: this very vote (nonce, voter stamp) is recorded
+		// under another mandate, a replay after the edge forgot the nonce.
+		return nil, errVoted
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.Repeat {
+		s.stats.repeat.Add(1)
+	} else {
+		s.stats.accepted.Add(1)
+	}
+	return s.receipt(idx, v.Voter), nil
+}
+
+func decodeNonce(s string) ([]byte, error) {
+	if len(s) < 16 || len(s) > 64 || len(s)%2 != 0 {
+		return nil, errors.New("nonce length")
+	}
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, errors.New("nonce is not hex")
+		}
+		b[i] = hi<<4 | lo
+	}
+	return b, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// receipt builds the receipt lines (PROTOCOL 5.4) and signs them (6): the
+// voter's own stamp against the chosen option, a random recent voter's
+// stamp against every other, "-" for an option nobody has chosen yet.
+func (s *Server) receipt(chosen int, own string) *receipt {
+	opts := s.cfg.Settings.Options
+	r := &receipt{lines: make([]string, len(opts))}
+	for i, o := range opts {
+		st := own
+		if i != chosen {
+			st = "-"
+			if recent := s.st.Recent(o, s.cfg.Decoys); len(recent) > 0 {
+				st = recent[rand.IntN(len(recent))]
+			}
+		}
+		r.lines[i] = st + " " + wire.EncodeOption(o)
+	}
+	r.sig = wire.SignReceipt(s.cfg.Secrets.ReceiptKey, s.cfg.Settings.Name, r.lines)
+	return r
+}
+
+// slogPrinter routes fasthttp's own messages to the structured logger.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.l.Warn("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

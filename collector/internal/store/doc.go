@@ -1,0 +1,92 @@
+// Package store keeps a collecting instance's durable state: the voter
+// table, the vote records and the links between them that the twin needs.
+// Every write goes through one writer goroutine that commits a group of
+// requests to Pebble with Sync and then appends their records to a log file
+// with one fsync, so an acknowledged vote is on disk in both places.
+//
+// # What is stored where
+//
+// A Store lives in one directory. dir/voters is a Pebble database holding
+// the voter table (auth-pkey, auth-id → auth-sig), the vote records by
+// index, the links of the votes this instance accepted itself by own
+// sequence number, and counters; keys.go documents the key encoding.
+// dir/votes.log is the vote records again, one per line, in index order:
+//
+//	<crc32c of payload, 8 lower-case hex digits> <payload>\n
+//
+// where the payload is a vote line (PROTOCOL.md 8, [Vote.Line]) or
+// "retract <nonce hex>", which withdraws the vote with that nonce. The log
+// is a projection of the database: record i of the log is vote record i.
+// A voter record and a vote record share nothing (PROTOCOL.md 7); only a
+// link ([Pair]) ties them, and a link is deleted once the twin has
+// confirmed it and Options.Retain has passed.
+//
+// # When a write is durable
+//
+// [Store.Accept] and [Store.ApplyTwin] return nil only after their records
+// are committed to Pebble in one atomic batch with Sync and appended to
+// votes.log and fsynced. Concurrent calls are group-committed: the writer
+// takes every waiting request (up to Options.MaxBatch), checks each against
+// the database and the requests before it in the group, commits one batch,
+// writes all log records with one write and one fsync, then wakes every
+// caller. If the commit or the fsync fails, every caller of that group gets
+// an error wrapping [ErrFailed] and the Store refuses all writes from then
+// on (fail stop): it never acknowledges something it cannot show durable.
+// Close and Open it again to recover.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Only the writer goroutine
+// writes, and it alone holds the batch being built; no lock is held across
+// disk I/O by anyone else. Readers ([Store.Links], [Store.VoteRecords],
+// [Store.VoterRecords]) read Pebble directly and see only committed state;
+// Links and VoteRecords stop at the counters the writer publishes once a
+// group's log fsync is done, so they never return what Accept has not yet
+// acknowledged. [Store.Recent], [Store.Counts] and [Store.TwinCursor] read
+// memory.
+//
+// # Duplicates
+//
+// A mandate is identified by (auth-pkey, auth-id) and has at most one vote
+// that counts. Accept of a mandate that has voted returns the earlier
+// result with Result.Repeat set if the vote is exactly the recorded one
+// (so a retried request gets its receipt again), and [ErrAlreadyVoted]
+// otherwise. The nonce identifies a vote: Accept of a vote whose nonce is
+// recorded for another mandate returns [ErrDuplicateVote].
+//
+// # Recovery
+//
+// Open reads votes.log from the start and compares each record with the
+// database. At the first line that is torn (no line feed), fails its
+// checksum or is malformed, it cuts the log, logging how much it cut; it
+// then appends the vote records the database holds beyond the log's last
+// good record and fsyncs. Since the database is committed first, nothing
+// acknowledged is lost and the log holds each record exactly once. A good
+// record that differs from the database, or a log longer than the
+// database, is not a torn tail: Open refuses it with [ErrCorrupt]. Open
+// also refills the recent voter stamps from the last vote records.
+//
+// # Mirror
+//
+// The two instances of a pair copy each other's own pairs ([Store.Links],
+// [Store.ApplyTwin], [Store.Confirm]; docs/INTERNAL.md GET /sync). For each
+// pair of the twin, ApplyTwin applies the mirror rule, so that a mandate
+// counts at most once and both instances converge to the same votes:
+//
+//  1. The mandate has no voter record here: insert the voter record and
+//     the vote record (no link: this instance did not accept it).
+//  2. The mandate has voted here with the same vote (same nonce): nothing.
+//  3. The mandate has voted here with a different vote that this instance
+//     accepted itself and still holds the link of (both accepted a vote
+//     during a split): the winner is the vote with the smaller P-UTC as a
+//     number, then the smaller nonce bytes, then the smaller voter stamp.
+//     If the twin's vote wins, append a retraction of the own vote and the
+//     twin's vote record (the voter record stays); if the own vote wins, do
+//     nothing: the twin retracts its own when it applies ours.
+//  4. The mandate has voted here with a different vote and no link is
+//     held: log an error and keep the vote held here. This cannot happen
+//     while Retain outlasts a sync round in both directions.
+//
+// [Store.Counts] counts vote records less retractions, so voters equals
+// votes on both instances whatever the order of syncs.
+package store

@@ -1,0 +1,589 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+type reqKind int
+
+const (
+	reqAccept reqKind = iota
+	reqTwin
+	reqConfirm
+)
+
+// request is one call waiting for the writer. The caller fills the inputs
+// and hands it over on Store.reqs; from then on the writer owns it until it
+// closes done, after which the caller reads res and err.
+type request struct {
+	kind reqKind
+
+	voter Voter // reqAccept
+	vote  Vote  // reqAccept
+
+	pairs   []Pair // reqTwin
+	twinSeq uint64 // reqTwin
+
+	upto uint64 // reqConfirm
+
+	res  Result
+	err  error
+	done chan struct{}
+}
+
+// Accept records a vote if its mandate has not voted. It returns once the
+// voter record, the vote record and the link are committed to Pebble with
+// Sync in one batch and the vote line is appended to votes.log and fsynced.
+//
+// If the mandate has voted with exactly this vote, Accept returns the
+// earlier result with Repeat set and no error, so that a retried request
+// gets its receipt again: with the own sequence number while the link is
+// held, with Seq 0 once it is gone or if the vote was copied from the twin.
+// A different vote for a voted mandate returns ErrAlreadyVoted, a vote
+// whose nonce another mandate used returns ErrDuplicateVote, a vote that
+// cannot be written as a list line returns a *FieldError.
+//
+// If ctx ends before the writer takes the request, nothing is recorded. If
+// it ends after, Accept returns at once with an error wrapping ctx.Err()
+// but the group still commits: the vote may be recorded, and a retry
+// tells (Repeat).
+func (s *Store) Accept(ctx context.Context, voter Voter, vote Vote) (Result, error) {
+	if err := vote.check(); err != nil {
+		return Result{}, err
+	}
+	vote.Nonce = bytes.Clone(vote.Nonce)
+	r := &request{kind: reqAccept, voter: voter, vote: vote}
+	if err := s.submit(ctx, r); err != nil {
+		return Result{}, err
+	}
+	return r.res, nil
+}
+
+// ApplyTwin copies the twin's own pairs (from its Links, oldest first) by
+// the mirror rule of the package documentation, and records twinSeq as the
+// twin cursor in the same batch; it is durable like Accept when it returns.
+// Pairs at or below the cursor were applied before and are skipped, so a
+// repeated call is harmless. twinSeq must be at least the last pair's Seq.
+func (s *Store) ApplyTwin(pairs []Pair, twinSeq uint64) error {
+	var prev uint64
+	cp := make([]Pair, len(pairs))
+	for i, p := range pairs {
+		if p.Seq <= prev {
+			return fmt.Errorf("store: twin pair %d has seq %d after %d: want increasing", i, p.Seq, prev)
+		}
+		prev = p.Seq
+		if err := p.Vote.check(); err != nil {
+			return fmt.Errorf("store: twin pair %d: %w", p.Seq, err)
+		}
+		p.Vote.Nonce = bytes.Clone(p.Vote.Nonce)
+		cp[i] = p
+	}
+	if twinSeq < prev {
+		return fmt.Errorf("store: twin cursor %d is below the last pair's seq %d", twinSeq, prev)
+	}
+	return s.submit(context.Background(), &request{kind: reqTwin, pairs: cp, twinSeq: twinSeq})
+}
+
+// Confirm tells the Store that the twin has applied every own pair up to
+// upto. Their links are deleted by the first Confirm that finds the
+// confirmation older than Retain; until then Links still returns them and
+// Accept still repeats them. Confirmations live in memory only: after a
+// restart the twin's next request confirms again, which restarts the wait.
+func (s *Store) Confirm(upto uint64) error {
+	return s.submit(context.Background(), &request{kind: reqConfirm, upto: upto})
+}
+
+// submit hands r to the writer and waits for it.
+func (s *Store) submit(ctx context.Context, r *request) error {
+	if f := s.fail.Load(); f != nil {
+		return f.err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	r.done = make(chan struct{})
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("store: %w", ctx.Err())
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return fmt.Errorf("store: gave up waiting for the commit: %w", ctx.Err())
+	}
+}
+
+// run is the writer goroutine, the only one that writes to the database
+// and votes.log. It waits for a request, takes every other one already
+// waiting (up to maxBatch), commits them together and starts again.
+func (s *Store) run() {
+	defer close(s.stopped)
+	batch := make([]*request, 0, s.maxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// txn is the batch being built by the writer. Its Pebble batch is indexed,
+// so each request's checks see the writes of the requests before it in the
+// same group.
+type txn struct {
+	s        *Store
+	b        *pebble.Batch
+	st       state      // counters including this batch
+	payloads [][]byte   // new vote records, in index order
+	recent   []recentOp // changes to the recent stamps once durable
+	err      error      // first read or decode error: fails the whole group
+}
+
+type recentOp struct {
+	option, stamp string
+	remove        bool
+}
+
+// commit applies a group of requests and wakes their callers. A request
+// refused on its own merits (ErrAlreadyVoted) does not affect the others;
+// a read, commit or fsync error fails them all and stops the Store.
+func (s *Store) commit(reqs []*request) {
+	if f := s.fail.Load(); f != nil {
+		for _, r := range reqs {
+			r.err = f.err
+			close(r.done)
+		}
+		return
+	}
+	t := &txn{s: s, b: s.db.NewIndexedBatch(), st: s.st}
+	now := s.clock()
+	for _, r := range reqs {
+		switch r.kind {
+		case reqAccept:
+			r.res, r.err = t.accept(r.voter, r.vote)
+		case reqTwin:
+			t.applyTwin(r.pairs, r.twinSeq)
+		case reqConfirm:
+			r.err = t.confirm(r.upto, now)
+		}
+		if t.err != nil {
+			break
+		}
+	}
+	err := t.err
+	if err != nil {
+		t.b.Close()
+	} else {
+		err = s.write(t)
+	}
+	if err != nil {
+		f := &failure{fmt.Errorf("%w: %w", ErrFailed, err)}
+		s.fail.Store(f)
+		s.log.Error("store: writes refused until reopened", "err", err)
+		for _, r := range reqs {
+			r.res, r.err = Result{}, f.err
+			close(r.done)
+		}
+		return
+	}
+	s.st = t.st
+	st := t.st
+	s.pub.Store(&st)
+	s.applyRecent(t.recent)
+	for _, r := range reqs {
+		close(r.done)
+	}
+}
+
+// write makes a group durable: one Pebble commit with Sync, then one write
+// and one fsync of votes.log. The order matters: votes.log is rebuilt from
+// the database on Open, never the other way round.
+func (s *Store) write(t *txn) error {
+	if t.st == s.st && t.b.Empty() {
+		t.b.Close()
+		return nil
+	}
+	for _, m := range []struct {
+		key []byte
+		v   uint64
+	}{
+		{metaSeq, t.st.seq}, {metaIndex, t.st.index}, {metaTwin, t.st.twin},
+		{metaVoters, t.st.voters}, {metaVotes, t.st.votes},
+	} {
+		if err := t.b.Set(m.key, u64(m.v), nil); err != nil {
+			return fmt.Errorf("batch: %w", err)
+		}
+	}
+	if err := commitSync(t.b); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	t.b.Close()
+	s.commits.Add(1)
+	if len(t.payloads) == 0 {
+		return nil
+	}
+	s.buf = s.buf[:0]
+	for _, p := range t.payloads {
+		s.buf = appendFrame(s.buf, p)
+	}
+	if _, err := s.file.Write(s.buf); err != nil {
+		return fmt.Errorf("append to votes.log: %w", err)
+	}
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("fsync votes.log: %w", err)
+	}
+	s.fsyncs.Add(1)
+	return nil
+}
+
+// commitSync commits b with Sync. Pebble reports a commit that broke its
+// pipeline through Logger.Fatalf, which panics (see pebbleLogger): that
+// becomes an error here. b is not closed after a panic.
+func commitSync(b *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return b.Commit(pebble.Sync)
+}
+
+func (s *Store) applyRecent(ops []recentOp) {
+	if len(ops) == 0 {
+		return
+	}
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	for _, op := range ops {
+		l := s.recent[op.option]
+		if op.remove {
+			if i := slices.Index(l, op.stamp); i >= 0 {
+				s.recent[op.option] = slices.Delete(l, i, i+1)
+			}
+			continue
+		}
+		if len(l) == recentKeep {
+			l = slices.Delete(l, 0, 1)
+		}
+		s.recent[op.option] = append(l, op.stamp)
+	}
+}
+
+// accept is Accept's work inside the group.
+func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
+	present := t.has(mandateKey(tVoter, voter))
+	if t.err != nil {
+		return Result{}, nil
+	}
+	if present {
+		return t.repeat(voter, vote)
+	}
+	if len(t.nonceIndexes(vote.Nonce)) > 0 {
+		return Result{}, ErrDuplicateVote
+	}
+	t.st.seq++
+	seq := t.st.seq
+	t.insertVoter(voter)
+	index := t.insertVote(vote)
+	t.set(numKey(tPair, seq), encodeLink(link{index: index, pair: Pair{Seq: seq, Voter: voter, Vote: vote}}))
+	t.set(mandateKey(tMand, voter), u64(seq))
+	return Result{Seq: seq}, nil
+}
+
+// repeat answers an Accept for a mandate that has voted.
+func (t *txn) repeat(voter Voter, vote Vote) (Result, error) {
+	line := vote.Line()
+	if l, ok := t.heldLink(voter); ok && !l.retracted {
+		// The link names the mandate's vote: it alone decides.
+		if l.pair.Vote.Line() == line {
+			return Result{Seq: l.pair.Seq, Repeat: true}, nil
+		}
+		return Result{}, ErrAlreadyVoted
+	}
+	// Otherwise the vote may still be here: copied from the twin (perhaps
+	// after it won over our own), or accepted long enough ago that its
+	// link is gone.
+	for _, i := range t.nonceIndexes(vote.Nonce) {
+		if string(t.get(numKey(tVote, i))) == line {
+			return Result{Repeat: true}, nil
+		}
+	}
+	return Result{}, ErrAlreadyVoted
+}
+
+// applyTwin applies the twin's pairs by the mirror rule.
+func (t *txn) applyTwin(pairs []Pair, twinSeq uint64) {
+	for _, p := range pairs {
+		if p.Seq <= t.st.twin {
+			continue
+		}
+		t.applyPair(p)
+		if t.err != nil {
+			return
+		}
+		t.st.twin = p.Seq
+	}
+	t.st.twin = max(t.st.twin, twinSeq)
+}
+
+func (t *txn) applyPair(p Pair) {
+	present := t.has(mandateKey(tVoter, p.Voter))
+	if t.err != nil {
+		return
+	}
+	if !present { // rule 1
+		t.insertVoter(p.Voter)
+		t.insertVote(p.Vote)
+		return
+	}
+	if l, ok := t.heldLink(p.Voter); ok && !l.retracted {
+		own := l.pair.Vote
+		if bytes.Equal(own.Nonce, p.Vote.Nonce) { // rule 2
+			return
+		}
+		// Rule 3: both instances accepted a vote for this mandate. The log
+		// lines name sequence numbers only: a log must not tie a voter to
+		// a vote.
+		if !wins(p.Vote, own) {
+			t.s.log.Info("store: split vote: own vote wins, the twin retracts its own",
+				"own_seq", l.pair.Seq, "twin_seq", p.Seq)
+			return
+		}
+		t.s.log.Info("store: split vote: twin's vote wins, retracting own",
+			"own_seq", l.pair.Seq, "twin_seq", p.Seq)
+		t.retract(l)
+		t.insertVote(p.Vote)
+		l.retracted = true
+		t.set(numKey(tPair, l.pair.Seq), encodeLink(l))
+		return
+	}
+	if len(t.nonceIndexes(p.Vote.Nonce)) > 0 { // rule 2, copied or link gone
+		return
+	}
+	// Rule 4.
+	t.s.log.Error("store: twin sent another vote for a mandate that voted here and whose link is gone; keeping the vote held here",
+		"twin_seq", p.Seq)
+}
+
+// wins reports whether vote a beats vote b for the same mandate: the
+// smaller P-UTC as a number, then the smaller nonce bytes, then the smaller
+// voter stamp. Both instances compute the same answer.
+func wins(a, b Vote) bool {
+	ta, _ := parsePUTC(a.PUTC) // checked before they got here
+	tb, _ := parsePUTC(b.PUTC)
+	if ta != tb {
+		return ta < tb
+	}
+	if c := bytes.Compare(a.Nonce, b.Nonce); c != 0 {
+		return c < 0
+	}
+	return a.Voter < b.Voter
+}
+
+// confirm records a confirmation and drops the links whose confirmation
+// is older than Retain.
+func (t *txn) confirm(upto uint64, now time.Time) error {
+	if upto > t.st.seq {
+		return fmt.Errorf("store: twin confirms seq %d, the last own seq is %d", upto, t.st.seq)
+	}
+	s := t.s
+	last := s.dropped
+	if n := len(s.marks); n > 0 {
+		last = s.marks[n-1].upto
+	}
+	if upto > last {
+		s.marks = append(s.marks, mark{upto: upto, at: now})
+	}
+	for len(s.marks) > 0 && !now.Before(s.marks[0].at.Add(s.retain)) {
+		t.dropLinks(s.dropped, s.marks[0].upto)
+		if t.err != nil {
+			return nil
+		}
+		s.dropped = s.marks[0].upto
+		s.marks = s.marks[1:]
+	}
+	return nil
+}
+
+// dropLinks deletes the links with from < seq <= to.
+func (t *txn) dropLinks(from, to uint64) {
+	it, err := t.b.NewIter(&pebble.IterOptions{LowerBound: numKey(tPair, from+1), UpperBound: numKey(tPair, to+1)})
+	if err != nil {
+		t.fail(fmt.Errorf("links: %w", err))
+		return
+	}
+	defer it.Close()
+	var seqs []uint64
+	var mands [][]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		seq, err := readU64(it.Key()[1:], "link key")
+		if err != nil {
+			t.fail(err)
+			return
+		}
+		l, err := decodeLink(seq, it.Value())
+		if err != nil {
+			t.fail(err)
+			return
+		}
+		seqs = append(seqs, seq)
+		mands = append(mands, mandateKey(tMand, l.pair.Voter))
+	}
+	if err := it.Error(); err != nil {
+		t.fail(fmt.Errorf("links: %w", err))
+		return
+	}
+	for i, seq := range seqs {
+		t.del(numKey(tPair, seq))
+		t.del(mands[i])
+	}
+}
+
+func (t *txn) insertVoter(v Voter) {
+	t.set(mandateKey(tVoter, v), v.Sig[:])
+	t.st.voters++
+}
+
+// insertVote appends a vote record and returns its index.
+func (t *txn) insertVote(v Vote) uint64 {
+	line := []byte(v.Line())
+	index := t.appendRecord(line)
+	nk := nonceKey(v.Nonce)
+	t.set(nk, append(t.get(nk), u64(index)...))
+	t.st.votes++
+	t.recent = append(t.recent, recentOp{option: v.Option, stamp: v.Voter})
+	return index
+}
+
+// retract appends a retraction of the own vote of l.
+func (t *txn) retract(l link) {
+	v := l.pair.Vote
+	t.appendRecord([]byte(retractLine(v.Nonce)))
+	nk := nonceKey(v.Nonce)
+	var keep []byte
+	for _, i := range t.nonceIndexes(v.Nonce) {
+		if i != l.index {
+			keep = append(keep, u64(i)...)
+		}
+	}
+	if len(keep) == 0 {
+		t.del(nk)
+	} else {
+		t.set(nk, keep)
+	}
+	t.st.votes--
+	t.recent = append(t.recent, recentOp{option: v.Option, stamp: v.Voter, remove: true})
+}
+
+func (t *txn) appendRecord(payload []byte) uint64 {
+	t.st.index++
+	t.set(numKey(tVote, t.st.index), payload)
+	t.payloads = append(t.payloads, payload)
+	return t.st.index
+}
+
+// heldLink returns the link of the mandate's own vote, if still held.
+func (t *txn) heldLink(v Voter) (link, bool) {
+	sb := t.get(mandateKey(tMand, v))
+	if sb == nil {
+		return link{}, false
+	}
+	seq, err := readU64(sb, "mandate link")
+	if err != nil {
+		t.fail(err)
+		return link{}, false
+	}
+	b := t.get(numKey(tPair, seq))
+	if b == nil {
+		t.fail(fmt.Errorf("store: mandate points to link %d, which is missing: %w", seq, ErrCorrupt))
+		return link{}, false
+	}
+	l, err := decodeLink(seq, b)
+	if err != nil {
+		t.fail(err)
+		return link{}, false
+	}
+	return l, true
+}
+
+// nonceIndexes returns the indexes of the live vote records with nonce.
+func (t *txn) nonceIndexes(nonce []byte) []uint64 {
+	b := t.get(nonceKey(nonce))
+	if len(b)%8 != 0 {
+		t.fail(fmt.Errorf("store: nonce index entry of %d bytes: %w", len(b), ErrCorrupt))
+		return nil
+	}
+	var out []uint64
+	for ; len(b) > 0; b = b[8:] {
+		i, _ := readU64(b[:8], "")
+		out = append(out, i)
+	}
+	return out
+}
+
+// get returns a copy of the value of key as the batch sees it, nil if
+// absent (no stored value is empty).
+func (t *txn) get(key []byte) []byte {
+	if t.err != nil {
+		return nil
+	}
+	v, closer, err := t.b.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.fail(fmt.Errorf("read %x: %w", key, err))
+		return nil
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out
+}
+
+func (t *txn) has(key []byte) bool { return t.get(key) != nil }
+
+func (t *txn) set(key, value []byte) {
+	if t.err == nil {
+		if err := t.b.Set(key, value, nil); err != nil {
+			t.fail(fmt.Errorf("batch: %w", err))
+		}
+	}
+}
+
+func (t *txn) del(key []byte) {
+	if t.err == nil {
+		if err := t.b.Delete(key, nil); err != nil {
+			t.fail(fmt.Errorf("batch: %w", err))
+		}
+	}
+}
+
+func (t *txn) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}

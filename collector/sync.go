@@ -1,0 +1,242 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/collector/internal/store"
+)
+
+// syncBatch is the most pairs one /sync answer carries.
+const syncBatch = 2000
+
+// handleSync answers the twin's pull (docs/INTERNAL.md): own-accepted pairs
+// after the twin's cursor, which also confirms everything up to it.
+func (s *Server) handleSync(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	after, err1 := strconv.ParseUint(string(args.Peek("after")), 10, 64)
+	limit, err2 := strconv.Atoi(string(args.Peek("limit")))
+	if err1 != nil || err2 != nil || limit < 1 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	limit = min(limit, syncBatch)
+	if err := s.st.Confirm(after); err != nil {
+		s.log.Error("confirm twin cursor", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	pairs, last, err := s.st.Links(after, limit)
+	if err != nil {
+		s.log.Error("read links", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.Set("Last-Seq", strconv.FormatUint(last, 10))
+	ctx.SetContentType("text/plain; charset=utf-8")
+	var b bytes.Buffer
+	for _, p := range pairs {
+		fmt.Fprintf(&b, "%d %s %s\n", p.Seq, p.Voter.Line(), p.Vote.Line())
+	}
+	ctx.SetBody(b.Bytes())
+}
+
+// parsePairs reads a /sync body.
+func parsePairs(body []byte) ([]store.Pair, error) {
+	var out []store.Pair
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		f := strings.SplitN(sc.Text(), " ", 5)
+		if len(f) != 5 {
+			return nil, fmt.Errorf("collector: sync line %d: too few fields", n)
+		}
+		seq, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("collector: sync line %d: sequence: %w", n, err)
+		}
+		voter, err := store.ParseVoterLine(strings.Join(f[1:4], " "))
+		if err != nil {
+			return nil, fmt.Errorf("collector: sync line %d: %w", n, err)
+		}
+		vote, err := store.ParseVoteLine(f[4])
+		if err != nil {
+			return nil, fmt.Errorf("collector: sync line %d: %w", n, err)
+		}
+		out = append(out, store.Pair{Seq: seq, Voter: voter, Vote: vote})
+	}
+	return out, sc.Err()
+}
+
+// pull fetches and applies one batch from the twin. It reports whether the
+// twin has more.
+func (s *Server) pull(ctx context.Context) (more bool, err error) {
+	after := s.st.TwinCursor()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(s.cfg.Twin + "/sync?after=" + strconv.FormatUint(after, 10) + "&limit=" + strconv.Itoa(syncBatch))
+	req.Header.SetMethod("GET")
+	req.Header.SetBytesV("Pass", s.pass)
+	deadline := time.Now().Add(30 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := s.twin.DoDeadline(req, resp, deadline); err != nil {
+		return false, fmt.Errorf("collector: pull from twin %s: %w", redact(s.cfg.Twin), err)
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return false, fmt.Errorf("collector: pull from twin %s: status %d", redact(s.cfg.Twin), resp.StatusCode())
+	}
+	last, err := strconv.ParseUint(string(resp.Header.Peek("Last-Seq")), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("collector: twin's Last-Seq: %w", err)
+	}
+	pairs, err := parsePairs(resp.Body())
+	if err != nil {
+		return false, err
+	}
+	if len(pairs) == 0 {
+		return false, nil
+	}
+	if err := s.st.ApplyTwin(pairs, pairs[len(pairs)-1].Seq); err != nil {
+		return false, fmt.Errorf("collector: apply twin's votes: %w", err)
+	}
+	s.stats.syncApplied.Add(uint64(len(pairs)))
+	return pairs[len(pairs)-1].Seq < last, nil
+}
+
+// catchUp pulls from the twin until it has nothing more, or ctx ends.
+func (s *Server) catchUp(ctx context.Context) error {
+	for {
+		more, err := s.pull(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+				continue
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// syncLoop keeps pulling from the twin while the instance runs, so both end
+// up with the same votes whatever the edge managed to deliver.
+func (s *Server) syncLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			more, err := s.pull(ctx)
+			if err != nil {
+				if !failing && ctx.Err() == nil {
+					s.log.Warn("twin sync failing", "err", err)
+				}
+				failing = true
+				break
+			}
+			if failing {
+				s.log.Info("twin sync working again")
+				failing = false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// redact drops credentials from a URL before it reaches a log.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(twin)"
+	}
+	p.User = nil
+	return p.String()
+}
+
+// handleVoteRecords serves vote log records for the publisher:
+// /records/votes?from=N&limit=M, one record a line: "<index> <vote line>"
+// or "<index> retract <nonce hex>", with header Next.
+func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	from, err1 := strconv.ParseUint(string(args.Peek("from")), 10, 64)
+	limit, err2 := strconv.Atoi(string(args.Peek("limit")))
+	if err1 != nil || err2 != nil || limit < 1 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	recs, next, err := s.st.VoteRecords(from, min(limit, 10000))
+	if err != nil {
+		s.log.Error("read vote records", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	var b bytes.Buffer
+	for _, r := range recs {
+		if r.Vote != nil {
+			fmt.Fprintf(&b, "%d %s\n", r.Index, r.Vote.Line())
+		} else {
+			fmt.Fprintf(&b, "%d retract %x\n", r.Index, r.Retract)
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBody(b.Bytes())
+}
+
+// handleVoterRecords serves the voter table in key order:
+// /records/voters?after=<base64url key or empty>&limit=M, one voter line a line.
+func (s *Server) handleVoterRecords(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	limit, err := strconv.Atoi(string(args.Peek("limit")))
+	if err != nil || limit < 1 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	after, err := base64.RawURLEncoding.DecodeString(string(args.Peek("after")))
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	voters, err := s.st.VoterRecords(after, min(limit, 10000))
+	if err != nil {
+		s.log.Error("read voter records", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	var b bytes.Buffer
+	for _, v := range voters {
+		b.WriteString(v.Line())
+		b.WriteByte('\n')
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBody(b.Bytes())
+}
