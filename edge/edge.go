@@ -1,12 +1,28 @@
 // Package edge is the public face of the platform: the only server voters'
-// software and the Internet talk to. It chooses the campaign by the first
-// label of the Host header, answers the ballot (/list) from memory and
-// refuses any path or method it does not serve with 400 and an empty body
-// (PROTOCOL.md 5).
+// software and the Internet talk to (PROTOCOL.md 5). It chooses the campaign
+// by the first label of the Host header and serves:
+//
+//   - GET /list, the ballot, from memory;
+//   - GET /stamp, the platform stamp, from one collector answer per second
+//     (platform.go);
+//   - GET /<nonce>, a vote: the edge checks the request, the proof of work,
+//     the platform stamp and the voter stamp itself, then relays the vote to
+//     both collecting instances of the mandate's pair; it keeps each
+//     verdict (all answers but 400 and 503) under the nonce for 300 s
+//     (NonceCacheTTL) and gives it again to a retried or replayed vote
+//     (vote.go);
+//   - OPTIONS preflights from the web origins it is configured to allow.
+//
+// Any other path or method gets 400 with an empty body. Handlers return an
+// error; one adapter turns it into the protocol's status code with an empty
+// body and counts it by reason (reasons.go). The client gets the code, the
+// log gets the cause, at debug level and without secrets.
 package edge
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,17 +31,52 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/wire"
 )
 
+// Campaign is one campaign the edge serves, with the keys the edge holds for
+// it (docs/INTERNAL.md, Processes).
+type Campaign struct {
+	Settings *campaign.Settings
+
+	// UTCSignPub verifies genuine platform stamps: a vote whose P-SIG it
+	// does not verify is refused with 488. It stays secret until the
+	// campaign closes.
+	UTCSignPub ed25519.PublicKey
+
+	// VoterKey is the voter-stamp HMAC key, at least 16 bytes.
+	VoterKey []byte
+
+	// Pass is the pass secret; every request to a collector carries it,
+	// base64, in the Pass header.
+	Pass []byte
+
+	// Pairs are the base URLs of the campaign's collecting instances, such
+	// as {"http://127.0.0.1:9101", "http://127.0.0.1:9102"}: pair k holds
+	// instances 2k and 2k+1. At least one pair; no URL twice. A mandate's
+	// pair is fixed by the number of pairs (see pairIndex), so the list
+	// must not change during the campaign.
+	Pairs [][2]string
+}
+
 // Config is what an edge needs. Zero durations and sizes mean the defaults
 // named on each field.
 type Config struct {
-	Campaigns []*campaign.Settings // at least one; names must differ
-	Logger    *slog.Logger         // nil means discard
+	Campaigns []Campaign // at least one; names must differ
+
+	// AllowOrigins are the web origins (such as "https://vote.example.org")
+	// whose pages may call the edge from a browser, matched exactly; "*"
+	// allows every origin. Empty: no CORS headers at all.
+	AllowOrigins []string
+
+	Logger *slog.Logger     // nil means discard
+	Clock  func() time.Time // decides the second of a platform stamp; nil means time.Now
 
 	ReadTimeout    time.Duration // whole request incl. headers; default 10s
 	WriteTimeout   time.Duration // default 10s
@@ -33,6 +84,20 @@ type Config struct {
 	MaxHeaderBytes int           // request line and headers; default 8 KiB
 	MaxConns       int           // concurrent connections; default 10000
 	MaxConnsPerIP  int           // default 0: no per-IP limit (many voters share a NAT)
+
+	// CollectorTimeout bounds each request to a collector, from waiting
+	// for a connection to the last byte of the answer; default 5s.
+	CollectorTimeout time.Duration
+
+	// NonceCacheSize is how many vote answers the edge keeps by nonce;
+	// default 200000. An answer takes from about 100 bytes (an error code)
+	// to about 60 bytes per ballot option (a receipt), so the default
+	// bounds the cache to some tens of megabytes for ordinary ballots.
+	NonceCacheSize int
+
+	// NonceCacheTTL is how long an answer stays in the nonce cache, and
+	// the max-age the answer carries; default 300s (PROTOCOL.md 5.3).
+	NonceCacheTTL time.Duration
 }
 
 func (c *Config) withDefaults() {
@@ -51,23 +116,86 @@ func (c *Config) withDefaults() {
 	if c.MaxConns == 0 {
 		c.MaxConns = 10000
 	}
+	if c.CollectorTimeout == 0 {
+		c.CollectorTimeout = 5 * time.Second
+	}
+	if c.NonceCacheSize == 0 {
+		c.NonceCacheSize = 200000
+	}
+	if c.NonceCacheTTL == 0 {
+		c.NonceCacheTTL = 300 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
 }
 
-// site is what the edge serves for one campaign; built once, read-only.
+// minVoterKey is the shortest voter-stamp key New accepts; campaigns make
+// 32-byte keys (campaign.SecretSize).
+const minVoterKey = 16
+
+// verifiedSize is how many genuine (P-UTC, P-SIG) pairs a campaign
+// remembers. One pair is current each second, and votes carry stamps up to
+// the campaign's maximum stamp age old (30 minutes is 1800 pairs), so this
+// covers the stamps in use; an older one costs one Ed25519 verification.
+const verifiedSize = 4096
+
+// site is what the edge serves for one campaign. Built by New; the fields
+// above platform are read-only afterwards.
 type site struct {
-	settings *campaign.Settings
-	listHdr  [][2]string // Say01.. headers and Cache-Control, ready to send
+	name      string
+	settings  *campaign.Settings
+	signPub   ed25519.PublicKey
+	voterKey  []byte
+	pass      string          // base64 of the pass secret, ready for the header
+	pairs     [][2]*collector // pair k: instances 2k and 2k+1
+	instances []*collector    // all instances in order, for GET /stamp
+	listHdr   [][2]string     // Say01.. headers and Cache-Control, ready to send
+	expose    string          // Access-Control-Expose-Headers value
+
+	// platform is the last platform stamp fetched, for the second it
+	// names; replaced, never modified (platform.go).
+	platform platformPtr
+	// verified holds P-SIG values known to verify under signPub; safe for
+	// concurrent use.
+	verified *lru.Cache[sigKey, struct{}]
 }
 
-// Server is an edge process. Its fields are set by New and never change.
+// Server is an edge process. Its fields are set by New and never change,
+// except the counters and caches, which are safe for concurrent use.
 type Server struct {
-	cfg    Config
-	sites  map[string]*site
-	single *site // set when one campaign is served: any Host reaches it
-	srv    *fasthttp.Server
+	cfg     Config
+	log     *slog.Logger
+	sites   map[string]*site
+	single  *site // set when one campaign is served: any Host reaches it
+	srv     *fasthttp.Server
+	clients []*collector // every collector, once, to close at shutdown
+
+	allowAll bool            // AllowOrigins holds "*"
+	origins  map[string]bool // AllowOrigins otherwise
+	cors     bool            // AllowOrigins is not empty
+
+	// nonces maps campaign name and raw nonce to the answer given, for
+	// NonceCacheTTL; votes shares a flight between concurrent requests for
+	// the same key, so that only one reaches the collectors.
+	nonces *expirable.LRU[string, *answer]
+	votes  singleflight.Group
+	// stamps shares the fetch of a platform stamp between the requests of
+	// one second (key: campaign name and second).
+	stamps singleflight.Group
+
+	errAnswers [numCounters]*answer // the fixed answer of each rejection reason
+	verdicts   [5]*answer           // collector codes 481..485, relayed as they are
+	maxAge     [2]string            // Cache-Control of every answer kept under a nonce
+	counters   counters
+
+	// testHookVote, when set, runs on each vote request just before it
+	// asks for the nonce's flight: tests use it to know that concurrent
+	// requests have all arrived.
+	testHookVote func()
 }
 
 // New checks cfg and builds the server.
@@ -76,24 +204,43 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Campaigns) == 0 {
 		return nil, errors.New("edge: no campaign to serve")
 	}
-	s := &Server{cfg: cfg, sites: make(map[string]*site)}
+	if cfg.CollectorTimeout < 0 || cfg.NonceCacheTTL < time.Second || cfg.NonceCacheSize < 0 {
+		return nil, fmt.Errorf("edge: CollectorTimeout %v, NonceCacheTTL %v, NonceCacheSize %d: want a positive timeout, a TTL of at least 1s and a positive size",
+			cfg.CollectorTimeout, cfg.NonceCacheTTL, cfg.NonceCacheSize)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		sites:   make(map[string]*site),
+		origins: make(map[string]bool),
+	}
+	for _, o := range cfg.AllowOrigins {
+		if o == "*" {
+			s.allowAll = true
+		} else {
+			s.origins[o] = true
+		}
+		s.cors = true
+	}
+	s.buildAnswers()
+	owners := make(map[string]string) // collector base URL to campaign name
 	for _, c := range cfg.Campaigns {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("edge: %w", err)
+		st, err := s.newSite(c, owners)
+		if err != nil {
+			return nil, err
 		}
-		if _, dup := s.sites[c.Name]; dup {
-			return nil, fmt.Errorf("edge: campaign %q given twice", c.Name)
+		if _, dup := s.sites[st.name]; dup {
+			return nil, fmt.Errorf("edge: campaign %q given twice", st.name)
 		}
-		st := &site{settings: c}
-		for i, o := range c.Options {
-			st.listHdr = append(st.listHdr, [2]string{fmt.Sprintf("Say%02d", i+1), wire.EncodeOption(o)})
-		}
-		st.listHdr = append(st.listHdr, [2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(c.CacheMaxAge().Seconds()))})
-		s.sites[c.Name] = st
+		s.sites[st.name] = st
 	}
 	if len(cfg.Campaigns) == 1 {
-		s.single = s.sites[cfg.Campaigns[0].Name]
+		s.single = s.sites[cfg.Campaigns[0].Settings.Name]
 	}
+	// Made last, once nothing can fail: the cache starts a goroutine that
+	// expires entries and that lives as long as the process (the library
+	// has no way to stop it; an edge is one per process).
+	s.nonces = expirable.NewLRU[string, *answer](cfg.NonceCacheSize, nil, cfg.NonceCacheTTL)
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
 		Name:               "powvote",
@@ -110,12 +257,96 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// newSite checks one campaign and builds what the edge serves for it.
+// owners maps the collectors of the campaigns checked so far to their
+// campaign: a collector serves one campaign only.
+func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
+	if c.Settings == nil {
+		return nil, errors.New("edge: campaign without settings")
+	}
+	if err := c.Settings.Validate(); err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	name := c.Settings.Name
+	switch {
+	case len(c.UTCSignPub) != ed25519.PublicKeySize:
+		return nil, fmt.Errorf("edge: campaign %s: UTCSignPub is %d bytes, want %d", name, len(c.UTCSignPub), ed25519.PublicKeySize)
+	case len(c.VoterKey) < minVoterKey:
+		return nil, fmt.Errorf("edge: campaign %s: VoterKey is %d bytes, want at least %d", name, len(c.VoterKey), minVoterKey)
+	case len(c.Pass) == 0:
+		return nil, fmt.Errorf("edge: campaign %s: Pass is empty", name)
+	case len(c.Pairs) == 0:
+		return nil, fmt.Errorf("edge: campaign %s: no collector pairs", name)
+	}
+	st := &site{
+		name:     name,
+		settings: c.Settings,
+		signPub:  c.UTCSignPub,
+		voterKey: c.VoterKey,
+		pass:     base64.StdEncoding.EncodeToString(c.Pass),
+	}
+	seen := make(map[string]int)
+	for k, p := range c.Pairs {
+		var pair [2]*collector
+		for j, raw := range p {
+			inst := 2*k + j
+			col, err := newCollector(raw, s.cfg.CollectorTimeout)
+			if err != nil {
+				return nil, fmt.Errorf("edge: campaign %s: instance %d: %w", name, inst, err)
+			}
+			if prev, dup := seen[col.base]; dup {
+				return nil, fmt.Errorf("edge: campaign %s: instances %d and %d are both %s", name, prev, inst, col.base)
+			}
+			if other, dup := owners[col.base]; dup {
+				return nil, fmt.Errorf("edge: campaigns %s and %s both name collector %s", other, name, col.base)
+			}
+			seen[col.base] = inst
+			owners[col.base] = name
+			s.clients = append(s.clients, col)
+			pair[j] = col
+			st.instances = append(st.instances, col)
+		}
+		st.pairs = append(st.pairs, pair)
+	}
+	var err error
+	if st.verified, err = lru.New[sigKey, struct{}](verifiedSize); err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	expose := []string{"P-UTC", "P-SIG", "Voter"}
+	for i, o := range c.Settings.Options {
+		st.listHdr = append(st.listHdr, [2]string{sayName(i), wire.EncodeOption(o)})
+		expose = append(expose, sayName(i))
+	}
+	for i := range c.Settings.Options {
+		expose = append(expose, fmt.Sprintf("Receipt%02d", i+1))
+	}
+	expose = append(expose, "Receipt-Sig", "Cache-Control", "Campaign", "Pow-Threshold")
+	st.expose = strings.Join(expose, ", ")
+	// Beyond PROTOCOL 5.1: the campaign's name (what Receipt-Sig signs) and
+	// its threshold, so that a device knows how much work to do; clients
+	// of the reference deployment ignore them.
+	st.listHdr = append(st.listHdr,
+		[2]string{"Campaign", c.Settings.Name},
+		[2]string{"Pow-Threshold", strconv.Itoa(c.Settings.Threshold)},
+		[2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(c.Settings.CacheMaxAge().Seconds()))})
+	return st, nil
+}
+
+func sayName(i int) string { return fmt.Sprintf("Say%02d", i+1) }
+
 // Serve answers connections from ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting, lets requests in flight finish and returns when
-// they have or when ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// they have or when ctx is done; then it closes idle connections to the
+// collectors.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	for _, c := range s.clients {
+		c.hc.CloseIdleConnections()
+	}
+	return err
+}
 
 // siteFor picks the campaign by the first label of Host.
 func (s *Server) siteFor(host []byte) *site {
@@ -131,27 +362,122 @@ func (s *Server) siteFor(host []byte) *site {
 	return s.sites[strings.ToLower(h)]
 }
 
-// Handle is the request handler.
-func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	st := s.siteFor(ctx.Host())
-	if st == nil || !ctx.IsGet() {
-		badRequest(ctx)
-		return
-	}
-	switch string(ctx.Path()) {
+// route is what a path asks for.
+type route int
+
+const (
+	routeNone route = iota
+	routeList
+	routeStamp
+	routeVote
+)
+
+func routeOf(path []byte) route {
+	switch string(path) {
 	case "/list":
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		for _, h := range st.listHdr {
-			ctx.Response.Header.Set(h[0], h[1])
-		}
-	default:
-		badRequest(ctx)
+		return routeList
+	case "/stamp":
+		return routeStamp
 	}
+	if nonceShaped(path) {
+		return routeVote
+	}
+	return routeNone
 }
 
-func badRequest(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Reset()
-	ctx.SetStatusCode(fasthttp.StatusBadRequest)
+// errPath and errMethod are the causes of the 400s that do not depend on
+// headers.
+var (
+	errNoCampaign = errors.New("no campaign for this Host")
+	errPath       = errors.New("no such path")
+	errMethod     = errors.New("method not allowed")
+	errOrigin     = errors.New("preflight from an origin that is not allowed")
+)
+
+// Handle is the request handler.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	// Header names go out exactly as the protocol writes them (P-UTC, not
+	// P-Utc); request headers are still matched without regard to case.
+	ctx.Response.Header.DisableNormalizing()
+	st := s.siteFor(ctx.Host())
+	origin := ctx.Request.Header.Peek("Origin")
+	allowed := st != nil && len(origin) > 0 && (s.allowAll || s.origins[string(origin)])
+	var err error
+	switch {
+	case st == nil:
+		err = reject(badRequest, errNoCampaign)
+	case ctx.IsOptions():
+		err = s.preflight(ctx, allowed)
+	case !ctx.IsGet():
+		err = reject(badRequest, errMethod)
+	default:
+		switch routeOf(ctx.Path()) {
+		case routeList:
+			s.list(ctx, st)
+		case routeStamp:
+			err = s.stamp(ctx, st)
+		case routeVote:
+			err = s.vote(ctx, st)
+		default:
+			err = reject(badRequest, errPath)
+		}
+	}
+	if err != nil {
+		s.fail(ctx, err)
+	}
+	s.addCORS(ctx, st, origin, allowed)
+}
+
+func (s *Server) list(ctx *fasthttp.RequestCtx, st *site) {
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	for _, h := range st.listHdr {
+		ctx.Response.Header.Set(h[0], h[1])
+	}
+	s.counters.add(listServed)
+}
+
+// corsMaxAge is how long, in seconds, a browser may keep a preflight
+// answer. Browsers cap it (Chromium at 2 hours); the value the edge sends
+// only changes when its configuration does.
+const corsMaxAge = "7200"
+
+// corsRequestHeaders are the request headers the voter app sends.
+const corsRequestHeaders = "TOTP, Auth-Pkey, Auth-Sig, Auth-Id, P-UTC, P-SIG, Voter, Say"
+
+// preflight answers a CORS preflight: 204 for an allowed origin asking
+// about a path the edge serves, 400 otherwise. addCORS adds the rest.
+func (s *Server) preflight(ctx *fasthttp.RequestCtx, allowed bool) error {
+	if !allowed {
+		return reject(badRequest, errOrigin)
+	}
+	if routeOf(ctx.Path()) == routeNone {
+		return reject(badRequest, errPath)
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	h := &ctx.Response.Header
+	h.Set("Access-Control-Allow-Methods", "GET")
+	h.Set("Access-Control-Allow-Headers", corsRequestHeaders)
+	h.Set("Access-Control-Max-Age", corsMaxAge)
+	s.counters.add(preflights)
+	return nil
+}
+
+// addCORS adds the CORS headers to any answer, errors included: a page can
+// read the status of a cross-origin answer only when they are there, and
+// the voter app must tell 487, 488 and 489 apart.
+func (s *Server) addCORS(ctx *fasthttp.RequestCtx, st *site, origin []byte, allowed bool) {
+	if !s.cors {
+		return
+	}
+	h := &ctx.Response.Header
+	// Whether the answer carries CORS headers depends on Origin, so a
+	// shared cache must key on it, allowed or not.
+	h.Set("Vary", "Origin")
+	if !allowed {
+		return
+	}
+	h.SetBytesV("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", st.expose)
 }
 
 // slogPrinter routes fasthttp's own messages to the structured logger.

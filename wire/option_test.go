@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -58,6 +60,66 @@ func FuzzOption(f *testing.F) {
 		back, err := DecodeOption(EncodeOption(s))
 		if err != nil || back != s {
 			t.Fatalf("EncodeOption(%q) does not decode back: %q, %v", s, back, err)
+		}
+	})
+}
+
+func TestReceiptSignature(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	lines := []string{"AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH Humble Pluto", "- Z%C3%BCrich"}
+	sig := SignReceipt(priv, "solar", lines)
+	if err := VerifyReceipt(pub, "solar", lines, sig); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(ReceiptMessage("solar", lines)); got != "solar\n"+lines[0]+"\n"+lines[1] {
+		t.Errorf("message %q", got)
+	}
+	bad := [][]string{{lines[0]}, {lines[1], lines[0]}, {lines[0], "- Zurich"}}
+	for _, b := range bad {
+		if err := VerifyReceipt(pub, "solar", b, sig); !errors.Is(err, ErrReceipt) {
+			t.Errorf("lines %q verified", b)
+		}
+	}
+	if err := VerifyReceipt(pub, "lunar", lines, sig); !errors.Is(err, ErrReceipt) {
+		t.Error("other campaign verified")
+	}
+	if err := VerifyReceipt(pub, "solar", lines, "not base64"); !errors.Is(err, ErrReceipt) {
+		t.Error("garbage signature verified")
+	}
+}
+
+func TestReceiptFile(t *testing.T) {
+	lines := []string{"AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH Humble Pluto", "- Z%C3%BCrich"}
+	text := FormatReceipt("solar", lines, "c2ln")
+	c, l, s, err := ParseReceipt(text)
+	if err != nil || c != "solar" || len(l) != 2 || l[1] != lines[1] || s != "c2ln" {
+		t.Fatalf("ParseReceipt = %q %q %q %v", c, l, s, err)
+	}
+	for name, bad := range map[string]string{
+		"no campaign":   "Receipt01: x\nReceipt-Sig: s\n",
+		"no sig":        "Campaign: solar\nReceipt01: x\n",
+		"no lines":      "Campaign: solar\nReceipt-Sig: s\n",
+		"out of order":  "Campaign: solar\nReceipt02: x\nReceipt-Sig: s\n",
+		"after sig":     "Campaign: solar\nReceipt01: x\nReceipt-Sig: s\nReceipt02: y\n",
+		"stray line":    "Campaign: solar\nhello\nReceipt01: x\nReceipt-Sig: s\n",
+		"two campaigns": "Campaign: solar\nCampaign: lunar\nReceipt01: x\nReceipt-Sig: s\n",
+	} {
+		if _, _, _, err := ParseReceipt(bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzParseReceipt(f *testing.F) {
+	f.Add(FormatReceipt("solar", []string{"- A", "X B"}, "c2ln"))
+	f.Fuzz(func(t *testing.T, text string) {
+		c, l, s, err := ParseReceipt(text)
+		if err != nil {
+			return
+		}
+		c2, l2, s2, err := ParseReceipt(FormatReceipt(c, l, s))
+		if err != nil || c2 != c || s2 != s || strings.Join(l2, "\n") != strings.Join(l, "\n") {
+			t.Fatalf("round trip of %q: %q %q %q %v", text, c2, l2, s2, err)
 		}
 	})
 }

@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
 )
 
@@ -21,11 +24,13 @@ func init() {
 }
 
 const upHelp = `
-Runs the platform on this machine for every campaign in D. When D holds no
-campaign, creates the demo campaign "solar" (the nine planets, a low
-proof-of-work threshold) with fresh platform secrets and a demo authority
-key. A second run on the same D resumes with all its data. Prints the URLs
-to open, and runs until interrupted (a second interrupt aborts).
+Runs the platform on this machine for every campaign in D: the edge on
+--addr and, per campaign, one mirrored pair of collecting instances on
+loopback. When D holds no campaign, creates the demo campaign "solar" (the
+nine planets, a low proof-of-work threshold) with fresh platform secrets and
+a demo authority key. A second run on the same D resumes with all its data.
+Prints the URLs to open, and runs until interrupted (a second interrupt
+aborts).
 
 Example:
   powvote up
@@ -57,15 +62,51 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		log.Info("created demo campaign", "campaign", c.Settings.Name, "dir", c.Dir)
 		names = []string{c.Settings.Name}
 	}
-	var all []*campaign.Settings
+
+	// Collectors run until the edge has stopped, so that no vote in flight
+	// loses its collector.
+	colCtx, stopCollectors := context.WithCancel(context.Background())
+	defer stopCollectors()
+	cols, colCtx := errgroup.WithContext(colCtx)
+	var sites []edge.Campaign
+	var all []*campaign.Campaign
+	var colURLs [][2]string
 	for _, n := range names {
 		c, err := campaign.Load(*dir, n)
 		if err != nil {
 			return err
 		}
-		all = append(all, c.Settings)
+		all = append(all, c)
+		var urls [2]string
+		var lns [2]net.Listener
+		for i := range lns {
+			if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return fmt.Errorf("listen for collector: %w", err)
+			}
+			urls[i] = "http://" + lns[i].Addr().String()
+		}
+		for i := range lns {
+			srv, err := collector.New(collector.Config{
+				Settings: c.Settings, Secrets: c.Secrets, Dir: collectorDir(c, i), Instance: i, Twin: urls[1-i],
+				Logger: log.With("component", "collector", "campaign", n, "instance", i),
+			})
+			if err != nil {
+				return err
+			}
+			ln := lns[i]
+			cols.Go(func() error { return srv.Run(colCtx, ln) })
+		}
+		colURLs = append(colURLs, urls)
+		sites = append(sites, edge.Campaign{
+			Settings:   c.Settings,
+			UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
+			VoterKey:   c.Secrets.VoterStampKey,
+			Pass:       c.Secrets.PassSecret,
+			Pairs:      [][2]string{urls},
+		})
 	}
-	srv, err := edge.New(edge.Config{Campaigns: all, Logger: log.With("component", "edge")})
+
+	srv, err := edge.New(edge.Config{Campaigns: sites, Logger: log.With("component", "edge")})
 	if err != nil {
 		return err
 	}
@@ -75,28 +116,38 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(e.Stdout, "powvote is up at %s (data in %s)\n", base, *dir)
-	for _, s := range all {
+	for i, c := range all {
+		s := c.Settings
 		fmt.Fprintf(e.Stdout, "campaign %s:\n", s.Name)
+		fmt.Fprintf(e.Stdout, "  collectors:  %s %s (private)\n", colURLs[i][0], colURLs[i][1])
 		fmt.Fprintf(e.Stdout, "  ballot:      %s/list\n", base)
 		fmt.Fprintf(e.Stdout, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", *dir, s.Name)
-		demoKey := filepath.Join(*dir, s.Name, campaign.DemoAuthorityKey)
+		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
 		if _, err := os.Stat(demoKey); err == nil {
 			fmt.Fprintf(e.Stdout, "  a mandate:   powvote mandates --key %s --count 1 --format tokens\n", demoKey)
 		}
+		fmt.Fprintf(e.Stdout, "  vote:        powvote vote --edge %s --mandate HEX --booth-code CODE --say %q\n", base, s.Options[0])
 	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var runErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("edge: %w", err)
+	case runErr = <-errc:
+		runErr = fmt.Errorf("edge: %w", runErr)
 	case <-ctx.Done():
+	case <-colCtx.Done():
+		runErr = errors.New("a collector stopped")
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("shutdown: %w", err)
+		log.Warn("edge shutdown", "err", err)
 	}
-	return <-errc
+	stopCollectors()
+	if err := cols.Wait(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/collector"
+)
+
+func init() {
+	register(command{name: "collector", summary: "run one collecting instance", run: runCollector})
+}
+
+const collectorHelp = `
+Runs collecting instance N of a campaign: it checks the votes the edge
+forwards, stores voters in D/CAMPAIGN/collector-N/voters (Pebble) and votes
+in D/CAMPAIGN/collector-N/votes.log, and answers with signed receipts.
+Instances 2k and 2k+1 are twins: give each the other's URL with --twin; at
+start an instance catches up from its twin before it takes votes. Only the
+edge may reach it: every request must carry the campaign's pass secret.
+
+Example:
+  powvote collector --dir /srv/powvote --instance 0 --listen 10.0.0.1:9100 --twin http://10.0.0.2:9100
+`
+
+func runCollector(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "collector", "--dir D [--campaign C] --instance N --listen HOST:PORT [--twin URL]", collectorHelp)
+	dir := fs.String("dir", "", "directory that holds campaigns (required)")
+	name := fs.String("campaign", "", "campaign (default: the only one in D)")
+	instance := fs.Int("instance", -1, "instance number (required); 2k and 2k+1 form pair k")
+	listen := fs.String("listen", "", "address to listen on, private network only (required)")
+	twin := fs.String("twin", "", "base URL of the twin instance")
+	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dir == "" || *listen == "" || *instance < 0 {
+		return usagef("--dir, --instance and --listen are required")
+	}
+	c, err := loadCampaign(*dir, *name)
+	if err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = collectorDir(c, *instance)
+	}
+	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "collector", "instance", *instance)
+	srv, err := collector.New(collector.Config{
+		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	fmt.Fprintf(e.Stdout, "collector %d of %s listening on %s\n", *instance, c.Settings.Name, ln.Addr())
+	return srv.Run(ctx, ln)
+}
+
+func collectorDir(c *campaign.Campaign, instance int) string {
+	return filepath.Join(c.Dir, "collector-"+strconv.Itoa(instance))
+}

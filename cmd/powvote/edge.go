@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/powvote/powvote/edge"
+)
+
+func init() {
+	register(command{name: "edge", summary: "run the edge: the platform's public server", run: runEdge})
+}
+
+const edgeHelp = `
+Runs the edge for campaign C of D: the only server voters reach. It answers
+/list and /stamp, checks votes (proof of work, platform and voter stamps)
+and routes each by its mandate to both collecting instances of its pair.
+Give one --pair per pair of collectors, in order: pair k is instances 2k and
+2k+1, and the list must stay the same for the campaign's life.
+
+Example:
+  powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
+      --pair http://10.0.0.1:9100,http://10.0.0.2:9100 --allow-origin https://vote.example.org
+`
+
+func runEdge(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "edge", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", edgeHelp)
+	dir := fs.String("dir", "", "directory that holds campaigns (required)")
+	name := fs.String("campaign", "", "campaign (default: the only one in D)")
+	listen := fs.String("listen", "", "address to listen on (required)")
+	var pairs, origins stringList
+	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
+	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dir == "" || *listen == "" || len(pairs) == 0 {
+		return usagef("--dir, --listen and at least one --pair are required")
+	}
+	c, err := loadCampaign(*dir, *name)
+	if err != nil {
+		return err
+	}
+	site := edge.Campaign{
+		Settings:   c.Settings,
+		UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
+		VoterKey:   c.Secrets.VoterStampKey,
+		Pass:       c.Secrets.PassSecret,
+	}
+	for _, p := range pairs {
+		urls := strings.Split(p, ",")
+		if len(urls) != 2 || urls[0] == "" || urls[1] == "" || urls[0] == urls[1] {
+			return usagef("--pair %q: want two different collector URLs separated by a comma", p)
+		}
+		site.Pairs = append(site.Pairs, [2]string{urls[0], urls[1]})
+	}
+	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "edge")
+	srv, err := edge.New(edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	fmt.Fprintf(e.Stdout, "edge for %s listening on %s\n", c.Settings.Name, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return <-errc
+}

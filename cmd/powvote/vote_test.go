@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/wire"
+)
+
+// platform is a running `powvote up` process.
+type platform struct {
+	cmd        *exec.Cmd
+	edge       string
+	collectors [2]string
+	stderr     *bytes.Buffer
+	done       chan error
+}
+
+var (
+	upURL  = regexp.MustCompile(`powvote is up at (http://\S+)`)
+	colURL = regexp.MustCompile(`collectors: +(http://\S+) (http://\S+)`)
+)
+
+func startUp(t *testing.T, data string) *platform {
+	t.Helper()
+	cmd := exec.Command(binary, "up", "--dir", data, "--addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &platform{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := upURL.FindStringSubmatch(sc.Text()); m != nil {
+			p.edge = m[1]
+		}
+		if m := colURL.FindStringSubmatch(sc.Text()); m != nil {
+			p.collectors = [2]string{m[1], m[2]}
+			break
+		}
+	}
+	if p.edge == "" || p.collectors[0] == "" {
+		t.Fatalf("up printed no URLs; stderr: %s", p.stderr)
+	}
+	go func() {
+		io.Copy(io.Discard, stdout)
+		p.done <- cmd.Wait()
+	}()
+	return p
+}
+
+func (p *platform) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+func (p *platform) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("up exited with %v; stderr: %s", err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("up did not stop within 20 s of SIGINT")
+	}
+}
+
+// castVotes issues n demo mandates and casts one vote with each, returning
+// the receipts' own stamps by option.
+func castVotes(t *testing.T, data, edgeURL string, n int) []string {
+	t.Helper()
+	c, err := campaign.Load(data, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiptPub := base64.StdEncoding.EncodeToString(c.Secrets.ReceiptKey.Public().(ed25519.PublicKey))
+	key := filepath.Join(data, "solar", campaign.DemoAuthorityKey)
+	tokens := strings.Fields(mustRun(t, "mandates", "--key", key, "--count", fmt.Sprint(n), "--format", "tokens"))
+	var stamps []string
+	for i, tok := range tokens {
+		code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", data))
+		say := c.Settings.Options[i%len(c.Settings.Options)]
+		out := mustRun(t, "vote", "--edge", edgeURL, "--mandate", tok, "--booth-code", code, "--say", say, "--receipt-pubkey", receiptPub)
+		name, lines, sig, err := wire.ParseReceipt(out)
+		if err != nil {
+			t.Fatalf("vote printed %q: %v", out, err)
+		}
+		if name != "solar" || len(lines) != len(c.Settings.Options) {
+			t.Fatalf("receipt for campaign %q with %d lines", name, len(lines))
+		}
+		pub := c.Secrets.ReceiptKey.Public().(ed25519.PublicKey)
+		if err := wire.VerifyReceipt(pub, name, lines, sig); err != nil {
+			t.Fatal(err)
+		}
+		own, opt, _ := strings.Cut(lines[i%len(lines)], " ")
+		if opt != wire.EncodeOption(say) || len(own) != 39 {
+			t.Fatalf("receipt line for %q is %q", say, lines[i%len(lines)])
+		}
+		stamps = append(stamps, own)
+	}
+	return stamps
+}
+
+// collectorHas reports how many vote records of the collector carry stamp
+// and how many voters the collector holds.
+func collectorState(t *testing.T, data string, instance int) (log string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "solar", fmt.Sprintf("collector-%d", instance), "votes.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func voters(t *testing.T, data, url string) []string {
+	t.Helper()
+	c, err := campaign.Load(data, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", url+"/records/voters?after=&limit=10000", nil)
+	req.Header.Set("Pass", base64.StdEncoding.EncodeToString(c.Secrets.PassSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("voter records: %d", resp.StatusCode)
+	}
+	return strings.Fields(strings.ReplaceAll(string(body), " ", "_"))
+}
+
+// TestVoteEndToEnd casts votes with `powvote vote` against `powvote up`,
+// kills the whole platform with SIGKILL right after the receipts, restarts
+// it and finds every vote on both instances.
+func TestVoteEndToEnd(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "pv")
+	p := startUp(t, data)
+	stamps := castVotes(t, data, p.edge, 3)
+	p.kill(t)
+
+	p = startUp(t, data)
+	for i := range 2 {
+		log := collectorState(t, data, i)
+		for _, s := range stamps {
+			if n := strings.Count(log, s); n != 1 {
+				t.Errorf("collector %d holds stamp %s %d times", i, s, n)
+			}
+		}
+		if v := voters(t, data, p.collectors[i]); len(v) != len(stamps) {
+			t.Errorf("collector %d holds %d voters, want %d", i, len(v), len(stamps))
+		}
+	}
+	// The platform still takes votes after the restart.
+	more := castVotes(t, data, p.edge, 1)
+	p.stop(t)
+	for i := range 2 {
+		if !strings.Contains(collectorState(t, data, i), more[0]) {
+			t.Errorf("collector %d lacks the vote cast after the restart", i)
+		}
+	}
+}

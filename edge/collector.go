@@ -1,0 +1,70 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Connection pool sizing for one collector. A vote holds a connection for
+// the collector's durable write (a group commit, some milliseconds), so a few
+// hundred connections carry thousands of votes per second; beyond that,
+// requests wait for a free connection up to CollectorTimeout instead of
+// failing at once.
+const (
+	collectorMaxConns = 1024
+	// collectorIdle is shorter than any sensible server idle timeout, so
+	// that the edge drops a kept-alive connection before the collector
+	// does: a vote is never retried (see send), and one written to a
+	// connection the collector has just closed would be lost to that
+	// instance.
+	collectorIdle = 5 * time.Second
+	// collectorMaxBody bounds what the edge reads of a collector's body,
+	// which it never uses.
+	collectorMaxBody = 64 << 10
+)
+
+// collector is one collecting instance as the edge sees it: its URLs and a
+// connection pool. Safe for concurrent use.
+type collector struct {
+	base     string // scheme://host[:port], for logs and errors
+	stampURL string
+	voteURL  string
+	hc       *fasthttp.HostClient
+}
+
+// newCollector checks a collector base URL and makes its client. The URL
+// must be http or https with a host and nothing after it but an optional
+// "/".
+func newCollector(raw string, timeout time.Duration) (*collector, error) {
+	// Errors quote the URL without a password, in case one was put there.
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("collector URL does not parse")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("collector URL %q: want http://host:port or https://host:port and nothing more", u.Redacted())
+	}
+	base := u.Scheme + "://" + strings.ToLower(u.Host)
+	return &collector{
+		base:     base,
+		stampURL: base + "/stamp",
+		voteURL:  base + "/vote",
+		hc: &fasthttp.HostClient{
+			Addr:                u.Host,
+			IsTLS:               u.Scheme == "https",
+			Name:                "powvote-edge",
+			MaxConns:            collectorMaxConns,
+			MaxConnWaitTimeout:  timeout,
+			MaxIdleConnDuration: collectorIdle,
+			ReadTimeout:         timeout,
+			WriteTimeout:        timeout,
+			MaxResponseBodySize: collectorMaxBody,
+		},
+	}, nil
+}

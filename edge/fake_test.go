@@ -1,0 +1,246 @@
+package edge
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/totp"
+)
+
+// platformKeys are one campaign's platform secrets, as the collectors hold
+// them.
+type platformKeys struct {
+	sign, hole, receipt ed25519.PrivateKey
+	seed                []byte // TOTP
+	voterKey, pass      []byte
+}
+
+func newKeys(t *testing.T) *platformKeys {
+	t.Helper()
+	k := &platformKeys{seed: randBytes(totp.SeedSize), voterKey: randBytes(32), pass: randBytes(32)}
+	for _, p := range []*ed25519.PrivateKey{&k.sign, &k.hole, &k.receipt} {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p = priv
+	}
+	return k
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func (k *platformKeys) signPub() ed25519.PublicKey { return k.sign.Public().(ed25519.PublicKey) }
+func (k *platformKeys) holePub() ed25519.PublicKey { return k.hole.Public().(ed25519.PublicKey) }
+
+// reply is what a stand-in collector does with the next votes.
+type reply struct {
+	status int  // 204 answers with a receipt; any other code is sent as it is
+	hang   bool // wait until the test ends (or gate is closed) before answering
+	drop   bool // close the connection without answering
+	gate   chan struct{}
+}
+
+// stampReply is what a stand-in collector does with GET /stamp.
+type stampReply int
+
+const (
+	stampOK          stampReply = iota
+	stampBadSign                // Sign is not base64 of 64 bytes
+	stampForeignSign            // Sign verifies under another key
+	stampBadCodes               // Codes is malformed
+	stampDown                   // 503
+)
+
+// recorded is a vote a stand-in collector received: its headers as sent.
+type recorded map[string]string
+
+// fakeCollector stands in for a collecting instance (docs/INTERNAL.md): GET
+// /stamp with real signatures and booth codes, POST /vote answered as the
+// test says, both behind the Pass check. It counts what it receives.
+type fakeCollector struct {
+	name  string
+	url   string
+	keys  *platformKeys
+	clock func() time.Time
+	pass  atomic.Pointer[string] // base64, as the Pass header carries it
+
+	reply      atomic.Pointer[reply]
+	stampReply atomic.Int32
+	stamps     atomic.Int64 // GET /stamp received
+	votes      atomic.Int64 // POST /vote received
+
+	mu  sync.Mutex
+	got []recorded // guarded by mu
+
+	release chan struct{} // closed when the test ends: hung handlers return
+	srv     *fasthttp.Server
+	ln      net.Listener
+	done    chan error
+}
+
+// startCollector starts a stand-in collector on a loopback port. clock nil
+// means time.Now.
+func startCollector(t *testing.T, name string, keys *platformKeys, clock func() time.Time) *fakeCollector {
+	t.Helper()
+	if clock == nil {
+		clock = time.Now
+	}
+	c := &fakeCollector{
+		name: name, keys: keys, clock: clock,
+		release: make(chan struct{}),
+		done:    make(chan error, 1),
+	}
+	c.reply.Store(&reply{status: 204})
+	c.setPass(base64.StdEncoding.EncodeToString(keys.pass))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.url = "http://" + ln.Addr().String()
+	c.ln = ln
+	c.srv = &fasthttp.Server{Handler: c.handle, CloseOnShutdown: true}
+	go func() { c.done <- c.srv.Serve(ln) }()
+	t.Cleanup(c.stop)
+	return c
+}
+
+// stop releases hung handlers and shuts the collector down; later calls do
+// nothing.
+func (c *fakeCollector) stop() {
+	select {
+	case <-c.release:
+		return
+	default:
+	}
+	close(c.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.srv.ShutdownWithContext(ctx)
+	// Shutdown does nothing to a Serve that has not started yet; closing
+	// the listener ends that one too.
+	c.ln.Close()
+	<-c.done
+}
+
+func (c *fakeCollector) answer(r reply) { c.reply.Store(&r) }
+
+func (c *fakeCollector) setPass(p string) { c.pass.Store(&p) }
+
+func (c *fakeCollector) received() []recorded {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]recorded(nil), c.got...)
+}
+
+func (c *fakeCollector) handle(ctx *fasthttp.RequestCtx) {
+	if subtle.ConstantTimeCompare(ctx.Request.Header.Peek("Pass"), []byte(*c.pass.Load())) != 1 {
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		return
+	}
+	switch {
+	case ctx.IsGet() && string(ctx.Path()) == "/stamp":
+		c.stamps.Add(1)
+		c.stamp(ctx)
+	case ctx.IsPost() && string(ctx.Path()) == "/vote":
+		c.votes.Add(1)
+		c.vote(ctx)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	}
+}
+
+func (c *fakeCollector) stamp(ctx *fasthttp.RequestCtx) {
+	now := c.clock()
+	putc := strconv.FormatInt(now.Unix(), 10)
+	cur, err1 := totp.Code(c.keys.seed, now)
+	prev, err2 := totp.Code(c.keys.seed, now.Add(-totp.Step))
+	if err1 != nil || err2 != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	sign := ed25519.Sign(c.keys.sign, []byte(putc))
+	codes := cur + " " + prev
+	switch stampReply(c.stampReply.Load()) {
+	case stampDown:
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		return
+	case stampBadSign:
+		sign = sign[:63]
+	case stampForeignSign:
+		sign = ed25519.Sign(c.keys.hole, []byte(putc))
+	case stampBadCodes:
+		codes = cur + "," + prev
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	h := &ctx.Response.Header
+	h.Set("P-UTC", putc)
+	h.Set("Sign", base64.StdEncoding.EncodeToString(sign))
+	h.Set("Hole", base64.StdEncoding.EncodeToString(ed25519.Sign(c.keys.hole, []byte(putc))))
+	h.Set("Codes", codes)
+}
+
+func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
+	rec := recorded{}
+	for _, k := range []string{"Auth-Pkey", "Auth-Sig", "Auth-Id", "P-UTC", "P-SIG", "Voter", "Say", "Nonce"} {
+		rec[k] = string(ctx.Request.Header.Peek(k))
+	}
+	c.mu.Lock()
+	c.got = append(c.got, rec)
+	c.mu.Unlock()
+
+	r := c.reply.Load()
+	if r.hang {
+		select {
+		case <-c.release:
+		case <-r.gate: // nil unless the test set one
+		}
+	}
+	if r.drop {
+		ctx.HijackSetNoResponse(true)
+		ctx.Hijack(func(conn net.Conn) { conn.Close() })
+		return
+	}
+	ctx.SetStatusCode(r.status)
+	// Headers the edge must not pass on.
+	ctx.Response.Header.Set("Instance", c.name)
+	if r.status/100 != 2 {
+		return
+	}
+	// A receipt for a two-option ballot: the voter's own stamp against
+	// the chosen option, this instance's name in place of another voter's
+	// stamp against the other.
+	lines := []string{rec["Voter"] + " " + rec["Say"], c.name + " Other"}
+	ctx.Response.Header.Set("Receipt01", lines[0])
+	ctx.Response.Header.Set("Receipt02", lines[1])
+	sig := ed25519.Sign(c.keys.receipt, []byte("solar\n"+strings.Join(lines, "\n")))
+	ctx.Response.Header.Set("Receipt-Sig", base64.StdEncoding.EncodeToString(sig))
+}
+
+// deadURL returns the URL of a loopback port that nothing listens on.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String()
+	ln.Close()
+	return u
+}

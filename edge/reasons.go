@@ -1,0 +1,182 @@
+package edge
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+)
+
+// counter names one of the edge's counters. The set is fixed, so that
+// metric labels never come from voters, addresses or paths.
+type counter int
+
+const (
+	// Rejections: the edge answers with its own code. Each is also the
+	// reason of a rejectError.
+	badRequest  counter = iota // 400: malformed request, unknown campaign, path or method
+	lowWork                    // 489: proof of work below the threshold
+	notGenuine                 // 488: P-SIG is not a UTC-SIGN signature of P-UTC
+	badVoter                   // 487: the voter stamp does not verify
+	noPlatform                 // 503 to GET /stamp: no collector gave a platform stamp
+	noCollector                // 503 to a vote: neither instance of the pair answered
+	internal                   // 503: a handler error that is not a rejection (a bug)
+
+	// Answers that are not rejections.
+	listServed  // 204 to GET /list
+	stampServed // 204 to GET /stamp
+	preflights  // 204 to a CORS preflight
+	replays     // a vote answered from the nonce cache
+	accepted    // a collector's 2xx relayed
+	relayed481  // a collector's 481 relayed
+	relayed482
+	relayed483
+	relayed484
+	relayed485
+
+	// Traffic to the collectors.
+	collectorRequests // every request sent to a collector
+	stampFetches      // of which GET /stamp
+
+	numCounters
+)
+
+var counterNames = [numCounters]string{
+	badRequest:        "bad_request",
+	lowWork:           "low_work",
+	notGenuine:        "not_genuine",
+	badVoter:          "bad_voter",
+	noPlatform:        "no_platform",
+	noCollector:       "no_collector",
+	internal:          "internal",
+	listServed:        "list",
+	stampServed:       "stamp",
+	preflights:        "preflight",
+	replays:           "replay",
+	accepted:          "accepted",
+	relayed481:        "relayed_481",
+	relayed482:        "relayed_482",
+	relayed483:        "relayed_483",
+	relayed484:        "relayed_484",
+	relayed485:        "relayed_485",
+	collectorRequests: "collector_requests",
+	stampFetches:      "stamp_fetches",
+}
+
+// rejectStatus is the code the edge answers a rejection with (PROTOCOL.md
+// 5.3).
+var rejectStatus = [...]int{
+	badRequest:  fasthttp.StatusBadRequest,
+	lowWork:     489,
+	notGenuine:  488,
+	badVoter:    487,
+	noPlatform:  fasthttp.StatusServiceUnavailable,
+	noCollector: fasthttp.StatusServiceUnavailable,
+	internal:    fasthttp.StatusServiceUnavailable,
+}
+
+// counters are the edge's counters; safe for concurrent use.
+type counters [numCounters]atomic.Uint64
+
+func (c *counters) add(n counter) { c[n].Add(1) }
+
+// Stats returns the value of every counter by name. The names are fixed:
+//
+//   - rejections by reason: bad_request (400), low_work (489), not_genuine
+//     (488), bad_voter (487), no_platform (503 to /stamp), no_collector
+//     (503 to a vote), internal (503, a bug);
+//   - answers: list, stamp, preflight, replay (from the nonce cache),
+//     accepted (a collector's 2xx), relayed_481 .. relayed_485;
+//   - collector_requests (every request sent to a collector) and
+//     stamp_fetches (of which GET /stamp).
+//
+// A request that shares another's flight is counted like that one's answer;
+// only answers served from the nonce cache count as replay.
+func (s *Server) Stats() map[string]uint64 {
+	m := make(map[string]uint64, numCounters)
+	for i := range s.counters {
+		m[counterNames[i]] = s.counters[i].Load()
+	}
+	return m
+}
+
+// A rejectError is a handler's refusal: the reason picks the status code
+// and the counter, the wrapped error is the cause for the log.
+type rejectError struct {
+	reason counter
+	err    error
+}
+
+func (e *rejectError) Error() string { return counterNames[e.reason] + ": " + e.err.Error() }
+func (e *rejectError) Unwrap() error { return e.err }
+
+func reject(r counter, err error) error { return &rejectError{reason: r, err: err} }
+
+// reasonOf returns the reason of a handler error; an error that is not a
+// rejection is a bug, answered with 503 so that clients retry.
+func reasonOf(err error) counter {
+	var rj *rejectError
+	if errors.As(err, &rj) && rj.reason < counter(len(rejectStatus)) {
+		return rj.reason
+	}
+	return internal
+}
+
+// answer is a complete answer with an empty body: what the nonce cache
+// keeps and replays byte for byte. Immutable once built.
+type answer struct {
+	status int
+	header [][2]string // in order
+}
+
+func (a *answer) write(ctx *fasthttp.RequestCtx) {
+	resetResponse(ctx)
+	ctx.SetStatusCode(a.status)
+	for _, h := range a.header {
+		ctx.Response.Header.Set(h[0], h[1])
+	}
+}
+
+// resetResponse drops whatever a handler had set, keeping header names as
+// written.
+func resetResponse(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Reset()
+	ctx.Response.Header.DisableNormalizing()
+}
+
+// cacheable reports whether a rejection is a verdict on a vote, kept under
+// its nonce. 400 is not (no valid nonce stands behind it) and 503 is not
+// (the voter's software retries it).
+func cacheable(r counter) bool { return r == lowWork || r == notGenuine || r == badVoter }
+
+// buildAnswers makes the fixed answers: one per rejection reason, one per
+// collector code the edge relays.
+func (s *Server) buildAnswers() {
+	maxAge := [2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(s.cfg.NonceCacheTTL.Seconds()))}
+	for r := range counter(len(rejectStatus)) {
+		a := &answer{status: rejectStatus[r]}
+		if cacheable(r) {
+			a.header = [][2]string{maxAge}
+		}
+		s.errAnswers[r] = a
+	}
+	for i := range s.verdicts {
+		s.verdicts[i] = &answer{status: 481 + i, header: [][2]string{maxAge}}
+	}
+	s.maxAge = maxAge
+}
+
+// fail is the one place where a handler error becomes an answer: the fixed
+// answer of its reason, with an empty body, counted by reason. The cause
+// goes to the log at debug level: refusals are the edge's daily bread.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+	r := reasonOf(err)
+	if r == internal {
+		s.log.Error("edge: unclassified error", "err", err)
+	} else {
+		s.log.Debug("edge: refused", "reason", counterNames[r], "cause", err)
+	}
+	s.counters.add(r)
+	s.errAnswers[r].write(ctx)
+}

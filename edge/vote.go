@@ -1,0 +1,328 @@
+package edge
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/stamp"
+	"github.com/powvote/powvote/wire"
+)
+
+// GET /<nonce> (PROTOCOL.md 5.3). The checks run in the protocol's order,
+// cheapest and most common first:
+//
+//  1. the path and headers are well formed, or 400 (never cached: a
+//     malformed request stands for no valid nonce);
+//  2. an answer given to this nonce in the last NonceCacheTTL is given
+//     again, byte for byte, and nothing else happens; concurrent requests
+//     with one nonce share one flight, so that one of them goes on;
+//  3. the proof of work, or 489;
+//  4. P-SIG is a UTC-SIGN signature of P-UTC, or 488;
+//  5. the voter stamp's MAC, or 487;
+//  6. the vote goes to both instances of the mandate's pair; the first 2xx
+//     in pair order wins, else the first 48x, else 503.
+//
+// Every answer from step 3 on, except 503, is cached under the nonce with
+// Cache-Control: max-age=300, so a retried vote gets its answer again and a
+// replayed one never reaches a collector.
+
+// Sizes of the mandate parts (PROTOCOL.md 3).
+const (
+	authPkeyLen = ed25519.PublicKeySize // 32
+	authSigLen  = ed25519.SignatureSize // 64
+	authIDLen   = 24
+)
+
+// vote is a vote request that passed step 1. The header values are kept as
+// received: they go to the collectors unchanged.
+type vote struct {
+	nonce    []byte // raw
+	nonceHex string // lower case, for the collectors' Nonce header
+
+	authPkey, authSig, authID string // base64, as received
+	pkey                      [authPkeyLen]byte
+	id                        [authIDLen]byte
+
+	putc   string
+	psig64 string // as received
+	psig   [sigLen]byte
+	voter  string
+	sayRaw string // as received, percent-encoded if it was
+	say    string // decoded: what the proof of work covers
+}
+
+// nonceShaped reports whether path is "/" and 16 to 64 hex digits, an even
+// number of them, in either case.
+func nonceShaped(path []byte) bool {
+	n := len(path) - 1
+	if n < 2*pow.MinNonce || n > 2*pow.MaxNonce || n%2 != 0 || path[0] != '/' {
+		return false
+	}
+	for _, c := range path[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// headerError names a vote header that is missing or does not decode. The
+// value is not quoted: the log needs the reason, not the voter's data.
+type headerError struct {
+	name, want string
+}
+
+func (e *headerError) Error() string {
+	return fmt.Sprintf("header %s missing or not %s", e.name, e.want)
+}
+
+// parseVote reads a vote request whose path is nonce-shaped.
+func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
+	path := ctx.Path()
+	v := &vote{nonce: make([]byte, (len(path)-1)/2)}
+	if _, err := hex.Decode(v.nonce, path[1:]); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err) // unreachable: the route checked the digits
+	}
+	v.nonceHex = hex.EncodeToString(v.nonce)
+
+	h := &ctx.Request.Header
+	for _, f := range []struct {
+		name string
+		dst  []byte
+		raw  *string
+	}{
+		{"Auth-Pkey", v.pkey[:], &v.authPkey},
+		{"Auth-Sig", make([]byte, authSigLen), &v.authSig},
+		{"Auth-Id", v.id[:], &v.authID},
+		{"P-SIG", v.psig[:], &v.psig64},
+	} {
+		b := h.Peek(f.name)
+		if !decodeB64(f.dst, b) {
+			return nil, &headerError{f.name, fmt.Sprintf("base64 of %d bytes", len(f.dst))}
+		}
+		*f.raw = string(b)
+	}
+	v.putc = string(h.Peek("P-UTC"))
+	if _, err := stamp.ParsePUTC(v.putc); err != nil {
+		return nil, &headerError{"P-UTC", "decimal Unix seconds"}
+	}
+	v.voter = string(h.Peek("Voter"))
+	if len(v.voter) != stamp.VoterLen {
+		return nil, &headerError{"Voter", fmt.Sprintf("%d characters", stamp.VoterLen)}
+	}
+	v.sayRaw = string(h.Peek("Say"))
+	var err error
+	if v.say, err = wire.DecodeOption(v.sayRaw); err != nil || v.say == "" {
+		return nil, &headerError{"Say", "an encoded option text"}
+	}
+	return v, nil
+}
+
+// verdict is the outcome of a vote's flight.
+type verdict struct {
+	ans    *answer // nil when err is set
+	err    error   // a rejection
+	replay bool    // ans came from the nonce cache
+}
+
+// vote answers GET /<nonce>.
+func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
+	v, err := parseVote(ctx)
+	if err != nil {
+		return reject(badRequest, err)
+	}
+	key := st.name + "/" + string(v.nonce)
+	if a, ok := s.nonces.Get(key); ok {
+		s.counters.add(replays)
+		a.write(ctx)
+		return nil
+	}
+	if s.testHookVote != nil {
+		s.testHookVote()
+	}
+	r, _, _ := s.votes.Do(key, func() (any, error) {
+		// A flight for this nonce may have ended between the Get above and
+		// this one starting.
+		if a, ok := s.nonces.Get(key); ok {
+			return verdict{ans: a, replay: true}, nil
+		}
+		a, err := s.judge(st, v)
+		if err != nil {
+			if r := reasonOf(err); cacheable(r) {
+				s.nonces.Add(key, s.errAnswers[r])
+			}
+			return verdict{err: err}, nil
+		}
+		s.nonces.Add(key, a)
+		return verdict{ans: a}, nil
+	})
+	vd := r.(verdict)
+	if vd.err != nil {
+		return vd.err
+	}
+	switch sc := vd.ans.status; {
+	case vd.replay:
+		s.counters.add(replays)
+	case sc >= 200 && sc < 300:
+		s.counters.add(accepted)
+	case sc >= 481 && sc <= 485:
+		s.counters.add(relayed481 + counter(sc-481))
+	}
+	vd.ans.write(ctx)
+	return nil
+}
+
+var errNotGenuine = errors.New("P-SIG is not a UTC-SIGN signature of P-UTC")
+
+// judge runs steps 3 to 6 on a vote that is not in the nonce cache. It
+// returns the answer to cache, or a rejection.
+func (s *Server) judge(st *site, v *vote) (*answer, error) {
+	w := pow.Work{PUTC: v.putc, PSig: v.psig[:], Voter: v.voter, Say: v.say}
+	if _, err := pow.Verify(w, v.nonce, st.settings.Threshold); err != nil {
+		return nil, reject(lowWork, err)
+	}
+	if !st.genuine(v.putc, &v.psig) {
+		return nil, reject(notGenuine, errNotGenuine)
+	}
+	if err := stamp.CheckVoter(st.voterKey, v.voter, v.putc, v.psig[:]); err != nil {
+		return nil, reject(badVoter, err)
+	}
+	return s.relay(st, v)
+}
+
+// sigKey is a platform stamp known to be genuine.
+type sigKey struct {
+	putc string
+	sig  [sigLen]byte
+}
+
+// genuine reports whether psig is a UTC-SIGN signature of putc. Every vote
+// of one second carries the same platform stamp, so the answer is
+// remembered for the stamps that verify.
+func (st *site) genuine(putc string, psig *[sigLen]byte) bool {
+	k := sigKey{putc: putc, sig: *psig}
+	if _, ok := st.verified.Get(k); ok {
+		return true
+	}
+	if !ed25519.Verify(st.signPub, []byte(putc), psig[:]) {
+		return false
+	}
+	st.verified.Add(k, struct{}{})
+	return true
+}
+
+// pairIndex maps a mandate to its pair of collecting instances: the first 8
+// bytes of SHA-256(auth-pkey || auth-id), read as a big-endian integer,
+// modulo the number of pairs. It depends on nothing but the mandate and the
+// number of pairs, so a mandate has the same pair for the campaign's life as
+// long as the pair list does not change; a second vote with one mandate
+// meets the first at the pair that recorded it, which answers 481.
+func pairIndex(pkey, id []byte, pairs int) int {
+	h := sha256.New()
+	h.Write(pkey)
+	h.Write(id)
+	var d [sha256.Size]byte
+	return int(binary.BigEndian.Uint64(h.Sum(d[:0])) % uint64(pairs))
+}
+
+// relay sends the vote to both instances of its pair at once and waits for
+// both, each bounded by CollectorTimeout. A 2xx from either wins (pair order
+// if both): the vote is recorded, and a twin that refused it (481 because
+// the first instance had already copied it to it, say) must not hide the
+// receipt. Otherwise a 48x, which is a verdict on the vote; otherwise 503.
+func (s *Server) relay(st *site, v *vote) (*answer, error) {
+	pair := st.pairs[pairIndex(v.pkey[:], v.id[:], len(st.pairs))]
+	var (
+		ans [2]*answer
+		err [2]error
+		wg  sync.WaitGroup
+	)
+	wg.Go(func() { ans[1], err[1] = s.send(st, pair[1], v) })
+	ans[0], err[0] = s.send(st, pair[0], v)
+	wg.Wait()
+	for i := range ans {
+		if err[i] != nil {
+			s.log.Warn("edge: collector did not answer a vote", "campaign", st.name, "collector", pair[i].base, "err", err[i])
+		}
+	}
+	for _, a := range ans {
+		if a != nil && a.status/100 == 2 {
+			return a, nil
+		}
+	}
+	for _, a := range ans {
+		if a != nil {
+			return a, nil
+		}
+	}
+	return nil, reject(noCollector, errors.Join(err[0], err[1]))
+}
+
+// send forwards a vote to one instance (docs/INTERNAL.md, POST /vote) and
+// returns its verdict: a 2xx with its receipt or a 481..485. Anything else
+// (no connection, a timeout, 401, 5xx, an unexpected code) is an error: that
+// instance did not answer.
+//
+// A vote is never retried on another connection: the collector may have
+// recorded it, and a second copy would answer 481 where the first answered
+// 2xx.
+func (s *Server) send(st *site, c *collector, v *vote) (*answer, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(c.voteURL)
+	h := &req.Header
+	h.Set("Pass", st.pass)
+	h.Set("Auth-Pkey", v.authPkey)
+	h.Set("Auth-Sig", v.authSig)
+	h.Set("Auth-Id", v.authID)
+	h.Set("P-UTC", v.putc)
+	h.Set("P-SIG", v.psig64)
+	h.Set("Voter", v.voter)
+	h.Set("Say", v.sayRaw)
+	h.Set("Nonce", v.nonceHex)
+	s.counters.add(collectorRequests)
+	if err := c.hc.DoTimeout(req, resp, s.cfg.CollectorTimeout); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", c.voteURL, err)
+	}
+	switch sc := resp.StatusCode(); {
+	case sc >= 200 && sc < 300:
+		return s.receipt(sc, &resp.Header), nil
+	case sc >= 481 && sc <= 485:
+		return s.verdicts[sc-481], nil
+	case sc == fasthttp.StatusUnauthorized:
+		return nil, fmt.Errorf("POST %s: 401: the collector refused the pass secret", c.voteURL)
+	default:
+		return nil, fmt.Errorf("POST %s: unexpected status %d", c.voteURL, sc)
+	}
+}
+
+// receipt builds the answer to an accepted vote: the collector's status,
+// its Receipt01..NN headers in the order it sent them, Receipt-Sig, and the
+// nonce cache's max-age. Other headers of the collector stay behind.
+func (s *Server) receipt(status int, h *fasthttp.ResponseHeader) *answer {
+	a := &answer{status: status}
+	var sig [][2]string
+	for k, v := range h.All() {
+		switch {
+		case len(k) == len("Receipt01") && bytes.EqualFold(k[:7], []byte("Receipt")) && digits(k[7:], 2):
+			a.header = append(a.header, [2]string{"Receipt" + string(k[7:]), string(v)})
+		case bytes.EqualFold(k, []byte("Receipt-Sig")):
+			sig = append(sig, [2]string{"Receipt-Sig", string(v)})
+		}
+	}
+	a.header = append(a.header, sig...)
+	a.header = append(a.header, s.maxAge)
+	return a
+}

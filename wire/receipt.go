@@ -1,0 +1,89 @@
+package wire
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrReceipt means a receipt's signature does not verify.
+var ErrReceipt = errors.New("wire: receipt signature does not verify")
+
+// ReceiptMessage is what Receipt-Sig signs (PROTOCOL.md 6): the campaign
+// name, a line feed, and the receipt lines (the ReceiptNN header values, in
+// ballot order) joined by line feeds.
+func ReceiptMessage(campaign string, lines []string) []byte {
+	return []byte(campaign + "\n" + strings.Join(lines, "\n"))
+}
+
+// SignReceipt returns the base64 Receipt-Sig of lines.
+func SignReceipt(key ed25519.PrivateKey, campaign string, lines []string) string {
+	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, ReceiptMessage(campaign, lines)))
+}
+
+// VerifyReceipt checks a base64 Receipt-Sig over lines.
+func VerifyReceipt(pub ed25519.PublicKey, campaign string, lines []string, sig string) error {
+	raw, err := base64.StdEncoding.Strict().DecodeString(sig)
+	if err != nil || len(raw) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: not a base64 Ed25519 signature", ErrReceipt)
+	}
+	if !ed25519.Verify(pub, ReceiptMessage(campaign, lines), raw) {
+		return ErrReceipt
+	}
+	return nil
+}
+
+// FormatReceipt writes a receipt as a voter saves it: header-style lines
+// that a person can read and a program can check, one per ReceiptNN, then
+// Receipt-Sig, each ending in a line feed, with the campaign first.
+//
+//	Campaign: solar
+//	Receipt01: 8MSD-JR3X-GF1D-GCFT-CKWP-15P0-JKY3-YTFZ Bold Jupiter
+//	...
+//	Receipt-Sig: <base64>
+func FormatReceipt(campaign string, lines []string, sig string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Campaign: %s\n", campaign)
+	for i, l := range lines {
+		fmt.Fprintf(&b, "Receipt%02d: %s\n", i+1, l)
+	}
+	fmt.Fprintf(&b, "Receipt-Sig: %s\n", sig)
+	return b.String()
+}
+
+// ParseReceipt reads what FormatReceipt writes. Lines must come in order,
+// Receipt01 first, and nothing else may stand in the file but blank lines.
+func ParseReceipt(text string) (campaign string, lines []string, sig string, err error) {
+	seenCampaign, seenSig := false, false
+	for n, l := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(l, ": ")
+		switch {
+		case !ok:
+			return "", nil, "", fmt.Errorf("wire: receipt line %d: no \"name: value\"", n+1)
+		case seenSig:
+			return "", nil, "", fmt.Errorf("wire: receipt line %d: after Receipt-Sig", n+1)
+		case k == "Campaign" && !seenCampaign && len(lines) == 0:
+			campaign, seenCampaign = v, true
+		case k == "Receipt-Sig":
+			sig, seenSig = v, true
+		case k == fmt.Sprintf("Receipt%02d", len(lines)+1) && len(lines) < 99:
+			lines = append(lines, v)
+		default:
+			return "", nil, "", fmt.Errorf("wire: receipt line %d: unexpected %q", n+1, k)
+		}
+	}
+	switch {
+	case !seenCampaign:
+		return "", nil, "", errors.New("wire: receipt has no Campaign line")
+	case len(lines) == 0:
+		return "", nil, "", errors.New("wire: receipt has no Receipt01 line")
+	case !seenSig:
+		return "", nil, "", errors.New("wire: receipt has no Receipt-Sig line")
+	}
+	return campaign, lines, sig, nil
+}
