@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,8 +126,7 @@ func castVotes(t *testing.T, data, edgeURL string, n int) []string {
 	return stamps
 }
 
-// collectorHas reports how many vote records of the collector carry stamp
-// and how many voters the collector holds.
+// collectorState returns the votes.log of a collector of solar.
 func collectorState(t *testing.T, data string, instance int) (log string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(data, "solar", fmt.Sprintf("collector-%d", instance), "votes.log"))
@@ -136,26 +134,6 @@ func collectorState(t *testing.T, data string, instance int) (log string) {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func voters(t *testing.T, data, url string) []string {
-	t.Helper()
-	c, err := campaign.Load(data, "solar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest("GET", url+"/records/voters?after=&limit=10000", nil)
-	req.Header.Set("Pass", base64.StdEncoding.EncodeToString(c.Secrets.PassSecret))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("voter records: %d", resp.StatusCode)
-	}
-	return strings.Fields(strings.ReplaceAll(string(body), " ", "_"))
 }
 
 // TestVoteEndToEnd casts votes with `powvote vote` against `powvote up`,
@@ -175,8 +153,13 @@ func TestVoteEndToEnd(t *testing.T) {
 				t.Errorf("collector %d holds stamp %s %d times", i, s, n)
 			}
 		}
-		if v := voters(t, data, p.collectors[i]); len(v) != len(stamps) {
-			t.Errorf("collector %d holds %d voters, want %d", i, len(v), len(stamps))
+		c, err := campaign.Load(data, "solar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+		if v := votersOf(t, pass, p.collectors[i]); v != len(stamps) {
+			t.Errorf("collector %d holds %d voters, want %d", i, v, len(stamps))
 		}
 	}
 	// The platform still takes votes after the restart.

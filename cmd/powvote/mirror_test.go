@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/powvote/powvote/campaign"
+)
+
+// proc is a powvote process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+var listening = regexp.MustCompile(`listening on (\S+)`)
+
+// startProc runs the binary with args and waits for its "listening on"
+// line.
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	found := false
+	for sc.Scan() {
+		if listening.MatchString(sc.Text()) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("powvote %v printed no address; stderr: %s", args, p.stderr)
+	}
+	go func() {
+		io.Copy(io.Discard, stdout)
+		p.done <- cmd.Wait()
+	}()
+	return p
+}
+
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *proc) interrupt(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("process did not stop within 20 s; stderr: %s", p.stderr)
+	}
+}
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitHealthy polls a collector's /health until it answers 204.
+func waitHealthy(t *testing.T, pass, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", url+"/health", nil)
+		req.Header.Set("Pass", pass)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 204 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("collector %s not healthy within 30 s", url)
+}
+
+// pairSetup is a campaign with two collector processes and an edge.
+type pairSetup struct {
+	data  string
+	pass  string
+	addr  [2]string
+	url   [2]string
+	col   [2]*proc
+	edge  *proc
+	edgeU string
+}
+
+func (s *pairSetup) startCollector(t *testing.T, i int) {
+	t.Helper()
+	s.col[i] = startProc(t, "collector", "--dir", s.data, "--instance", fmt.Sprint(i), "--listen", s.addr[i], "--twin", s.url[1-i])
+}
+
+func newPair(t *testing.T) *pairSetup {
+	t.Helper()
+	s := &pairSetup{data: filepath.Join(t.TempDir(), "pv")}
+	mustRun(t, "init", "solar", "--dir", s.data, "--threshold", "12", "--batch-size", "1",
+		"--option", "Evil Neptune", "--option", "Humble Pluto", "--option", "Zürich")
+	c, err := campaign.Load(s.data, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pass = base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	for i := range 2 {
+		s.addr[i] = freeAddr(t)
+		s.url[i] = "http://" + s.addr[i]
+	}
+	for i := range 2 {
+		s.startCollector(t, i)
+	}
+	for i := range 2 {
+		waitHealthy(t, s.pass, s.url[i])
+	}
+	edgeAddr := freeAddr(t)
+	s.edge = startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[0]+","+s.url[1])
+	s.edgeU = "http://" + edgeAddr
+	return s
+}
+
+// vote casts one vote with a fresh demo mandate and returns the token and
+// the printed receipt, or the failure.
+func (s *pairSetup) vote(t *testing.T, edgeURL, token, say string) (string, result) {
+	t.Helper()
+	if token == "" {
+		key := filepath.Join(s.data, "solar", campaign.DemoAuthorityKey)
+		token = strings.TrimSpace(mustRun(t, "mandates", "--key", key, "--count", "1", "--format", "tokens"))
+	}
+	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", s.data))
+	return token, run(t, "vote", "--edge", edgeURL, "--mandate", token, "--booth-code", code, "--say", say, "--timeout", "20s")
+}
+
+func ownStamp(t *testing.T, receipt string) string {
+	t.Helper()
+	m := regexp.MustCompile(`Receipt02: (\S+) Humble Pluto`).FindStringSubmatch(receipt)
+	if m == nil {
+		t.Fatalf("no own stamp in receipt %q", receipt)
+	}
+	return m[1]
+}
+
+// eventually polls cond until it holds or 30 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCollectorKill9 kills one collector with SIGKILL right after receipts
+// came back and finds every acknowledged vote on both instances after it
+// restarts.
+func TestCollectorKill9(t *testing.T) {
+	s := newPair(t)
+	var stamps []string
+	for range 4 {
+		_, r := s.vote(t, s.edgeU, "", "Humble Pluto")
+		if r.code != 0 {
+			t.Fatalf("vote: %s", r.stderr)
+		}
+		stamps = append(stamps, ownStamp(t, r.stdout))
+	}
+	s.col[0].kill(t)
+	s.startCollector(t, 0)
+	waitHealthy(t, s.pass, s.url[0])
+	for i := range 2 {
+		log := collectorState(t, s.data, i)
+		for _, st := range stamps {
+			if n := strings.Count(log, st); n != 1 {
+				t.Errorf("collector %d holds %s %d times", i, st, n)
+			}
+		}
+		if v := votersOf(t, s.pass, s.url[i]); v != len(stamps) {
+			t.Errorf("collector %d holds %d voters, want %d", i, v, len(stamps))
+		}
+	}
+}
+
+// TestInstanceDown stops one instance, votes through the other, brings it
+// back and checks it caught up and refuses a mandate that voted meanwhile.
+func TestInstanceDown(t *testing.T) {
+	s := newPair(t)
+	s.col[1].interrupt(t)
+	var stamps, tokens []string
+	for range 3 {
+		tok, r := s.vote(t, s.edgeU, "", "Humble Pluto")
+		if r.code != 0 {
+			t.Fatalf("vote with one instance down: %s", r.stderr)
+		}
+		stamps = append(stamps, ownStamp(t, r.stdout))
+		tokens = append(tokens, tok)
+	}
+	s.startCollector(t, 1)
+	waitHealthy(t, s.pass, s.url[1])
+	// Caught up before it said it was healthy: the votes are there now.
+	log := collectorState(t, s.data, 1)
+	for _, st := range stamps {
+		if !strings.Contains(log, st) {
+			t.Errorf("instance 1 lacks %s after catching up", st)
+		}
+	}
+	if a, b := votersOf(t, s.pass, s.url[0]), votersOf(t, s.pass, s.url[1]); a != 3 || b != 3 {
+		t.Errorf("voters %d and %d, want 3 and 3", a, b)
+	}
+	// Through instance 1 alone (an edge whose other instance is dead), a
+	// mandate that voted through instance 0 is refused.
+	deadAddr := freeAddr(t)
+	edgeAddr := freeAddr(t)
+	startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[1]+",http://"+deadAddr)
+	_, r := s.vote(t, "http://"+edgeAddr, tokens[0], "Evil Neptune")
+	if r.code == 0 || !strings.Contains(r.stderr, "481") {
+		t.Errorf("second vote through the other instance: exit %d, %q; want 481", r.code, r.stderr)
+	}
+	// And a new mandate voting through instance 1 alone reaches instance 0.
+	_, r = s.vote(t, "http://"+edgeAddr, "", "Humble Pluto")
+	if r.code != 0 {
+		t.Fatalf("vote through instance 1 alone: %s", r.stderr)
+	}
+	st := ownStamp(t, r.stdout)
+	eventually(t, "instance 0 pulls the vote instance 1 took alone", func() bool {
+		return strings.Contains(collectorState(t, s.data, 0), st)
+	})
+}
+
+func votersOf(t *testing.T, pass, url string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/records/voters?after=&limit=10000", nil)
+	req.Header.Set("Pass", pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("voter records: %d", resp.StatusCode)
+	}
+	return strings.Count(string(body), "\n")
+}
