@@ -15,7 +15,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +39,7 @@ type Config struct {
 	Secrets  *campaign.Secrets  // UTC-SIGN, UTC-HOLE, TOTP seed, receipt key, pass secret
 	Dir      string             // data directory of this instance
 	Instance int                // instance number; 2k and 2k+1 are pair k
-	Twin     string             // base URL of the twin ("http://10.0.0.2:9102"); empty: no twin
+	Twin     string             // base URL of the twin ("http://10.0.0.2:9102", nothing after the port); empty: no twin
 
 	Logger *slog.Logger     // nil: discard
 	Clock  func() time.Time // nil: time.Now
@@ -82,7 +85,8 @@ type Server struct {
 	log     *slog.Logger
 	st      *store.Store
 	srv     *fasthttp.Server
-	twin    *fasthttp.Client
+	twin    *http.Client   // nil without a twin
+	twinURL string         // Config.Twin without a trailing "/"
 	options map[string]int // option text -> ballot index
 	authz   map[[32]byte]bool
 	pass    []byte // the base64 form the edge sends
@@ -118,6 +122,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Instance < 0 {
 		return nil, fmt.Errorf("collector: instance %d is negative", cfg.Instance)
 	}
+	twinURL, err := checkTwinURL(cfg.Twin)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
@@ -129,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 		options: make(map[string]int),
 		authz:   make(map[[32]byte]bool),
 		pass:    []byte(base64.StdEncoding.EncodeToString(cfg.Secrets.PassSecret)),
+		twinURL: twinURL,
 	}
 	for i, o := range cfg.Settings.Options {
 		s.options[o] = i
@@ -137,11 +146,21 @@ func New(cfg Config) (*Server, error) {
 		s.authz[[32]byte(k)] = true
 	}
 	if cfg.Twin != "" {
-		s.twin = &fasthttp.Client{
-			ReadTimeout:         30 * time.Second,
-			WriteTimeout:        10 * time.Second,
-			MaxResponseBodySize: 64 << 20,
-			MaxConnsPerHost:     4,
+		// net/http rather than fasthttp for this client: a pull must end
+		// when Run's context does, and fasthttp requests cannot be
+		// cancelled, so a twin that hangs would hold up shutdown for the
+		// whole pull timeout.
+		s.twin = &http.Client{
+			Transport: &http.Transport{
+				Proxy:               nil, // the twin is on the private network
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				MaxConnsPerHost:     4,
+				MaxIdleConnsPerHost: 4,
+				// Below the twin's IdleTimeout (default 120 s), so that
+				// this side drops an idle connection first.
+				IdleConnTimeout: 60 * time.Second,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
 	s.srv = &fasthttp.Server{
@@ -159,17 +178,38 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// checkTwinURL checks Config.Twin and returns it without a trailing "/".
+// The error quotes the URL without a password, in case one was put there.
+func checkTwinURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("collector: the twin URL does not parse")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("collector: twin URL %q: want http://host:port or https://host:port and nothing more", u.Redacted())
+	}
+	return strings.TrimSuffix(raw, "/"), nil
+}
+
 // Run serves on ln until ctx is done: it first catches up from the twin
 // (answering 503 to votes meanwhile), then takes votes and keeps pulling
-// from the twin. It returns after a graceful shutdown and closing the store.
+// from the twin. It returns after a graceful shutdown and closing the store,
+// also when serving stops on its own (then with an error).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
 
+	// The twin goroutines stop with ctx, or when serving stops first.
+	lctx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
 	var wg sync.WaitGroup
 	if s.twin != nil {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CatchUpTimeout)
-		if err := s.catchUp(cctx); err != nil {
+		cctx, cancel := context.WithTimeout(lctx, s.cfg.CatchUpTimeout)
+		if err := s.catchUp(cctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("twin unreachable at start; serving without catching up", "err", err)
 		}
 		cancel()
@@ -180,22 +220,36 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.syncLoop(ctx)
+			s.syncLoop(lctx)
 		}()
 	}
 
 	var serveErr error
+	served := false // errc has been read
 	select {
 	case serveErr = <-errc:
+		served = true
+		if serveErr == nil {
+			// Serve returns nil once its listener is closed, which only
+			// Run should do.
+			serveErr = errors.New("collector: listener closed")
+		}
 	case <-ctx.Done():
 	}
+	stopLoop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.srv.ShutdownWithContext(sctx); err != nil {
 		s.log.Warn("shutdown", "err", err)
 	}
+	// Shutdown does nothing to a Serve that has not registered ln yet (ctx
+	// ended at once); closing ln ends that one too.
+	ln.Close()
 	wg.Wait()
-	if serveErr == nil {
+	if s.twin != nil {
+		s.twin.CloseIdleConnections()
+	}
+	if !served {
 		serveErr = <-errc
 	}
 	if err := s.st.Close(); err != nil && serveErr == nil {
@@ -336,9 +390,21 @@ type receipt struct {
 	sig   string
 }
 
+// decodeFixed decodes canonical padded base64 of exactly len(dst) bytes.
 func decodeFixed(dst []byte, v []byte) bool {
-	n, err := base64.StdEncoding.Strict().Decode(dst, v)
-	return err == nil && n == len(dst) && base64.StdEncoding.EncodedLen(len(dst)) == len(v)
+	enc := base64.StdEncoding
+	if len(v) != enc.EncodedLen(len(dst)) {
+		return false
+	}
+	// Without its padding v decodes to more than len(dst) bytes, and
+	// Decode writes them all: into dst it would overrun it and panic.
+	buf := make([]byte, enc.DecodedLen(len(v)))
+	n, err := enc.Strict().Decode(buf, v)
+	if err != nil || n != len(dst) {
+		return false
+	}
+	copy(dst, buf)
+	return true
 }
 
 // vote runs the collector's checks in PROTOCOL order and records the vote.
@@ -358,8 +424,11 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	if err != nil {
 		return nil, errMalformed
 	}
+	// The voter stamp exactly as GET /stamp writes it, the only form the
+	// store records: checking it here keeps a bad one a 400, ahead of the
+	// other checks, instead of a storage refusal after them.
 	v.Voter = string(h.Peek("Voter"))
-	if len(v.Voter) != stamp.VoterLen {
+	if store.CheckVoterStamp(v.Voter) != nil {
 		return nil, errMalformed
 	}
 	sayRaw := string(h.Peek("Say"))
@@ -398,6 +467,12 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 		// ErrDuplicateVote: this very vote (nonce, voter stamp) is recorded
 		// under another mandate, a replay after the edge forgot the nonce.
 		return nil, errVoted
+	}
+	if errors.Is(err, store.ErrSyntax) {
+		// Not reached while the checks above match the store's; if they
+		// ever differ, the request is still malformed, not a failure that
+		// the voter should retry.
+		return nil, errMalformed
 	}
 	if err != nil {
 		return nil, err

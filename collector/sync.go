@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,8 +21,18 @@ import (
 // syncBatch is the most pairs one /sync answer carries.
 const syncBatch = 2000
 
+// pullTimeout bounds one pull from the twin; Run's context ends it sooner.
+// maxSyncBody bounds what a pull reads: syncBatch pairs take about 1 MB.
+const (
+	pullTimeout = 30 * time.Second
+	maxSyncBody = 64 << 20
+)
+
 // handleSync answers the twin's pull (docs/INTERNAL.md): own-accepted pairs
-// after the twin's cursor, which also confirms everything up to it.
+// after the twin's cursor, which also confirms everything up to it. The
+// twin's Last-Seq header goes with the confirmation: links are dropped
+// only once this instance has applied the twin's votes up to it
+// (store.Confirm). A request without it confirms, but lets no link go.
 func (s *Server) handleSync(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	after, err1 := strconv.ParseUint(string(args.Peek("after")), 10, 64)
@@ -29,8 +41,17 @@ func (s *Server) handleSync(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
+	twinLast := store.TwinLastUnknown
+	if v := ctx.Request.Header.Peek("Last-Seq"); len(v) > 0 {
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			return
+		}
+		twinLast = n
+	}
 	limit = min(limit, syncBatch)
-	if err := s.st.Confirm(after); err != nil {
+	if err := s.st.Confirm(after, twinLast); err != nil {
 		s.log.Error("confirm twin cursor", "err", err)
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
@@ -79,31 +100,44 @@ func parsePairs(body []byte) ([]store.Pair, error) {
 }
 
 // pull fetches and applies one batch from the twin. It reports whether the
-// twin has more.
+// twin has more. It ends when ctx does.
 func (s *Server) pull(ctx context.Context) (more bool, err error) {
+	// The cursor first, then the last own seq: the twin takes the latter
+	// as a bound on the own votes this instance had accepted before it
+	// applied the pairs the cursor confirms, so it must not be read
+	// before the cursor (store.Confirm).
 	after := s.st.TwinCursor()
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(s.cfg.Twin + "/sync?after=" + strconv.FormatUint(after, 10) + "&limit=" + strconv.Itoa(syncBatch))
-	req.Header.SetMethod("GET")
-	req.Header.SetBytesV("Pass", s.pass)
-	deadline := time.Now().Add(30 * time.Second)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := s.twin.DoDeadline(req, resp, deadline); err != nil {
+	own := s.st.LastSeq()
+	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		s.twinURL+"/sync?after="+strconv.FormatUint(after, 10)+"&limit="+strconv.Itoa(syncBatch), nil)
+	if err != nil {
 		return false, fmt.Errorf("collector: pull from twin %s: %w", redact(s.cfg.Twin), err)
 	}
-	if resp.StatusCode() != fasthttp.StatusOK {
-		return false, fmt.Errorf("collector: pull from twin %s: status %d", redact(s.cfg.Twin), resp.StatusCode())
+	req.Header.Set("Pass", string(s.pass))
+	req.Header.Set("Last-Seq", strconv.FormatUint(own, 10))
+	resp, err := s.twin.Do(req)
+	if err != nil {
+		// net/http leaves a password out of the URL it quotes.
+		return false, fmt.Errorf("collector: pull from twin: %w", err)
 	}
-	last, err := strconv.ParseUint(string(resp.Header.Peek("Last-Seq")), 10, 64)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSyncBody+1))
+	if err != nil {
+		return false, fmt.Errorf("collector: pull from twin %s: %w", redact(s.cfg.Twin), err)
+	}
+	if len(body) > maxSyncBody {
+		return false, fmt.Errorf("collector: pull from twin %s: answer longer than %d bytes", redact(s.cfg.Twin), maxSyncBody)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("collector: pull from twin %s: status %d", redact(s.cfg.Twin), resp.StatusCode)
+	}
+	last, err := strconv.ParseUint(resp.Header.Get("Last-Seq"), 10, 64)
 	if err != nil {
 		return false, fmt.Errorf("collector: twin's Last-Seq: %w", err)
 	}
-	pairs, err := parsePairs(resp.Body())
+	pairs, err := parsePairs(body)
 	if err != nil {
 		return false, err
 	}

@@ -19,7 +19,8 @@
 // is a projection of the database: record i of the log is vote record i.
 // A voter record and a vote record share nothing (PROTOCOL.md 7); only a
 // link ([Pair]) ties them, and a link is deleted once the twin has
-// confirmed it and Options.Retain has passed.
+// confirmed it, Options.Retain has passed and this instance has applied
+// every vote the twin had accepted when it confirmed ([Store.Confirm]).
 //
 // # When a write is durable
 //
@@ -75,17 +76,22 @@
 //
 //  1. The mandate has no voter record here: insert the voter record and
 //     the vote record (no link: this instance did not accept it).
-//  2. The mandate has voted here with the same vote (same nonce): nothing.
+//  2. The mandate has voted here with the same vote (the same line, so the
+//     same nonce, stamp and option): nothing.
 //  3. The mandate has voted here with a different vote that this instance
 //     accepted itself and still holds the link of (both accepted a vote
 //     during a split): the winner is the vote with the smaller P-UTC as a
-//     number, then the smaller nonce bytes, then the smaller voter stamp.
+//     number, then the smaller nonce bytes, then the smaller voter stamp,
+//     then the smaller line.
 //     If the twin's vote wins, append a retraction of the own vote and the
 //     twin's vote record (the voter record stays); if the own vote wins, do
 //     nothing: the twin retracts its own when it applies ours.
 //  4. The mandate has voted here with a different vote and no link is
 //     held: log an error and keep the vote held here. This cannot happen
-//     while Retain outlasts a sync round in both directions.
+//     while the twin reports its last own sequence number truthfully: a
+//     link is kept until the twin cursor has passed every vote the twin
+//     had accepted when it confirmed the link's vote, and once it had
+//     applied that vote it refused any other for the mandate.
 //
 // [Store.Counts] counts vote records less retractions, so voters equals
 // votes on both instances whatever the order of syncs.

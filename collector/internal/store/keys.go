@@ -22,7 +22,8 @@ import (
 // vote. Normally one index; more only if the twin sends a vote whose nonce
 // another mandate already used here (Accept refuses that, ApplyTwin must
 // mirror it). 'P' and 'M' are the only keys that tie a voter to a vote, and
-// they are deleted once the twin has confirmed the pair (plus Retain).
+// they are deleted once the twin has confirmed the pair (plus Retain, and
+// once the twin cursor has caught up: see Store.Confirm).
 const (
 	tVoter = 'A'
 	tVote  = 'V'

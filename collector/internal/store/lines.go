@@ -109,7 +109,7 @@ func ParseVoteLine(s string) (Vote, error) {
 		return Vote{}, err
 	}
 	v.Voter = voter
-	if err := checkVoterStamp(voter); err != nil {
+	if err := CheckVoterStamp(voter); err != nil {
 		return Vote{}, err
 	}
 	n, err := parseNonce(nonce)
@@ -152,7 +152,7 @@ func (v Vote) check() error {
 	if _, err := parsePUTC(v.PUTC); err != nil {
 		return err
 	}
-	if err := checkVoterStamp(v.Voter); err != nil {
+	if err := CheckVoterStamp(v.Voter); err != nil {
 		return err
 	}
 	if len(v.Nonce) < pow.MinNonce || len(v.Nonce) > pow.MaxNonce {
@@ -192,10 +192,12 @@ func crockfordSymbol(c byte) bool {
 	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U'
 }
 
-// checkVoterStamp accepts the voter stamp exactly as GET /stamp writes it.
-// The proof of work covers the stamp's ASCII, so another spelling would be
-// another vote; the edge refuses them before a vote reaches the Store.
-func checkVoterStamp(s string) error {
+// CheckVoterStamp accepts the voter stamp exactly as GET /stamp writes it,
+// the only form the Store records; the error is a *FieldError. The proof
+// of work covers the stamp's ASCII, so another spelling would be another
+// vote; the edge refuses them before a vote reaches the Store, and the
+// collector checks again before its own checks.
+func CheckVoterStamp(s string) error {
 	if len(s) != voterStampLen {
 		return fieldErr("Voter", "%d characters, want %d", len(s), voterStampLen)
 	}

@@ -9,20 +9,21 @@ import (
 	"time"
 )
 
-// pull is one GET /sync of to against from: confirm what to has applied,
-// fetch what follows, apply it. It returns how many pairs it applied.
+// pull is one GET /sync of to against from: confirm what to has applied
+// and to's last own seq, fetch what follows, apply it. It returns how many
+// pairs it applied.
 func pull(t *testing.T, to, from *Store) int {
 	t.Helper()
-	cur := to.TwinCursor()
-	if err := from.Confirm(cur); err != nil {
-		t.Fatalf("Confirm(%d): %v", cur, err)
+	cur, last := to.TwinCursor(), to.LastSeq()
+	if err := from.Confirm(cur, last); err != nil {
+		t.Fatalf("Confirm(%d, %d): %v", cur, last, err)
 	}
-	pairs, last, err := from.Links(cur, 3)
+	pairs, fromLast, err := from.Links(cur, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pairs) > 0 && (pairs[0].Seq <= cur || pairs[len(pairs)-1].Seq > last) {
-		t.Fatalf("Links(%d) returned seqs %d..%d, last %d", cur, pairs[0].Seq, pairs[len(pairs)-1].Seq, last)
+	if len(pairs) > 0 && (pairs[0].Seq <= cur || pairs[len(pairs)-1].Seq > fromLast) {
+		t.Fatalf("Links(%d) returned seqs %d..%d, last %d", cur, pairs[0].Seq, pairs[len(pairs)-1].Seq, fromLast)
 	}
 	if len(pairs) == 0 {
 		return 0
@@ -230,16 +231,17 @@ func TestLinksRetain(t *testing.T) {
 		return len(pairs)
 	}
 
-	// B applies 1..4 and confirms them; A keeps the links for Retain.
+	// B applies 1..4 and confirms them; A keeps the links for Retain. B
+	// has no votes of its own: its last own seq is 0 throughout.
 	pairs, _, _ := a.Links(0, 4)
 	if err := b.ApplyTwin(pairs, 4); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Confirm(4); err != nil {
+	if err := a.Confirm(4, 0); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(9 * time.Minute)
-	if err := a.Confirm(6); err != nil { // B has applied the rest too
+	if err := a.Confirm(6, 0); err != nil { // B has applied the rest too
 		t.Fatal(err)
 	}
 	if n := held(); n != 6 {
@@ -250,7 +252,7 @@ func TestLinksRetain(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute) // 10 min after the first confirmation
-	if err := a.Confirm(6); err != nil {
+	if err := a.Confirm(6, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := held(); n != 2 {
@@ -273,14 +275,14 @@ func TestLinksRetain(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = openT(t, a.dir, opt)
-	if err := a.Confirm(6); err != nil {
+	if err := a.Confirm(6, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := held(); n != 2 {
 		t.Fatalf("%d links held after restart, want 2", n)
 	}
 	clock.Advance(10 * time.Minute)
-	if err := a.Confirm(6); err != nil {
+	if err := a.Confirm(6, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := held(); n != 0 {
@@ -295,19 +297,23 @@ func TestLinksRetain(t *testing.T) {
 }
 
 // When the link of a split vote is gone before the twin's vote arrives
-// (Retain too short), the mirror rule cannot decide: it keeps the vote
-// held here and says so.
+// (here because the twin claimed it had no votes of its own, as a twin
+// whose data was lost would), the mirror rule cannot decide: it keeps the
+// vote held here and says so.
 func TestMirrorLinkGone(t *testing.T) {
 	clock := newFakeClock()
 	var logged lockedBuffer
 	a := openT(t, t.TempDir(), Options{Clock: clock.Now, Retain: time.Second, Logger: newTextLogger(&logged)})
 	acceptT(t, a, 1, 0)
-	if err := a.Confirm(1); err != nil {
+	if err := a.Confirm(1, 0); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Second)
-	if err := a.Confirm(1); err != nil {
+	if err := a.Confirm(1, 0); err != nil {
 		t.Fatal(err)
+	}
+	if pairs, _, _ := a.Links(0, 10); len(pairs) != 0 {
+		t.Fatalf("%d links held, want 0", len(pairs))
 	}
 	twin := testVote(1, 1)
 	twin.PUTC = "1" // would win
@@ -323,4 +329,180 @@ func TestMirrorLinkGone(t *testing.T) {
 	if strings.Contains(logged.String(), twin.Voter) || strings.Contains(logged.String(), testVote(1, 0).Voter) {
 		t.Errorf("log names a vote: %s", logged.String())
 	}
+}
+
+// TestLinksWaitForTwinCursor checks the second condition for dropping a
+// link: besides Retain, this instance must have applied every own vote the
+// twin had when it confirmed (its twinLast), and a confirmation that does
+// not say (TwinLastUnknown) never lets a link go.
+func TestLinksWaitForTwinCursor(t *testing.T) {
+	clock := newFakeClock()
+	opt := Options{Clock: clock.Now, Retain: time.Minute}
+	a := openT(t, t.TempDir(), opt)
+	b := openT(t, t.TempDir(), opt)
+	for i := range 3 {
+		acceptT(t, a, i, 0)
+	}
+	for i := 10; i < 12; i++ {
+		acceptT(t, b, i, 0)
+	}
+	held := func() int {
+		t.Helper()
+		pairs, _, err := a.Links(0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pairs)
+	}
+	confirm := func(upto, twinLast uint64) {
+		t.Helper()
+		if err := a.Confirm(upto, twinLast); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bPairs, _, err := b.Links(0, 100)
+	if err != nil || len(bPairs) != 2 {
+		t.Fatalf("B's links: %d, %v", len(bPairs), err)
+	}
+
+	// Without a twinLast, Retain alone lets nothing go.
+	confirm(3, TwinLastUnknown)
+	clock.Advance(time.Hour)
+	confirm(3, TwinLastUnknown)
+	if n := held(); n != 3 {
+		t.Fatalf("%d links held after confirmations without twinLast, want 3", n)
+	}
+	// B says it has 2 own votes; A has applied none of them.
+	confirm(3, 2)
+	if n := held(); n != 3 {
+		t.Fatalf("%d links held with the twin cursor at 0 of 2, want 3", n)
+	}
+	if err := a.ApplyTwin(bPairs[:1], 1); err != nil {
+		t.Fatal(err)
+	}
+	confirm(3, 2)
+	if n := held(); n != 3 {
+		t.Fatalf("%d links held with the twin cursor at 1 of 2, want 3", n)
+	}
+	if err := a.ApplyTwin(bPairs[1:], 2); err != nil {
+		t.Fatal(err)
+	}
+	// The cursor alone drops nothing: the next confirmation does.
+	if n := held(); n != 3 {
+		t.Fatalf("%d links held before the next confirmation, want 3", n)
+	}
+	confirm(3, 2)
+	if n := held(); n != 0 {
+		t.Fatalf("%d links held with the twin cursor at 2 of 2 and Retain passed, want 0", n)
+	}
+}
+
+// TestMirrorAsymmetricPartition is the case the twin cursor condition is
+// for. During a split A accepts W and B accepts V for the same mandate, and
+// V wins. Then B can pull from A but A cannot pull from B: B applies W,
+// keeps V (it wins) and waits for A to retract W; it keeps confirming W to
+// A long past Retain. If A dropped the link of W then, it could no longer
+// weigh V against W when the network heals (mirror rule 4) and the two
+// instances would keep different votes. A keeps it until it has applied
+// every vote B had when it confirmed, then both converge on V.
+func TestMirrorAsymmetricPartition(t *testing.T) {
+	clock := newFakeClock()
+	var logged lockedBuffer
+	opt := Options{Clock: clock.Now, Retain: time.Minute, Logger: newTextLogger(&logged)}
+	a := openT(t, t.TempDir(), opt)
+	b := openT(t, t.TempDir(), opt)
+	// Same P-UTC; V's nonce starts with try 1, W's with try 3: V wins.
+	w, v := testVote(1, 3), testVote(1, 1)
+	if !wins(v, w) {
+		t.Fatal("test setup: V does not win over W")
+	}
+	acceptT(t, a, 1, 3)
+	acceptT(t, b, 1, 1)
+	acceptT(t, a, 2, 0) // no conflict, one on each side
+	acceptT(t, b, 3, 0)
+
+	// Only B pulls, for much longer than Retain.
+	for range 5 {
+		pull(t, b, a)
+		clock.Advance(time.Minute)
+	}
+	pull(t, b, a)
+	if got, want := liveVotes(t, b), sorted(v.Line(), testVote(2, 0).Line(), testVote(3, 0).Line()); !slices.Equal(got, want) {
+		t.Fatalf("B's live votes\n got %q\nwant %q", got, want)
+	}
+	pairs, _, err := a.Links(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 2 || pairs[0].Vote.Line() != w.Line() {
+		t.Errorf("A holds %d links, want both, W's first: B's vote is not applied here yet", len(pairs))
+	}
+
+	// The network heals.
+	syncBoth(t, a, b)
+	checkMirrored(t, a, b)
+	if got, want := liveVotes(t, a), sorted(v.Line(), testVote(2, 0).Line(), testVote(3, 0).Line()); !slices.Equal(got, want) {
+		t.Errorf("live votes\n got %q\nwant %q", got, want)
+	}
+	if v, n := a.Counts(); v != 3 || n != 3 {
+		t.Errorf("Counts %d, %d; want 3, 3", v, n)
+	}
+	if strings.Contains(logged.String(), "level=ERROR") {
+		t.Errorf("an error was logged:\n%s", logged.String())
+	}
+	// Now that A has applied all of B's votes, B's next request lets A's
+	// links go (Retain passed long ago), and B's too once A confirms.
+	syncBoth(t, b, a)
+	clock.Advance(time.Minute)
+	syncBoth(t, b, a)
+	for name, s := range map[string]*Store{"A": a, "B": b} {
+		if pairs, _, _ := s.Links(0, 10); len(pairs) != 0 {
+			t.Errorf("%s holds %d links after both synced, want 0", name, len(pairs))
+		}
+	}
+	checkMirrored(t, a, b)
+}
+
+// TestMirrorSameNonce has both instances accept, for one mandate, votes
+// with the same P-UTC and nonce but different voter stamps: a holder can
+// make them on purpose. They are two votes, not copies of one: both
+// instances must keep the same one, the smaller voter stamp.
+func TestMirrorSameNonce(t *testing.T) {
+	va := testVote(5, 0)
+	vb := testVote(5, 0)
+	vb.Voter = testStamp("another stamp")
+	winner := va
+	if vb.Voter < va.Voter {
+		winner = vb
+	}
+	for _, order := range []string{"A pulls first", "B pulls first"} {
+		t.Run(order, func(t *testing.T) {
+			var logged lockedBuffer
+			opt := Options{Logger: newTextLogger(&logged)}
+			a := openT(t, t.TempDir(), opt)
+			b := openT(t, t.TempDir(), opt)
+			for s, v := range map[*Store]Vote{a: va, b: vb} {
+				if _, err := s.Accept(context.Background(), testVoter(5), v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if order == "A pulls first" {
+				syncBoth(t, a, b)
+			} else {
+				syncBoth(t, b, a)
+			}
+			checkMirrored(t, a, b)
+			if got := liveVotes(t, a); !slices.Equal(got, []string{winner.Line()}) {
+				t.Errorf("live votes %q, want the smaller stamp's %q", got, winner.Line())
+			}
+			if strings.Contains(logged.String(), "level=ERROR") {
+				t.Errorf("an error was logged:\n%s", logged.String())
+			}
+		})
+	}
+}
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
 }

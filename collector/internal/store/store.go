@@ -49,11 +49,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBatch is the most requests one group commit takes. Zero means 512.
 	MaxBatch int
-	// Retain is how long a link stays after the twin confirmed it, so that
-	// a retried request still gets its receipt and a vote the twin accepted
-	// during a split can still be weighed against ours. It must outlast the
-	// time both instances take to sync with each other. Zero means 10
-	// minutes.
+	// Retain is how long a link stays at least after the twin confirmed
+	// it, so that a retried request still gets its receipt. (A link also
+	// stays until this instance has applied every vote the twin accepted
+	// before confirming: see Confirm.) Zero means 10 minutes.
 	Retain time.Duration
 	// Clock tells the time for Retain. Nil means time.Now.
 	Clock func() time.Time
@@ -104,10 +103,13 @@ type state struct {
 	votes  uint64 // vote records not retracted
 }
 
-// mark is a confirmation of own pairs up to upto, first seen at at.
+// mark is a confirmation of own pairs up to upto, first seen at at, and
+// the smallest last own sequence number the twin reported with a
+// confirmation of them (TwinLastUnknown while none did).
 type mark struct {
-	upto uint64
-	at   time.Time
+	upto     uint64
+	at       time.Time
+	twinLast uint64
 }
 
 type failure struct{ err error }

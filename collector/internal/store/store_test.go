@@ -237,7 +237,7 @@ func TestOptions(t *testing.T) {
 	if _, err := Open(dir, Options{}); err == nil {
 		t.Error("a second Open of a directory in use succeeded")
 	}
-	if err := s.Confirm(1); err == nil {
+	if err := s.Confirm(1, 0); err == nil {
 		t.Error("Confirm beyond the last own seq accepted")
 	}
 	for _, tc := range []struct {

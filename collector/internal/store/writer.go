@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -31,7 +32,8 @@ type request struct {
 	pairs   []Pair // reqTwin
 	twinSeq uint64 // reqTwin
 
-	upto uint64 // reqConfirm
+	upto     uint64 // reqConfirm
+	twinLast uint64 // reqConfirm
 
 	res  Result
 	err  error
@@ -91,13 +93,30 @@ func (s *Store) ApplyTwin(pairs []Pair, twinSeq uint64) error {
 	return s.submit(context.Background(), &request{kind: reqTwin, pairs: cp, twinSeq: twinSeq})
 }
 
+// TwinLastUnknown is the twinLast of a Confirm whose caller does not know
+// the twin's last own sequence number: the links it confirms stay until a
+// confirmation that knows it.
+const TwinLastUnknown uint64 = math.MaxUint64
+
 // Confirm tells the Store that the twin has applied every own pair up to
-// upto. Their links are deleted by the first Confirm that finds the
-// confirmation older than Retain; until then Links still returns them and
-// Accept still repeats them. Confirmations live in memory only: after a
-// restart the twin's next request confirms again, which restarts the wait.
-func (s *Store) Confirm(upto uint64) error {
-	return s.submit(context.Background(), &request{kind: reqConfirm, upto: upto})
+// upto, and that twinLast was the twin's last own sequence number when it
+// said so (TwinLastUnknown if it did not say).
+//
+// A link is deleted by the first Confirm that finds both that its
+// confirmation is older than Retain and that the twin cursor has reached
+// the twinLast recorded with it; until then Links still returns it and
+// Accept still repeats it. The second condition is what lets mirror rule 3
+// work whatever the network does: the twin applied our vote W for a
+// mandate before it confirmed it, and from then on refuses any other vote
+// for that mandate, so a vote of its own that conflicts with W has a
+// sequence number at most twinLast. Once the cursor has passed twinLast,
+// such a vote has been weighed against W here, with the link.
+//
+// Of several confirmations of the same pairs the smallest twinLast counts:
+// each is a valid bound. Confirmations live in memory only: after a restart
+// the twin's next request confirms again, which restarts the wait.
+func (s *Store) Confirm(upto, twinLast uint64) error {
+	return s.submit(context.Background(), &request{kind: reqConfirm, upto: upto, twinLast: twinLast})
 }
 
 // submit hands r to the writer and waits for it.
@@ -188,7 +207,7 @@ func (s *Store) commit(reqs []*request) {
 		case reqTwin:
 			t.applyTwin(r.pairs, r.twinSeq)
 		case reqConfirm:
-			r.err = t.confirm(r.upto, now)
+			r.err = t.confirm(r.upto, r.twinLast, now)
 		}
 		if t.err != nil {
 			break
@@ -360,9 +379,14 @@ func (t *txn) applyPair(p Pair) {
 		t.insertVote(p.Vote)
 		return
 	}
+	line := p.Vote.Line()
 	if l, ok := t.heldLink(p.Voter); ok && !l.retracted {
 		own := l.pair.Vote
-		if bytes.Equal(own.Nonce, p.Vote.Nonce) { // rule 2
+		// Rule 2 compares whole votes, not nonces: a holder who reuses a
+		// nonce with another voter stamp casts a second vote all the same,
+		// and if both instances took each one for the other's copy they
+		// would keep different votes.
+		if own.Line() == line { // rule 2
 			return
 		}
 		// Rule 3: both instances accepted a vote for this mandate. The log
@@ -381,7 +405,12 @@ func (t *txn) applyPair(p Pair) {
 		t.set(numKey(tPair, l.pair.Seq), encodeLink(l))
 		return
 	}
-	if len(t.nonceIndexes(p.Vote.Nonce)) > 0 { // rule 2, copied or link gone
+	for _, i := range t.nonceIndexes(p.Vote.Nonce) { // rule 2, copied or link gone
+		if string(t.get(numKey(tVote, i))) == line {
+			return
+		}
+	}
+	if t.err != nil {
 		return
 	}
 	// Rule 4.
@@ -391,7 +420,9 @@ func (t *txn) applyPair(p Pair) {
 
 // wins reports whether vote a beats vote b for the same mandate: the
 // smaller P-UTC as a number, then the smaller nonce bytes, then the smaller
-// voter stamp. Both instances compute the same answer.
+// voter stamp, then the smaller line. Both instances compute the same
+// answer, and exactly one of wins(a, b) and wins(b, a) holds for two
+// different votes.
 func wins(a, b Vote) bool {
 	ta, _ := parsePUTC(a.PUTC) // checked before they got here
 	tb, _ := parsePUTC(b.PUTC)
@@ -401,24 +432,36 @@ func wins(a, b Vote) bool {
 	if c := bytes.Compare(a.Nonce, b.Nonce); c != 0 {
 		return c < 0
 	}
-	return a.Voter < b.Voter
+	if a.Voter != b.Voter {
+		return a.Voter < b.Voter
+	}
+	// The same nonce and stamp with another option: a proof of work that
+	// fits two options at once, only within reach at a low threshold.
+	return a.Line() < b.Line()
 }
 
 // confirm records a confirmation and drops the links whose confirmation
-// is older than Retain.
-func (t *txn) confirm(upto uint64, now time.Time) error {
+// is older than Retain and whose twinLast the twin cursor has reached.
+func (t *txn) confirm(upto, twinLast uint64, now time.Time) error {
 	if upto > t.st.seq {
 		return fmt.Errorf("store: twin confirms seq %d, the last own seq is %d", upto, t.st.seq)
 	}
 	s := t.s
+	// This confirmation also bounds the twin's conflicting votes for every
+	// earlier mark: all of those pairs were applied before it was sent.
+	for i := range s.marks {
+		if s.marks[i].upto <= upto {
+			s.marks[i].twinLast = min(s.marks[i].twinLast, twinLast)
+		}
+	}
 	last := s.dropped
 	if n := len(s.marks); n > 0 {
 		last = s.marks[n-1].upto
 	}
 	if upto > last {
-		s.marks = append(s.marks, mark{upto: upto, at: now})
+		s.marks = append(s.marks, mark{upto: upto, at: now, twinLast: twinLast})
 	}
-	for len(s.marks) > 0 && !now.Before(s.marks[0].at.Add(s.retain)) {
+	for len(s.marks) > 0 && !now.Before(s.marks[0].at.Add(s.retain)) && t.st.twin >= s.marks[0].twinLast {
 		t.dropLinks(s.dropped, s.marks[0].upto)
 		if t.err != nil {
 			return nil
