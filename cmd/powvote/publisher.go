@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/publisher"
+)
+
+func init() {
+	register(command{name: "publisher", summary: "run the publisher: merge the collectors into the published lists and serve them", run: runPublisher})
+}
+
+const publisherHelp = `
+Runs the publisher of campaign C of D. Every interval it pulls the new vote
+records and the voter tables of both instances of every pair, publishes the
+votes and voters that both instances of their pair hold (never a retracted
+vote), in equal numbers, and serves the lists:
+
+  /C-vote.log   one vote a line:  P-UTC P-SIG Voter nonce "option"
+  /C-auth.log   one voter a line: auth-pkey auth-sig auth-id
+
+with ETag, Last-Modified and byte ranges, so wget -c and curl -C - resume
+a download. The lists are kept in D/C/published/ and survive restarts.
+Give one --pair per pair of collectors, in order, as to the edge. A pair
+with an instance down publishes nothing new until it is back.
+
+Example:
+  powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
+      --pair http://10.0.0.1:9100,http://10.0.0.2:9100
+`
+
+func runPublisher(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "publisher", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", publisherHelp)
+	dir := fs.String("dir", "", "directory that holds campaigns (required)")
+	name := fs.String("campaign", "", "campaign (default: the only one in D)")
+	listen := fs.String("listen", "", "address to serve the lists on (required)")
+	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
+	var pairs stringList
+	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dir == "" || *listen == "" || len(pairs) == 0 {
+		return usagef("--dir, --listen and at least one --pair are required")
+	}
+	if *interval <= 0 {
+		return usagef("--interval %v: want a positive duration", *interval)
+	}
+	var urls [][2]string
+	for _, p := range pairs {
+		u := strings.Split(p, ",")
+		if len(u) != 2 || u[0] == "" || u[1] == "" || u[0] == u[1] {
+			return usagef("--pair %q: want two different collector URLs separated by a comma", p)
+		}
+		urls = append(urls, [2]string{u[0], u[1]})
+	}
+	c, err := loadCampaign(*dir, *name)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "publisher")
+	p, err := publisher.New(publisher.Config{
+		Campaign: c.Settings.Name,
+		Pairs:    urls,
+		Pass:     c.Secrets.PassSecret,
+		Dir:      publishedDir(c),
+		Interval: *interval,
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	fmt.Fprintf(e.Stdout, "publisher for %s listening on %s\n", c.Settings.Name, ln.Addr())
+	return p.Run(ctx, ln)
+}
+
+// publishedDir is where a campaign's published lists are kept.
+func publishedDir(c *campaign.Campaign) string { return filepath.Join(c.Dir, "published") }

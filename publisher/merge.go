@@ -1,0 +1,281 @@
+package publisher
+
+import (
+	"cmp"
+	"encoding/base64"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/publisher/lines"
+)
+
+// nonceKey holds a nonce and its length in a fixed-size array: a map keyed
+// by it holds no pointers, which keeps the set of published nonces (one
+// entry per vote of the campaign) cheap for the garbage collector.
+type nonceKey [1 + pow.MaxNonce]byte
+
+func keyOf(nonce []byte) nonceKey {
+	var k nonceKey
+	k[0] = byte(len(nonce))
+	copy(k[1:], nonce)
+	return k
+}
+
+// record is one record of an instance's vote log.
+type record struct {
+	index   uint64
+	vote    *lines.Vote // nil for a retraction
+	line    string      // the vote's line, when vote is not nil
+	retract []byte      // the nonce a retraction withdraws
+}
+
+// pendingVote is a vote that one or both instances of its pair have shown
+// and that is not published yet.
+type pendingVote struct {
+	vote     lines.Vote
+	line     string
+	pair     int
+	index    [2]uint64 // its record on each instance; 0 until that instance shows it
+	queued   bool      // final: both instances hold it; it is in the vote queue
+	conflict bool      // the instances hold different lines under this nonce: never final
+	dropped  bool      // retracted after it was queued; the queue skips it
+}
+
+// pairState is what the publisher knows of one pair. During the pulls of
+// a round the pair's goroutine alone touches it (and the pendingVotes it
+// holds); between pulls, the round's goroutine does.
+type pairState struct {
+	k        int
+	urls     [2]string
+	next     [2]uint64 // from= of the next request for vote records, per instance
+	failing  [2]bool   // whether the last request to the instance failed; for logging changes only
+	needScan bool      // the voter tables may hold a voter not yet seen on both
+
+	pending   map[nonceKey]*pendingVote
+	retracted map[nonceKey]struct{} // nonces either instance retracted
+
+	// What the round's pulls found, taken by the round's goroutine.
+	newVotes  []*pendingVote
+	newVoters []lines.Voter
+	anomalies int
+}
+
+func newPairState(k int, urls [2]string, cursors [2]uint64) *pairState {
+	return &pairState{
+		k:         k,
+		urls:      urls,
+		next:      cursors,
+		needScan:  true, // nothing is known of the voter tables after a start
+		pending:   make(map[nonceKey]*pendingVote),
+		retracted: make(map[nonceKey]struct{}),
+	}
+}
+
+// apply takes in record r of instance inst by the merge rule (package
+// documentation). published reports whether a nonce is in the votes list.
+// A vote that becomes final goes to newVotes.
+func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(nonceKey) bool) {
+	anomaly := func(msg string) {
+		ps.anomalies++
+		log.Error(msg, "pair", ps.k, "instance", 2*ps.k+inst, "record", r.index)
+	}
+	if r.vote == nil {
+		k := keyOf(r.retract)
+		ps.retracted[k] = struct{}{}
+		if pv, ok := ps.pending[k]; ok {
+			if pv.queued {
+				anomaly("retraction of a vote both instances held; it will not be published")
+				pv.dropped = true
+			}
+			delete(ps.pending, k)
+		} else if published(k) {
+			anomaly("retraction of a published vote; the lists are append-only, it stays published")
+		}
+		return
+	}
+	k := keyOf(r.vote.Nonce)
+	if published(k) {
+		return // read again after a restart, or the twin's copy
+	}
+	if _, ok := ps.retracted[k]; ok {
+		anomaly("a vote whose nonce was retracted shows up again; it will not be published")
+		return
+	}
+	pv := ps.pending[k]
+	switch {
+	case pv == nil:
+		pv = &pendingVote{vote: *r.vote, line: r.line, pair: ps.k}
+		pv.index[inst] = r.index
+		ps.pending[k] = pv
+		return
+	case pv.index[inst] != 0:
+		anomaly("a nonce stands twice in one instance's log; keeping the first")
+		return
+	case pv.line != r.line:
+		anomaly("the instances of a pair hold different votes under one nonce; publishing neither")
+		pv.index[inst] = r.index
+		pv.conflict = true
+		return
+	}
+	pv.index[inst] = r.index
+	if !pv.conflict && pv.index[0] != 0 && pv.index[1] != 0 {
+		pv.queued = true
+		ps.newVotes = append(ps.newVotes, pv)
+	}
+}
+
+// cursors returns, per instance, the index of the oldest record whose fate
+// is still open: a restart must read it again. Records before it are
+// published, retracted or of no consequence.
+func (ps *pairState) cursors() [2]uint64 {
+	c := ps.next
+	for _, pv := range ps.pending {
+		for i, x := range pv.index {
+			if x != 0 && x < c[i] {
+				c[i] = x
+			}
+		}
+	}
+	return c
+}
+
+// byStamp orders votes by voter stamp, then by line (two votes with one
+// stamp are possible only if someone reused a stamp; the order stays
+// total).
+func byStamp(a, b *pendingVote) int {
+	return cmp.Or(strings.Compare(a.vote.Voter, b.vote.Voter), strings.Compare(a.line, b.line))
+}
+
+// sigText is the base64 of auth-sig, as it stands in the voters list.
+func sigText(v *lines.Voter) string { return base64.StdEncoding.EncodeToString(v.Sig[:]) }
+
+// bySig orders voters by the text of auth-sig as the list shows it, so
+// that anyone can check the order of a batch with sort; then by line.
+func bySig(a, b lines.Voter) int {
+	return cmp.Or(strings.Compare(sigText(&a), sigText(&b)), strings.Compare(a.Line(), b.Line()))
+}
+
+// enqueue moves what the pulls found final into the queues, each round's
+// group sorted, dropping what is already queued or published.
+func (p *Publisher) enqueue() {
+	var votes []*pendingVote
+	var voters []lines.Voter
+	for _, ps := range p.pairs {
+		for _, pv := range ps.newVotes {
+			if pv.dropped {
+				continue
+			}
+			k := keyOf(pv.vote.Nonce)
+			_, queued := p.queuedVotes[k]
+			_, published := p.publishedVotes[k]
+			if queued || published {
+				// Only a vote replayed under a mandate of another pair
+				// does this: a nonce is one vote, published once.
+				p.anomalies++
+				p.log.Error("one vote in two pairs; publishing it once", "pair", ps.k)
+				delete(ps.pending, k)
+				continue
+			}
+			p.queuedVotes[k] = struct{}{}
+			votes = append(votes, pv)
+		}
+		for _, v := range ps.newVoters {
+			m := v.Mandate()
+			_, queued := p.queuedVoters[m]
+			_, published := p.publishedVoters[m]
+			if queued || published {
+				continue
+			}
+			p.queuedVoters[m] = struct{}{}
+			voters = append(voters, v)
+		}
+		ps.newVotes, ps.newVoters = nil, nil
+	}
+	slices.SortFunc(votes, byStamp)
+	slices.SortFunc(voters, bySig)
+	p.voteQueue = append(p.voteQueue, votes...)
+	p.voterQueue = append(p.voterQueue, voters...)
+}
+
+// publish appends as many final votes as final voters to the lists and
+// commits, then moves the cursors. An error means the lists or the state
+// may not be durable: the caller stops publishing.
+func (p *Publisher) publish() error {
+	p.voteQueue = slices.DeleteFunc(p.voteQueue, func(pv *pendingVote) bool {
+		if pv.dropped {
+			delete(p.queuedVotes, keyOf(pv.vote.Nonce))
+		}
+		return pv.dropped
+	})
+	n := min(len(p.voteQueue), len(p.voterQueue))
+	now := p.cfg.Clock().Unix()
+	if n > 0 && now <= p.st.Modified {
+		// The lists grew in this second already, or the clock went back:
+		// wait, so that Last-Modified changes with every growth.
+		if now < p.st.Modified && !p.clockBack {
+			p.log.Warn("the clock is behind the lists' Last-Modified; publishing waits for it", "last_modified", p.st.Modified, "now", now)
+		}
+		p.clockBack = now < p.st.Modified
+		n = 0
+	} else {
+		p.clockBack = false
+	}
+	next := p.st
+	next.Cursors = slices.Clone(p.st.Cursors)
+	if n > 0 {
+		votes := slices.Clone(p.voteQueue[:n])
+		voters := slices.Clone(p.voterQueue[:n])
+		slices.SortFunc(votes, byStamp)
+		slices.SortFunc(voters, bySig)
+		var vb, ab []byte
+		for _, pv := range votes {
+			vb = append(append(vb, pv.line...), '\n')
+		}
+		for _, v := range voters {
+			ab = append(v.AppendLine(ab), '\n')
+		}
+		if err := p.appendList(votesList, vb); err != nil {
+			return err
+		}
+		if err := p.appendList(votersList, ab); err != nil {
+			return err
+		}
+		next.Lines += int64(n)
+		next.Bytes[votesList] += int64(len(vb))
+		next.Bytes[votersList] += int64(len(ab))
+		next.Modified = now
+		// From here on these lines are published as far as memory goes;
+		// if the state cannot be written the publisher stops, and a
+		// restart starts again from the committed state.
+		for _, pv := range votes {
+			k := keyOf(pv.vote.Nonce)
+			p.publishedVotes[k] = struct{}{}
+			delete(p.queuedVotes, k)
+			delete(p.pairs[pv.pair].pending, k)
+		}
+		for _, v := range voters {
+			m := v.Mandate()
+			p.publishedVoters[m] = struct{}{}
+			delete(p.queuedVoters, m)
+		}
+		p.voteQueue = slices.Delete(p.voteQueue, 0, n)
+		p.voterQueue = slices.Delete(p.voterQueue, 0, n)
+	}
+	for k, ps := range p.pairs {
+		next.Cursors[k] = ps.cursors()
+	}
+	if next.equal(&p.st) {
+		return nil
+	}
+	if err := p.writeState(&next); err != nil {
+		return err
+	}
+	p.st = next
+	if n > 0 {
+		p.snap.Store(p.snapshot())
+		p.log.Info("published", "lines", n, "total", next.Lines)
+	}
+	return nil
+}

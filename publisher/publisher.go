@@ -1,0 +1,352 @@
+package publisher
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/publisher/lines"
+)
+
+// Config is what a publisher needs. Zero values mean the defaults named on
+// each field.
+type Config struct {
+	Campaign string      // the campaign's name; it names the lists
+	Pairs    [][2]string // base URLs of the collecting instances, pair k = instances 2k and 2k+1; fixed for the campaign's life
+	Pass     []byte      // the pass secret, sent base64 in the Pass header
+	Dir      string      // where the lists and the state file live; created if missing
+
+	Interval       time.Duration // between the starts of two rounds in Run; default 2s
+	PageSize       int           // records asked per request; default 10000, the most a collector answers (a larger value only slows catching up)
+	RequestTimeout time.Duration // one request to a collector, connection to last byte; default 30s
+
+	Logger *slog.Logger     // nil: discard
+	Clock  func() time.Time // Last-Modified and the once-a-second growth; nil: time.Now
+
+	// Server limits for Run. WriteTimeout bounds a whole answer, so a
+	// download of a whole list must fit in it; wget -c resumes the rest.
+	ReadTimeout  time.Duration // default 10s
+	WriteTimeout time.Duration // default 30m
+	IdleTimeout  time.Duration // default 120s
+	MaxConns     int           // concurrent connections; default 4096
+}
+
+func (c *Config) withDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, 2*time.Second)
+	def(&c.RequestTimeout, 30*time.Second)
+	def(&c.ReadTimeout, 10*time.Second)
+	def(&c.WriteTimeout, 30*time.Minute)
+	def(&c.IdleTimeout, 120*time.Second)
+	if c.PageSize == 0 {
+		c.PageSize = 10000
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// validate refuses a configuration that cannot work, naming the field.
+func (c *Config) validate() error {
+	if err := campaign.ValidateName(c.Campaign); err != nil {
+		return fmt.Errorf("publisher: Campaign: %w", err)
+	}
+	if len(c.Pairs) == 0 {
+		return errors.New("publisher: Pairs: no pair of collectors")
+	}
+	seen := make(map[string]string)
+	for k, pair := range c.Pairs {
+		for i, u := range pair {
+			name := fmt.Sprintf("Pairs[%d][%d]", k, i)
+			p, err := url.Parse(u)
+			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return fmt.Errorf("publisher: %s: %q is not an http(s) base URL", name, redact(u))
+			}
+			if other, ok := seen[u]; ok {
+				return fmt.Errorf("publisher: %s: %q is also %s; every instance has its own URL", name, redact(u), other)
+			}
+			seen[u] = name
+		}
+	}
+	if len(c.Pass) == 0 {
+		return errors.New("publisher: Pass: empty pass secret")
+	}
+	if c.Dir == "" {
+		return errors.New("publisher: Dir: no directory for the lists")
+	}
+	switch {
+	case c.Interval < 0:
+		return fmt.Errorf("publisher: Interval: %v is negative", c.Interval)
+	case c.PageSize < 0:
+		return fmt.Errorf("publisher: PageSize: %d is negative", c.PageSize)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("publisher: RequestTimeout: %v is negative", c.RequestTimeout)
+	}
+	return nil
+}
+
+var (
+	// ErrFailed is wrapped by PullOnce's error once a list or the state
+	// could not be written: the publisher publishes nothing more until it
+	// is restarted, which cuts what was not committed.
+	ErrFailed = errors.New("publisher: a write failed; restart to recover")
+	// ErrClosed is returned by PullOnce after Close.
+	ErrClosed = errors.New("publisher: closed")
+	// ErrCorrupt is wrapped when the files in Dir contradict each other at
+	// start: a list shorter than what was published, a line that does not
+	// parse, a line count that differs from the state.
+	ErrCorrupt = errors.New("publisher: published lists are damaged")
+)
+
+// Indexes of the two lists in arrays.
+const (
+	votesList  = 0
+	votersList = 1
+)
+
+// Publisher pulls from the collectors, publishes and serves the lists.
+type Publisher struct {
+	cfg    Config
+	log    *slog.Logger
+	pass   string // base64 of the pass secret, as the Pass header carries it
+	client *http.Client
+	paths  [2]string   // "/C-vote.log", "/C-auth.log"
+	files  [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
+	state  string      // path of the state file
+
+	snap atomic.Pointer[snapshot] // what handlers serve; nil once closed
+
+	roundMu sync.Mutex // held by a whole round and by Close; guards every field below
+	st      state      // as committed on disk
+	pairs   []*pairState
+	closed  bool
+	failed  error // set once a write failed (fail stop)
+
+	publishedVotes  map[nonceKey]struct{}      // nonces in the votes list
+	publishedVoters map[lines.Mandate]struct{} // mandates in the voters list
+	queuedVotes     map[nonceKey]struct{}      // nonces in voteQueue
+	queuedVoters    map[lines.Mandate]struct{} // mandates in voterQueue
+	voteQueue       []*pendingVote             // final votes not yet published, in the order they became final
+	voterQueue      []lines.Voter              // final voters not yet published, likewise
+	anomalies       int                        // see Status
+	clockBack       bool                       // the clock was behind Modified at the last round; warned once
+}
+
+// snapshot is the committed part of the lists, as handlers serve it.
+type snapshot struct {
+	size     [2]int64
+	modified time.Time
+	etag     [2]string
+}
+
+// New checks the configuration, opens or creates the lists and the state
+// in cfg.Dir, cuts what a crash left uncommitted and reads the lists back.
+// It does not contact the collectors. Call Close when done.
+func New(cfg Config) (*Publisher, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("publisher: couldn't create %s: %w", cfg.Dir, err)
+	}
+	p := &Publisher{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		pass: base64.StdEncoding.EncodeToString(cfg.Pass),
+		// net/http rather than fasthttp: a round makes a few large
+		// requests, and net/http ends them as soon as the context is
+		// cancelled, so shutting down never waits for a slow collector.
+		client: &http.Client{
+			Timeout: cfg.RequestTimeout,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				MaxIdleConnsPerHost: 2,
+				IdleConnTimeout:     time.Minute,
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			},
+		},
+		paths:           [2]string{"/" + cfg.Campaign + "-vote.log", "/" + cfg.Campaign + "-auth.log"},
+		state:           filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
+		publishedVotes:  make(map[nonceKey]struct{}),
+		publishedVoters: make(map[lines.Mandate]struct{}),
+		queuedVotes:     make(map[nonceKey]struct{}),
+		queuedVoters:    make(map[lines.Mandate]struct{}),
+	}
+	if err := p.open(); err != nil {
+		for _, f := range p.files {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return nil, err
+	}
+	for k, urls := range cfg.Pairs {
+		p.pairs = append(p.pairs, newPairState(k, urls, p.st.Cursors[k]))
+	}
+	p.snap.Store(p.snapshot())
+	return p, nil
+}
+
+// Close releases the lists. Call it after Run has returned; handlers
+// still mounted elsewhere answer 503 from then on.
+func (p *Publisher) Close() error {
+	p.roundMu.Lock()
+	defer p.roundMu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	p.snap.Store(nil)
+	p.client.CloseIdleConnections()
+	return errors.Join(p.files[0].Close(), p.files[1].Close())
+}
+
+// Status is a summary of the publisher's progress.
+type Status struct {
+	Lines      int64 // lines in each list
+	HeldVotes  int   // final votes waiting for voters to publish with
+	HeldVoters int   // final voters waiting for votes
+	Pending    int   // votes seen on one instance of their pair only, or in conflict
+	Anomalies  int   // records that broke the merge rule's premises since New (each logged)
+}
+
+// Status reports the publisher's progress; it waits for a round under way.
+func (p *Publisher) Status() Status {
+	p.roundMu.Lock()
+	defer p.roundMu.Unlock()
+	s := Status{Lines: p.st.Lines, HeldVotes: len(p.voteQueue), HeldVoters: len(p.voterQueue), Anomalies: p.anomalies}
+	for _, ps := range p.pairs {
+		for _, pv := range ps.pending {
+			if !pv.queued {
+				s.Pending++
+			}
+		}
+		s.Anomalies += ps.anomalies
+	}
+	return s
+}
+
+// Run serves the lists on ln and runs a round every Interval, the first
+// at once, until ctx is done; then it shuts the server down gracefully
+// (10 s budget) and returns. It returns early if the server fails or a
+// round fails with ErrFailed. Collectors that do not answer are logged
+// when they stop and start answering, and are not an error.
+func (p *Publisher) Run(ctx context.Context, ln net.Listener) error {
+	srv := &fasthttp.Server{
+		Handler:            p.Handle,
+		Name:               "powvote-publisher",
+		ReadTimeout:        p.cfg.ReadTimeout,
+		WriteTimeout:       p.cfg.WriteTimeout,
+		IdleTimeout:        p.cfg.IdleTimeout,
+		ReadBufferSize:     8 << 10,
+		MaxRequestBodySize: 1 << 10, // no endpoint takes a body
+		Concurrency:        p.cfg.MaxConns,
+		CloseOnShutdown:    true,
+		Logger:             slogPrinter{p.log},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	p.log.Info("publishing", "campaign", p.cfg.Campaign, "addr", ln.Addr().String(), "pairs", len(p.pairs))
+
+	tick := time.NewTicker(p.cfg.Interval)
+	defer tick.Stop()
+	var runErr error
+	served := false
+loop:
+	for {
+		if err := p.PullOnce(ctx); errors.Is(err, ErrFailed) || errors.Is(err, ErrClosed) {
+			runErr = err
+			break
+		}
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			served = true
+			runErr = fmt.Errorf("publisher: serve: %w", err)
+			break loop
+		case <-tick.C:
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		p.log.Warn("shutdown", "err", err)
+	}
+	if !served {
+		if err := <-errc; err != nil && runErr == nil {
+			runErr = fmt.Errorf("publisher: serve: %w", err)
+		}
+	}
+	return runErr
+}
+
+// PullOnce runs one round: it pulls from every collector, merges, and
+// publishes what became final. It returns the collectors' errors joined
+// (the round publishes what it can without them), or an error wrapping
+// ErrFailed if the lists could not be written. Rounds never overlap: a
+// call waits for one under way.
+func (p *Publisher) PullOnce(ctx context.Context) error {
+	p.roundMu.Lock()
+	defer p.roundMu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if p.failed != nil {
+		return p.failed
+	}
+	errs := make([]error, len(p.pairs))
+	var wg sync.WaitGroup
+	for k, ps := range p.pairs {
+		wg.Go(func() { errs[k] = p.pullPair(ctx, ps) })
+	}
+	wg.Wait()
+	p.enqueue()
+	if err := p.publish(); err != nil {
+		p.failed = fmt.Errorf("%w: %w", ErrFailed, err)
+		p.log.Error("publishing stopped", "err", err)
+		return p.failed
+	}
+	return errors.Join(errs...)
+}
+
+// redact drops credentials from a URL before it reaches a log or an error.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	p.User = nil
+	return p.String()
+}
+
+// slogPrinter routes fasthttp's own messages to the structured logger.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.l.Warn("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,302 @@
+package publisher
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/powvote/powvote/publisher/lines"
+)
+
+// maxPage bounds the body of one answer from a collector: a page of 10000
+// vote records is under 5 MB.
+const maxPage = 64 << 20
+
+// pullPair pulls a pair's new vote records and, if needed, reads its voter
+// tables side by side. It runs on its own goroutine during a round.
+func (p *Publisher) pullPair(ctx context.Context, ps *pairState) error {
+	var errs [2]error
+	for i := range 2 {
+		errs[i] = p.pullVotes(ctx, ps, i)
+		p.noteHealth(ps, i, errs[i])
+	}
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		// The voter tables can wait: without both instances nothing new
+		// of this pair can be final.
+		return err
+	}
+	if !ps.needScan {
+		return nil
+	}
+	if err := p.scanVoters(ctx, ps); err != nil {
+		if worthWarning(err) {
+			p.log.Warn("couldn't read the voter tables; trying again next round", "pair", ps.k, "err", err)
+		}
+		return err
+	}
+	ps.needScan = false
+	return nil
+}
+
+// noteHealth logs when an instance stops or starts answering, not every
+// round that it does not.
+func (p *Publisher) noteHealth(ps *pairState, i int, err error) {
+	switch {
+	case err != nil && !ps.failing[i] && worthWarning(err):
+		p.log.Warn("collector not answering; its pair publishes nothing new meanwhile", "pair", ps.k, "instance", 2*ps.k+i, "err", err)
+	case err == nil && ps.failing[i]:
+		p.log.Info("collector answering again", "pair", ps.k, "instance", 2*ps.k+i)
+	}
+	ps.failing[i] = err != nil
+}
+
+// worthWarning reports whether err is worth a warning: a round cut short
+// by shutting down is not.
+func worthWarning(err error) bool { return !errors.Is(err, context.Canceled) }
+
+// pullVotes reads instance i's vote records from where it stopped until a
+// short page, applying each page as a whole once it has parsed.
+func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
+	published := func(k nonceKey) bool { _, ok := p.publishedVotes[k]; return ok }
+	for {
+		from := max(ps.next[i], 1)
+		recs, err := p.fetchVotes(ctx, ps.urls[i], from)
+		if err != nil {
+			return fmt.Errorf("publisher: pair %d instance %d (%s): vote records from %d: %w", ps.k, 2*ps.k+i, redact(ps.urls[i]), from, err)
+		}
+		for _, r := range recs {
+			ps.apply(p.log, i, r, published)
+		}
+		ps.next[i] = from + uint64(len(recs))
+		if len(recs) > 0 {
+			ps.needScan = true
+		}
+		if len(recs) < p.cfg.PageSize {
+			return nil
+		}
+	}
+}
+
+// get asks a collector for base+target and returns the body of a 200.
+func (p *Publisher) get(ctx context.Context, base, target string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+target, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Pass", p.pass)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if len(body) > maxPage {
+		return nil, nil, fmt.Errorf("answer longer than %d bytes", maxPage)
+	}
+	return body, resp.Header, nil
+}
+
+// fetchVotes asks for one page of vote records from index from (>= 1).
+func (p *Publisher) fetchVotes(ctx context.Context, base string, from uint64) ([]record, error) {
+	body, h, err := p.get(ctx, base, "/records/votes?from="+strconv.FormatUint(from, 10)+"&limit="+strconv.Itoa(p.cfg.PageSize))
+	if err != nil {
+		return nil, err
+	}
+	recs, err := parseVotePage(body, from)
+	if err != nil {
+		return nil, err
+	}
+	if next := h.Get("Next"); next != strconv.FormatUint(from+uint64(len(recs)), 10) {
+		return nil, fmt.Errorf("header Next %q after %d records from %d", next, len(recs), from)
+	}
+	return recs, nil
+}
+
+// splitLines splits a body of lines each ended by "\n".
+func splitLines(body []byte) ([]string, error) {
+	if len(body) == 0 {
+		return nil, nil
+	}
+	if body[len(body)-1] != '\n' {
+		return nil, errors.New("the last line has no line feed")
+	}
+	return strings.Split(string(body[:len(body)-1]), "\n"), nil
+}
+
+// parseVotePage reads the records of a page that starts at index from: the
+// indexes must follow each other from there.
+func parseVotePage(body []byte, from uint64) ([]record, error) {
+	ls, err := splitLines(body)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]record, 0, len(ls))
+	for j, l := range ls {
+		r, err := parseRecord(l)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", j+1, err)
+		}
+		if want := from + uint64(j); r.index != want {
+			return nil, fmt.Errorf("line %d: record %d, want %d", j+1, r.index, want)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// retractPrefix starts a retraction record after its index.
+const retractPrefix = "retract "
+
+// parseRecord reads one line of /records/votes: "<index> <vote line>" or
+// "<index> retract <nonce hex>", index decimal from 1 without leading
+// zeros. Like the list parsers it accepts one spelling only.
+func parseRecord(s string) (record, error) {
+	num, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		return record{}, errors.New("no space after the index")
+	}
+	if num == "" || num[0] < '1' || num[0] > '9' || strings.Trim(num, "0123456789") != "" {
+		return record{}, fmt.Errorf("index %q is not a decimal number from 1 without leading zeros", num)
+	}
+	index, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return record{}, fmt.Errorf("index %q: %w", num, err)
+	}
+	if n, ok := strings.CutPrefix(rest, retractPrefix); ok {
+		nonce, err := lines.ParseNonce(n)
+		if err != nil {
+			return record{}, fmt.Errorf("retraction: %w", err)
+		}
+		return record{index: index, retract: nonce}, nil
+	}
+	v, err := lines.ParseVote(rest)
+	if err != nil {
+		return record{}, err
+	}
+	return record{index: index, vote: &v, line: rest}, nil
+}
+
+// fetchVoters asks for one page of an instance's voter table, after the
+// mandate after (nil: from the start). The mandates must come in
+// increasing order, all after after: scanVoters relies on it.
+func (p *Publisher) fetchVoters(ctx context.Context, base string, after *lines.Mandate) ([]lines.Voter, error) {
+	var a string
+	if after != nil {
+		a = base64.RawURLEncoding.EncodeToString(after[:])
+	}
+	body, _, err := p.get(ctx, base, "/records/voters?after="+a+"&limit="+strconv.Itoa(p.cfg.PageSize))
+	if err != nil {
+		return nil, err
+	}
+	ls, err := splitLines(body)
+	if err != nil {
+		return nil, err
+	}
+	voters := make([]lines.Voter, 0, len(ls))
+	prev := after
+	for j, l := range ls {
+		v, err := lines.ParseVoter(l)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", j+1, err)
+		}
+		m := v.Mandate()
+		if prev != nil && bytes.Compare(m[:], prev[:]) <= 0 {
+			return nil, fmt.Errorf("line %d: mandates out of order", j+1)
+		}
+		prev = &m
+		voters = append(voters, v)
+	}
+	return voters, nil
+}
+
+// voterPager walks one instance's voter table in mandate order, a page at
+// a time.
+type voterPager struct {
+	p    *Publisher
+	base string
+	page []lines.Voter
+	pos  int
+	last *lines.Mandate // of the last voter fetched
+	done bool           // an empty page came: the end of the table
+}
+
+// next returns the next voter, or ok false at the end of the table.
+func (vp *voterPager) next(ctx context.Context) (v lines.Voter, ok bool, err error) {
+	if vp.pos == len(vp.page) {
+		if vp.done {
+			return lines.Voter{}, false, nil
+		}
+		page, err := vp.p.fetchVoters(ctx, vp.base, vp.last)
+		if err != nil {
+			return lines.Voter{}, false, err
+		}
+		vp.page, vp.pos = page, 0
+		// Only an empty page ends the table: a collector may answer fewer
+		// than PageSize voters per page, and a scan that stopped early
+		// would be taken for complete.
+		if len(page) == 0 {
+			vp.done = true
+			return lines.Voter{}, false, nil
+		}
+		m := page[len(page)-1].Mandate()
+		vp.last = &m
+	}
+	vp.pos++
+	return vp.page[vp.pos-1], true, nil
+}
+
+// scanVoters reads both voter tables of a pair side by side, in mandate
+// order, and puts in newVoters the mandates both hold that are neither
+// published nor queued. A mandate both hold is final whatever else the
+// scan finds, so what was found before an error still counts.
+func (p *Publisher) scanVoters(ctx context.Context, ps *pairState) error {
+	pa := &voterPager{p: p, base: ps.urls[0]}
+	pb := &voterPager{p: p, base: ps.urls[1]}
+	a, okA, errA := pa.next(ctx)
+	b, okB, errB := pb.next(ctx)
+	for okA && okB {
+		ma, mb := a.Mandate(), b.Mandate()
+		switch c := bytes.Compare(ma[:], mb[:]); {
+		case c < 0:
+			a, okA, errA = pa.next(ctx)
+		case c > 0:
+			b, okB, errB = pb.next(ctx)
+		default:
+			if a.Sig != b.Sig {
+				// Both signatures verified on their instance, so both are
+				// the authority's; the mandate is one voter either way.
+				ps.anomalies++
+				p.log.Error("the instances of a pair hold different signatures for one mandate; publishing the smaller", "pair", ps.k)
+				if sigText(&b) < sigText(&a) {
+					a = b
+				}
+			}
+			_, queued := p.queuedVoters[ma]
+			_, published := p.publishedVoters[ma]
+			if !queued && !published {
+				ps.newVoters = append(ps.newVoters, a)
+			}
+			a, okA, errA = pa.next(ctx)
+			b, okB, errB = pb.next(ctx)
+		}
+	}
+	if errA != nil {
+		return fmt.Errorf("publisher: pair %d instance %d (%s): voter records: %w", ps.k, 2*ps.k, redact(ps.urls[0]), errA)
+	}
+	if errB != nil {
+		return fmt.Errorf("publisher: pair %d instance %d (%s): voter records: %w", ps.k, 2*ps.k+1, redact(ps.urls[1]), errB)
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package publisher
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/powvote/powvote/publisher/lines"
+)
+
+// stateFormat names the layout of the state file; a file of another
+// layout is refused rather than guessed at.
+const stateFormat = "powvote publisher state 1"
+
+// state is the content of the state file: what is committed.
+type state struct {
+	Format   string      `json:"format"`
+	Campaign string      `json:"campaign"`
+	Epoch    string      `json:"epoch"`    // 16 hex digits, random; part of every ETag, so a list rebuilt from scratch never matches an old one
+	Lines    int64       `json:"lines"`    // lines in each list
+	Bytes    [2]int64    `json:"bytes"`    // committed size of the votes list and of the voters list
+	Modified int64       `json:"modified"` // Unix seconds of the last growth, or of the creation
+	Cursors  [][2]uint64 `json:"cursors"`  // per pair and instance: the from= at which pulling resumes
+}
+
+// equal reports whether committing b after a would change nothing.
+func (a *state) equal(b *state) bool {
+	if a.Lines != b.Lines || a.Bytes != b.Bytes || a.Modified != b.Modified || len(a.Cursors) != len(b.Cursors) {
+		return false
+	}
+	for i := range a.Cursors {
+		if a.Cursors[i] != b.Cursors[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeState reads and checks a state file for a campaign of pairs pairs.
+func decodeState(data []byte, campaign string, pairs int) (state, error) {
+	var st state
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return state{}, err
+	}
+	switch {
+	case st.Format != stateFormat:
+		return state{}, fmt.Errorf("format %q, want %q", st.Format, stateFormat)
+	case st.Campaign != campaign:
+		return state{}, fmt.Errorf("written for campaign %q, not %q", st.Campaign, campaign)
+	case len(st.Cursors) != pairs:
+		return state{}, fmt.Errorf("written for %d pairs of collectors, the configuration has %d: a campaign's pairs never change", len(st.Cursors), pairs)
+	case len(st.Epoch) != 16:
+		return state{}, fmt.Errorf("epoch %q is not 16 hex digits", st.Epoch)
+	case st.Lines < 0 || st.Bytes[0] < 0 || st.Bytes[1] < 0 || (st.Lines == 0) != (st.Bytes[0] == 0) || (st.Lines == 0) != (st.Bytes[1] == 0):
+		return state{}, fmt.Errorf("%d lines in %d and %d bytes do not add up", st.Lines, st.Bytes[0], st.Bytes[1])
+	}
+	if _, err := hex.DecodeString(st.Epoch); err != nil {
+		return state{}, fmt.Errorf("epoch %q is not 16 hex digits", st.Epoch)
+	}
+	return st, nil
+}
+
+// listPath returns the file of list i.
+func (p *Publisher) listPath(i int) string { return filepath.Join(p.cfg.Dir, p.paths[i][1:]) }
+
+// open loads or creates the state, opens the lists, cuts what was not
+// committed and reads them back into the published sets.
+func (p *Publisher) open() error {
+	data, err := os.ReadFile(p.state)
+	switch {
+	case err == nil:
+		if p.st, err = decodeState(data, p.cfg.Campaign, len(p.cfg.Pairs)); err != nil {
+			return fmt.Errorf("publisher: state %s: %w", p.state, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// Lists without a state have no known committed size: some of
+		// their lines may never have been published, others may have
+		// been downloaded. Neither cutting nor keeping them is safe.
+		for i := range p.paths {
+			if fi, err := os.Stat(p.listPath(i)); err == nil && fi.Size() > 0 {
+				return fmt.Errorf("publisher: %s exists but %s does not: refusing to guess what was published: %w", p.listPath(i), p.state, ErrCorrupt)
+			}
+		}
+		var epoch [8]byte
+		if _, err := rand.Read(epoch[:]); err != nil {
+			return fmt.Errorf("publisher: epoch: %w", err)
+		}
+		st := state{
+			Format:   stateFormat,
+			Campaign: p.cfg.Campaign,
+			Epoch:    hex.EncodeToString(epoch[:]),
+			Modified: p.cfg.Clock().Unix(),
+			Cursors:  make([][2]uint64, len(p.cfg.Pairs)),
+		}
+		if err := p.writeState(&st); err != nil {
+			return err
+		}
+		p.st = st
+	default:
+		return fmt.Errorf("publisher: couldn't read state: %w", err)
+	}
+	for i := range p.files {
+		f, err := os.OpenFile(p.listPath(i), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("publisher: couldn't open list: %w", err)
+		}
+		p.files[i] = f
+	}
+	// A list just created must survive a crash as much as the state does.
+	if err := syncDir(p.cfg.Dir); err != nil {
+		return err
+	}
+	for i := range p.files {
+		if err := p.recoverList(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverList cuts list i to its committed size and reads it back.
+func (p *Publisher) recoverList(i int) error {
+	f, path, committed := p.files[i], p.listPath(i), p.st.Bytes[i]
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
+	if fi.Size() < committed {
+		return fmt.Errorf("publisher: %s is %d bytes but %d were published: %w", path, fi.Size(), committed, ErrCorrupt)
+	}
+	if fi.Size() > committed {
+		// A round that crashed after writing the list and before
+		// committing the state. No client saw these bytes.
+		p.log.Warn("cutting lines that were written but never published", "list", path, "bytes", fi.Size()-committed)
+		if err := f.Truncate(committed); err != nil {
+			return fmt.Errorf("publisher: couldn't cut %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("publisher: couldn't sync %s: %w", path, err)
+		}
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, committed), 64<<10)
+	var n int64
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			if line != "" {
+				return fmt.Errorf("publisher: %s: the last line has no line feed: %w", path, ErrCorrupt)
+			}
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("publisher: couldn't read %s: %w", path, err)
+		}
+		n++
+		line = line[:len(line)-1]
+		if i == votesList {
+			v, err := lines.ParseVote(line)
+			if err != nil {
+				return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
+			}
+			k := keyOf(v.Nonce)
+			if _, dup := p.publishedVotes[k]; dup {
+				p.log.Error("a nonce stands twice in the votes list", "list", path, "line", n)
+			}
+			p.publishedVotes[k] = struct{}{}
+		} else {
+			v, err := lines.ParseVoter(line)
+			if err != nil {
+				return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
+			}
+			m := v.Mandate()
+			if _, dup := p.publishedVoters[m]; dup {
+				p.log.Error("a mandate stands twice in the voters list", "list", path, "line", n)
+			}
+			p.publishedVoters[m] = struct{}{}
+		}
+	}
+	if n != p.st.Lines {
+		return fmt.Errorf("publisher: %s has %d lines, the state says %d: %w", path, n, p.st.Lines, ErrCorrupt)
+	}
+	return nil
+}
+
+// appendList writes b at the committed end of list i and fsyncs. Writing
+// at an offset rather than appending means bytes left by an earlier
+// failed attempt are overwritten, not built upon.
+func (p *Publisher) appendList(i int, b []byte) error {
+	if _, err := p.files[i].WriteAt(b, p.st.Bytes[i]); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", p.listPath(i), err)
+	}
+	if err := p.files[i].Sync(); err != nil {
+		return fmt.Errorf("couldn't sync %s: %w", p.listPath(i), err)
+	}
+	return nil
+}
+
+// writeState replaces the state file atomically and durably.
+func (p *Publisher) writeState(st *state) error {
+	data, err := json.MarshalIndent(st, "", "\t")
+	if err != nil {
+		return fmt.Errorf("publisher: encode state: %w", err)
+	}
+	data = append(data, '\n')
+	tmp := p.state + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("publisher: couldn't write state: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: couldn't write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, p.state); err != nil {
+		return fmt.Errorf("publisher: couldn't replace state: %w", err)
+	}
+	return syncDir(filepath.Dir(p.state))
+}
+
+// syncDir makes the directory entries of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("publisher: couldn't open %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: couldn't sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// snapshot returns what handlers serve for the committed state.
+func (p *Publisher) snapshot() *snapshot {
+	s := &snapshot{size: p.st.Bytes, modified: time.Unix(p.st.Modified, 0)}
+	for i := range s.etag {
+		s.etag[i] = fmt.Sprintf(`"%s-%d"`, p.st.Epoch, p.st.Bytes[i])
+	}
+	return s
+}
