@@ -20,6 +20,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -63,6 +64,11 @@ type Campaign struct {
 	// pair is fixed by the number of pairs (see pairIndex), so the list
 	// must not change during the campaign.
 	Pairs [][2]string
+
+	// Lists, when set, serves the published lists of the campaign
+	// (PROTOCOL.md 8): GET and HEAD requests for /<campaign>-*.log and
+	// /<campaign>-*.checkpoint go to it unchanged. Nil: those paths are 400.
+	Lists fasthttp.RequestHandler
 }
 
 // Config is what an edge needs. Zero durations and sizes mean the defaults
@@ -150,11 +156,12 @@ type site struct {
 	settings  *campaign.Settings
 	signPub   ed25519.PublicKey
 	voterKey  []byte
-	pass      string          // base64 of the pass secret, ready for the header
-	pairs     [][2]*collector // pair k: instances 2k and 2k+1
-	instances []*collector    // all instances in order, for GET /stamp
-	listHdr   [][2]string     // Say01.. headers and Cache-Control, ready to send
-	expose    string          // Access-Control-Expose-Headers value
+	pass      string                  // base64 of the pass secret, ready for the header
+	pairs     [][2]*collector         // pair k: instances 2k and 2k+1
+	instances []*collector            // all instances in order, for GET /stamp
+	listHdr   [][2]string             // Say01.. headers and Cache-Control, ready to send
+	lists     fasthttp.RequestHandler // published lists; nil when not served here
+	expose    string                  // Access-Control-Expose-Headers value
 
 	// platform is the last platform stamp fetched, for the second it
 	// names; replaced, never modified (platform.go).
@@ -284,6 +291,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		signPub:  c.UTCSignPub,
 		voterKey: c.VoterKey,
 		pass:     base64.StdEncoding.EncodeToString(c.Pass),
+		lists:    c.Lists,
 	}
 	seen := make(map[string]int)
 	for k, p := range c.Pairs {
@@ -330,6 +338,28 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		[2]string{"Pow-Threshold", strconv.Itoa(c.Settings.Threshold)},
 		[2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(c.Settings.CacheMaxAge().Seconds()))})
 	return st, nil
+}
+
+// isListPath reports whether path names a published file of campaign:
+// /<campaign>-<kind>.log or .checkpoint, kind a lower-case word.
+func isListPath(path []byte, campaign string) bool {
+	p, ok := bytes.CutPrefix(path, []byte("/"+campaign+"-"))
+	if !ok {
+		return false
+	}
+	kind, ok := bytes.CutSuffix(p, []byte(".log"))
+	if !ok {
+		kind, ok = bytes.CutSuffix(p, []byte(".checkpoint"))
+	}
+	if !ok || len(kind) == 0 {
+		return false
+	}
+	for _, c := range kind {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 func sayName(i int) string { return fmt.Sprintf("Say%02d", i+1) }
@@ -408,6 +438,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():
 		err = s.preflight(ctx, allowed)
+	case st.lists != nil && (ctx.IsGet() || ctx.IsHead()) && isListPath(ctx.Path(), st.name):
+		st.lists(ctx)
 	case !ctx.IsGet():
 		err = reject(badRequest, errMethod)
 	default:

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"github.com/valyala/fasthttp"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,5 +216,41 @@ func TestNewRefuses(t *testing.T) {
 	c := offline(t, settings("solar", "x"))
 	if _, err := New(Config{Campaigns: []Campaign{c}, NonceCacheTTL: time.Millisecond}); err == nil {
 		t.Error("NonceCacheTTL of 1ms: no error")
+	}
+}
+
+func TestListsMounted(t *testing.T) {
+	c := offline(t, settings("solar", "A"))
+	var mu sync.Mutex // guards served: the handler runs on the server's goroutines
+	var served []string
+	c.Lists = func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		served = append(served, string(ctx.Method())+" "+string(ctx.Path()))
+		mu.Unlock()
+		ctx.SetStatusCode(200)
+		ctx.SetBodyString("list")
+	}
+	_, base := serve(t, Config{Campaigns: []Campaign{c}})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/solar-vote.log", 200},
+		{"HEAD", "/solar-auth.log", 200},
+		{"GET", "/solar-vote.checkpoint", 200},
+		{"POST", "/solar-vote.log", 400},
+		{"GET", "/lunar-vote.log", 400},
+		{"GET", "/solar-.log", 400},
+		{"GET", "/solar-../x.log", 400},
+		{"GET", "/solar-vote.txt", 400},
+	} {
+		if resp := get(t, tc.method, base+tc.path, ""); resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(served) != 3 {
+		t.Errorf("lists handler saw %v", served)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/edge"
 )
 
@@ -61,7 +62,8 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		site.Pairs = append(site.Pairs, [2]string{urls[0], urls[1]})
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "edge")
-	srv, err := edge.New(edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log})
+	srv, err := edge.New(edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
+		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})})
 	if err != nil {
 		return err
 	}

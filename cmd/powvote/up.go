@@ -17,6 +17,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
+	"github.com/powvote/powvote/publisher"
 )
 
 func init() {
@@ -97,7 +98,21 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			cols.Go(func() error { return srv.Run(colCtx, ln) })
 		}
 		colURLs = append(colURLs, urls)
+		pub, err := publisher.New(publisher.Config{
+			Campaign: c.Settings.Name, Pairs: [][2]string{urls}, Pass: c.Secrets.PassSecret,
+			Dir: publishedDir(c), Logger: log.With("component", "publisher", "campaign", n),
+		})
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		pubLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen for publisher: %w", err)
+		}
+		cols.Go(func() error { return pub.Run(colCtx, pubLn) })
 		sites = append(sites, edge.Campaign{
+			Lists:      pub.Handle,
 			Settings:   c.Settings,
 			UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
 			VoterKey:   c.Secrets.VoterStampKey,
@@ -106,7 +121,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		})
 	}
 
-	srv, err := edge.New(edge.Config{Campaigns: sites, Logger: log.With("component", "edge")})
+	srv, err := edge.New(edge.Config{
+		Campaigns:     sites,
+		Logger:        log.With("component", "edge"),
+		NonceCacheTTL: nonceMemory(all),
+		// The lists are served here too, and a whole list must fit.
+		WriteTimeout: 30 * time.Minute,
+	})
 	if err != nil {
 		return err
 	}
@@ -121,6 +142,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.Stdout, "campaign %s:\n", s.Name)
 		fmt.Fprintf(e.Stdout, "  collectors:  %s %s (private)\n", colURLs[i][0], colURLs[i][1])
 		fmt.Fprintf(e.Stdout, "  ballot:      %s/list\n", base)
+		fmt.Fprintf(e.Stdout, "  lists:       %s/%s-vote.log %s/%s-auth.log\n", base, s.Name, base, s.Name)
 		fmt.Fprintf(e.Stdout, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", *dir, s.Name)
 		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
 		if _, err := os.Stat(demoKey); err == nil {
@@ -150,4 +172,15 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// nonceMemory is how long the edge remembers a nonce's answer: the
+// protocol's 300 s at least, and as long as a stamp may be used, so that a
+// vote cannot be replayed under another mandate while its stamp is valid.
+func nonceMemory(cs []*campaign.Campaign) time.Duration {
+	d := 300 * time.Second
+	for _, c := range cs {
+		d = max(d, c.Settings.MaxStampAge+time.Minute)
+	}
+	return d
 }

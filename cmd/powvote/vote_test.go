@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,10 +165,39 @@ func TestVoteEndToEnd(t *testing.T) {
 	}
 	// The platform still takes votes after the restart.
 	more := castVotes(t, data, p.edge, 1)
+	all := append(stamps, more...)
+	// Every vote is published once through the edge, with as many voters.
+	eventually(t, "the lists hold every vote", func() bool {
+		votes, auths := fetch(t, p.edge+"/solar-vote.log"), fetch(t, p.edge+"/solar-auth.log")
+		return strings.Count(votes, "\n") == len(all) && strings.Count(auths, "\n") == len(all)
+	})
+	votes := fetch(t, p.edge+"/solar-vote.log")
+	for _, s := range all {
+		if n := strings.Count(votes, s); n != 1 {
+			t.Errorf("stamp %s published %d times", s, n)
+		}
+	}
 	p.stop(t)
 	for i := range 2 {
 		if !strings.Contains(collectorState(t, data, i), more[0]) {
 			t.Errorf("collector %d lacks the vote cast after the restart", i)
 		}
 	}
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	return string(b)
 }
