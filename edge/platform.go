@@ -211,12 +211,12 @@ func parsePlatform(h *fasthttp.ResponseHeader, signPub ed25519.PublicKey) (*plat
 		copy(f.encoded[:], v)
 	}
 	if !ed25519.Verify(signPub, []byte(p.putc), p.sign[:]) {
-		return nil, errors.New("Sign does not verify under the campaign's UTC-SIGN key")
+		return nil, errors.New("the Sign header does not verify under the campaign's UTC-SIGN key")
 	}
 	codes := h.Peek("Codes")
 	if len(codes) != codesLen || codes[totp.Digits] != ' ' ||
 		!digits(codes[:totp.Digits], totp.Digits) || !digits(codes[totp.Digits+1:], totp.Digits) {
-		return nil, errors.New("Codes is not two 6-digit codes separated by a space")
+		return nil, errors.New("the Codes header is not two 6-digit codes separated by a space")
 	}
 	copy(p.codes[0][:], codes[:totp.Digits])
 	copy(p.codes[1][:], codes[totp.Digits+1:])
