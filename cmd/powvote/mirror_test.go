@@ -32,6 +32,13 @@ var listening = regexp.MustCompile(`listening on (\S+)`)
 // line.
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return launch(t, args, listening.MatchString)
+}
+
+// launch starts the binary with args and reads its stdout until ready
+// says a line shows it is up.
+func launch(t *testing.T, args []string, ready func(line string) bool) *proc {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -46,13 +53,13 @@ func startProc(t *testing.T, args ...string) *proc {
 	sc := bufio.NewScanner(stdout)
 	found := false
 	for sc.Scan() {
-		if listening.MatchString(sc.Text()) {
+		if ready(sc.Text()) {
 			found = true
 			break
 		}
 	}
 	if !found {
-		t.Fatalf("powvote %v printed no address; stderr: %s", args, p.stderr)
+		t.Fatalf("powvote %v never said it was up; stderr: %s", args, p.stderr)
 	}
 	go func() {
 		io.Copy(io.Discard, stdout)
@@ -67,11 +74,15 @@ func (p *proc) kill(t *testing.T) {
 	<-p.done
 }
 
+// interrupt stops the process as an operator would and expects a clean exit.
 func (p *proc) interrupt(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-p.done:
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("powvote %v exited with %v; stderr: %s", p.cmd.Args[1:], err, p.stderr)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("process did not stop within 20 s; stderr: %s", p.stderr)
 	}

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/wire"
@@ -23,11 +18,9 @@ import (
 
 // platform is a running `powvote up` process.
 type platform struct {
-	cmd        *exec.Cmd
+	*proc
 	edge       string
 	collectors [2]string
-	stderr     *bytes.Buffer
-	done       chan error
 }
 
 var (
@@ -37,59 +30,24 @@ var (
 
 func startUp(t *testing.T, data string) *platform {
 	t.Helper()
-	cmd := exec.Command(binary, "up", "--dir", data, "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &platform{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := upURL.FindStringSubmatch(sc.Text()); m != nil {
+	p := &platform{}
+	p.proc = launch(t, []string{"up", "--dir", data, "--addr", "127.0.0.1:0"}, func(line string) bool {
+		if m := upURL.FindStringSubmatch(line); m != nil {
 			p.edge = m[1]
 		}
-		if m := colURL.FindStringSubmatch(sc.Text()); m != nil {
+		if m := colURL.FindStringSubmatch(line); m != nil {
 			p.collectors = [2]string{m[1], m[2]}
-			break
+			return true
 		}
+		return false
+	})
+	if p.edge == "" {
+		t.Fatalf("up printed no edge URL; stderr: %s", p.stderr)
 	}
-	if p.edge == "" || p.collectors[0] == "" {
-		t.Fatalf("up printed no URLs; stderr: %s", p.stderr)
-	}
-	go func() {
-		io.Copy(io.Discard, stdout)
-		p.done <- cmd.Wait()
-	}()
 	return p
 }
 
-func (p *platform) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
-
-func (p *platform) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("up exited with %v; stderr: %s", err, p.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("up did not stop within 20 s of SIGINT")
-	}
-}
+func (p *platform) stop(t *testing.T) { t.Helper(); p.interrupt(t) }
 
 // castVotes issues n demo mandates and casts one vote with each, returning
 // the receipts' own stamps by option.
