@@ -65,9 +65,9 @@ type Campaign struct {
 	// must not change during the campaign.
 	Pairs [][2]string
 
-	// Lists, when set, serves the published lists of the campaign
-	// (PROTOCOL.md 8): GET and HEAD requests for /<campaign>-*.log and
-	// /<campaign>-*.checkpoint go to it unchanged. Nil: those paths are 400.
+	// Lists, when set, serves the published files of the campaign
+	// (PROTOCOL.md 8, docs/PUBLISHING.md): GET and HEAD requests for paths
+	// under /<campaign>- go to it unchanged. Nil: those paths are 400.
 	Lists fasthttp.RequestHandler
 }
 
@@ -340,26 +340,12 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 	return st, nil
 }
 
-// isListPath reports whether path names a published file of campaign:
-// /<campaign>-<kind>.log or .checkpoint, kind a lower-case word.
+// isListPath reports whether path is under the campaign's published files,
+// /<campaign>-...: the lists, their checkpoints, tiles, history and key
+// (docs/PUBLISHING.md). The lists handler checks the rest of the path.
 func isListPath(path []byte, campaign string) bool {
-	p, ok := bytes.CutPrefix(path, []byte("/"+campaign+"-"))
-	if !ok {
-		return false
-	}
-	kind, ok := bytes.CutSuffix(p, []byte(".log"))
-	if !ok {
-		kind, ok = bytes.CutSuffix(p, []byte(".checkpoint"))
-	}
-	if !ok || len(kind) == 0 {
-		return false
-	}
-	for _, c := range kind {
-		if c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	return true
+	rest, ok := bytes.CutPrefix(path, []byte("/"+campaign+"-"))
+	return ok && len(rest) > 0 && !bytes.Contains(rest, []byte(".."))
 }
 
 func sayName(i int) string { return fmt.Sprintf("Say%02d", i+1) }

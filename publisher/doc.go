@@ -5,18 +5,29 @@
 // instance of every pair the vote records it has not seen yet and, when
 // they may have changed, the voter tables; it merges the two instances of
 // each pair, appends the votes and voters that became final to the two
-// lists in equal numbers, and makes them durable before it serves them.
+// lists in equal numbers and in batches, extends the Merkle tree of each
+// list and signs a checkpoint of each, and makes all of it durable before
+// it serves it.
 //
 // # Files
 //
 // In Config.Dir, for campaign C:
 //
-//	C-vote.log    the votes list: lines.Vote lines, each ended by "\n"
-//	C-auth.log    the voters list: lines.Voter lines, each ended by "\n"
-//	C-state.json  what has been published and where to resume
+//	C-vote.log             the votes list: lines.Vote lines, each ended by "\n"
+//	C-auth.log             the voters list: lines.Voter lines, each ended by "\n"
+//	C-state.json           what has been published and where to resume
+//	C-vote.hashes          the stored hashes of the votes list's tree, 32 bytes each
+//	C-auth.hashes          the same for the voters list
+//	C-vote.checkpoint.<n>  the signed checkpoint of the votes list at n lines, one per batch
+//	C-auth.checkpoint.<n>  the same for the voters list
+//	C-history.log          one line per batch (History below)
+//
+// All but the first three exist only when Config.LogKey is set. Without
+// it the lists are published with no logs, checkpoints or history: that
+// is for configurations that predate the logs, not for a campaign.
 //
 // The state file holds the number of lines of each list (always the same),
-// the number of bytes of each, the time the lists last grew (their
+// the number of bytes of each and of the history, the time the lists last grew (their
 // Last-Modified), a random epoch that is part of every ETag, and for each
 // instance of each pair the from= at which pulling resumes. It is replaced
 // atomically (written to a temporary file, fsynced, renamed, directory
@@ -80,23 +91,93 @@
 // # Publishing
 //
 // Final votes and final voters wait in two queues, each in the order they
-// became final (within a round, sorted as below). A round takes
-// k = min(len(votes), len(voters)) from the head of each queue (normally
-// both queues hold the same number), sorts the k votes by voter stamp and
-// the k voters by the base64 text of auth-sig, so that the order within a
-// round says nothing about arrival and line n of one list nothing about
-// line n of the other, and appends them to the lists. The lists grow at
-// most once per clock second, so that Last-Modified, which has one-second
-// resolution, changes with every growth (a round in the same second as the
-// last growth waits for the next one).
+// became final (within a round, sorted as below). A round publishes a
+// batch of k = min(len(votes), len(voters)) from the head of each queue
+// (normally both queues hold the same number), but only if k is at least
+// Config.BatchSize: a smaller batch would narrow down who cast which vote.
+// Flush publishes a batch of whatever k there is, the campaign's last; so
+// does every round once the clock is past Config.End. Close does not: a
+// publisher stopped for maintenance keeps its batches whole.
 //
-// A round commits in this order: write the new vote lines at the committed
-// size of the votes list and fsync, the same for the voters list, then
-// replace the state file; only then do the lists' new sizes reach the
-// handlers. A crash in between leaves bytes beyond the committed sizes,
-// which no client has seen: New cuts them. If a write or an fsync fails,
-// the publisher stops publishing (ErrFailed) and must be restarted, so
-// that it never serves what it cannot show durable.
+// The batch's votes are sorted by voter stamp and its voters by the base64
+// text of auth-sig, so that the order within a batch says nothing about
+// arrival and line n of one list nothing about line n of the other: the
+// same set of votes and voters gives the same bytes whatever order they
+// arrived in. The lists grow at most once per clock second, so that
+// Last-Modified, which has one-second resolution, changes with every
+// growth (a round in the same second as the last growth waits for the next
+// one).
+//
+// A batch commits in this order: write the new vote lines at the committed
+// size of the votes list and fsync, the same for the voters list; write
+// the new stored hashes of each tree and fsync; write the two signed
+// checkpoints at the new size and fsync; write the history line and fsync;
+// fsync the directory; then replace the state file. Only then do the new
+// sizes reach the handlers. A crash in between leaves bytes beyond the
+// committed sizes and checkpoint files above the committed size, which no
+// client has seen: New cuts the bytes and removes the files, and the next
+// batch is built again from the queues. If a write or an fsync fails, the
+// publisher stops publishing (ErrFailed) and must be restarted, so that it
+// never serves what it cannot show durable.
+//
+// # Transparency logs
+//
+// Each list is a Merkle tree log hashed as in RFC 6962 and C2SP
+// tlog-tiles: leaf n is line n of the list without its "\n". After each
+// batch the publisher signs a C2SP tlog-checkpoint of each list with
+// Config.LogKey, a golang.org/x/mod/sumdb/note Ed25519 key named
+// powvote-C: a signed note whose text is three lines,
+//
+//	powvote/C/vote       the origin (powvote/C/auth for the voters list)
+//	308                  the number of lines, in decimal
+//	<base64 root hash>   tlog.TreeHash of the list at that size
+//
+// followed by a blank line and the signature line. For example, with the
+// signer key PRIVATE+KEY+powvote-solar+0dd4a274+AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
+// (served as its verifier key
+// powvote-solar+0dd4a274+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs),
+// a votes list of campaign solar holding the one line of the worked
+// example of package lines has this checkpoint (TestExampleCheckpoint
+// checks it byte for byte):
+//
+//	powvote/solar/vote
+//	1
+//	7SzLwCSl0yXBYxbgIz+cLaOHWDMCIfcF+dMd4NIMo6U=
+//
+//	— powvote-solar DdSidBA/hy7FqtTLZTxmvPuanBgdD2pVcdtn1RSVzaDTzGbItdFr9rKuntd2of/fuOmUeD8mkGBcC1U1llE5mDPx0wQ=
+//
+// Anyone who kept an
+// older checkpoint can ask for a consistency proof from the tiles (or
+// recompute both trees from the list) and see that the list only grew.
+//
+// The trees are computed with golang.org/x/mod/sumdb/tlog from the list
+// files, with the stored hashes in C-vote.hashes and C-auth.hashes. The
+// Tessera library (POSIX driver) was considered and not used: it keeps its
+// own copy of every entry in entry bundles and assigns indexes in its own
+// integration loop, so the lists and the log would be two records of the
+// same data whose agreement across a crash we would have to prove, and it
+// publishes checkpoints on its own schedule rather than exactly at our
+// batch boundaries. Here the lists are the only record: the hash files
+// follow from them, and New cuts each to the committed tree and recomputes
+// whatever a crash left missing, then checks that the latest checkpoint
+// file is what the key signs for the recomputed tree (Ed25519 signatures
+// are deterministic), and refuses to start (ErrCorrupt) if it is not.
+//
+// Tiles follow C2SP tlog-tiles, with the two lists as the entries: tile
+// height 8, hash tiles at C-vote/tile/<L>/<N>[.p/<W>] computed from the
+// hash file, entry bundles at C-vote/tile/entries/<N>[.p/<W>] read from
+// the list (each line as a big-endian uint16 length and its bytes).
+//
+// # History
+//
+// After each batch C-history.log gains one line,
+//
+//	<size> <unix time> <count of option 1> ... <count of option N>
+//
+// the lists' size after the batch, the time of the batch (the lists'
+// Last-Modified) and the number of votes for each option of Config.Options,
+// in ballot order, in the whole votes list at that size. With the
+// checkpoints at each size it lets anyone follow the count as it grew.
 //
 // # Restart
 //
@@ -109,25 +190,41 @@
 //
 // # Serving
 //
-// GET and HEAD of /C-vote.log and /C-auth.log answer the committed part of
-// each list as text/plain; charset=utf-8 with an ETag ("epoch-size") and a
-// Last-Modified; If-None-Match and If-Modified-Since give 304, If-Match
-// 412; one byte range (Range: bytes=a-b, a-, -n) gives 206 with
-// Content-Range, an unsatisfiable one 416 with Content-Range: bytes */size
-// (what wget -c gets for a file it already has in full), several ranges
-// or a Range it does not understand the whole list; If-Range with the
-// current ETag or Last-Modified keeps the range, anything else gets the
-// whole list. Every other path or method gets 400 with an empty body.
-// fasthttp's file server is not used: it would serve bytes beyond the
-// committed size, and it has no ETag or If-Range.
+// GET and HEAD of /C-vote.log, /C-auth.log and /C-history.log answer the
+// committed part of each file as text/plain; charset=utf-8 with an ETag
+// ("epoch-size") and a Last-Modified; If-None-Match and If-Modified-Since
+// give 304, If-Match 412; one byte range (Range: bytes=a-b, a-, -n) gives
+// 206 with Content-Range, an unsatisfiable one 416 with Content-Range:
+// bytes */size (what wget -c gets for a file it already has in full),
+// several ranges or a Range it does not understand the whole list;
+// If-Range with the current ETag or Last-Modified keeps the range,
+// anything else gets the whole list. fasthttp's file server is not used:
+// it would serve bytes beyond the committed size, and it has no ETag or
+// If-Range.
+//
+// With Config.LogKey set it also serves, W being vote or auth:
+//
+//	/C-log.vkey              the note verifier key of the checkpoints
+//	/C-W.checkpoint          the latest checkpoint (of size 0 before the first batch)
+//	/C-W/checkpoint          the same, where C2SP tlog-tiles clients look
+//	/C-W.checkpoint.<n>      the checkpoint at size n, for each batch's n
+//	/C-W/tile/<L>/<N>[.p/<W>]        hash tiles
+//	/C-W/tile/entries/<N>[.p/<W>]    entry bundles
+//
+// A checkpoint or tile of the campaign that does not exist (yet) gets 404
+// with an empty body; every other path or method 400 with an empty body.
+// Kept checkpoints and tiles never change and are served with a year's
+// immutable Cache-Control; the latest checkpoint with no-cache.
 //
 // # Concurrency
 //
-// A round (PullOnce, called by Run every Interval) holds roundMu from start
-// to end, and Close takes it too. Within a round each pair's pulls run on
+// A round (PullOnce, called by Run every Interval, or Flush) holds roundMu
+// from start to end, and Close takes it too. Within a round each pair's pulls run on
 // their own goroutine, which alone touches that pair's state; they only
 // read the published and queued sets, which the round's goroutine changes
-// after they are done. Handlers read the lists with ReadAt below the
-// committed sizes, which they load from an atomic snapshot; the round
-// writes only above them.
+// after they are done. Handlers read the lists, the history and the hash
+// files with ReadAt below the committed sizes, which they load from an
+// atomic snapshot together with the latest checkpoints and a prefix of the
+// offsets of the entry bundles; the round writes only above those sizes,
+// and appends offsets beyond the prefix.
 package publisher

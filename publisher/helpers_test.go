@@ -290,6 +290,8 @@ func newPublisher(t *testing.T, tc *testCampaign, dir string, pairs []*testPair,
 		PageSize: 4, // several pages of votes and of voters
 		Logger:   slog.New(slog.NewTextHandler(tp.log, nil)),
 		Clock:    tc.clock.now,
+		LogKey:   tc.secrets.LogKey,
+		Options:  tc.settings.Options,
 	}
 	for _, pr := range pairs {
 		cfg.Pairs = append(cfg.Pairs, [2]string{pr.pub[0].url, pr.pub[1].url})

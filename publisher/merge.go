@@ -3,9 +3,13 @@ package publisher
 import (
 	"cmp"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/publisher/lines"
@@ -199,9 +203,10 @@ func (p *Publisher) enqueue() {
 	p.voterQueue = append(p.voterQueue, voters...)
 }
 
-// publish appends as many final votes as final voters to the lists and
-// commits, then moves the cursors. An error means the lists or the state
-// may not be durable: the caller stops publishing.
+// publish appends as many final votes as final voters to the lists, in
+// batches of at least Config.BatchSize unless flushing, extends the logs
+// and the history, and commits; then it moves the cursors. An error means
+// the lists or the state may not be durable: the caller stops publishing.
 func (p *Publisher) publish() error {
 	p.voteQueue = slices.DeleteFunc(p.voteQueue, func(pv *pendingVote) bool {
 		if pv.dropped {
@@ -210,7 +215,12 @@ func (p *Publisher) publish() error {
 		return pv.dropped
 	})
 	n := min(len(p.voteQueue), len(p.voterQueue))
-	now := p.cfg.Clock().Unix()
+	clock := p.cfg.Clock()
+	now := clock.Unix()
+	ended := !p.cfg.End.IsZero() && clock.After(p.cfg.End)
+	if n < p.cfg.BatchSize && !p.flushing && !ended {
+		n = 0 // a batch smaller than the batch size would narrow who voted when
+	}
 	if n > 0 && now <= p.st.Modified {
 		// The lists grew in this second already, or the clock went back:
 		// wait, so that Last-Modified changes with every growth.
@@ -229,23 +239,38 @@ func (p *Publisher) publish() error {
 		voters := slices.Clone(p.voterQueue[:n])
 		slices.SortFunc(votes, byStamp)
 		slices.SortFunc(voters, bySig)
-		var vb, ab []byte
-		for _, pv := range votes {
-			vb = append(append(vb, pv.line...), '\n')
+		batch := [2][]string{make([]string, n), make([]string, n)}
+		for j, pv := range votes {
+			batch[votesList][j] = pv.line
 		}
-		for _, v := range voters {
-			ab = append(v.AppendLine(ab), '\n')
+		for j, v := range voters {
+			batch[votersList][j] = v.Line()
 		}
-		if err := p.appendList(votesList, vb); err != nil {
-			return err
-		}
-		if err := p.appendList(votersList, ab); err != nil {
-			return err
+		for i, ls := range batch {
+			var b []byte
+			for j, l := range ls {
+				if (p.st.Lines+int64(j))%tileWidth == 0 {
+					p.tileStart[i] = append(p.tileStart[i], next.Bytes[i]+int64(len(b)))
+				}
+				b = append(append(b, l...), '\n')
+			}
+			if err := p.appendList(i, b); err != nil {
+				return err
+			}
+			next.Bytes[i] += int64(len(b))
 		}
 		next.Lines += int64(n)
-		next.Bytes[votesList] += int64(len(vb))
-		next.Bytes[votersList] += int64(len(ab))
 		next.Modified = now
+		for _, pv := range votes {
+			p.count(pv.vote.Option)
+		}
+		if p.logs {
+			h, err := p.extendLogs(batch, next.Lines, now)
+			if err != nil {
+				return err
+			}
+			next.History += h
+		}
 		// From here on these lines are published as far as memory goes;
 		// if the state cannot be written the publisher stops, and a
 		// restart starts again from the committed state.
@@ -278,4 +303,50 @@ func (p *Publisher) publish() error {
 		p.log.Info("published", "lines", n, "total", next.Lines)
 	}
 	return nil
+}
+
+// extendLogs adds a batch, already durable in the lists, to the trees:
+// it writes the new stored hashes, a signed checkpoint of each list at
+// size and a history line, all durable, and returns the bytes the history
+// grew by. The state, written next, is what makes them published; until
+// then a restart cuts them or, for checkpoint files, removes them.
+func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error) {
+	var cps [2][]byte
+	for i, ls := range batch {
+		h := p.hashes[i]
+		for j, l := range ls {
+			if err := h.add(size-int64(len(ls))+int64(j), []byte(l)); err != nil {
+				return 0, err
+			}
+		}
+		if err := h.commit(); err != nil {
+			return 0, err
+		}
+		root, err := tlog.TreeHash(size, h)
+		if err != nil {
+			return 0, fmt.Errorf("tree of %s: %w", p.listPath(i), err)
+		}
+		if cps[i], err = signCheckpoint(p.signer, p.origins[i], size, root); err != nil {
+			return 0, err
+		}
+		if err := writeFileSync(p.checkpointPath(i, size), cps[i]); err != nil {
+			return 0, err
+		}
+	}
+	line := strconv.FormatInt(size, 10) + " " + strconv.FormatInt(now, 10)
+	for _, c := range p.counts {
+		line += " " + strconv.FormatInt(c, 10)
+	}
+	line += "\n"
+	if _, err := p.history.WriteAt([]byte(line), p.st.History); err != nil {
+		return 0, fmt.Errorf("couldn't write %s: %w", p.historyPath(), err)
+	}
+	if err := p.history.Sync(); err != nil {
+		return 0, fmt.Errorf("couldn't sync %s: %w", p.historyPath(), err)
+	}
+	if err := syncDir(p.cfg.Dir); err != nil { // the new checkpoint files
+		return 0, err
+	}
+	p.checkpoint = cps
+	return int64(len(line)), nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/publisher/lines"
@@ -28,6 +29,12 @@ type Config struct {
 	Pairs    [][2]string // base URLs of the collecting instances, pair k = instances 2k and 2k+1; fixed for the campaign's life
 	Pass     []byte      // the pass secret, sent base64 in the Pass header
 	Dir      string      // where the lists and the state file live; created if missing
+
+	// What the campaign's settings and secrets say.
+	BatchSize int       // the fewest lines a batch adds to each list, but at the end; 0 means 1
+	End       time.Time // once the clock passes it every round publishes all that is ready; zero: only Flush does
+	Options   []string  // the ballot, in order: the history counts votes per option; nil: the history holds sizes and times only
+	LogKey    string    // note signer key (named campaign.LogKeyName(Campaign)) that signs the checkpoints; "": no logs, checkpoints or history are kept
 
 	Interval       time.Duration // between the starts of two rounds in Run; default 2s
 	PageSize       int           // records asked per request; default 10000, the most a collector answers (a larger value only slows catching up)
@@ -57,6 +64,9 @@ func (c *Config) withDefaults() {
 	def(&c.IdleTimeout, 120*time.Second)
 	if c.PageSize == 0 {
 		c.PageSize = 10000
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 4096
@@ -104,6 +114,27 @@ func (c *Config) validate() error {
 		return fmt.Errorf("publisher: PageSize: %d is negative", c.PageSize)
 	case c.RequestTimeout < 0:
 		return fmt.Errorf("publisher: RequestTimeout: %v is negative", c.RequestTimeout)
+	case c.BatchSize < 0:
+		return fmt.Errorf("publisher: BatchSize: %d is negative", c.BatchSize)
+	}
+	seenOption := make(map[string]int)
+	for i, o := range c.Options {
+		if j, ok := seenOption[o]; ok {
+			return fmt.Errorf("publisher: Options[%d]: %q is also Options[%d]", i, o, j)
+		}
+		seenOption[o] = i
+	}
+	if c.LogKey != "" {
+		s, err := note.NewSigner(c.LogKey)
+		if err != nil {
+			return fmt.Errorf("publisher: LogKey: %w", err)
+		}
+		if want := campaign.LogKeyName(c.Campaign); s.Name() != want {
+			return fmt.Errorf("publisher: LogKey: key name %q, want %q", s.Name(), want)
+		}
+		if _, err := verifierKey(c.LogKey); err != nil {
+			return fmt.Errorf("publisher: LogKey: %w", err)
+		}
 	}
 	return nil
 }
@@ -129,21 +160,32 @@ const (
 
 // Publisher pulls from the collectors, publishes and serves the lists.
 type Publisher struct {
-	cfg    Config
-	log    *slog.Logger
-	pass   string // base64 of the pass secret, as the Pass header carries it
-	client *http.Client
-	paths  [2]string   // "/C-vote.log", "/C-auth.log"
-	files  [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
-	state  string      // path of the state file
+	cfg     Config
+	log     *slog.Logger
+	pass    string // base64 of the pass secret, as the Pass header carries it
+	client  *http.Client
+	paths   [2]string   // "/C-vote.log", "/C-auth.log"
+	files   [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
+	state   string      // path of the state file
+	options map[string]int
+
+	// The transparency logs, when Config.LogKey is set (logs is false
+	// otherwise and the fields below are unused).
+	logs    bool
+	signer  note.Signer
+	vkey    string        // the verifier key of signer, served as /C-log.vkey
+	origins [2]string     // "powvote/C/vote", "powvote/C/auth"
+	history *os.File      // C-history.log; written like the lists
+	hashes  [2]*hashStore // stored hashes of each list's tree
 
 	snap atomic.Pointer[snapshot] // what handlers serve; nil once closed
 
-	roundMu sync.Mutex // held by a whole round and by Close; guards every field below
-	st      state      // as committed on disk
-	pairs   []*pairState
-	closed  bool
-	failed  error // set once a write failed (fail stop)
+	roundMu  sync.Mutex // held by a whole round and by Close; guards every field below
+	st       state      // as committed on disk
+	pairs    []*pairState
+	closed   bool
+	failed   error // set once a write failed (fail stop)
+	flushing bool  // the round under way publishes whatever is ready (Flush)
 
 	publishedVotes  map[nonceKey]struct{}      // nonces in the votes list
 	publishedVoters map[lines.Mandate]struct{} // mandates in the voters list
@@ -153,13 +195,21 @@ type Publisher struct {
 	voterQueue      []lines.Voter              // final voters not yet published, likewise
 	anomalies       int                        // see Status
 	clockBack       bool                       // the clock was behind Modified at the last round; warned once
+
+	counts     []int64    // published votes per option, in ballot order
+	tileStart  [2][]int64 // byte offset in each list of leaf 256*j; append-only, handlers read a prefix through the snapshot
+	checkpoint [2][]byte  // the latest signed checkpoint of each list
 }
 
 // snapshot is the committed part of the lists, as handlers serve it.
 type snapshot struct {
-	size     [2]int64
-	modified time.Time
-	etag     [2]string
+	size       [3]int64 // the votes list, the voters list, the history
+	modified   time.Time
+	etag       [3]string
+	lines      int64      // leaves in each log
+	hashes     [2]int64   // committed stored hashes of each log
+	tileStart  [2][]int64 // a prefix of Publisher.tileStart: never written again
+	checkpoint [2][]byte
 }
 
 // New checks the configuration, opens or creates the lists and the state
@@ -195,13 +245,20 @@ func New(cfg Config) (*Publisher, error) {
 		publishedVoters: make(map[lines.Mandate]struct{}),
 		queuedVotes:     make(map[nonceKey]struct{}),
 		queuedVoters:    make(map[lines.Mandate]struct{}),
+		options:         make(map[string]int),
+		counts:          make([]int64, len(cfg.Options)),
+	}
+	for i, o := range cfg.Options {
+		p.options[o] = i
+	}
+	if cfg.LogKey != "" {
+		p.logs = true
+		p.signer, _ = note.NewSigner(cfg.LogKey) // checked by validate
+		p.vkey, _ = verifierKey(cfg.LogKey)
+		p.origins = [2]string{"powvote/" + cfg.Campaign + "/vote", "powvote/" + cfg.Campaign + "/auth"}
 	}
 	if err := p.open(); err != nil {
-		for _, f := range p.files {
-			if f != nil {
-				f.Close()
-			}
-		}
+		p.closeFiles()
 		return nil, err
 	}
 	for k, urls := range cfg.Pairs {
@@ -212,7 +269,8 @@ func New(cfg Config) (*Publisher, error) {
 }
 
 // Close releases the lists. Call it after Run has returned; handlers
-// still mounted elsewhere answer 503 from then on.
+// still mounted elsewhere answer 503 from then on. It publishes nothing:
+// call Flush first at the campaign's end.
 func (p *Publisher) Close() error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
@@ -222,7 +280,26 @@ func (p *Publisher) Close() error {
 	p.closed = true
 	p.snap.Store(nil)
 	p.client.CloseIdleConnections()
-	return errors.Join(p.files[0].Close(), p.files[1].Close())
+	return p.closeFiles()
+}
+
+// closeFiles closes every file New opened.
+func (p *Publisher) closeFiles() error {
+	var errs []error
+	for _, f := range p.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	for _, h := range p.hashes {
+		if h != nil {
+			errs = append(errs, h.f.Close())
+		}
+	}
+	if p.history != nil {
+		errs = append(errs, p.history.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Status is a summary of the publisher's progress.
@@ -313,6 +390,43 @@ loop:
 func (p *Publisher) PullOnce(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
+	return p.roundLocked(ctx)
+}
+
+// Flush runs a round that publishes every final vote and voter it can
+// pair, however few: the last batch of a campaign. If the lists already
+// grew in the current clock second it waits for the next one (until ctx
+// is done). It returns what PullOnce would. Close does not flush: a
+// publisher stopped in the middle of a campaign must keep its batches
+// whole.
+func (p *Publisher) Flush(ctx context.Context) error {
+	p.roundMu.Lock()
+	defer p.roundMu.Unlock()
+	p.flushing = true
+	defer func() { p.flushing = false }()
+	err := p.roundLocked(ctx)
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrFailed) {
+		return err
+	}
+	for p.failed == nil && min(len(p.voteQueue), len(p.voterQueue)) > 0 {
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		if perr := p.publish(); perr != nil {
+			p.failed = fmt.Errorf("%w: %w", ErrFailed, perr)
+			p.log.Error("publishing stopped", "err", perr)
+			return p.failed
+		}
+	}
+	return err
+}
+
+// roundLocked is PullOnce with roundMu held.
+func (p *Publisher) roundLocked(ctx context.Context) error {
 	if p.closed {
 		return ErrClosed
 	}

@@ -1,26 +1,34 @@
 package publisher
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Handle serves GET and HEAD of the two lists (package documentation,
-// Serving) and answers 400 with an empty body to anything else. It can be
-// mounted in another fasthttp server, whose WriteTimeout must then allow
-// for whole-list downloads.
+// listWords name the two lists in paths: C-vote.log, C-auth.log.
+var listWords = [2]string{"vote", "auth"}
+
+// historyFile is the index of the history in snapshot.size.
+const historyFile = 2
+
+// Handle serves GET and HEAD of the campaign's files (package
+// documentation, Serving), 404 with an empty body for a checkpoint or a
+// tile of the campaign that does not exist (yet), and 400 with an empty
+// body for anything else. It can be mounted in another fasthttp server,
+// whose WriteTimeout must then allow for whole-list downloads.
 func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
-	which := -1
-	for i, path := range p.paths {
-		if string(ctx.Path()) == path {
-			which = i
-		}
-	}
-	if which < 0 || !ctx.IsGet() && !ctx.IsHead() {
+	rest, ours := strings.CutPrefix(string(ctx.Path()), "/"+p.cfg.Campaign+"-")
+	if !ours || !ctx.IsGet() && !ctx.IsHead() {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
@@ -29,6 +37,139 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		return
 	}
+	switch rest {
+	case "vote.log":
+		p.serveFile(ctx, s, p.files[votesList], votesList)
+		return
+	case "auth.log":
+		p.serveFile(ctx, s, p.files[votersList], votersList)
+		return
+	}
+	if !p.logs {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	if rest == "history.log" {
+		p.serveFile(ctx, s, p.history, historyFile)
+		return
+	}
+	if rest == "log.vkey" {
+		serveSmall(ctx, []byte(p.vkey+"\n"), "text/plain; charset=utf-8", "no-cache")
+		return
+	}
+	for i, word := range listWords {
+		switch {
+		case rest == word+".checkpoint" || rest == word+"/checkpoint":
+			// The latest: the second name is where C2SP tlog-tiles
+			// clients look for it.
+			serveSmall(ctx, s.checkpoint[i], "text/plain; charset=utf-8", "no-cache")
+			return
+		case strings.HasPrefix(rest, word+".checkpoint."):
+			p.serveCheckpoint(ctx, s, i, rest[len(word+".checkpoint."):])
+			return
+		case strings.HasPrefix(rest, word+"/tile/"):
+			p.serveTile(ctx, s, i, rest[len(word+"/tile/"):])
+			return
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusBadRequest)
+}
+
+// immutable is the Cache-Control of content that never changes once
+// served: old checkpoints and tiles.
+const immutable = "public, max-age=31536000, immutable"
+
+// serveSmall answers a body held in memory.
+func serveSmall(ctx *fasthttp.RequestCtx, body []byte, contentType, cacheControl string) {
+	ctx.SetContentType(contentType)
+	ctx.Response.Header.Set("Cache-Control", cacheControl)
+	if ctx.IsHead() {
+		ctx.Response.SkipBody = true
+		ctx.Response.Header.SetContentLength(len(body))
+		return
+	}
+	ctx.SetBody(body)
+}
+
+// serveCheckpoint answers C-<word>.checkpoint.<size> for a size at which
+// a batch ended, at most the committed one.
+func (p *Publisher) serveCheckpoint(ctx *fasthttp.RequestCtx, s *snapshot, i int, num string) {
+	size, ok := digits(num)
+	if !ok || strconv.FormatInt(size, 10) != num {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	if size == 0 || size > s.lines {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	// Files at or below the committed size are never written again.
+	b, err := os.ReadFile(p.checkpointPath(i, size))
+	if errors.Is(err, fs.ErrNotExist) {
+		ctx.SetStatusCode(fasthttp.StatusNotFound) // not a batch boundary
+		return
+	}
+	if err != nil {
+		p.log.Error("couldn't read a checkpoint", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	serveSmall(ctx, b, "text/plain; charset=utf-8", immutable)
+}
+
+// serveTile answers a C2SP tlog-tiles tile or entry bundle below tile/ of
+// list i, if the committed tree holds it.
+func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, path string) {
+	level, n, w, ok := parseTilePath(path)
+	if !ok {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	var body []byte
+	var err error
+	if level < 0 {
+		if n*tileWidth+int64(w) > s.lines {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		body, err = p.readBundle(s, i, n, w)
+	} else {
+		// The tree holds size >> 8L complete subtrees of height 8L: the
+		// hashes of level L tiles.
+		if level*tileHeight >= 63 || n*tileWidth+int64(w) > s.lines>>(level*tileHeight) {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		body, err = tlog.ReadTileData(tlog.Tile{H: tileHeight, L: level, N: n, W: w}, committedHashes{p.hashes[i].f, s.hashes[i]})
+	}
+	if err != nil {
+		p.log.Error("couldn't read a tile", "list", listWords[i], "tile", path, "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	serveSmall(ctx, body, "application/octet-stream", immutable)
+}
+
+// readBundle reads leaves 256n to 256n+w-1 of list i as an entry bundle.
+func (p *Publisher) readBundle(s *snapshot, i int, n int64, w int) ([]byte, error) {
+	start, end := s.tileStart[i][n], s.size[i]
+	if n+1 < int64(len(s.tileStart[i])) {
+		end = s.tileStart[i][n+1]
+	}
+	b := make([]byte, end-start)
+	if _, err := p.files[i].ReadAt(b, start); err != nil {
+		return nil, err
+	}
+	ls := bytes.SplitN(b, []byte("\n"), w+1)
+	if len(ls) < w {
+		return nil, fmt.Errorf("%d lines from offset %d, want %d", len(ls), start, w)
+	}
+	return entryBundle(ls[:w]), nil
+}
+
+// serveFile serves file which of the snapshot (a list or the history)
+// with validators and ranges.
+func (p *Publisher) serveFile(ctx *fasthttp.RequestCtx, s *snapshot, f *os.File, which int) {
 	size, etag := s.size[which], s.etag[which]
 	h := &ctx.Response.Header
 	h.Set("ETag", etag)
@@ -79,7 +220,7 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	// The handler reads only below the committed size, which a round
 	// never writes: no lock is needed.
-	ctx.SetBodyStream(io.NewSectionReader(p.files[which], start, n), int(n))
+	ctx.SetBodyStream(io.NewSectionReader(f, start, n), int(n))
 }
 
 // etagIn reports whether the If-Match or If-None-Match value v names etag:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/publisher/lines"
 	"github.com/powvote/powvote/stamp"
 )
@@ -39,6 +40,16 @@ func randomVote(t *testing.T) *pendingVote {
 	}
 	v.Voter = s
 	return &pendingVote{vote: v, line: v.Line()}
+}
+
+// testLogKey is a new checkpoint signing key for campaign solar.
+func testLogKey(t *testing.T) string {
+	t.Helper()
+	sec, err := campaign.GenerateSecrets("solar", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.LogKey
 }
 
 // publishRandom publishes n random votes and voters as a round would.
@@ -87,7 +98,7 @@ func serveOnly(t *testing.T) (*Publisher, string, *statusLog) {
 	t.Helper()
 	p, err := New(Config{
 		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
-		Dir: t.TempDir(), Clock: (&tickClock{}).now,
+		Dir: t.TempDir(), Clock: (&tickClock{}).now, LogKey: testLogKey(t), Options: []string{"Yes", "No"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/publisher/lines"
 )
 
 // stateFormat names the layout of the state file; a file of another
 // layout is refused rather than guessed at.
-const stateFormat = "powvote publisher state 1"
+const stateFormat = "powvote publisher state 2"
 
 // state is the content of the state file: what is committed.
 type state struct {
@@ -28,13 +32,14 @@ type state struct {
 	Epoch    string      `json:"epoch"`    // 16 hex digits, random; part of every ETag, so a list rebuilt from scratch never matches an old one
 	Lines    int64       `json:"lines"`    // lines in each list
 	Bytes    [2]int64    `json:"bytes"`    // committed size of the votes list and of the voters list
+	History  int64       `json:"history"`  // committed size of the history file
 	Modified int64       `json:"modified"` // Unix seconds of the last growth, or of the creation
 	Cursors  [][2]uint64 `json:"cursors"`  // per pair and instance: the from= at which pulling resumes
 }
 
 // equal reports whether committing b after a would change nothing.
 func (a *state) equal(b *state) bool {
-	if a.Lines != b.Lines || a.Bytes != b.Bytes || a.Modified != b.Modified || len(a.Cursors) != len(b.Cursors) {
+	if a.Lines != b.Lines || a.Bytes != b.Bytes || a.History != b.History || a.Modified != b.Modified || len(a.Cursors) != len(b.Cursors) {
 		return false
 	}
 	for i := range a.Cursors {
@@ -62,6 +67,8 @@ func decodeState(data []byte, campaign string, pairs int) (state, error) {
 		return state{}, fmt.Errorf("written for %d pairs of collectors, the configuration has %d: a campaign's pairs never change", len(st.Cursors), pairs)
 	case len(st.Epoch) != 16:
 		return state{}, fmt.Errorf("epoch %q is not 16 hex digits", st.Epoch)
+	case st.History < 0:
+		return state{}, fmt.Errorf("history size %d is negative", st.History)
 	case st.Lines < 0 || st.Bytes[0] < 0 || st.Bytes[1] < 0 || (st.Lines == 0) != (st.Bytes[0] == 0) || (st.Lines == 0) != (st.Bytes[1] == 0):
 		return state{}, fmt.Errorf("%d lines in %d and %d bytes do not add up", st.Lines, st.Bytes[0], st.Bytes[1])
 	}
@@ -121,9 +128,115 @@ func (p *Publisher) open() error {
 	if err := syncDir(p.cfg.Dir); err != nil {
 		return err
 	}
+	if p.logs {
+		if err := p.openLogs(); err != nil {
+			return err
+		}
+	}
 	for i := range p.files {
 		if err := p.recoverList(i); err != nil {
 			return err
+		}
+	}
+	if p.logs {
+		return p.recoverLogs()
+	}
+	return nil
+}
+
+// Paths of the files of the logs.
+func (p *Publisher) hashPath(i int) string {
+	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+listWords[i]+".hashes")
+}
+func (p *Publisher) checkpointPath(i int, size int64) string {
+	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+listWords[i]+".checkpoint."+strconv.FormatInt(size, 10))
+}
+func (p *Publisher) historyPath() string {
+	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-history.log")
+}
+
+// openLogs opens the hash files and the history, and cuts the history to
+// its committed size.
+func (p *Publisher) openLogs() error {
+	for i := range p.hashes {
+		f, err := os.OpenFile(p.hashPath(i), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("publisher: couldn't open hashes: %w", err)
+		}
+		p.hashes[i] = &hashStore{f: f, path: p.hashPath(i)}
+	}
+	f, err := os.OpenFile(p.historyPath(), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("publisher: couldn't open history: %w", err)
+	}
+	p.history = f
+	if err := syncDir(p.cfg.Dir); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
+	switch {
+	case fi.Size() < p.st.History:
+		return fmt.Errorf("publisher: %s is %d bytes but %d were published: %w", p.historyPath(), fi.Size(), p.st.History, ErrCorrupt)
+	case fi.Size() > p.st.History:
+		p.log.Warn("cutting history that was written but never published", "bytes", fi.Size()-p.st.History)
+		if err := f.Truncate(p.st.History); err != nil {
+			return fmt.Errorf("publisher: couldn't cut %s: %w", p.historyPath(), err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("publisher: couldn't sync %s: %w", p.historyPath(), err)
+		}
+	}
+	return nil
+}
+
+// recoverLogs, once the lists are read back and their hashes complete,
+// checks the latest checkpoint files against the trees and removes those
+// that a crash left above the committed size.
+func (p *Publisher) recoverLogs() error {
+	for i := range p.hashes {
+		root, err := tlog.TreeHash(p.st.Lines, p.hashes[i])
+		if err != nil {
+			return fmt.Errorf("publisher: tree of %s: %w", p.listPath(i), err)
+		}
+		cp, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root)
+		if err != nil {
+			return fmt.Errorf("publisher: %w", err)
+		}
+		if p.st.Lines > 0 {
+			// The same key over the same tree signs the same bytes: a
+			// difference means another key or other lists.
+			path := p.checkpointPath(i, p.st.Lines)
+			onDisk, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("publisher: latest checkpoint: %w: %w", err, ErrCorrupt)
+			}
+			if string(onDisk) != string(cp) {
+				return fmt.Errorf("publisher: %s is not what LogKey signs for %s: %w", path, p.listPath(i), ErrCorrupt)
+			}
+		}
+		p.checkpoint[i] = cp
+	}
+	entries, err := os.ReadDir(p.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
+	for _, e := range entries {
+		for i := range listWords {
+			num, ok := strings.CutPrefix(e.Name(), p.cfg.Campaign+"-"+listWords[i]+".checkpoint.")
+			if !ok {
+				continue
+			}
+			if size, err := strconv.ParseInt(num, 10, 64); err == nil && size > p.st.Lines {
+				// Signed by a batch that crashed before its commit; no
+				// client saw it, and the next batch may differ.
+				p.log.Warn("removing a checkpoint that was written but never published", "file", e.Name())
+				if err := os.Remove(filepath.Join(p.cfg.Dir, e.Name())); err != nil {
+					return fmt.Errorf("publisher: %w", err)
+				}
+			}
 		}
 	}
 	return nil
@@ -150,8 +263,14 @@ func (p *Publisher) recoverList(i int) error {
 			return fmt.Errorf("publisher: couldn't sync %s: %w", path, err)
 		}
 	}
+	var resume int64 // the first leaf whose stored hashes are missing
+	if p.logs {
+		if resume, err = p.hashes[i].recover(p.st.Lines); err != nil {
+			return err
+		}
+	}
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, committed), 64<<10)
-	var n int64
+	var n, offset int64
 	for {
 		line, err := r.ReadString('\n')
 		if err == io.EOF {
@@ -163,8 +282,17 @@ func (p *Publisher) recoverList(i int) error {
 		if err != nil {
 			return fmt.Errorf("publisher: couldn't read %s: %w", path, err)
 		}
-		n++
+		if n%tileWidth == 0 {
+			p.tileStart[i] = append(p.tileStart[i], offset)
+		}
+		offset += int64(len(line))
 		line = line[:len(line)-1]
+		if p.logs && n >= resume {
+			if err := p.hashes[i].add(n, []byte(line)); err != nil {
+				return fmt.Errorf("publisher: %w", err)
+			}
+		}
+		n++
 		if i == votesList {
 			v, err := lines.ParseVote(line)
 			if err != nil {
@@ -175,6 +303,7 @@ func (p *Publisher) recoverList(i int) error {
 				p.log.Error("a nonce stands twice in the votes list", "list", path, "line", n)
 			}
 			p.publishedVotes[k] = struct{}{}
+			p.count(v.Option)
 		} else {
 			v, err := lines.ParseVoter(line)
 			if err != nil {
@@ -190,7 +319,31 @@ func (p *Publisher) recoverList(i int) error {
 	if n != p.st.Lines {
 		return fmt.Errorf("publisher: %s has %d lines, the state says %d: %w", path, n, p.st.Lines, ErrCorrupt)
 	}
+	if p.logs {
+		if len(p.hashes[i].pending) > 0 {
+			p.log.Warn("recomputing hashes that were not written", "list", path, "from_leaf", resume)
+		}
+		if err := p.hashes[i].commit(); err != nil {
+			return fmt.Errorf("publisher: %w", err)
+		}
+	}
 	return nil
+}
+
+// count adds a published vote for option o to the counts of the history.
+func (p *Publisher) count(o string) {
+	if len(p.cfg.Options) == 0 {
+		return
+	}
+	i, ok := p.options[o]
+	if !ok {
+		// The collectors accept only the ballot's options: the list
+		// and the configuration disagree.
+		p.anomalies++
+		p.log.Error("a published vote is for an option not on the ballot; the history does not count it", "option", o)
+		return
+	}
+	p.counts[i]++
 }
 
 // appendList writes b at the committed end of list i and fsyncs. Writing
@@ -252,9 +405,40 @@ func syncDir(dir string) error {
 
 // snapshot returns what handlers serve for the committed state.
 func (p *Publisher) snapshot() *snapshot {
-	s := &snapshot{size: p.st.Bytes, modified: time.Unix(p.st.Modified, 0)}
+	s := &snapshot{
+		size:       [3]int64{p.st.Bytes[0], p.st.Bytes[1], p.st.History},
+		modified:   time.Unix(p.st.Modified, 0),
+		lines:      p.st.Lines,
+		checkpoint: p.checkpoint,
+	}
 	for i := range s.etag {
-		s.etag[i] = fmt.Sprintf(`"%s-%d"`, p.st.Epoch, p.st.Bytes[i])
+		s.etag[i] = fmt.Sprintf(`"%s-%d"`, p.st.Epoch, s.size[i])
+	}
+	for i := range p.tileStart {
+		s.tileStart[i] = p.tileStart[i][:len(p.tileStart[i]):len(p.tileStart[i])]
+		if p.logs {
+			s.hashes[i] = p.hashes[i].n
+		}
 	}
 	return s
+}
+
+// writeFileSync creates or replaces path with data and fsyncs it; the
+// caller fsyncs the directory.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return nil
 }

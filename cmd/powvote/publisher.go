@@ -67,12 +67,16 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "publisher")
 	p, err := publisher.New(publisher.Config{
-		Campaign: c.Settings.Name,
-		Pairs:    urls,
-		Pass:     c.Secrets.PassSecret,
-		Dir:      publishedDir(c),
-		Interval: *interval,
-		Logger:   log,
+		Campaign:  c.Settings.Name,
+		Pairs:     urls,
+		Pass:      c.Secrets.PassSecret,
+		Dir:       publishedDir(c),
+		Interval:  *interval,
+		Logger:    log,
+		BatchSize: c.Settings.BatchSize,
+		End:       c.Settings.End,
+		Options:   c.Settings.Options,
+		LogKey:    c.Secrets.LogKey,
 	})
 	if err != nil {
 		return err

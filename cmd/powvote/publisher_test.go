@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powvote/powvote/campaign"
 )
 
 // TestPublisherProcess runs `powvote publisher` against the collectors of
@@ -48,7 +50,9 @@ func TestPublisherProcess(t *testing.T) {
 		done <- cmd.Wait()
 	}()
 
-	stamps := castVotes(t, data, p.edge, 2)
+	// A whole batch, since the publisher publishes nothing smaller before
+	// the campaign ends.
+	stamps := castVotes(t, data, p.edge, campaign.Demo(time.Now(), nil).BatchSize)
 	// The publisher pulls on its own schedule: poll the list it serves.
 	var votes string
 	deadline := time.Now().Add(20 * time.Second)

@@ -101,6 +101,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		pub, err := publisher.New(publisher.Config{
 			Campaign: c.Settings.Name, Pairs: [][2]string{urls}, Pass: c.Secrets.PassSecret,
 			Dir: publishedDir(c), Logger: log.With("component", "publisher", "campaign", n),
+			BatchSize: c.Settings.BatchSize, End: c.Settings.End, Options: c.Settings.Options, LogKey: c.Secrets.LogKey,
 		})
 		if err != nil {
 			return err

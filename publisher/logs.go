@@ -1,0 +1,279 @@
+package publisher
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// tileHeight is the height of C2SP tlog-tiles tiles: 256 hashes wide.
+const (
+	tileHeight = 8
+	tileWidth  = 1 << tileHeight
+)
+
+// hashStore holds the stored hashes of one list's Merkle tree (tlog's
+// numbering: tlog.StoredHashIndex) in a file of 32-byte records, with the
+// hashes of a batch kept in memory until commit.
+//
+// The file is never the only copy of anything: every hash in it follows
+// from the list's lines, so New cuts it to the committed size of the list
+// and recomputes whatever a crash left missing. The round's goroutine owns
+// pending and n; handlers read the file below a count taken from the
+// snapshot (committedHashes), which the round never writes.
+type hashStore struct {
+	f       *os.File
+	path    string
+	n       int64       // hashes in the file, all fsynced
+	pending []tlog.Hash // hashes n, n+1, ... of the batch under way
+}
+
+// ReadHashes implements tlog.HashReader over the file and the batch.
+func (h *hashStore) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		switch {
+		case x < 0 || x >= h.n+int64(len(h.pending)):
+			return nil, fmt.Errorf("hash %d not stored (%d are)", x, h.n+int64(len(h.pending)))
+		case x >= h.n:
+			out[i] = h.pending[x-h.n]
+		default:
+			if _, err := h.f.ReadAt(out[i][:], x*tlog.HashSize); err != nil {
+				return nil, fmt.Errorf("couldn't read hash %d from %s: %w", x, h.path, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// add computes the hashes that leaf n, with content line, adds to the tree.
+func (h *hashStore) add(n int64, line []byte) error {
+	hs, err := tlog.StoredHashes(n, line, h)
+	if err != nil {
+		return fmt.Errorf("leaf %d of %s: %w", n, h.path, err)
+	}
+	h.pending = append(h.pending, hs...)
+	return nil
+}
+
+// commit writes the batch's hashes after the file's and fsyncs.
+func (h *hashStore) commit() error {
+	if len(h.pending) == 0 {
+		return nil
+	}
+	b := make([]byte, 0, len(h.pending)*tlog.HashSize)
+	for _, x := range h.pending {
+		b = append(b, x[:]...)
+	}
+	if _, err := h.f.WriteAt(b, h.n*tlog.HashSize); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", h.path, err)
+	}
+	if err := h.f.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync %s: %w", h.path, err)
+	}
+	h.n += int64(len(h.pending))
+	h.pending = nil
+	return nil
+}
+
+// recover cuts the file to what a tree of leaves leaves needs and returns
+// the first leaf whose hashes are not all in it: the caller adds that
+// leaf and the following ones again, then commits.
+func (h *hashStore) recover(leaves int64) (int64, error) {
+	fi, err := h.f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("publisher: %w", err)
+	}
+	have := fi.Size() / tlog.HashSize
+	// The largest tree whose hashes are all in the file: a crash after
+	// the lists were written may have left the tail of a batch missing,
+	// or a torn record.
+	lo, hi := int64(0), leaves
+	for lo < hi {
+		mid := hi - (hi-lo)/2
+		if tlog.StoredHashCount(mid) <= have {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	h.n = tlog.StoredHashCount(lo)
+	if fi.Size() != h.n*tlog.HashSize {
+		if err := h.f.Truncate(h.n * tlog.HashSize); err != nil {
+			return 0, fmt.Errorf("publisher: couldn't cut %s: %w", h.path, err)
+		}
+		if err := h.f.Sync(); err != nil {
+			return 0, fmt.Errorf("publisher: couldn't sync %s: %w", h.path, err)
+		}
+	}
+	return lo, nil
+}
+
+// committedHashes reads the first n hashes of a hashStore's file; it is
+// what handlers use, with n from the snapshot.
+type committedHashes struct {
+	f *os.File
+	n int64
+}
+
+func (c committedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= c.n {
+			return nil, fmt.Errorf("hash %d not committed", x)
+		}
+		if _, err := c.f.ReadAt(out[i][:], x*tlog.HashSize); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkpointText is the body of a C2SP tlog-checkpoint, before signing.
+func checkpointText(origin string, size int64, root tlog.Hash) string {
+	return origin + "\n" + strconv.FormatInt(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
+}
+
+// signCheckpoint returns the signed note of a checkpoint. Ed25519
+// signatures are deterministic, so signing the same tree again gives the
+// same bytes: New uses that to check the checkpoint files.
+func signCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash) ([]byte, error) {
+	msg, err := note.Sign(&note.Note{Text: checkpointText(origin, size, root)}, s)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't sign checkpoint %s %d: %w", origin, size, err)
+	}
+	return msg, nil
+}
+
+// verifierKey derives the note verifier key of a note signer key
+// "PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 and the Ed25519 seed>".
+func verifierKey(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5) // base64 may hold "+"
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a note signer key")
+	}
+	key, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != 1 {
+		return "", errors.New("not an Ed25519 note signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	if err != nil {
+		return "", err
+	}
+	// The key hash in the signer key must be the one the verifier
+	// computes, or checkpoints would carry a hash no one can match.
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return "", err
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", err
+	}
+	if v.KeyHash() != s.KeyHash() || v.Name() != s.Name() {
+		return "", errors.New("the key hash does not match the key")
+	}
+	return vkey, nil
+}
+
+// tilePath formats the C2SP tlog-tiles path of a tile below "tile/":
+// "<L>/<N>[.p/<W>]", level -1 being "entries", N in groups of three
+// digits, all but the last prefixed with "x". w is the width, 256 for a
+// full tile.
+func tilePath(level int, n int64, w int) string {
+	var b strings.Builder
+	if level < 0 {
+		b.WriteString("entries/")
+	} else {
+		b.WriteString(strconv.Itoa(level) + "/")
+	}
+	var groups []string
+	for {
+		groups = append(groups, fmt.Sprintf("%03d", n%1000))
+		n /= 1000
+		if n == 0 {
+			break
+		}
+	}
+	for i := len(groups) - 1; i > 0; i-- {
+		b.WriteString("x" + groups[i] + "/")
+	}
+	b.WriteString(groups[0])
+	if w < tileWidth {
+		b.WriteString(".p/" + strconv.Itoa(w))
+	}
+	return b.String()
+}
+
+// parseTilePath reads what tilePath writes and nothing else: a path that
+// would format differently is refused, so every tile has one name.
+func parseTilePath(p string) (level int, n int64, w int, ok bool) {
+	first, rest, ok := strings.Cut(p, "/")
+	if !ok {
+		return 0, 0, 0, false
+	}
+	if first == "entries" {
+		level = -1
+	} else if level, ok = smallNumber(first, 63); !ok {
+		return 0, 0, 0, false
+	}
+	w = tileWidth
+	if idx, ws, partial := strings.Cut(rest, ".p/"); partial {
+		if w, ok = smallNumber(ws, tileWidth-1); !ok || w == 0 {
+			return 0, 0, 0, false
+		}
+		rest = idx
+	}
+	groups := strings.Split(rest, "/")
+	if len(groups) > 7 { // beyond 2^63 leaves
+		return 0, 0, 0, false
+	}
+	for i, g := range groups {
+		if i < len(groups)-1 {
+			if g, ok = strings.CutPrefix(g, "x"); !ok {
+				return 0, 0, 0, false
+			}
+		}
+		if len(g) != 3 || strings.Trim(g, "0123456789") != "" {
+			return 0, 0, 0, false
+		}
+		d, _ := strconv.Atoi(g)
+		if n > (1<<62)/1000 {
+			return 0, 0, 0, false
+		}
+		n = n*1000 + int64(d)
+	}
+	if tilePath(level, n, w) != p {
+		return 0, 0, 0, false
+	}
+	return level, n, w, true
+}
+
+// smallNumber reads a decimal number in [0, max] without leading zeros.
+func smallNumber(s string, max int) (int, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' || strings.Trim(s, "0123456789") != "" || len(s) > 4 {
+		return 0, false
+	}
+	x, _ := strconv.Atoi(s)
+	return x, x <= max
+}
+
+// entryBundle encodes lines as a C2SP tlog-tiles entry bundle: each entry
+// a big-endian uint16 length and the bytes of the line, without its "\n".
+func entryBundle(lines [][]byte) []byte {
+	var b []byte
+	for _, l := range lines {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(l)))
+		b = append(b, l...)
+	}
+	return b
+}

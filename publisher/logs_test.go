@@ -1,0 +1,627 @@
+package publisher
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/powvote/powvote/publisher/lines"
+)
+
+var testOptions = []string{"Yes", "No", "Blank"}
+
+// logPublisher is a publisher of campaign solar whose collectors never
+// answer: the tests fill its queues themselves.
+func logPublisher(t *testing.T, dir, key string, clock func() time.Time, tweak func(*Config)) *Publisher {
+	t.Helper()
+	cfg := Config{
+		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+		Dir: dir, Clock: clock, LogKey: key, Options: testOptions,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// item is a final vote and a final voter, as a round would queue them.
+type item struct {
+	vote  *pendingVote
+	voter lines.Voter
+}
+
+func randomItems(t *testing.T, n int) []item {
+	t.Helper()
+	items := make([]item, n)
+	for i := range items {
+		items[i].vote = randomVote(t)
+		items[i].vote.vote.Option = testOptions[i%len(testOptions)]
+		items[i].vote.line = items[i].vote.vote.Line()
+		rand.Read(items[i].voter.Pkey[:])
+		rand.Read(items[i].voter.Sig[:])
+		rand.Read(items[i].voter.ID[:])
+	}
+	return items
+}
+
+// feed queues these votes and voters as one round would and publishes.
+func feed(t *testing.T, p *Publisher, votes []*pendingVote, voters []lines.Voter) {
+	t.Helper()
+	p.roundMu.Lock()
+	defer p.roundMu.Unlock()
+	for _, pv := range votes {
+		p.queuedVotes[keyOf(pv.vote.Nonce)] = struct{}{}
+	}
+	for _, v := range voters {
+		p.queuedVoters[v.Mandate()] = struct{}{}
+	}
+	p.voteQueue = append(p.voteQueue, votes...)
+	p.voterQueue = append(p.voterQueue, voters...)
+	if err := p.publish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func votesOf(items []item) []*pendingVote {
+	var out []*pendingVote
+	for _, it := range items {
+		out = append(out, it.vote)
+	}
+	return out
+}
+
+func votersOf(items []item) []lines.Voter {
+	var out []lines.Voter
+	for _, it := range items {
+		out = append(out, it.voter)
+	}
+	return out
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// TestBatches checks that nothing is published below the batch size, that
+// a batch takes as many votes as voters, and that Flush and the end of the
+// campaign publish the rest.
+func TestBatches(t *testing.T) {
+	dir := t.TempDir()
+	p := logPublisher(t, dir, testLogKey(t), (&tickClock{}).now, func(c *Config) { c.BatchSize = 5 })
+	items := randomItems(t, 7)
+	lengths := func() (int, int) {
+		return len(readLines(t, filepath.Join(dir, "solar-vote.log"))), len(readLines(t, filepath.Join(dir, "solar-auth.log")))
+	}
+
+	feed(t, p, votesOf(items[:3]), votersOf(items[:3]))
+	feed(t, p, votesOf(items[3:5]), votersOf(items[3:4]))
+	if v, a := lengths(); v != 0 || a != 0 || p.Status().Lines != 0 {
+		t.Fatalf("5 votes and 4 voters ready, batch size 5: published %d and %d lines", v, a)
+	}
+	if s := p.Status(); s.HeldVotes != 5 || s.HeldVoters != 4 {
+		t.Errorf("status %+v, want 5 votes and 4 voters held", s)
+	}
+	feed(t, p, nil, votersOf(items[4:7]))
+	if v, a := lengths(); v != 5 || a != 5 {
+		t.Fatalf("5 votes and 7 voters ready: published %d and %d lines, want 5 and 5", v, a)
+	}
+	feed(t, p, votesOf(items[5:7]), nil)
+	if v, a := lengths(); v != 5 || a != 5 {
+		t.Fatalf("2 of each ready: published %d and %d lines, want 5 and 5 still", v, a)
+	}
+
+	// The collectors do not answer: Flush says so, and publishes anyway.
+	if err := p.Flush(context.Background()); err == nil || errors.Is(err, ErrFailed) {
+		t.Fatalf("Flush: %v, want the collectors' errors only", err)
+	}
+	if v, a := lengths(); v != 7 || a != 7 {
+		t.Fatalf("after Flush: %d and %d lines, want 7 and 7", v, a)
+	}
+	if s := p.Status(); s.Lines != 7 || s.HeldVotes != 0 || s.HeldVoters != 0 {
+		t.Errorf("status %+v after Flush", s)
+	}
+
+	// The history: one line per batch, the counts per option in ballot
+	// order of the whole list at that size.
+	hist := readLines(t, filepath.Join(dir, "solar-history.log"))
+	if len(hist) != 2 {
+		t.Fatalf("history:\n%s\nwant 2 lines", strings.Join(hist, "\n"))
+	}
+	votes := readLines(t, filepath.Join(dir, "solar-vote.log"))
+	for j, size := range []int{5, 7} {
+		f := strings.Fields(hist[j])
+		if len(f) != 2+len(testOptions) || f[0] != strconv.Itoa(size) {
+			t.Fatalf("history line %q, want size %d and %d counts", hist[j], size, len(testOptions))
+		}
+		if _, err := strconv.ParseInt(f[1], 10, 64); err != nil {
+			t.Errorf("history line %q: time %v", hist[j], err)
+		}
+		for o, opt := range testOptions {
+			n := 0
+			for _, l := range votes[:size] {
+				if strings.HasSuffix(l, `"`+opt+`"`) {
+					n++
+				}
+			}
+			if f[2+o] != strconv.Itoa(n) {
+				t.Errorf("history line %q: %s counted %s, the list has %d", hist[j], opt, f[2+o], n)
+			}
+		}
+	}
+
+	// Once the clock is past End, every round publishes what is ready.
+	ended := logPublisher(t, t.TempDir(), testLogKey(t), (&tickClock{}).now, func(c *Config) {
+		c.BatchSize = 100
+		c.End = time.Unix(1767225600, 0)
+	})
+	feed(t, ended, votesOf(items[:2]), votersOf(items[:3]))
+	if s := ended.Status(); s.Lines != 2 || s.HeldVoters != 1 {
+		t.Errorf("after End: status %+v, want 2 lines and a voter held", s)
+	}
+}
+
+// TestBatchOrderIndependent feeds one set of votes and voters to two
+// publishers in different orders and groupings: the lists and the
+// checkpoints come out byte for byte the same.
+func TestBatchOrderIndependent(t *testing.T) {
+	key := testLogKey(t)
+	items := randomItems(t, 12)
+	dirs := [2]string{t.TempDir(), t.TempDir()}
+	a := logPublisher(t, dirs[0], key, (&tickClock{}).now, func(c *Config) { c.BatchSize = 12 })
+	for j := 0; j < 12; j += 4 {
+		feed(t, a, votesOf(items[j:j+4]), votersOf(items[j:j+4]))
+	}
+	b := logPublisher(t, dirs[1], key, (&tickClock{}).now, func(c *Config) { c.BatchSize = 12 })
+	rev := slices.Clone(items)
+	slices.Reverse(rev)
+	feed(t, b, votesOf(rev[:9]), votersOf(rev[:2]))
+	feed(t, b, votesOf(rev[9:]), votersOf(rev[2:]))
+	for _, name := range []string{"solar-vote.log", "solar-auth.log", "solar-vote.checkpoint.12", "solar-auth.checkpoint.12"} {
+		x, err := os.ReadFile(filepath.Join(dirs[0], name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(dirs[1], name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("%s differs with the arrival order:\n%s\n%s", name, x, y)
+		}
+	}
+	if got := readLines(t, filepath.Join(dirs[0], "solar-vote.log")); len(got) != 12 {
+		t.Errorf("%d votes published, want 12", len(got))
+	}
+}
+
+// memHashes is a tlog.HashReader over hashes in memory, computed by the
+// test from the lines it downloaded.
+type memHashes []tlog.Hash
+
+func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(m)) {
+			return nil, fmt.Errorf("hash %d of %d", x, len(m))
+		}
+		out[i] = m[x]
+	}
+	return out, nil
+}
+
+func treeOf(t *testing.T, ls []string) memHashes {
+	t.Helper()
+	var m memHashes
+	for i, l := range ls {
+		hs, err := tlog.StoredHashes(int64(i), []byte(l), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = append(m, hs...)
+	}
+	return m
+}
+
+// httpTiles reads the tiles of one log from the publisher as a client.
+type httpTiles struct {
+	t    *testing.T
+	base string // ".../solar-vote"
+}
+
+func (r httpTiles) Height() int { return tileHeight }
+
+func (r httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tl := range tiles {
+		a := get(r.t, r.base+"/tile/"+tilePath(tl.L, tl.N, tl.W), nil)
+		if a.status != 200 {
+			return nil, fmt.Errorf("tile %v: status %d", tl, a.status)
+		}
+		out[i] = []byte(a.body)
+	}
+	return out, nil
+}
+
+func (r httpTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// serve serves p.Handle on loopback and returns the base URL.
+func serve(t *testing.T, p *Publisher) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: p.Handle}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// openCheckpoint verifies a served checkpoint and returns its tree.
+func openCheckpoint(t *testing.T, v note.Verifier, origin, msg string) tlog.Tree {
+	t.Helper()
+	n, err := note.Open([]byte(msg), note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("note.Open(%q): %v", msg, err)
+	}
+	f := strings.Split(n.Text, "\n")
+	if len(f) != 4 || f[0] != origin || f[3] != "" {
+		t.Fatalf("checkpoint text %q", n.Text)
+	}
+	size, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("checkpoint size %q", f[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(f[2])
+	if err != nil || len(root) != tlog.HashSize {
+		t.Fatalf("checkpoint root %q", f[2])
+	}
+	return tlog.Tree{N: size, Hash: tlog.Hash(root)}
+}
+
+// TestCheckpointsAndTiles publishes batches across a tile boundary and
+// checks, as an auditor would from the served files only, the checkpoints,
+// inclusion proofs, entry bundles and the consistency of two checkpoints.
+func TestCheckpointsAndTiles(t *testing.T) {
+	p := logPublisher(t, t.TempDir(), testLogKey(t), (&tickClock{}).now, nil)
+	base := serve(t, p)
+	items := randomItems(t, 308)
+	for _, r := range [][2]int{{0, 3}, {3, 303}, {303, 308}} {
+		feed(t, p, votesOf(items[r[0]:r[1]]), votersOf(items[r[0]:r[1]]))
+	}
+
+	vkey := get(t, base+"/solar-log.vkey", nil)
+	if vkey.status != 200 {
+		t.Fatalf("vkey: %d", vkey.status)
+	}
+	v, err := note.NewVerifier(strings.TrimSuffix(vkey.body, "\n"))
+	if err != nil {
+		t.Fatalf("served vkey %q: %v", vkey.body, err)
+	}
+	if v.Name() != "powvote-solar" {
+		t.Errorf("vkey name %q", v.Name())
+	}
+
+	for _, word := range listWords {
+		origin := "powvote/solar/" + word
+		list := get(t, base+"/solar-"+word+".log", nil)
+		ls := strings.Split(strings.TrimSuffix(list.body, "\n"), "\n")
+		if len(ls) != 308 {
+			t.Fatalf("%s: %d lines", word, len(ls))
+		}
+		mine := treeOf(t, ls)
+
+		latest := get(t, base+"/solar-"+word+".checkpoint", nil)
+		if other := get(t, base+"/solar-"+word+"/checkpoint", nil); other.body != latest.body {
+			t.Errorf("%s/checkpoint differs from %s.checkpoint", word, word)
+		}
+		if kept := get(t, base+"/solar-"+word+".checkpoint.308", nil); kept.body != latest.body {
+			t.Errorf("%s.checkpoint.308 differs from the latest", word)
+		}
+		tree := openCheckpoint(t, v, origin, latest.body)
+		want, err := tlog.TreeHash(308, mine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tree.N != 308 || tree.Hash != want {
+			t.Fatalf("%s checkpoint %d %v, want 308 %v", word, tree.N, tree.Hash, want)
+		}
+		old := openCheckpoint(t, v, origin, get(t, base+"/solar-"+word+".checkpoint.3", nil).body)
+		if want, _ := tlog.TreeHash(3, mine); old.N != 3 || old.Hash != want {
+			t.Fatalf("%s checkpoint 3: %d %v, want %v", word, old.N, old.Hash, want)
+		}
+
+		// Any changed byte of the signed text is refused.
+		text := latest.body[:strings.Index(latest.body, "\n\n")+1]
+		for i := range text {
+			b := []byte(latest.body)
+			b[i] ^= 0x01
+			if _, err := note.Open(b, note.VerifierList(v)); err == nil {
+				t.Fatalf("%s checkpoint with byte %d changed still opens", word, i)
+			}
+		}
+
+		// Proofs from the served tiles, checked against the checkpoint.
+		thr := tlog.TileHashReader(tree, httpTiles{t, base + "/solar-" + word})
+		for _, n := range []int64{0, 2, 255, 256, 307} {
+			proof, err := tlog.ProveRecord(308, n, thr)
+			if err != nil {
+				t.Fatalf("%s: ProveRecord(308, %d): %v", word, n, err)
+			}
+			if err := tlog.CheckRecord(proof, 308, tree.Hash, n, tlog.RecordHash([]byte(ls[n]))); err != nil {
+				t.Errorf("%s: leaf %d: %v", word, n, err)
+			}
+		}
+		proof, err := tlog.ProveTree(308, 3, thr)
+		if err != nil {
+			t.Fatalf("%s: ProveTree: %v", word, err)
+		}
+		if err := tlog.CheckTree(proof, 308, tree.Hash, 3, old.Hash); err != nil {
+			t.Errorf("%s: checkpoint 308 does not extend checkpoint 3: %v", word, err)
+		}
+
+		// Entry bundles hold the lines, full and partial.
+		for _, c := range []struct {
+			path     string
+			from, to int
+		}{{"entries/000", 0, 256}, {"entries/001.p/52", 256, 308}, {"entries/001.p/3", 256, 259}} {
+			a := get(t, base+"/solar-"+word+"/tile/"+c.path, nil)
+			var got []string
+			for b := []byte(a.body); len(b) >= 2; {
+				n := int(binary.BigEndian.Uint16(b))
+				got, b = append(got, string(b[2:2+n])), b[2+n:]
+			}
+			if a.status != 200 || !slices.Equal(got, ls[c.from:c.to]) {
+				t.Errorf("%s tile/%s: %d, %d entries, want lines %d to %d", word, c.path, a.status, len(got), c.from, c.to)
+			}
+		}
+	}
+
+	for path, status := range map[string]int{
+		"/solar-vote.checkpoint.4":     404, // not a batch boundary
+		"/solar-vote.checkpoint.309":   404,
+		"/solar-vote.checkpoint.0":     404,
+		"/solar-vote.checkpoint.03":    400,
+		"/solar-vote/tile/0/002":       404,
+		"/solar-vote/tile/0/001.p/53":  404,
+		"/solar-vote/tile/1/000.p/2":   404,
+		"/solar-vote/tile/1/000.p/1":   200,
+		"/solar-auth/tile/entries/002": 404,
+		"/solar-vote/tile/0/x000/001":  400,
+		"/solar-vote/tile/0/1":         400,
+		"/solar-town/tile/0/000":       400,
+		"/solar-history.log":           200,
+	} {
+		if a := get(t, base+path, nil); a.status != status {
+			t.Errorf("GET %s: %d, want %d", path, a.status, status)
+		}
+	}
+}
+
+// TestTilePath checks the C2SP tlog-tiles names of tiles both ways.
+func TestTilePath(t *testing.T) {
+	for _, c := range []struct {
+		level int
+		n     int64
+		w     int
+		path  string
+	}{
+		{0, 1234067, 256, "0/x001/x234/067"},
+		{0, 0, 256, "0/000"},
+		{-1, 0, 256, "entries/000"},
+		{-1, 1000, 7, "entries/x001/000.p/7"},
+		{2, 5, 255, "2/005.p/255"},
+	} {
+		if got := tilePath(c.level, c.n, c.w); got != c.path {
+			t.Errorf("tilePath(%d, %d, %d) = %q, want %q", c.level, c.n, c.w, got, c.path)
+		}
+		if l, n, w, ok := parseTilePath(c.path); !ok || l != c.level || n != c.n || w != c.w {
+			t.Errorf("parseTilePath(%q) = %d %d %d %v", c.path, l, n, w, ok)
+		}
+	}
+	for _, bad := range []string{
+		"", "0", "0/", "00/000", "64/000", "0/0", "0/1234067", "0/001/234", "0/x000/001",
+		"0/000.p/256", "0/000.p/0", "0/000.p/08", "0/000.p/", "entry/000", "-1/000", "0/x1/000",
+	} {
+		if _, _, _, ok := parseTilePath(bad); ok {
+			t.Errorf("parseTilePath(%q) accepted", bad)
+		}
+	}
+}
+
+// TestLogsRestart leaves what a crash between the lists and the state
+// leaves (lines, hashes, a checkpoint and a history line beyond the
+// commit, hashes missing), restarts, and checks that the logs resume
+// where they were and grow consistently, with nothing lost or repeated.
+func TestLogsRestart(t *testing.T) {
+	dir, key, clock := t.TempDir(), testLogKey(t), &tickClock{}
+	p := logPublisher(t, dir, key, clock.now, nil)
+	items := randomItems(t, 10)
+	feed(t, p, votesOf(items[:3]), votersOf(items[:3]))
+	feed(t, p, votesOf(items[3:7]), votersOf(items[3:7]))
+	files := []string{"solar-vote.log", "solar-auth.log", "solar-history.log", "solar-vote.checkpoint.7", "solar-auth.checkpoint.7", "solar-vote.hashes"}
+	before := make(map[string]string)
+	for _, name := range files {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = string(b)
+	}
+	p.Close()
+
+	appendTo := func(name, s string) {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(s)
+		f.Close()
+	}
+	appendTo("solar-vote.log", items[7].vote.line+"\n")
+	appendTo("solar-auth.log", "half a line")
+	appendTo("solar-vote.hashes", strings.Repeat("h", 40))
+	appendTo("solar-history.log", "8 1767225700 1 1 1\n")
+	if err := os.WriteFile(filepath.Join(dir, "solar-vote.checkpoint.8"), []byte("orphan"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hp := filepath.Join(dir, "solar-auth.hashes")
+	fi, err := os.Stat(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(hp, fi.Size()-40); err != nil { // one hash and a torn one gone
+		t.Fatal(err)
+	}
+
+	p = logPublisher(t, dir, key, clock.now, nil)
+	for _, name := range files {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		if string(b) != before[name] {
+			t.Errorf("%s after restart differs from what was committed", name)
+		}
+	}
+	b, _ := os.ReadFile(hp)
+	if int64(len(b)) != tlog.StoredHashCount(7)*tlog.HashSize {
+		t.Errorf("%s holds %d bytes after restart, want the hashes of 7 leaves", hp, len(b))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "solar-vote.checkpoint.8")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the uncommitted checkpoint is still there: %v", err)
+	}
+	if got := string(p.snap.Load().checkpoint[votersList]); got != before["solar-auth.checkpoint.7"] {
+		t.Errorf("latest checkpoint after restart %q", got)
+	}
+
+	// The logs grow from there, consistently with the old checkpoints.
+	feed(t, p, votesOf(items[7:]), votersOf(items[7:]))
+	v, err := note.NewVerifier(p.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, word := range listWords {
+		ls := readLines(t, filepath.Join(dir, "solar-"+word+".log"))
+		if len(ls) != 10 || len(slices.Compact(slices.Sorted(slices.Values(ls)))) != 10 {
+			t.Fatalf("%s: %d lines, or some twice", word, len(ls))
+		}
+		mine := treeOf(t, ls)
+		cp, _ := os.ReadFile(filepath.Join(dir, "solar-"+word+".checkpoint.10"))
+		tree := openCheckpoint(t, v, p.origins[i], string(cp))
+		if want, _ := tlog.TreeHash(10, mine); tree.N != 10 || tree.Hash != want {
+			t.Errorf("%s: checkpoint after restart does not match the list", word)
+		}
+		old := openCheckpoint(t, v, p.origins[i], before["solar-"+word+".checkpoint.7"])
+		proof, err := tlog.ProveTree(10, 7, mine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(proof, 10, tree.Hash, 7, old.Hash); err != nil {
+			t.Errorf("%s: checkpoint 10 does not extend checkpoint 7: %v", word, err)
+		}
+	}
+	hist := readLines(t, filepath.Join(dir, "solar-history.log"))
+	if len(hist) != 3 || !strings.HasPrefix(hist[2], "10 ") {
+		t.Errorf("history after restart:\n%s", strings.Join(hist, "\n"))
+	}
+	p.Close()
+
+	// A checkpoint that the key does not sign for these lists is refused.
+	if err := os.WriteFile(filepath.Join(dir, "solar-vote.checkpoint.10"), []byte(before["solar-vote.checkpoint.7"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{
+		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+		Dir: dir, Clock: clock.now, LogKey: key, Options: testOptions,
+	}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("New with a wrong checkpoint: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestLogKeyRefused checks that New names a log key it cannot use.
+func TestLogKeyRefused(t *testing.T) {
+	other, _, err := note.GenerateKey(rand.Reader, "powvote-town")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		other:               `LogKey: key name "powvote-town", want "powvote-solar"`,
+		"PRIVATE+KEY+x+1+2": "LogKey:",
+	} {
+		_, err := New(Config{
+			Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+			Dir: t.TempDir(), LogKey: key,
+		})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LogKey %q: %v, want %q", key, err, want)
+		}
+	}
+}
+
+// TestExampleCheckpoint checks the worked example of the package
+// documentation: the key, its verifier key and the checkpoint, byte for
+// byte, through a real publisher.
+func TestExampleCheckpoint(t *testing.T) {
+	const skey = "PRIVATE+KEY+powvote-solar+0dd4a274+AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"
+	const vkey = "powvote-solar+0dd4a274+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs"
+	const want = "powvote/solar/vote\n1\n7SzLwCSl0yXBYxbgIz+cLaOHWDMCIfcF+dMd4NIMo6U=\n\n" +
+		"— powvote-solar DdSidBA/hy7FqtTLZTxmvPuanBgdD2pVcdtn1RSVzaDTzGbItdFr9rKuntd2of/fuOmUeD8mkGBcC1U1llE5mDPx0wQ=\n"
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(strings.Split(strings.TrimSuffix(want, "\n"), "\n"), skey, vkey) {
+		if l != "" && !bytes.Contains(doc, []byte(l)) {
+			t.Errorf("doc.go does not show %q", l)
+		}
+	}
+
+	p := logPublisher(t, t.TempDir(), skey, (&tickClock{}).now, nil)
+	if p.vkey != vkey {
+		t.Errorf("verifier key %q, want %q", p.vkey, vkey)
+	}
+	v, err := lines.ParseVote(exampleVote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m lines.Voter
+	feed(t, p, []*pendingVote{{vote: v, line: exampleVote}}, []lines.Voter{m})
+	if got := string(p.snap.Load().checkpoint[votesList]); got != want {
+		t.Errorf("checkpoint:\n%s\nwant:\n%s", got, want)
+	}
+}
