@@ -1,0 +1,447 @@
+// Package audit checks a campaign's published lists (PROTOCOL.md section 8)
+// with nothing but public data: the two lists and the campaign's public
+// settings. Anyone can run it; it trusts neither the platform nor the
+// publisher.
+//
+// # Checks
+//
+// Each check has a fixed name, so that scripts can branch on it:
+//
+//	vote-format            every line of the votes list is exactly what lines.ParseVote accepts, and ends with '\n'
+//	auth-format            every line of the voters list is exactly what lines.ParseVoter accepts, and ends with '\n'
+//	proof-of-work          every vote's digest has at least the campaign's threshold of leading zero bits (PROTOCOL.md 5.3)
+//	option                 every vote's option is on the ballot
+//	stamp-time             every vote's P-UTC lies between the campaign's start and end
+//	mandate-signature      every mandate's auth-sig verifies over its auth-id under its auth-pkey (PROTOCOL.md 3)
+//	authority              every mandate's auth-pkey is one of the campaign's authorities
+//	duplicate-nonce        no nonce stands on two vote lines
+//	duplicate-voter-stamp  no voter stamp stands on two vote lines
+//	duplicate-mandate      no mandate (auth-pkey, auth-id) stands on two voter lines
+//	counts-equal           the votes list has as many lines as the voters list
+//
+// A failed check names the lines (1-based) where it failed, in its list.
+// The duplicate checks name the later lines and say which earlier line
+// they repeat. A line that fails its format check is not looked at further,
+// so one broken line is reported once, under the format check.
+//
+// What public data cannot show is not checked: whether P-SIG is a genuine
+// platform signature (the UTC-SIGN key stays secret until the campaign
+// closes), whether a voter stamp's MAC verifies (only the edge holds the
+// key), and how old a stamp was when the vote arrived.
+//
+// # Tally and work
+//
+// The tally counts, per ballot option, the well-formed vote lines that
+// carry it, as `grep -c '"<option>"'` would: a vote that fails another
+// check is still counted, and the failure is reported beside the tally
+// rather than silently taken out of it. Work is the sum of 2^score over the
+// well-formed votes: the number of hashes the votes stand for, on average.
+//
+// # Tree heads
+//
+// Each list is also hashed as an RFC 6962 Merkle tree (a line without its
+// '\n' is a leaf, as golang.org/x/mod/sumdb/tlog hashes records), so that
+// the report can be compared with the publisher's signed checkpoints.
+//
+// # Speed
+//
+// One goroutine per list reads lines into batches; a pool of workers, shared
+// by both lists, parses and verifies whole batches; then the list's
+// goroutine takes the verified batches back in line order and does what
+// needs the whole list (duplicates, tally, tree). Ed25519 verification of
+// the voters list dominates the cost, so the rest avoids allocating per
+// line: batches are recycled, each is turned into one string so that lines
+// are substrings, and duplicates are found through fixed-size keys.
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sync"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/powvote/powvote/campaign"
+)
+
+// Check names, as reports and scripts spell them.
+const (
+	CheckVoteFormat          = "vote-format"
+	CheckAuthFormat          = "auth-format"
+	CheckProofOfWork         = "proof-of-work"
+	CheckOption              = "option"
+	CheckStampTime           = "stamp-time"
+	CheckMandateSignature    = "mandate-signature"
+	CheckAuthority           = "authority"
+	CheckDuplicateNonce      = "duplicate-nonce"
+	CheckDuplicateVoterStamp = "duplicate-voter-stamp"
+	CheckDuplicateMandate    = "duplicate-mandate"
+	CheckCountsEqual         = "counts-equal"
+)
+
+// Checks lists every check Run makes, in the order reports show them.
+var Checks = []string{
+	CheckVoteFormat, CheckAuthFormat, CheckProofOfWork, CheckOption, CheckStampTime,
+	CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
+	CheckDuplicateMandate, CheckCountsEqual,
+}
+
+// MaxLines bounds Failure.Lines, so that a list where every line is wrong
+// still gives a report one can read; Failure.Count has the full number.
+const MaxLines = 100
+
+// Failure is a check that failed.
+type Failure struct {
+	Check   string `json:"check"`           // one of Checks
+	List    string `json:"list,omitempty"`  // file the lines are in, such as "solar-vote.log"; empty for counts-equal
+	Lines   []int  `json:"lines,omitempty"` // 1-based, ascending: the first MaxLines lines that fail
+	Count   int    `json:"count"`           // how many lines fail; 0 when the check is not about lines
+	Message string `json:"message"`         // why it failed, for the first line that failed
+}
+
+// OptionCount is one row of the tally.
+type OptionCount struct {
+	Option string `json:"option"`
+	Votes  int    `json:"votes"`
+}
+
+// Report is the outcome of an audit.
+type Report struct {
+	Campaign string        `json:"campaign"`
+	Votes    int           `json:"votes"`  // lines of the votes list
+	Voters   int           `json:"voters"` // lines of the voters list
+	Tally    []OptionCount `json:"tally"`  // ballot order
+	Failures []Failure     `json:"failures"`
+	Work     float64       `json:"work"` // expected hashes: the sum of 2^score over the votes
+
+	// VoteTree and AuthTree are the RFC 6962 tree heads of the two lists
+	// as read, to compare with the publisher's checkpoints.
+	VoteTree tlog.Tree `json:"vote_tree"`
+	AuthTree tlog.Tree `json:"auth_tree"`
+}
+
+// OK reports whether every check passed.
+func (r *Report) OK() bool { return len(r.Failures) == 0 }
+
+// Failed returns the names of the failed checks, in the order of Checks.
+func (r *Report) Failed() []string {
+	var names []string
+	for _, f := range r.Failures {
+		names = append(names, f.Check)
+	}
+	return names
+}
+
+// Options tune Run. The zero value is ready to use.
+type Options struct {
+	// Workers is the number of goroutines that verify lines. Zero means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// Progress, if not nil, is called after each batch of lines is
+	// verified, with the bytes of both lists verified so far and their
+	// total, or -1 when a source does not say how long a list is. Calls
+	// never overlap, but they come from different goroutines.
+	Progress func(done, total int64)
+}
+
+// Run downloads the campaign's two lists from src and checks them against
+// settings. It returns an error only when a list cannot be read (or ctx is
+// done); everything wrong with the lists themselves is in
+// Report.Failures.
+func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Options) (*Report, error) {
+	if settings == nil {
+		return nil, errors.New("audit: no campaign settings")
+	}
+	a := newAuditor(settings, opt)
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	lists := [2]*list{
+		{kind: voteList, name: VoteLogName(settings.Name)},
+		{kind: authList, name: AuthLogName(settings.Name)},
+	}
+	// Both lists are opened and read at once: they take about as long as
+	// each other to verify, and a download left idle while the other list
+	// is verified could be cut by the server's timeouts.
+	for _, l := range lists {
+		r, err := src.Open(l.name)
+		if err != nil {
+			closeAll(lists[:])
+			return nil, fmt.Errorf("audit: couldn't open %s: %w", l.name, err)
+		}
+		l.r = r
+		if n := sizeOf(r); n >= 0 && a.total >= 0 {
+			a.total += n
+		} else {
+			a.total = -1
+		}
+	}
+	defer closeAll(lists[:])
+	// Closing a reader is the one way to interrupt a Read in progress.
+	stop := context.AfterFunc(ctx, func() { closeAll(lists[:]) })
+	defer stop()
+
+	work := make(chan *batch)
+	var workers sync.WaitGroup
+	for range a.workers {
+		workers.Go(func() {
+			for b := range work {
+				a.verify(b)
+				close(b.done)
+			}
+		})
+	}
+	// The first error stops both scans; the other scan then fails only
+	// because its reader was closed, so only the first error is returned.
+	var (
+		scans    sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for _, l := range lists {
+		scans.Go(func() {
+			if err := a.scan(ctx, l, work); err != nil {
+				errOnce.Do(func() { firstErr = fmt.Errorf("audit: reading %s: %w", l.name, err) })
+				cancel()
+			}
+		})
+	}
+	scans.Wait()
+	close(work)
+	workers.Wait()
+	if err := parent.Err(); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return a.report(lists), nil
+}
+
+func closeAll(ls []*list) {
+	for _, l := range ls {
+		if l.r != nil {
+			l.r.Close()
+		}
+	}
+}
+
+// auditor holds what the workers read (set before they start, then
+// read-only) and the progress counter.
+type auditor struct {
+	settings    *campaign.Settings
+	workers     int
+	options     map[string]int          // option text to ballot index
+	authorities map[[32]byte]struct{}   // the campaign's authority keys
+	start, end  int64                   // the campaign's window, Unix seconds
+	progress    func(done, total int64) // may be nil
+
+	mu    sync.Mutex // guards done and calls to progress
+	done  int64      // bytes verified, both lists
+	total int64      // bytes in both lists, -1 if unknown; set before the scans start
+}
+
+func newAuditor(s *campaign.Settings, opt Options) *auditor {
+	a := &auditor{
+		settings:    s,
+		workers:     opt.Workers,
+		options:     make(map[string]int, len(s.Options)),
+		authorities: make(map[[32]byte]struct{}, len(s.Authorities)),
+		start:       s.Start.Unix(),
+		end:         s.End.Unix(),
+		progress:    opt.Progress,
+	}
+	if a.workers <= 0 {
+		a.workers = runtime.GOMAXPROCS(0)
+	}
+	for i, o := range s.Options {
+		a.options[o] = i
+	}
+	for _, k := range s.Authorities {
+		if len(k) == ed25519.PublicKeySize {
+			a.authorities[[32]byte(k)] = struct{}{}
+		}
+	}
+	return a
+}
+
+func (a *auditor) advance(n int64) {
+	if a.progress == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.done += n
+	a.progress(a.done, a.total)
+}
+
+// report gathers the lists' findings in the order of Checks.
+func (a *auditor) report(lists [2]*list) *Report {
+	v, au := lists[0], lists[1]
+	r := &Report{
+		Campaign: a.settings.Name,
+		Votes:    v.lines,
+		Voters:   au.lines,
+		Work:     v.work,
+		VoteTree: v.tree.head(),
+		AuthTree: au.tree.head(),
+		Failures: []Failure{}, // [] rather than null in JSON
+	}
+	for i, o := range a.settings.Options {
+		n := 0
+		if i < len(v.tally) {
+			n = v.tally[i]
+		}
+		r.Tally = append(r.Tally, OptionCount{Option: o, Votes: n})
+	}
+	for _, c := range Checks {
+		if c == CheckCountsEqual {
+			if v.lines != au.lines {
+				r.Failures = append(r.Failures, Failure{Check: c,
+					Message: fmt.Sprintf("%d lines in %s but %d in %s", v.lines, v.name, au.lines, au.name)})
+			}
+			continue
+		}
+		for _, l := range lists {
+			if f := l.fails[c]; f != nil {
+				r.Failures = append(r.Failures, *f)
+			}
+		}
+	}
+	return r
+}
+
+// list is the state of one list's scan. The scanning goroutine owns every
+// field; workers only see the batches.
+type list struct {
+	kind listKind
+	name string
+	r    io.ReadCloser
+
+	lines    int
+	fails    map[string]*Failure
+	tally    []int // votes list: per ballot index
+	work     float64
+	nonces   map[nonceKey]int
+	stamps   map[stampKey]int
+	mandates map[mandateKey]int
+	tree     treeBuilder
+}
+
+type listKind uint8
+
+const (
+	voteList listKind = iota
+	authList
+)
+
+// record notes that line ln fails check c.
+func (l *list) record(c string, ln int, msg string) {
+	if l.fails == nil {
+		l.fails = make(map[string]*Failure)
+	}
+	f := l.fails[c]
+	if f == nil {
+		f = &Failure{Check: c, List: l.name, Message: fmt.Sprintf("line %d: %s", ln, msg)}
+		l.fails[c] = f
+	}
+	f.Count++
+	if len(f.Lines) < MaxLines {
+		f.Lines = append(f.Lines, ln)
+	}
+}
+
+// merge takes in a verified batch, in line order: the findings of the
+// workers, then what needs every earlier line (duplicates, tally, tree).
+func (l *list) merge(b *batch, nOptions int) {
+	n := len(b.ends)
+	l.lines += n
+	for i := range n {
+		l.tree.push(b.leaves[i])
+	}
+	fi := 0
+	for i := range n {
+		ln := b.first + i
+		// Worker findings stand before the duplicates of the same line, so
+		// every check's lines stay ascending.
+		for ; fi < len(b.fails) && b.fails[fi].line == ln; fi++ {
+			l.record(b.fails[fi].check, ln, b.fails[fi].msg)
+		}
+		switch l.kind {
+		case voteList:
+			rec := &b.votes[i]
+			if !rec.ok {
+				continue
+			}
+			if l.nonces == nil {
+				l.nonces = make(map[nonceKey]int)
+				l.stamps = make(map[stampKey]int)
+				l.tally = make([]int, nOptions)
+			}
+			if prev, dup := l.nonces[rec.nonce]; dup {
+				l.record(CheckDuplicateNonce, ln, fmt.Sprintf("the nonce of line %d again", prev))
+			} else {
+				l.nonces[rec.nonce] = ln
+			}
+			if prev, dup := l.stamps[rec.stamp]; dup {
+				l.record(CheckDuplicateVoterStamp, ln, fmt.Sprintf("the voter stamp of line %d again", prev))
+			} else {
+				l.stamps[rec.stamp] = ln
+			}
+			if rec.option >= 0 {
+				l.tally[rec.option]++
+			}
+			l.work += math.Ldexp(1, int(rec.score))
+		case authList:
+			rec := &b.voters[i]
+			if !rec.ok {
+				continue
+			}
+			if l.mandates == nil {
+				l.mandates = make(map[mandateKey]int)
+			}
+			if prev, dup := l.mandates[rec.mandate]; dup {
+				l.record(CheckDuplicateMandate, ln, fmt.Sprintf("the mandate of line %d again", prev))
+			} else {
+				l.mandates[rec.mandate] = ln
+			}
+		}
+	}
+}
+
+// treeBuilder computes an RFC 6962 tree head over leaves pushed in order,
+// keeping one hash per set bit of the leaf count (the roots of the perfect
+// subtrees the leaves so far make, largest first).
+type treeBuilder struct {
+	n     int64
+	stack []tlog.Hash
+}
+
+func (t *treeBuilder) push(h tlog.Hash) {
+	t.stack = append(t.stack, h)
+	// Leaf number t.n closes one perfect subtree per trailing 1 bit.
+	for k := t.n; k&1 == 1; k >>= 1 {
+		top := len(t.stack)
+		t.stack[top-2] = tlog.NodeHash(t.stack[top-2], t.stack[top-1])
+		t.stack = t.stack[:top-1]
+	}
+	t.n++
+}
+
+func (t *treeBuilder) head() tlog.Tree {
+	if t.n == 0 {
+		h, _ := tlog.TreeHash(0, nil) // the hash of the empty tree; reads nothing
+		return tlog.Tree{N: 0, Hash: h}
+	}
+	h := t.stack[len(t.stack)-1]
+	for i := len(t.stack) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(t.stack[i], h)
+	}
+	return tlog.Tree{N: t.n, Hash: h}
+}

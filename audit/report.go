@@ -1,0 +1,94 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// descriptions say in one line what each check asks of the lists.
+var descriptions = map[string]string{
+	CheckVoteFormat:          "every vote line is well formed",
+	CheckAuthFormat:          "every voter line is well formed",
+	CheckProofOfWork:         "every vote meets the proof-of-work threshold",
+	CheckOption:              "every vote's option is on the ballot",
+	CheckStampTime:           "every vote's P-UTC is inside the campaign",
+	CheckMandateSignature:    "every mandate's signature verifies",
+	CheckAuthority:           "every mandate is signed by an authority of the campaign",
+	CheckDuplicateNonce:      "no nonce is used twice",
+	CheckDuplicateVoterStamp: "no voter stamp is used twice",
+	CheckDuplicateMandate:    "no mandate votes twice",
+	CheckCountsEqual:         "as many votes as voters",
+}
+
+// WriteText writes the report for people: the tally, the counts, then
+// every check with its verdict and, for a failed one, its lines.
+func (r *Report) WriteText(w io.Writer) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "campaign %s: %d votes, %d voters\n\n", r.Campaign, r.Votes, r.Voters)
+
+	width := len("option")
+	for _, t := range r.Tally {
+		width = max(width, utf8.RuneCountInString(t.Option))
+	}
+	fmt.Fprintf(&b, "%-*s  %8s\n", width, "option", "votes")
+	total := 0
+	for _, t := range r.Tally {
+		// Pad by runes, not bytes, so that accented options line up.
+		fmt.Fprintf(&b, "%s%s  %8d\n", t.Option, strings.Repeat(" ", width-utf8.RuneCountInString(t.Option)), t.Votes)
+		total += t.Votes
+	}
+	fmt.Fprintf(&b, "%-*s  %8d\n", width, "total", total)
+	if r.Work > 0 {
+		fmt.Fprintf(&b, "\nwork: about 2^%.1f hashes\n", math.Log2(r.Work))
+	}
+	fmt.Fprintf(&b, "\nvotes list: %d lines, tree hash %s\n", r.VoteTree.N, r.VoteTree.Hash)
+	fmt.Fprintf(&b, "voters list: %d lines, tree hash %s\n\n", r.AuthTree.N, r.AuthTree.Hash)
+
+	failed := make(map[string][]Failure)
+	for _, f := range r.Failures {
+		failed[f.Check] = append(failed[f.Check], f)
+	}
+	for _, c := range Checks {
+		fs := failed[c]
+		if len(fs) == 0 {
+			fmt.Fprintf(&b, "ok    %-22s %s\n", c, descriptions[c])
+			continue
+		}
+		fmt.Fprintf(&b, "FAIL  %-22s %s\n", c, descriptions[c])
+		for _, f := range fs {
+			where := ""
+			if f.List != "" {
+				where = f.List + ": "
+			}
+			fmt.Fprintf(&b, "      %s%s\n", where, f.Message)
+			if len(f.Lines) > 0 {
+				fmt.Fprintf(&b, "      %d line(s): %s", f.Count, joinInts(f.Lines))
+				if f.Count > len(f.Lines) {
+					fmt.Fprintf(&b, " and %d more", f.Count-len(f.Lines))
+				}
+				b.WriteByte('\n')
+			}
+		}
+	}
+	if r.OK() {
+		b.WriteString("\nevery check passed\n")
+	} else {
+		fmt.Fprintf(&b, "\nfailed: %s\n", strings.Join(r.Failed(), ", "))
+	}
+	io.WriteString(w, b.String())
+}
+
+func joinInts(xs []int) string {
+	var b []byte
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(b)
+}

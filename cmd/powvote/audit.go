@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/powvote/powvote/audit"
+	"github.com/powvote/powvote/campaign"
+)
+
+func init() {
+	register(command{name: "audit", summary: "verify a campaign's published lists and print the tally", run: runAudit})
+}
+
+const auditHelp = `
+Downloads a campaign's published lists from SOURCE and checks everything
+public data allows: the format of every line, every vote's proof of work
+against the threshold, that every option is on the ballot and every stamp
+time inside the campaign, every mandate's signature and authority, that no
+mandate, nonce or voter stamp stands twice, and that there are as many votes
+as voters. Prints the tally and each check's verdict with the line numbers
+that fail it. Exits 0 only when every check passes.
+
+SOURCE is the base URL of an edge or a publisher, or a folder holding the
+downloaded <campaign>-vote.log and <campaign>-auth.log.
+
+The public settings (ballot, authorities, threshold, dates) come from
+--settings, else from the folder (<campaign>-settings.yaml, then
+campaign.yaml), else from <SOURCE>/<campaign>-settings.yaml. Settings taken
+from the platform under audit are only as trustworthy as the platform: an
+auditor should compare them with the ones the authority announced.
+
+Examples:
+  powvote audit http://127.0.0.1:8080 --settings powvote-data/solar/campaign.yaml
+  powvote audit ./downloads --campaign solar --json
+`
+
+// bigList is the size from which a progress bar is worth drawing.
+const bigList = 4 << 20
+
+func runAudit(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "audit", "SOURCE [--settings FILE] [--campaign C] [--workers N] [--json]", auditHelp)
+	settingsFile := fs.String("settings", "", "the campaign's public settings (a campaign.yaml)")
+	name := fs.String("campaign", "", "campaign name (default: the one the settings name)")
+	workers := fs.Int("workers", 0, "verifying goroutines (default: all cores)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	pos, err := parseFlags(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *workers < 0 {
+		return usagef("--workers %d is negative", *workers)
+	}
+	src, err := auditSource(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	settings, from, err := auditSettings(src, pos[0], *settingsFile, *name)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.Stdout, "settings: %s\n", from)
+	}
+
+	var bar *progress
+	var shown int64
+	r, err := audit.Run(ctx, src, settings, audit.Options{
+		Workers: *workers,
+		Progress: func(done, total int64) {
+			if total < bigList {
+				return // unknown or small: done before a bar would help
+			}
+			if bar == nil {
+				bar = newProgress(e.Stderr, "audit", int(total))
+			}
+			bar.add(int(done - shown))
+			shown = done
+		},
+	})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := struct {
+			OK bool `json:"ok"`
+			*audit.Report
+		}{r.OK(), r}
+		enc := json.NewEncoder(e.Stdout)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		r.WriteText(e.Stdout)
+	}
+	if !r.OK() {
+		return fmt.Errorf("campaign %s fails %d check(s): %s", r.Campaign, len(r.Failures), strings.Join(r.Failed(), ", "))
+	}
+	return nil
+}
+
+// auditSource reads SOURCE: an http(s) URL or an existing folder.
+func auditSource(ctx context.Context, s string) (audit.Source, error) {
+	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		// No overall timeout: a big list takes as long as it takes to
+		// download, but a server that does not answer at all is given up.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = 30 * time.Second
+		return &audit.URL{Base: s, Client: &http.Client{Transport: t}, Context: ctx}, nil
+	}
+	st, err := os.Stat(s)
+	if err != nil {
+		return nil, usagef("SOURCE %q is neither an http(s) URL nor a folder: %v", s, err)
+	}
+	if !st.IsDir() {
+		return nil, usagef("SOURCE %s is not a folder", s)
+	}
+	return audit.Dir(s), nil
+}
+
+// auditSettings finds the campaign's public settings and says where they
+// came from.
+func auditSettings(src audit.Source, source, file, name string) (*campaign.Settings, string, error) {
+	check := func(s *campaign.Settings, from string) (*campaign.Settings, string, error) {
+		if name != "" && s.Name != name {
+			return nil, "", fmt.Errorf("the settings in %s are for campaign %q, not %q", from, s.Name, name)
+		}
+		return s, from, nil
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", fmt.Errorf("couldn't read the settings: %w", err)
+		}
+		s, err := campaign.Parse(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", file, err)
+		}
+		return check(s, file)
+	}
+	var candidates []string
+	if name != "" {
+		candidates = append(candidates, audit.SettingsName(name))
+	}
+	if dir, isDir := src.(audit.Dir); isDir {
+		// A folder of downloads without --campaign: its one settings file.
+		if m, _ := filepath.Glob(filepath.Join(string(dir), "*-settings.yaml")); name == "" && len(m) == 1 {
+			candidates = append(candidates, filepath.Base(m[0]))
+		}
+		candidates = append(candidates, campaign.SettingsFile)
+	}
+	for _, c := range candidates {
+		s, err := openSettings(src, c)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return check(s, where(source, c))
+	}
+	if name == "" {
+		return nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves C-settings.yaml")
+	}
+	return nil, "", usagef("no settings: %s has no %s; give --settings FILE", source, strings.Join(candidates, " or "))
+}
+
+func openSettings(src audit.Source, name string) (*campaign.Settings, error) {
+	r, err := src.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Parse refuses more than 1 MiB; reading one byte more lets it say so.
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", name, err)
+	}
+	s, err := campaign.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+func where(source, name string) string {
+	if strings.Contains(source, "://") {
+		return strings.TrimSuffix(source, "/") + "/" + name
+	}
+	return filepath.Join(source, name)
+}
