@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
@@ -41,6 +42,9 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	}
 	if *dir == "" || *listen == "" || *instance < 0 {
 		return usagef("--dir, --instance and --listen are required")
+	}
+	if t := strings.TrimRight(*twin, "/"); t == "http://"+*listen || t == "https://"+*listen {
+		return usagef("--twin %s is this instance itself; give the other instance of the pair", *twin)
 	}
 	c, err := loadCampaign(*dir, *name)
 	if err != nil {

@@ -264,6 +264,15 @@ func TestBoothCodeAndProvision(t *testing.T) {
 	}
 }
 
+func TestCollectorRefusesItselfAsTwin(t *testing.T) {
+	data := t.TempDir()
+	mustRun(t, "init", "town", "--dir", data, "--option", "A")
+	r := run(t, "collector", "--dir", data, "--instance", "0", "--listen", "127.0.0.1:9", "--twin", "http://127.0.0.1:9")
+	if r.code != 2 || !strings.Contains(r.stderr, "is this instance itself") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 func TestPowBench(t *testing.T) {
 	out := mustRun(t, "pow", "bench", "--duration", "200ms")
 	if !regexp.MustCompile(`per core: +[0-9.]+ MH/s`).MatchString(out) || !strings.Contains(out, "total:") {
