@@ -21,8 +21,11 @@
 //	C-vote.checkpoint.<n>  the signed checkpoint of the votes list at n lines, one per batch
 //	C-auth.checkpoint.<n>  the same for the voters list
 //	C-history.log          one line per batch (History below)
+//	C-retracted.log        the retracted votes (Retractions below)
+//	C-keys.txt             the public keys published at the close (Closing below)
+//	C-archive.tar.gz       everything an offline audit needs, written at the close
 //
-// All but the first three exist only when Config.LogKey is set. Without
+// The hashes, checkpoints and history exist only when Config.LogKey is set. Without
 // it the lists are published with no logs, checkpoints or history: that
 // is for configurations that predate the logs, not for a campaign.
 //
@@ -95,9 +98,10 @@
 // batch of k = min(len(votes), len(voters)) from the head of each queue
 // (normally both queues hold the same number), but only if k is at least
 // Config.BatchSize: a smaller batch would narrow down who cast which vote.
-// Flush publishes a batch of whatever k there is, the campaign's last; so
-// does every round once the clock is past Config.End. Close does not: a
-// publisher stopped for maintenance keeps its batches whole.
+// Flush publishes a batch of whatever k there is; so does every round
+// once the clock is past Config.End, and Finish, which then closes the
+// campaign. Close does not: a publisher stopped for maintenance keeps its
+// batches whole.
 //
 // The batch's votes are sorted by voter stamp and its voters by the base64
 // text of auth-sig, so that the order within a batch says nothing about
@@ -179,6 +183,69 @@
 // in ballot order, in the whole votes list at that size. With the
 // checkpoints at each size it lets anyone follow the count as it grew.
 //
+// # Retractions
+//
+// A mandate that votes twice while the two instances of its pair cannot
+// see each other gets two receipts, and only the winner of the mirror
+// rule is published (docs/MIRRORS.md). The loser's receipt proves a vote
+// that the votes list does not hold; C-retracted.log answers it. When an
+// instance's vote log shows "retract <nonce>", the publisher appends to
+// C-retracted.log the vote line that instance showed for that nonce (its
+// own vote, which stands earlier in its log), exactly as the line would
+// have stood in the votes list, and fsyncs it before the state moves the
+// cursor past the retraction. The list grows in the order retractions are
+// learnt, one line per nonce (a retraction read again after a restart is
+// not added twice), and is not part of the Merkle logs, the history or
+// the batches: it is not one of the two lists that must grow together,
+// and its lines name no mandate. When a line appears tells roughly when
+// the split healed, not which line of the voters list is the mandate
+// that voted twice. Every complete line on disk stands; New cuts an
+// incomplete last line, which a crash in the middle of an append left and
+// no client saw. It is served with an ETag and without Last-Modified,
+// since it may grow twice in one second.
+//
+// Corners. A retraction of a vote already published (a broken premise of
+// the merge rule) leaves the vote in the votes list and out of the
+// retracted list: the votes list answers its receipt. If the two
+// instances of a pair showed two different lines under one nonce, the
+// publisher publishes neither (above); a retraction of that nonce lists
+// the line of the instance that retracted it, and the twin's line is
+// published nowhere, so a receipt for it finds no answer. Such a
+// conflict without a retraction stays pending, which keeps Run from
+// closing the campaign on its own (Finish must).
+//
+// # Closing
+//
+// Once the clock is past Config.End plus Config.CloseDelay (the time a
+// vote stamped at the end stays acceptable to a collector, and a margin
+// for the twins to exchange it), the first round in which every collector
+// answers, no vote is pending on one instance only and no batch is
+// waiting closes the campaign. Finish closes it at once, whatever is
+// still pending: it is for the operator who decides not to wait.
+//
+// The close runs the last round, which publishes whatever is final,
+// however few; then it writes C-keys.txt,
+//
+//	utc-sign <base64 of the UTC-SIGN public key>
+//	utc-hole <base64 of the UTC-HOLE public key>
+//	receipt <base64 of the receipt public key>
+//	log <note verifier key of the checkpoints>
+//
+// (a line for each key Config holds; the publisher is given the public
+// keys only), and C-archive.tar.gz, a gzipped tar of one folder C/ with
+// the committed bytes of C-vote.log, C-auth.log, C-retracted.log,
+// C-history.log, C-log.vkey, C-settings.yaml (Config.Settings), C-keys.txt,
+// the latest checkpoints C-vote.checkpoint and C-auth.checkpoint and every
+// C-W.checkpoint.<n>, all dated at the close: "tar xzf C-archive.tar.gz"
+// and "powvote audit C" re-verify the election offline. Both files are
+// fsynced, then the directory, then the state records the close time;
+// only then are they served. A crash before that leaves files no client
+// saw, which New removes. After the close, rounds, Flush and Finish do
+// nothing; a restart reads the close from the state and serves the same
+// files, whatever the collectors hold by then. The archive is written
+// under the round lock, in one go: for a large campaign the close takes
+// the time of compressing its lists.
+//
 // # Restart
 //
 // New reads the lists back (every line must parse, their counts must match
@@ -211,6 +278,14 @@
 //	/C-W/tile/<L>/<N>[.p/<W>]        hash tiles
 //	/C-W/tile/entries/<N>[.p/<W>]    entry bundles
 //
+// Always, besides the lists and whatever the logs add:
+//
+//	/C-settings.yaml         Config.Settings, byte for byte (404 if not set)
+//	/C-retracted.log         the retracted votes, with ranges and an ETag
+//	/C-keys.txt              once closed; 404 before
+//	/C-archive.tar.gz        once closed, with ranges, ETag and Last-Modified (the close); 404 before
+//
+// The 404 of a file that will exist later carries Cache-Control: no-cache.
 // A checkpoint or tile of the campaign that does not exist (yet) gets 404
 // with an empty body; every other path or method 400 with an empty body.
 // Kept checkpoints and tiles never change and are served with a year's
@@ -218,13 +293,14 @@
 //
 // # Concurrency
 //
-// A round (PullOnce, called by Run every Interval, or Flush) holds roundMu
-// from start to end, and Close takes it too. Within a round each pair's pulls run on
-// their own goroutine, which alone touches that pair's state; they only
-// read the published and queued sets, which the round's goroutine changes
-// after they are done. Handlers read the lists, the history and the hash
-// files with ReadAt below the committed sizes, which they load from an
-// atomic snapshot together with the latest checkpoints and a prefix of the
-// offsets of the entry bundles; the round writes only above those sizes,
-// and appends offsets beyond the prefix.
+// A round (PullOnce, called by Run every Interval, Flush or Finish) holds
+// roundMu from start to end, and Close takes it too. Within a round each
+// pair's pulls run on their own goroutine, which alone touches that
+// pair's state; they only read the published and queued sets, which the
+// round's goroutine changes after they are done. Handlers read the lists,
+// the history, the retracted list and the hash files with ReadAt below
+// the committed sizes, which they load from an atomic snapshot together
+// with the latest checkpoints, a prefix of the offsets of the entry
+// bundles and, once closed, the keys and the archive; the round writes
+// only above those sizes, and appends offsets beyond the prefix.
 package publisher

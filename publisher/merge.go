@@ -39,7 +39,9 @@ type record struct {
 // and that is not published yet.
 type pendingVote struct {
 	vote     lines.Vote
-	line     string
+	line     string // the line the instance first showed
+	first    int    // the instance that showed it first
+	other    string // under conflict, the line the other instance showed
 	pair     int
 	index    [2]uint64 // its record on each instance; 0 until that instance shows it
 	queued   bool      // final: both instances hold it; it is in the vote queue
@@ -61,9 +63,10 @@ type pairState struct {
 	retracted map[nonceKey]struct{} // nonces either instance retracted
 
 	// What the round's pulls found, taken by the round's goroutine.
-	newVotes  []*pendingVote
-	newVoters []lines.Voter
-	anomalies int
+	newVotes     []*pendingVote
+	newVoters    []lines.Voter
+	newRetracted []retraction
+	anomalies    int
 }
 
 func newPairState(k int, urls [2]string, cursors [2]uint64) *pairState {
@@ -94,6 +97,13 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 				pv.dropped = true
 			}
 			delete(ps.pending, k)
+			if line := pv.lineOf(inst); line != "" {
+				ps.newRetracted = append(ps.newRetracted, retraction{k, line})
+			} else {
+				// An instance retracts only a vote it accepted, which
+				// stands before the retraction in its log.
+				anomaly("retraction of a vote the retracting instance never showed; the retracted list cannot show it")
+			}
 		} else if published(k) {
 			anomaly("retraction of a published vote; the lists are append-only, it stays published")
 		}
@@ -110,7 +120,7 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 	pv := ps.pending[k]
 	switch {
 	case pv == nil:
-		pv = &pendingVote{vote: *r.vote, line: r.line, pair: ps.k}
+		pv = &pendingVote{vote: *r.vote, line: r.line, first: inst, pair: ps.k}
 		pv.index[inst] = r.index
 		ps.pending[k] = pv
 		return
@@ -121,6 +131,7 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 		anomaly("the instances of a pair hold different votes under one nonce; publishing neither")
 		pv.index[inst] = r.index
 		pv.conflict = true
+		pv.other = r.line
 		return
 	}
 	pv.index[inst] = r.index
@@ -128,6 +139,17 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 		pv.queued = true
 		ps.newVotes = append(ps.newVotes, pv)
 	}
+}
+
+// lineOf returns the line instance inst showed for the vote, "" if none.
+func (pv *pendingVote) lineOf(inst int) string {
+	switch {
+	case pv.index[inst] == 0:
+		return ""
+	case inst != pv.first && pv.conflict:
+		return pv.other
+	}
+	return pv.line
 }
 
 // cursors returns, per instance, the index of the oldest record whose fate

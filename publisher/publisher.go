@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -35,6 +36,21 @@ type Config struct {
 	End       time.Time // once the clock passes it every round publishes all that is ready; zero: only Flush does
 	Options   []string  // the ballot, in order: the history counts votes per option; nil: the history holds sizes and times only
 	LogKey    string    // note signer key (named campaign.LogKeyName(Campaign)) that signs the checkpoints; "": no logs, checkpoints or history are kept
+
+	// CloseDelay is how long after End the publisher waits before it
+	// closes the campaign on its own (Finish): a collector accepts a vote
+	// stamped before End for as long as a stamp stays valid, and the twins
+	// need a moment to exchange it. 0: close at End. Ignored if End is zero.
+	CloseDelay time.Duration
+	// Settings is the campaign's public settings file, as
+	// campaign.Settings.Marshal writes it, served as /C-settings.yaml and
+	// put in the archive; nil: not served.
+	Settings []byte
+	// The public keys that stay secret during the campaign, published in
+	// /C-keys.txt once it is closed: UTC-SIGN tells genuine stamps from
+	// decoys, UTC-HOLE signs the decoys, the receipt key checks receipts.
+	// The publisher never holds the private keys. A nil key has no line.
+	UTCSignPub, UTCHolePub, ReceiptPub ed25519.PublicKey
 
 	Interval       time.Duration // between the starts of two rounds in Run; default 2s
 	PageSize       int           // records asked per request; default 10000, the most a collector answers (a larger value only slows catching up)
@@ -116,6 +132,16 @@ func (c *Config) validate() error {
 		return fmt.Errorf("publisher: RequestTimeout: %v is negative", c.RequestTimeout)
 	case c.BatchSize < 0:
 		return fmt.Errorf("publisher: BatchSize: %d is negative", c.BatchSize)
+	case c.CloseDelay < 0:
+		return fmt.Errorf("publisher: CloseDelay: %v is negative", c.CloseDelay)
+	}
+	for _, k := range []struct {
+		name string
+		key  ed25519.PublicKey
+	}{{"UTCSignPub", c.UTCSignPub}, {"UTCHolePub", c.UTCHolePub}, {"ReceiptPub", c.ReceiptPub}} {
+		if k.key != nil && len(k.key) != ed25519.PublicKeySize {
+			return fmt.Errorf("publisher: %s: %d bytes, want %d", k.name, len(k.key), ed25519.PublicKeySize)
+		}
 	}
 	seenOption := make(map[string]int)
 	for i, o := range c.Options {
@@ -178,6 +204,17 @@ type Publisher struct {
 	history *os.File      // C-history.log; written like the lists
 	hashes  [2]*hashStore // stored hashes of each list's tree
 
+	// The retracted list (retract.go): appended by rounds, served below
+	// the size in the snapshot.
+	retracted      *os.File
+	retractedSize  int64                 // bytes durable in C-retracted.log; guarded by roundMu
+	retractedVotes map[nonceKey]struct{} // nonces in C-retracted.log; guarded by roundMu
+
+	// What Finish published (close.go), set once the state says closed.
+	keysText    []byte   // C-keys.txt
+	archive     *os.File // C-archive.tar.gz, opened for reading
+	archiveSize int64
+
 	snap atomic.Pointer[snapshot] // what handlers serve; nil once closed
 
 	roundMu  sync.Mutex // held by a whole round and by Close; guards every field below
@@ -195,6 +232,7 @@ type Publisher struct {
 	voterQueue      []lines.Voter              // final voters not yet published, likewise
 	anomalies       int                        // see Status
 	clockBack       bool                       // the clock was behind Modified at the last round; warned once
+	closeWait       bool                       // the campaign ended but could not be closed yet; logged once
 
 	counts     []int64    // published votes per option, in ballot order
 	tileStart  [2][]int64 // byte offset in each list of leaf 256*j; append-only, handlers read a prefix through the snapshot
@@ -203,13 +241,23 @@ type Publisher struct {
 
 // snapshot is the committed part of the lists, as handlers serve it.
 type snapshot struct {
-	size       [3]int64 // the votes list, the voters list, the history
+	size       [4]int64 // the votes list, the voters list, the history, the retracted list
 	modified   time.Time
-	etag       [3]string
+	etag       [4]string
 	lines      int64      // leaves in each log
 	hashes     [2]int64   // committed stored hashes of each log
 	tileStart  [2][]int64 // a prefix of Publisher.tileStart: never written again
 	checkpoint [2][]byte
+	closed     *closedFiles // nil while the campaign is open
+}
+
+// closedFiles is what a closed campaign serves besides its lists.
+type closedFiles struct {
+	at      time.Time // the close
+	keys    []byte
+	archive *os.File // opened for reading, never written again
+	size    int64    // of the archive
+	etag    string   // of the archive
 }
 
 // New checks the configuration, opens or creates the lists and the state
@@ -245,6 +293,7 @@ func New(cfg Config) (*Publisher, error) {
 		publishedVoters: make(map[lines.Mandate]struct{}),
 		queuedVotes:     make(map[nonceKey]struct{}),
 		queuedVoters:    make(map[lines.Mandate]struct{}),
+		retractedVotes:  make(map[nonceKey]struct{}),
 		options:         make(map[string]int),
 		counts:          make([]int64, len(cfg.Options)),
 	}
@@ -270,7 +319,7 @@ func New(cfg Config) (*Publisher, error) {
 
 // Close releases the lists. Call it after Run has returned; handlers
 // still mounted elsewhere answer 503 from then on. It publishes nothing:
-// call Flush first at the campaign's end.
+// Run closes the campaign once it has ended, and Finish does it at once.
 func (p *Publisher) Close() error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
@@ -296,8 +345,10 @@ func (p *Publisher) closeFiles() error {
 			errs = append(errs, h.f.Close())
 		}
 	}
-	if p.history != nil {
-		errs = append(errs, p.history.Close())
+	for _, f := range []*os.File{p.history, p.retracted, p.archive} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -309,13 +360,14 @@ type Status struct {
 	HeldVoters int   // final voters waiting for votes
 	Pending    int   // votes seen on one instance of their pair only, or in conflict
 	Anomalies  int   // records that broke the merge rule's premises since New (each logged)
+	Closed     bool  // the campaign is closed (Finish): nothing more is published
 }
 
 // Status reports the publisher's progress; it waits for a round under way.
 func (p *Publisher) Status() Status {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
-	s := Status{Lines: p.st.Lines, HeldVotes: len(p.voteQueue), HeldVoters: len(p.voterQueue), Anomalies: p.anomalies}
+	s := Status{Lines: p.st.Lines, HeldVotes: len(p.voteQueue), HeldVoters: len(p.voterQueue), Anomalies: p.anomalies, Closed: p.st.Closed != 0}
 	for _, ps := range p.pairs {
 		for _, pv := range ps.pending {
 			if !pv.queued {
@@ -398,14 +450,19 @@ func (p *Publisher) PullOnce(ctx context.Context) error {
 // grew in the current clock second it waits for the next one (until ctx
 // is done). It returns what PullOnce would. Close does not flush: a
 // publisher stopped in the middle of a campaign must keep its batches
-// whole.
+// whole. Finish flushes and then closes the campaign.
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
+	return p.flushLocked(ctx)
+}
+
+// flushLocked is Flush with roundMu held.
+func (p *Publisher) flushLocked(ctx context.Context) error {
 	p.flushing = true
 	defer func() { p.flushing = false }()
 	err := p.roundLocked(ctx)
-	if errors.Is(err, ErrClosed) || errors.Is(err, ErrFailed) {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrFailed) || p.st.Closed != 0 {
 		return err
 	}
 	for p.failed == nil && min(len(p.voteQueue), len(p.voterQueue)) > 0 {
@@ -425,13 +482,17 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	return err
 }
 
-// roundLocked is PullOnce with roundMu held.
+// roundLocked is PullOnce with roundMu held. Once the campaign is closed
+// it does nothing: nothing is published after the close.
 func (p *Publisher) roundLocked(ctx context.Context) error {
 	if p.closed {
 		return ErrClosed
 	}
 	if p.failed != nil {
 		return p.failed
+	}
+	if p.st.Closed != 0 {
+		return nil
 	}
 	errs := make([]error, len(p.pairs))
 	var wg sync.WaitGroup
@@ -440,12 +501,35 @@ func (p *Publisher) roundLocked(ctx context.Context) error {
 	}
 	wg.Wait()
 	p.enqueue()
+	// The retracted list is made durable before publish writes the state,
+	// which moves the cursors past the retraction records.
+	if err := p.appendRetracted(); err != nil {
+		p.failed = fmt.Errorf("%w: %w", ErrFailed, err)
+		p.log.Error("publishing stopped", "err", err)
+		return p.failed
+	}
 	if err := p.publish(); err != nil {
 		p.failed = fmt.Errorf("%w: %w", ErrFailed, err)
 		p.log.Error("publishing stopped", "err", err)
 		return p.failed
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if p.flushing || !p.Ended() {
+		return err
+	}
+	if err == nil && p.settledLocked() {
+		// Every collector answered, nothing is pending on one instance
+		// only and the last batch is out: nothing can still become final.
+		if cerr := p.closeLocked(); cerr != nil {
+			return cerr
+		}
+		return nil
+	}
+	if !p.closeWait {
+		p.closeWait = true
+		p.log.Warn("the campaign has ended; it closes once every collector answers and no vote is pending (Finish closes it now)")
+	}
+	return err
 }
 
 // redact drops credentials from a URL before it reaches a log or an error.

@@ -235,7 +235,7 @@ func TestWriteFailureStops(t *testing.T) {
 	if err := tp.PullOnce(context.Background()); !errors.Is(err, ErrFailed) {
 		t.Fatalf("round after a failure: %v, want ErrFailed", err)
 	}
-	if s := tp.snap.Load(); s.size != [3]int64{0, 0, 0} {
+	if s := tp.snap.Load(); s.size != [4]int64{0, 0, 0, 0} {
 		t.Errorf("handlers serve %v bytes of lists that were not committed", s.size)
 	}
 	tp.Close()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -18,8 +19,11 @@ import (
 // listWords name the two lists in paths: C-vote.log, C-auth.log.
 var listWords = [2]string{"vote", "auth"}
 
-// historyFile is the index of the history in snapshot.size.
-const historyFile = 2
+// Indexes of the history and of the retracted list in snapshot.size.
+const (
+	historyFile   = 2
+	retractedFile = 3
+)
 
 // Handle serves GET and HEAD of the campaign's files (package
 // documentation, Serving), 404 with an empty body for a checkpoint or a
@@ -43,6 +47,32 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	case "auth.log":
 		p.serveFile(ctx, s, p.files[votersList], votersList)
+		return
+	case "retracted.log":
+		// It grows at its own times, possibly twice in a second: it has
+		// an ETag and no Last-Modified.
+		serveRange(ctx, p.retracted, s.size[retractedFile], s.etag[retractedFile], time.Time{}, "text/plain; charset=utf-8", "no-cache")
+		return
+	case "settings.yaml":
+		if p.cfg.Settings == nil {
+			notYet(ctx)
+			return
+		}
+		serveSmall(ctx, p.cfg.Settings, "text/yaml; charset=utf-8", "no-cache")
+		return
+	case "keys.txt":
+		if s.closed == nil {
+			notYet(ctx) // secret until the campaign is closed
+			return
+		}
+		serveSmall(ctx, s.closed.keys, "text/plain; charset=utf-8", immutable)
+		return
+	case "archive.tar.gz":
+		if s.closed == nil {
+			notYet(ctx)
+			return
+		}
+		serveRange(ctx, s.closed.archive, s.closed.size, s.closed.etag, s.closed.at, "application/gzip", immutable)
 		return
 	}
 	if !p.logs {
@@ -78,6 +108,13 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 // immutable is the Cache-Control of content that never changes once
 // served: old checkpoints and tiles.
 const immutable = "public, max-age=31536000, immutable"
+
+// notYet answers 404 for a file that will exist later, and keeps caches
+// from holding on to the 404.
+func notYet(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+}
 
 // serveSmall answers a body held in memory.
 func serveSmall(ctx *fasthttp.RequestCtx, body []byte, contentType, cacheControl string) {
@@ -170,13 +207,21 @@ func (p *Publisher) readBundle(s *snapshot, i int, n int64, w int) ([]byte, erro
 // serveFile serves file which of the snapshot (a list or the history)
 // with validators and ranges.
 func (p *Publisher) serveFile(ctx *fasthttp.RequestCtx, s *snapshot, f *os.File, which int) {
-	size, etag := s.size[which], s.etag[which]
+	// The list grows: caches may keep it but must ask each time.
+	serveRange(ctx, f, s.size[which], s.etag[which], s.modified, "text/plain; charset=utf-8", "no-cache")
+}
+
+// serveRange serves the first size bytes of f with validators and
+// ranges; a zero modified means no Last-Modified, and then dates in
+// If-Modified-Since and If-Range never match.
+func serveRange(ctx *fasthttp.RequestCtx, f io.ReaderAt, size int64, etag string, modified time.Time, contentType, cacheControl string) {
 	h := &ctx.Response.Header
 	h.Set("ETag", etag)
-	h.SetLastModified(s.modified)
+	if !modified.IsZero() {
+		h.SetLastModified(modified)
+	}
 	h.Set("Accept-Ranges", "bytes")
-	// The list grows: caches may keep it but must ask each time.
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", cacheControl)
 
 	// Preconditions in the order of RFC 9110 section 13.2.2.
 	rh := &ctx.Request.Header
@@ -189,17 +234,17 @@ func (p *Publisher) serveFile(ctx *fasthttp.RequestCtx, s *snapshot, f *os.File,
 			ctx.SetStatusCode(fasthttp.StatusNotModified)
 			return
 		}
-	} else if v := rh.Peek("If-Modified-Since"); len(v) > 0 {
+	} else if v := rh.Peek("If-Modified-Since"); len(v) > 0 && !modified.IsZero() {
 		// Exact because the lists grow at most once per second: content
 		// with a given Last-Modified never changes.
-		if t, err := fasthttp.ParseHTTPDate(v); err == nil && !s.modified.After(t) {
+		if t, err := fasthttp.ParseHTTPDate(v); err == nil && !modified.After(t) {
 			ctx.SetStatusCode(fasthttp.StatusNotModified)
 			return
 		}
 	}
 
 	status, start, n := fasthttp.StatusOK, int64(0), size
-	if v := rh.Peek("Range"); len(v) > 0 && ifRange(string(rh.Peek("If-Range")), etag, s) {
+	if v := rh.Peek("Range"); len(v) > 0 && ifRange(string(rh.Peek("If-Range")), etag, modified) {
 		first, last, res := parseRange(string(v), size)
 		switch res {
 		case rangeUnsatisfiable:
@@ -211,7 +256,7 @@ func (p *Publisher) serveFile(ctx *fasthttp.RequestCtx, s *snapshot, f *os.File,
 			h.SetContentRange(int(first), int(last), int(size))
 		}
 	}
-	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetContentType(contentType)
 	ctx.SetStatusCode(status)
 	if ctx.IsHead() {
 		ctx.Response.SkipBody = true
@@ -246,7 +291,7 @@ func etagIn(v, etag string, strong bool) bool {
 // does when there is none, or when v is the current ETag (strong
 // comparison) or the current Last-Modified. Otherwise the client's copy is
 // not a prefix of this list and it gets the whole list.
-func ifRange(v, etag string, s *snapshot) bool {
+func ifRange(v, etag string, modified time.Time) bool {
 	if v == "" {
 		return true
 	}
@@ -254,7 +299,7 @@ func ifRange(v, etag string, s *snapshot) bool {
 		return v == etag
 	}
 	t, err := fasthttp.ParseHTTPDate([]byte(v))
-	return err == nil && t.Equal(s.modified)
+	return err == nil && !modified.IsZero() && t.Equal(modified)
 }
 
 type rangeResult int

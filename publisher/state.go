@@ -35,11 +35,15 @@ type state struct {
 	History  int64       `json:"history"`  // committed size of the history file
 	Modified int64       `json:"modified"` // Unix seconds of the last growth, or of the creation
 	Cursors  [][2]uint64 `json:"cursors"`  // per pair and instance: the from= at which pulling resumes
+	// Closed is the Unix time at which the campaign was closed (Finish),
+	// 0 while it is open. Once it is set the lists, the keys file and the
+	// archive never change again.
+	Closed int64 `json:"closed,omitempty"`
 }
 
 // equal reports whether committing b after a would change nothing.
 func (a *state) equal(b *state) bool {
-	if a.Lines != b.Lines || a.Bytes != b.Bytes || a.History != b.History || a.Modified != b.Modified || len(a.Cursors) != len(b.Cursors) {
+	if a.Lines != b.Lines || a.Bytes != b.Bytes || a.History != b.History || a.Modified != b.Modified || a.Closed != b.Closed || len(a.Cursors) != len(b.Cursors) {
 		return false
 	}
 	for i := range a.Cursors {
@@ -67,6 +71,8 @@ func decodeState(data []byte, campaign string, pairs int) (state, error) {
 		return state{}, fmt.Errorf("written for %d pairs of collectors, the configuration has %d: a campaign's pairs never change", len(st.Cursors), pairs)
 	case len(st.Epoch) != 16:
 		return state{}, fmt.Errorf("epoch %q is not 16 hex digits", st.Epoch)
+	case st.Closed < 0:
+		return state{}, fmt.Errorf("close time %d is negative", st.Closed)
 	case st.History < 0:
 		return state{}, fmt.Errorf("history size %d is negative", st.History)
 	case st.Lines < 0 || st.Bytes[0] < 0 || st.Bytes[1] < 0 || (st.Lines == 0) != (st.Bytes[0] == 0) || (st.Lines == 0) != (st.Bytes[1] == 0):
@@ -138,10 +144,15 @@ func (p *Publisher) open() error {
 			return err
 		}
 	}
-	if p.logs {
-		return p.recoverLogs()
+	if err := p.openRetracted(); err != nil {
+		return err
 	}
-	return nil
+	if p.logs {
+		if err := p.recoverLogs(); err != nil {
+			return err
+		}
+	}
+	return p.openClosed()
 }
 
 // Paths of the files of the logs.
@@ -406,13 +417,17 @@ func syncDir(dir string) error {
 // snapshot returns what handlers serve for the committed state.
 func (p *Publisher) snapshot() *snapshot {
 	s := &snapshot{
-		size:       [3]int64{p.st.Bytes[0], p.st.Bytes[1], p.st.History},
+		size:       [4]int64{p.st.Bytes[0], p.st.Bytes[1], p.st.History, p.retractedSize},
 		modified:   time.Unix(p.st.Modified, 0),
 		lines:      p.st.Lines,
 		checkpoint: p.checkpoint,
 	}
 	for i := range s.etag {
 		s.etag[i] = fmt.Sprintf(`"%s-%d"`, p.st.Epoch, s.size[i])
+	}
+	if p.st.Closed != 0 {
+		s.closed = &closedFiles{at: time.Unix(p.st.Closed, 0), keys: p.keysText, archive: p.archive, size: p.archiveSize,
+			etag: fmt.Sprintf(`"%s-archive-%d"`, p.st.Epoch, p.archiveSize)}
 	}
 	for i := range p.tileStart {
 		s.tileStart[i] = p.tileStart[i][:len(p.tileStart[i]):len(p.tileStart[i])]

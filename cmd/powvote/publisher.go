@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,7 +28,12 @@ vote), in equal numbers, and serves the lists:
   /C-auth.log   one voter a line: auth-pkey auth-sig auth-id
 
 with ETag, Last-Modified and byte ranges, so wget -c and curl -C - resume
-a download. The lists are kept in D/C/published/ and survive restarts.
+a download, and /C-settings.yaml, the public settings. The lists are
+kept in D/C/published/ and survive restarts. Once the campaign has ended
+and the stamps of its last votes have expired, and nothing is pending,
+the publisher closes it: it publishes the last batch, whatever its size,
+then /C-keys.txt (the public keys kept secret until then) and
+/C-archive.tar.gz (everything needed to run powvote audit offline).
 Give one --pair per pair of collectors, in order, as to the edge. A pair
 with an instance down publishes nothing new until it is back.
 
@@ -66,18 +72,12 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "publisher")
-	p, err := publisher.New(publisher.Config{
-		Campaign:  c.Settings.Name,
-		Pairs:     urls,
-		Pass:      c.Secrets.PassSecret,
-		Dir:       publishedDir(c),
-		Interval:  *interval,
-		Logger:    log,
-		BatchSize: c.Settings.BatchSize,
-		End:       c.Settings.End,
-		Options:   c.Settings.Options,
-		LogKey:    c.Secrets.LogKey,
-	})
+	cfg, err := publisherConfig(c, urls)
+	if err != nil {
+		return err
+	}
+	cfg.Interval, cfg.Logger = *interval, log
+	p, err := publisher.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,33 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.Stdout, "publisher for %s listening on %s\n", c.Settings.Name, ln.Addr())
 	return p.Run(ctx, ln)
+}
+
+// publisherConfig is what the publisher of campaign c needs from its
+// settings and secrets: the public settings it serves, and of the keys
+// it publishes at the close only the public halves.
+func publisherConfig(c *campaign.Campaign, pairs [][2]string) (publisher.Config, error) {
+	settings, err := c.Settings.Marshal()
+	if err != nil {
+		return publisher.Config{}, fmt.Errorf("campaign %s: %w", c.Settings.Name, err)
+	}
+	return publisher.Config{
+		Campaign:  c.Settings.Name,
+		Pairs:     pairs,
+		Pass:      c.Secrets.PassSecret,
+		Dir:       publishedDir(c),
+		BatchSize: c.Settings.BatchSize,
+		End:       c.Settings.End,
+		// A collector accepts a vote stamped at End for MaxStampAge
+		// after it; the minute covers the twins exchanging it.
+		CloseDelay: c.Settings.MaxStampAge + time.Minute,
+		Options:    c.Settings.Options,
+		LogKey:     c.Secrets.LogKey,
+		Settings:   settings,
+		UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
+		UTCHolePub: c.Secrets.UTCHole.Public().(ed25519.PublicKey),
+		ReceiptPub: c.Secrets.ReceiptKey.Public().(ed25519.PublicKey),
+	}, nil
 }
 
 // publishedDir is where a campaign's published lists are kept.

@@ -72,6 +72,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	var sites []edge.Campaign
 	var all []*campaign.Campaign
 	var colURLs [][2]string
+	var pubs []*publisher.Publisher
 	for _, n := range names {
 		c, err := campaign.Load(*dir, n)
 		if err != nil {
@@ -98,15 +99,17 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			cols.Go(func() error { return srv.Run(colCtx, ln) })
 		}
 		colURLs = append(colURLs, urls)
-		pub, err := publisher.New(publisher.Config{
-			Campaign: c.Settings.Name, Pairs: [][2]string{urls}, Pass: c.Secrets.PassSecret,
-			Dir: publishedDir(c), Logger: log.With("component", "publisher", "campaign", n),
-			BatchSize: c.Settings.BatchSize, End: c.Settings.End, Options: c.Settings.Options, LogKey: c.Secrets.LogKey,
-		})
+		pcfg, err := publisherConfig(c, [][2]string{urls})
+		if err != nil {
+			return err
+		}
+		pcfg.Logger = log.With("component", "publisher", "campaign", n)
+		pub, err := publisher.New(pcfg)
 		if err != nil {
 			return err
 		}
 		defer pub.Close()
+		pubs = append(pubs, pub)
 		pubLn, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("listen for publisher: %w", err)
@@ -144,6 +147,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.Stdout, "  collectors:  %s %s (private)\n", colURLs[i][0], colURLs[i][1])
 		fmt.Fprintf(e.Stdout, "  ballot:      %s/list\n", base)
 		fmt.Fprintf(e.Stdout, "  lists:       %s/%s-vote.log %s/%s-auth.log\n", base, s.Name, base, s.Name)
+		fmt.Fprintf(e.Stdout, "  settings:    %s/%s-settings.yaml (keys and archive at the close: %s-keys.txt, %s-archive.tar.gz)\n", base, s.Name, s.Name, s.Name)
 		fmt.Fprintf(e.Stdout, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", *dir, s.Name)
 		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
 		if _, err := os.Stat(demoKey); err == nil {
@@ -167,6 +171,22 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("edge shutdown", "err", err)
+	}
+	// A campaign whose voting is over is closed while its collectors
+	// still answer, so that the last round sees everything; one still
+	// running is left open, so that a restart for maintenance resumes it.
+	for _, pub := range pubs {
+		if !pub.Ended() {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := pub.Finish(fctx); err != nil {
+			log.Error("couldn't close the campaign", "err", err)
+			if runErr == nil {
+				runErr = err
+			}
+		}
+		cancel()
 	}
 	stopCollectors()
 	if err := cols.Wait(); err != nil && runErr == nil {
