@@ -19,6 +19,14 @@
 //	duplicate-mandate      no mandate (auth-pkey, auth-id) stands on two voter lines
 //	counts-equal           the votes list has as many lines as the voters list
 //
+// With Options.Logs, also (see LogOptions):
+//
+//	checkpoint-signature   both latest checkpoints are signed notes of the log key, with the lists' origins
+//	checkpoint-size        each latest checkpoint counts as many lines as its list has
+//	checkpoint-root        each latest checkpoint's root hash is the tree hash of its list
+//	consistency            each earlier checkpoint (LogOptions.Since) is a prefix of its list today
+//	history                the history grows, no count ever drops, and every line's counts are the list's tally at its size
+//
 // A failed check names the lines (1-based) where it failed, in its list.
 // The duplicate checks name the later lines and say which earlier line
 // they repeat. A line that fails its format check is not looked at further,
@@ -62,6 +70,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -82,6 +91,12 @@ const (
 	CheckDuplicateVoterStamp = "duplicate-voter-stamp"
 	CheckDuplicateMandate    = "duplicate-mandate"
 	CheckCountsEqual         = "counts-equal"
+
+	CheckCheckpointSignature = "checkpoint-signature"
+	CheckCheckpointSize      = "checkpoint-size"
+	CheckCheckpointRoot      = "checkpoint-root"
+	CheckConsistency         = "consistency"
+	CheckHistory             = "history"
 )
 
 // Checks lists every check Run makes, in the order reports show them.
@@ -89,6 +104,12 @@ var Checks = []string{
 	CheckVoteFormat, CheckAuthFormat, CheckProofOfWork, CheckOption, CheckStampTime,
 	CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
 	CheckDuplicateMandate, CheckCountsEqual,
+	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory,
+}
+
+// LogChecks are the checks of Checks that only Options.Logs makes.
+var LogChecks = []string{
+	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory,
 }
 
 // MaxLines bounds Failure.Lines, so that a list where every line is wrong
@@ -123,6 +144,9 @@ type Report struct {
 	// as read, to compare with the publisher's checkpoints.
 	VoteTree tlog.Tree `json:"vote_tree"`
 	AuthTree tlog.Tree `json:"auth_tree"`
+
+	// What Options.Logs adds; zero without it.
+	Logs *LogReport `json:"logs,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -147,6 +171,9 @@ type Options struct {
 	// total, or -1 when a source does not say how long a list is. Calls
 	// never overlap, but they come from different goroutines.
 	Progress func(done, total int64)
+	// Logs, if not nil, also checks the publisher's signed checkpoints,
+	// its history and any earlier checkpoints (see LogOptions).
+	Logs *LogOptions
 }
 
 // Run downloads the campaign's two lists from src and checks them against
@@ -165,6 +192,16 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	lists := [2]*list{
 		{kind: voteList, name: VoteLogName(settings.Name)},
 		{kind: authList, name: AuthLogName(settings.Name)},
+	}
+	// The publisher's files are read before the lists, so that the lists
+	// read are at least as long as what the checkpoints and history cover.
+	var logs *logState
+	if opt.Logs != nil {
+		var err error
+		if logs, err = fetchLogs(src, settings, opt.Logs); err != nil {
+			return nil, err
+		}
+		logs.wantMarks(lists)
 	}
 	// Both lists are opened and read at once: they take about as long as
 	// each other to verify, and a download left idle while the other list
@@ -221,7 +258,16 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	return a.report(lists), nil
+	if logs != nil {
+		if err := logs.check(src, lists); err != nil {
+			return nil, err
+		}
+	}
+	r := a.report(lists)
+	if logs != nil {
+		r.Logs = logs.rep
+	}
+	return r, nil
 }
 
 func closeAll(ls []*list) {
@@ -332,6 +378,37 @@ type list struct {
 	stamps   map[stampKey]int
 	mandates map[mandateKey]int
 	tree     treeBuilder
+
+	marks  map[int64]bool // sizes at which to take a Mark; nil for none
+	marked map[int64]Mark // the marks taken, by size
+}
+
+// takeMark notes the tree head and tally of the lines merged so far.
+func (l *list) takeMark() {
+	if l.marked == nil {
+		l.marked = make(map[int64]Mark)
+	}
+	m := Mark{Tree: l.tree.head()}
+	if l.kind == voteList {
+		m.Tally = append([]int(nil), l.tally...)
+	}
+	l.marked[m.Tree.N] = m
+}
+
+// mark returns the mark taken at size n, if any. The empty list needs none.
+func (l *list) mark(n int64, nOptions int) (Mark, bool) {
+	if n == 0 {
+		var t treeBuilder
+		return Mark{Tree: t.head(), Tally: make([]int, nOptions)}, true
+	}
+	m, ok := l.marked[n]
+	if !ok && n == int64(l.lines) {
+		m, ok = Mark{Tree: l.tree.head(), Tally: slices.Clone(l.tally)}, true
+	}
+	if ok && l.kind == voteList && m.Tally == nil {
+		m.Tally = make([]int, nOptions) // no well-formed vote yet
+	}
+	return m, ok
 }
 
 type listKind uint8
@@ -361,56 +438,67 @@ func (l *list) record(c string, ln int, msg string) {
 // workers, then what needs every earlier line (duplicates, tally, tree).
 func (l *list) merge(b *batch, nOptions int) {
 	n := len(b.ends)
-	l.lines += n
-	for i := range n {
-		l.tree.push(b.leaves[i])
-	}
 	fi := 0
 	for i := range n {
 		ln := b.first + i
+		l.lines++
+		l.tree.push(b.leaves[i])
 		// Worker findings stand before the duplicates of the same line, so
 		// every check's lines stay ascending.
 		for ; fi < len(b.fails) && b.fails[fi].line == ln; fi++ {
 			l.record(b.fails[fi].check, ln, b.fails[fi].msg)
 		}
-		switch l.kind {
-		case voteList:
-			rec := &b.votes[i]
-			if !rec.ok {
-				continue
-			}
-			if l.nonces == nil {
-				l.nonces = make(map[nonceKey]int)
-				l.stamps = make(map[stampKey]int)
-				l.tally = make([]int, nOptions)
-			}
-			if prev, dup := l.nonces[rec.nonce]; dup {
-				l.record(CheckDuplicateNonce, ln, fmt.Sprintf("the nonce of line %d again", prev))
-			} else {
-				l.nonces[rec.nonce] = ln
-			}
-			if prev, dup := l.stamps[rec.stamp]; dup {
-				l.record(CheckDuplicateVoterStamp, ln, fmt.Sprintf("the voter stamp of line %d again", prev))
-			} else {
-				l.stamps[rec.stamp] = ln
-			}
-			if rec.option >= 0 {
-				l.tally[rec.option]++
-			}
-			l.work += math.Ldexp(1, int(rec.score))
-		case authList:
-			rec := &b.voters[i]
-			if !rec.ok {
-				continue
-			}
-			if l.mandates == nil {
-				l.mandates = make(map[mandateKey]int)
-			}
-			if prev, dup := l.mandates[rec.mandate]; dup {
-				l.record(CheckDuplicateMandate, ln, fmt.Sprintf("the mandate of line %d again", prev))
-			} else {
-				l.mandates[rec.mandate] = ln
-			}
+		l.mergeLine(b, i, ln, nOptions)
+		// A mark is taken once the line is wholly in: in the tree and in
+		// the tally.
+		if l.marks[int64(ln)] {
+			l.takeMark()
+		}
+	}
+}
+
+// mergeLine does for line i of b (line number ln) what needs every earlier
+// line.
+func (l *list) mergeLine(b *batch, i, ln, nOptions int) {
+	switch l.kind {
+	case voteList:
+		rec := &b.votes[i]
+		if !rec.ok {
+			return
+		}
+		if l.nonces == nil {
+			l.nonces = make(map[nonceKey]int)
+			l.stamps = make(map[stampKey]int)
+		}
+		if l.tally == nil {
+			l.tally = make([]int, nOptions)
+		}
+		if prev, dup := l.nonces[rec.nonce]; dup {
+			l.record(CheckDuplicateNonce, ln, fmt.Sprintf("the nonce of line %d again", prev))
+		} else {
+			l.nonces[rec.nonce] = ln
+		}
+		if prev, dup := l.stamps[rec.stamp]; dup {
+			l.record(CheckDuplicateVoterStamp, ln, fmt.Sprintf("the voter stamp of line %d again", prev))
+		} else {
+			l.stamps[rec.stamp] = ln
+		}
+		if rec.option >= 0 {
+			l.tally[rec.option]++
+		}
+		l.work += math.Ldexp(1, int(rec.score))
+	case authList:
+		rec := &b.voters[i]
+		if !rec.ok {
+			return
+		}
+		if l.mandates == nil {
+			l.mandates = make(map[mandateKey]int)
+		}
+		if prev, dup := l.mandates[rec.mandate]; dup {
+			l.record(CheckDuplicateMandate, ln, fmt.Sprintf("the mandate of line %d again", prev))
+		} else {
+			l.mandates[rec.mandate] = ln
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,6 +23,11 @@ var descriptions = map[string]string{
 	CheckDuplicateVoterStamp: "no voter stamp is used twice",
 	CheckDuplicateMandate:    "no mandate votes twice",
 	CheckCountsEqual:         "as many votes as voters",
+	CheckCheckpointSignature: "the latest checkpoints are signed by the log key",
+	CheckCheckpointSize:      "the latest checkpoints count the lists' lines",
+	CheckCheckpointRoot:      "the latest checkpoints' roots are the lists' tree hashes",
+	CheckConsistency:         "the lists extend the earlier checkpoints",
+	CheckHistory:             "the history grows and agrees with the votes list",
 }
 
 // WriteText writes the report for people: the tally, the counts, then
@@ -46,14 +52,32 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(&b, "\nwork: about 2^%.1f hashes\n", math.Log2(r.Work))
 	}
 	fmt.Fprintf(&b, "\nvotes list: %d lines, tree hash %s\n", r.VoteTree.N, r.VoteTree.Hash)
-	fmt.Fprintf(&b, "voters list: %d lines, tree hash %s\n\n", r.AuthTree.N, r.AuthTree.Hash)
+	fmt.Fprintf(&b, "voters list: %d lines, tree hash %s\n", r.AuthTree.N, r.AuthTree.Hash)
+	if r.Logs != nil {
+		r.Logs.writeText(&b)
+	} else {
+		b.WriteByte('\n')
+	}
 
 	failed := make(map[string][]Failure)
 	for _, f := range r.Failures {
 		failed[f.Check] = append(failed[f.Check], f)
 	}
+	skipped := make(map[string][]string)
+	if r.Logs != nil {
+		for _, s := range r.Logs.Skipped {
+			skipped[s.Check] = append(skipped[s.Check], s.Reason)
+		}
+	}
 	for _, c := range Checks {
 		fs := failed[c]
+		if r.Logs == nil && slices.Contains(LogChecks, c) && len(fs) == 0 {
+			continue // not asked for
+		}
+		if len(fs) == 0 && len(skipped[c]) > 0 {
+			fmt.Fprintf(&b, "skip  %-22s %s: %s\n", c, descriptions[c], strings.Join(skipped[c], "; "))
+			continue
+		}
 		if len(fs) == 0 {
 			fmt.Fprintf(&b, "ok    %-22s %s\n", c, descriptions[c])
 			continue

@@ -30,6 +30,19 @@ mandate, nonce or voter stamp stands twice, and that there are as many votes
 as voters. Prints the tally and each check's verdict with the line numbers
 that fail it. Exits 0 only when every check passes.
 
+It also checks what the publisher signs about the lists
+(docs/PUBLISHING.md): both latest checkpoints must verify under the log key
+(<campaign>-log.vkey, or --log-key, better obtained independently of the
+platform), carry their list's origin, count the list's lines and have its
+tree hash as root. Each --since checkpoint, kept from an earlier audit
+(--save-checkpoints), must be a prefix of its list now. The history
+(<campaign>-history.log) must grow, no option's count may drop, and each
+line's counts must be the tally of the votes list at its size; the report
+also shows each option's largest growth from one history line to the next
+against its median growth, which is worth a look but is no failure. A source
+that does not have the key, the checkpoints or the history gets those
+checks skipped, unless --strict.
+
 SOURCE is the base URL of an edge or a publisher, or a folder holding the
 downloaded <campaign>-vote.log and <campaign>-auth.log.
 
@@ -42,6 +55,8 @@ auditor should compare them with the ones the authority announced.
 Examples:
   powvote audit http://127.0.0.1:8080 --settings powvote-data/solar/campaign.yaml
   powvote audit ./downloads --campaign solar --json
+  powvote audit http://127.0.0.1:8080 --settings campaign.yaml --log-key solar-log.vkey \
+      --since kept/solar-vote.checkpoint.308 --save-checkpoints kept
 `
 
 // bigList is the size from which a progress bar is worth drawing.
@@ -53,12 +68,30 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	name := fs.String("campaign", "", "campaign name (default: the one the settings name)")
 	workers := fs.Int("workers", 0, "verifying goroutines (default: all cores)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	logKey := fs.String("log-key", "", "the checkpoints' note verifier key, or a file holding it (default: the one SOURCE serves)")
+	var since stringList
+	fs.Var(&since, "since", "an earlier checkpoint `FILE` of either list that the lists must extend; repeatable")
+	saveDir := fs.String("save-checkpoints", "", "write the checkpoints verified into `DIR`, for a later --since")
+	strict := fs.Bool("strict", false, "fail, rather than skip, when SOURCE lacks the log key, the checkpoints or the history")
 	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
 	}
 	if *workers < 0 {
 		return usagef("--workers %d is negative", *workers)
+	}
+	logs := &audit.LogOptions{Strict: *strict}
+	if *logKey != "" {
+		if logs.Key, err = readKeyArg(*logKey); err != nil {
+			return err
+		}
+	}
+	for _, f := range since {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+		logs.Since = append(logs.Since, b)
 	}
 	src, err := auditSource(ctx, pos[0])
 	if err != nil {
@@ -86,6 +119,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 			bar.add(int(done - shown))
 			shown = done
 		},
+		Logs: logs,
 	})
 	bar.finish()
 	if err != nil {
@@ -102,6 +136,11 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		r.WriteText(e.Stdout)
+	}
+	if *saveDir != "" {
+		if err := saveCheckpoints(*saveDir, r); err != nil {
+			return err
+		}
 	}
 	if !r.OK() {
 		return fmt.Errorf("campaign %s fails %d check(s): %s", r.Campaign, len(r.Failures), strings.Join(r.Failed(), ", "))
@@ -198,4 +237,42 @@ func where(source, name string) string {
 		return strings.TrimSuffix(source, "/") + "/" + name
 	}
 	return filepath.Join(source, name)
+}
+
+// readKeyArg takes a key given on the command line: the name of a file
+// holding it, else the key itself.
+func readKeyArg(arg string) (string, error) {
+	b, err := os.ReadFile(arg)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if _, kerr := audit.ParseLogKey(arg); kerr == nil {
+		return arg, nil
+	}
+	return "", fmt.Errorf("%q is neither a readable file nor a log key: %w", arg, err)
+}
+
+// saveCheckpoints writes the checkpoints whose signature verified, under
+// the names the publisher serves them by at their size, so that a later
+// audit can take them as --since.
+func saveCheckpoints(dir string, r *audit.Report) error {
+	if r.Logs == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		cp   *audit.Checkpoint
+		name string
+	}{{r.Logs.Vote, audit.VoteCheckpointName(r.Campaign)}, {r.Logs.Auth, audit.AuthCheckpointName(r.Campaign)}} {
+		if c.cp == nil {
+			continue
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%s.%d", c.name, c.cp.Tree.N))
+		if err := os.WriteFile(p, c.cp.Note, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,35 +2,57 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/publisher/lines"
 )
 
-// TestAudit audits what a real platform published, through the edge and
-// from a downloaded folder, then the folder with one vote line deleted.
+// TestAudit audits what a real platform published, with its checkpoints
+// and history: through the edge after each of two batches, keeping the
+// checkpoints of the first for --since, then from a downloaded folder,
+// then the folder with one mutation at a time, each of which must be named.
 func TestAudit(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "pv")
 	p := startUp(t, data)
-	const n = 4 // the demo campaign's batch size: one batch is published
-	castVotes(t, data, p.edge, n)
-	var votes, auths string
-	eventually(t, "the lists hold every vote", func() bool {
-		votes, auths = fetch(t, p.edge+"/solar-vote.log"), fetch(t, p.edge+"/solar-auth.log")
-		return strings.Count(votes, "\n") == n && strings.Count(auths, "\n") == n
-	})
+	const batch = 4 // the demo campaign's batch size
 	settings := filepath.Join(data, "solar", campaign.SettingsFile)
 	s, err := campaign.LoadSettings(data, "solar")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	r := run(t, "audit", p.edge, "--settings", settings)
+	castVotes(t, data, p.edge, batch)
+	waitPublished(t, p.edge, batch)
+	kept := t.TempDir()
+	r := run(t, "audit", p.edge, "--settings", settings, "--save-checkpoints", kept)
+	if r.code != 0 {
+		t.Fatalf("audit after the first batch: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	since := []string{filepath.Join(kept, "solar-vote.checkpoint.4"), filepath.Join(kept, "solar-auth.checkpoint.4")}
+	for _, f := range since {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("--save-checkpoints: %v", err)
+		}
+	}
+
+	const n = 2 * batch
+	castVotes(t, data, p.edge, batch)
+	waitPublished(t, p.edge, n)
+	votes, auths := fetch(t, p.edge+"/solar-vote.log"), fetch(t, p.edge+"/solar-auth.log")
+
+	r = run(t, "audit", p.edge, "--settings", settings, "--since", since[0], "--since", since[1])
 	if r.code != 0 {
 		t.Fatalf("audit of the edge: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
@@ -40,8 +62,17 @@ func TestAudit(t *testing.T) {
 			t.Errorf("the report lacks the row %q %d:\n%s", o, want, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stdout, "every check passed") {
+	for _, c := range audit.LogChecks {
+		if !strings.Contains(r.stdout, "ok    "+c+" ") {
+			t.Errorf("the report does not pass %s:\n%s", c, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "every check passed") || !strings.Contains(r.stdout, "largest growth") {
 		t.Errorf("report:\n%s", r.stdout)
+	}
+	// The edge also serves the settings: the audit can take them from it.
+	if r := run(t, "audit", p.edge, "--campaign", "solar"); r.code != 0 || !strings.Contains(r.stdout, "settings: "+p.edge+"/solar-settings.yaml") {
+		t.Errorf("audit of the edge with its own settings: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 
 	r = run(t, "audit", p.edge, "--settings", settings, "--json", "--workers", "2")
@@ -52,38 +83,191 @@ func TestAudit(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
 		t.Fatalf("--json: exit %d, %v\n%s", r.code, err, r.stdout)
 	}
-	if !rep.OK || rep.Votes != n || rep.Voters != n || len(rep.Tally) != len(s.Options) {
-		t.Errorf("--json report %+v", rep)
+	if !rep.OK || rep.Votes != n || rep.Voters != n || len(rep.Tally) != len(s.Options) ||
+		rep.Logs == nil || rep.Logs.Vote == nil || rep.Logs.Vote.Tree.N != n || rep.Logs.History != 2 {
+		t.Errorf("--json report %+v, logs %+v", rep, rep.Logs)
 	}
-	p.stop(t)
 
 	// A folder of downloads, with the settings beside the lists.
-	dir := t.TempDir()
-	auditWriteFile(t, filepath.Join(dir, "solar-vote.log"), votes)
-	auditWriteFile(t, filepath.Join(dir, "solar-auth.log"), auths)
+	files := map[string]string{"solar-vote.log": votes, "solar-auth.log": auths}
+	for _, name := range []string{"solar-vote.checkpoint", "solar-auth.checkpoint", "solar-log.vkey", "solar-history.log"} {
+		files[name] = fetch(t, p.edge+"/"+name)
+	}
+	p.stop(t)
 	b, err := os.ReadFile(settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditWriteFile(t, filepath.Join(dir, campaign.SettingsFile), string(b))
-	if r := run(t, "audit", dir); r.code != 0 {
+	files[campaign.SettingsFile] = string(b)
+	dir := auditFolder(t, files)
+	if r := run(t, "audit", dir, "--strict"); r.code != 0 || strings.Contains(r.stdout, "skip  checkpoint") {
 		t.Fatalf("audit of the folder: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
+	// The key given out of band, as a file and as text.
+	vkey := filepath.Join(kept, "solar-log.vkey")
+	auditWriteFile(t, vkey, files["solar-log.vkey"])
+	for _, k := range []string{vkey, strings.TrimSpace(files["solar-log.vkey"])} {
+		if r := run(t, "audit", dir, "--log-key", k, "--since", since[0]); r.code != 0 {
+			t.Errorf("--log-key %s: exit %d\nstdout: %s\nstderr: %s", k, r.code, r.stdout, r.stderr)
+		}
+	}
 
-	// One vote line deleted.
-	lines := strings.SplitAfter(votes, "\n")
-	auditWriteFile(t, filepath.Join(dir, "solar-vote.log"), strings.Join(append(lines[:1], lines[2:]...), ""))
-	r = run(t, "audit", dir, "--campaign", "solar")
-	if r.code != 1 {
-		t.Fatalf("audit with a vote deleted: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	// Without the publisher's files the log checks are skipped, and fail
+	// under --strict.
+	bare := auditFolder(t, map[string]string{"solar-vote.log": votes, "solar-auth.log": auths, campaign.SettingsFile: string(b)})
+	if r := run(t, "audit", bare); r.code != 0 || !strings.Contains(r.stdout, "skip  checkpoint-signature") || !strings.Contains(r.stdout, "skip  history") {
+		t.Errorf("audit of the lists alone: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	errLines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if last := errLines[len(errLines)-1]; !strings.Contains(last, audit.CheckCountsEqual) {
-		t.Errorf("the last stderr line %q does not name %s", last, audit.CheckCountsEqual)
+	if r := run(t, "audit", bare, "--strict"); r.code != 1 || !strings.Contains(r.stdout, "FAIL  checkpoint-signature") {
+		t.Errorf("--strict audit of the lists alone: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "FAIL  counts-equal") {
-		t.Errorf("report:\n%s", r.stdout)
+
+	vl := strings.SplitAfter(votes, "\n")
+	vl = vl[:len(vl)-1] // the empty string after the last line feed
+	al := strings.SplitAfter(auths, "\n")
+	al = al[:len(al)-1]
+	join := func(ls ...[]string) string {
+		var b strings.Builder
+		for _, l := range ls {
+			b.WriteString(strings.Join(l, ""))
+		}
+		return b.String()
 	}
+	swapped := slices.Clone(vl)
+	swapped[1], swapped[batch+2] = swapped[batch+2], swapped[1]
+	inBatch := slices.Clone(vl)
+	inBatch[0], inBatch[1] = inBatch[1], inBatch[0]
+	altered := slices.Clone(vl)
+	altered[2] = auditOtherOption(t, altered[2], s.Options)
+
+	for _, c := range []struct {
+		name  string
+		edit  map[string]string
+		args  []string
+		wants []string
+	}{
+		{"one line deleted", map[string]string{"solar-vote.log": join(vl[:1], vl[2:])}, nil,
+			[]string{audit.CheckCountsEqual, audit.CheckCheckpointSize}},
+		{"one line altered", map[string]string{"solar-vote.log": join(altered)}, nil,
+			[]string{audit.CheckCheckpointRoot, audit.CheckHistory}},
+		{"two lines swapped across batches", map[string]string{"solar-vote.log": join(swapped)}, nil,
+			[]string{audit.CheckCheckpointRoot}},
+		{"the tail truncated", map[string]string{"solar-vote.log": join(vl[:batch]), "solar-auth.log": join(al[:batch])}, nil,
+			[]string{audit.CheckCheckpointSize, audit.CheckHistory}},
+		{"a duplicate mandate appended", map[string]string{"solar-auth.log": join(al, al[:1])}, nil,
+			[]string{audit.CheckDuplicateMandate, audit.CheckCountsEqual, audit.CheckCheckpointSize}},
+		{"a vote below the threshold inserted", map[string]string{"solar-vote.log": join(vl[:batch], []string{auditWeakVote(t, vl[0], s.Threshold)}, vl[batch:])}, nil,
+			[]string{audit.CheckProofOfWork, audit.CheckCheckpointSize}},
+		{"a rewritten list against --since", map[string]string{"solar-vote.log": join(inBatch)}, []string{"--since", since[0]},
+			[]string{audit.CheckConsistency, audit.CheckCheckpointRoot}},
+		{"a forged checkpoint", map[string]string{"solar-vote.checkpoint": strings.Replace(files["solar-vote.checkpoint"], "\n8\n", "\n9\n", 1)}, nil,
+			[]string{audit.CheckCheckpointSignature}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mutated := maps.Clone(files)
+			maps.Copy(mutated, c.edit)
+			r := run(t, append([]string{"audit", auditFolder(t, mutated)}, c.args...)...)
+			if r.code != 1 {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			errLines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			last := errLines[len(errLines)-1]
+			for _, w := range c.wants {
+				if !strings.Contains(r.stdout, "FAIL  "+w+" ") || !strings.Contains(last, w) {
+					t.Errorf("%s not named\nstdout: %s\nstderr: %s", w, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+// waitPublished polls the edge until both lists hold n lines and both
+// latest checkpoints and the history cover them.
+func waitPublished(t *testing.T, edgeURL string, n int) {
+	t.Helper()
+	size := fmt.Sprintf("\n%d\n", n)
+	eventually(t, fmt.Sprintf("%d lines published with their checkpoints", n), func() bool {
+		for _, name := range []string{"solar-vote.log", "solar-auth.log"} {
+			if body, code := auditGet(t, edgeURL+"/"+name); code != 200 || strings.Count(body, "\n") != n {
+				return false
+			}
+		}
+		for _, name := range []string{"solar-vote.checkpoint", "solar-auth.checkpoint"} {
+			if body, code := auditGet(t, edgeURL+"/"+name); code != 200 || !strings.Contains(body, size) {
+				return false
+			}
+		}
+		body, code := auditGet(t, edgeURL+"/solar-history.log")
+		return code == 200 && strings.HasPrefix(body[strings.LastIndex(strings.TrimSuffix(body, "\n"), "\n")+1:], fmt.Sprint(n)+" ")
+	})
+}
+
+// auditGet GETs url and returns the body and status, a 404 included.
+func auditGet(t *testing.T, url string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), resp.StatusCode
+}
+
+// auditFolder writes files into a new folder.
+func auditFolder(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		auditWriteFile(t, filepath.Join(dir, name), text)
+	}
+	return dir
+}
+
+// auditOtherOption returns a vote line (with its line feed) for another
+// option of the ballot.
+func auditOtherOption(t *testing.T, line string, options []string) string {
+	t.Helper()
+	v, err := lines.ParseVote(strings.TrimSuffix(line, "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range options {
+		if o != v.Option {
+			v.Option = o
+			return v.Line() + "\n"
+		}
+	}
+	t.Fatal("a ballot of one option")
+	return ""
+}
+
+// auditWeakVote returns a well-formed vote line (with its line feed), with
+// a stamp of its own, whose proof of work scores below threshold.
+func auditWeakVote(t *testing.T, line string, threshold int) string {
+	t.Helper()
+	v, err := lines.ParseVote(strings.TrimSuffix(line, "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stamp no vote of the list has: the first symbol changed.
+	first := byte('0')
+	if v.Voter[0] == '0' {
+		first = '1'
+	}
+	v.Voter = string(first) + v.Voter[1:]
+	v.Nonce = make([]byte, pow.MinNonce)
+	for i := range uint64(1 << 16) {
+		v.Nonce[6], v.Nonce[7] = byte(i>>8), byte(i)
+		if _, err := pow.Verify(v.Work(), v.Nonce, threshold); err != nil {
+			return v.Line() + "\n"
+		}
+	}
+	t.Fatal("no nonce below the threshold")
+	return ""
 }
 
 func TestAuditArgs(t *testing.T) {
