@@ -12,6 +12,7 @@
 //	proof-of-work          every vote's digest has at least the campaign's threshold of leading zero bits (PROTOCOL.md 5.3)
 //	option                 every vote's option is on the ballot
 //	stamp-time             every vote's P-UTC lies between the campaign's start and end
+//	platform-stamp         every vote's P-SIG is a UTC-SIGN signature of its P-UTC (PROTOCOL.md 5.2, 5.3), once the key is public
 //	mandate-signature      every mandate's auth-sig verifies over its auth-id under its auth-pkey (PROTOCOL.md 3)
 //	authority              every mandate's auth-pkey is one of the campaign's authorities
 //	duplicate-nonce        no nonce stands on two vote lines
@@ -32,10 +33,18 @@
 // they repeat. A line that fails its format check is not looked at further,
 // so one broken line is reported once, under the format check.
 //
-// What public data cannot show is not checked: whether P-SIG is a genuine
-// platform signature (the UTC-SIGN key stays secret until the campaign
-// closes), whether a voter stamp's MAC verifies (only the edge holds the
-// key), and how old a stamp was when the vote arrived.
+// The platform-stamp check needs the UTC-SIGN public key, which stays
+// secret until the campaign closes: Options.UTCSignKey, else the keys
+// file the publisher serves from the close on (KeysName). Without either
+// the check is skipped, even under LogOptions.Strict, since that is what
+// an open campaign looks like. A keys file that is there but malformed is
+// a failure of the check. When the file also gives UTC-HOLE, a vote whose
+// P-SIG is a decoy stamp is told apart from a forged one: a decoy must
+// never reach the list, since the edge refuses it (PROTOCOL.md 5.3).
+//
+// What public data cannot show is not checked: whether a voter stamp's
+// MAC verifies (only the edge holds the key), and how old a stamp was when
+// the vote arrived.
 //
 // # Tally and work
 //
@@ -85,6 +94,7 @@ const (
 	CheckProofOfWork         = "proof-of-work"
 	CheckOption              = "option"
 	CheckStampTime           = "stamp-time"
+	CheckPlatformStamp       = "platform-stamp"
 	CheckMandateSignature    = "mandate-signature"
 	CheckAuthority           = "authority"
 	CheckDuplicateNonce      = "duplicate-nonce"
@@ -102,7 +112,7 @@ const (
 // Checks lists every check Run makes, in the order reports show them.
 var Checks = []string{
 	CheckVoteFormat, CheckAuthFormat, CheckProofOfWork, CheckOption, CheckStampTime,
-	CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
+	CheckPlatformStamp, CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
 	CheckDuplicateMandate, CheckCountsEqual,
 	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory,
 }
@@ -145,6 +155,16 @@ type Report struct {
 	VoteTree tlog.Tree `json:"vote_tree"`
 	AuthTree tlog.Tree `json:"auth_tree"`
 
+	// UTCSignKey is the UTC-SIGN key the platform-stamp check used, in
+	// base64, and UTCSignFrom where it came from: "given" or the keys
+	// file. Empty when the check was not made.
+	UTCSignKey  string `json:"utc_sign_key,omitempty"`
+	UTCSignFrom string `json:"utc_sign_from,omitempty"`
+
+	// Skipped are the checks outside Options.Logs that were not made, and
+	// why; the log checks' are in Logs.Skipped.
+	Skipped []Skip `json:"skipped,omitempty"`
+
 	// What Options.Logs adds; zero without it.
 	Logs *LogReport `json:"logs,omitempty"`
 }
@@ -174,6 +194,10 @@ type Options struct {
 	// Logs, if not nil, also checks the publisher's signed checkpoints,
 	// its history and any earlier checkpoints (see LogOptions).
 	Logs *LogOptions
+	// UTCSignKey is the UTC-SIGN public key, obtained out of band. Nil
+	// means the one the source's keys file gives, if it has one; when it
+	// has one too, the two must agree.
+	UTCSignKey ed25519.PublicKey
 }
 
 // Run downloads the campaign's two lists from src and checks them against
@@ -185,6 +209,11 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 		return nil, errors.New("audit: no campaign settings")
 	}
 	a := newAuditor(settings, opt)
+	// The keys file is small and read first: the workers need the key.
+	var err error
+	if a.stamps, err = newStampChecker(src, settings.Name, opt.UTCSignKey); err != nil {
+		return nil, err
+	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -197,7 +226,6 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	// read are at least as long as what the checkpoints and history cover.
 	var logs *logState
 	if opt.Logs != nil {
-		var err error
 		if logs, err = fetchLogs(src, settings, opt.Logs); err != nil {
 			return nil, err
 		}
@@ -287,6 +315,7 @@ type auditor struct {
 	authorities map[[32]byte]struct{}   // the campaign's authority keys
 	start, end  int64                   // the campaign's window, Unix seconds
 	progress    func(done, total int64) // may be nil
+	stamps      *stampChecker           // the platform-stamp check; never nil in Run
 
 	mu    sync.Mutex // guards done and calls to progress
 	done  int64      // bytes verified, both lists
@@ -339,6 +368,12 @@ func (a *auditor) report(lists [2]*list) *Report {
 		AuthTree: au.tree.head(),
 		Failures: []Failure{}, // [] rather than null in JSON
 	}
+	if sc := a.stamps; sc != nil {
+		r.UTCSignKey, r.UTCSignFrom = sc.keyText, sc.keyFrom
+		if sc.skip != "" {
+			r.Skipped = append(r.Skipped, Skip{Check: CheckPlatformStamp, Reason: sc.skip})
+		}
+	}
 	for i, o := range a.settings.Options {
 		n := 0
 		if i < len(v.tally) {
@@ -353,6 +388,10 @@ func (a *auditor) report(lists [2]*list) *Report {
 					Message: fmt.Sprintf("%d lines in %s but %d in %s", v.lines, v.name, au.lines, au.name)})
 			}
 			continue
+		}
+		if c == CheckPlatformStamp && a.stamps != nil && a.stamps.fail != nil {
+			// The keys file's fault before the votes': it may explain them.
+			r.Failures = append(r.Failures, *a.stamps.fail)
 		}
 		for _, l := range lists {
 			if f := l.fails[c]; f != nil {

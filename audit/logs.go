@@ -37,7 +37,8 @@ type LogOptions struct {
 	Since [][]byte
 	// Strict fails the checks that need the key, the checkpoints or the
 	// history when the source does not have them, rather than skipping
-	// them.
+	// them. It does not touch the platform-stamp check, whose key an open
+	// campaign legitimately lacks (see Options.UTCSignKey).
 	Strict bool
 }
 

@@ -262,6 +262,11 @@ func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line s
 	if score < a.settings.Threshold {
 		b.fail(ln, CheckProofOfWork, fmt.Sprintf("score %d, threshold %d", score, a.settings.Threshold))
 	}
+	if sc := a.stamps; sc != nil && sc.utcSign != nil {
+		if verdict := sc.check(v.PUTC, &v.PSig); verdict != stampGenuine {
+			b.fail(ln, CheckPlatformStamp, sc.message(verdict, v.PUTC))
+		}
+	}
 	rec.nonce[0] = byte(len(v.Nonce))
 	copy(rec.nonce[1:], v.Nonce)
 	rec.stamp = packStamp(v.Voter)

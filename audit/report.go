@@ -17,6 +17,7 @@ var descriptions = map[string]string{
 	CheckProofOfWork:         "every vote meets the proof-of-work threshold",
 	CheckOption:              "every vote's option is on the ballot",
 	CheckStampTime:           "every vote's P-UTC is inside the campaign",
+	CheckPlatformStamp:       "every vote's P-SIG is a UTC-SIGN signature of its P-UTC",
 	CheckMandateSignature:    "every mandate's signature verifies",
 	CheckAuthority:           "every mandate is signed by an authority of the campaign",
 	CheckDuplicateNonce:      "no nonce is used twice",
@@ -53,6 +54,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "\nvotes list: %d lines, tree hash %s\n", r.VoteTree.N, r.VoteTree.Hash)
 	fmt.Fprintf(&b, "voters list: %d lines, tree hash %s\n", r.AuthTree.N, r.AuthTree.Hash)
+	if r.UTCSignKey != "" {
+		fmt.Fprintf(&b, "utc-sign key (%s): %s\n", r.UTCSignFrom, r.UTCSignKey)
+	}
 	if r.Logs != nil {
 		r.Logs.writeText(&b)
 	} else {
@@ -64,6 +68,9 @@ func (r *Report) WriteText(w io.Writer) {
 		failed[f.Check] = append(failed[f.Check], f)
 	}
 	skipped := make(map[string][]string)
+	for _, s := range r.Skipped {
+		skipped[s.Check] = append(skipped[s.Check], s.Reason)
+	}
 	if r.Logs != nil {
 		for _, s := range r.Logs.Skipped {
 			skipped[s.Check] = append(skipped[s.Check], s.Reason)

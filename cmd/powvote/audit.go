@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,15 @@ against its median growth, which is worth a look but is no failure. A source
 that does not have the key, the checkpoints or the history gets those
 checks skipped, unless --strict.
 
+Once the campaign has closed, every vote's P-SIG must be a UTC-SIGN
+signature of its P-UTC: a decoy stamp (UTC-HOLE) or a forged one must
+never be in the votes list. The UTC-SIGN key is --utc-sign-key, better
+obtained independently of the platform, else the one <campaign>-keys.txt
+gives; when both are there they must agree, and a keys file that is there
+must be well formed. Before the close the key is secret and the keys file
+is not published, so without --utc-sign-key the check is skipped, even
+under --strict: that is what an open campaign looks like.
+
 SOURCE is the base URL of an edge or a publisher, or a folder holding the
 downloaded <campaign>-vote.log and <campaign>-auth.log.
 
@@ -57,6 +67,7 @@ Examples:
   powvote audit ./downloads --campaign solar --json
   powvote audit http://127.0.0.1:8080 --settings campaign.yaml --log-key solar-log.vkey \
       --since kept/solar-vote.checkpoint.308 --save-checkpoints kept
+  powvote audit ./solar --utc-sign-key solar-utc-sign.pub
 `
 
 // bigList is the size from which a progress bar is worth drawing.
@@ -73,6 +84,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	fs.Var(&since, "since", "an earlier checkpoint `FILE` of either list that the lists must extend; repeatable")
 	saveDir := fs.String("save-checkpoints", "", "write the checkpoints verified into `DIR`, for a later --since")
 	strict := fs.Bool("strict", false, "fail, rather than skip, when SOURCE lacks the log key, the checkpoints or the history")
+	utcSignKey := fs.String("utc-sign-key", "", "the UTC-SIGN public key (base64 or hex), or a file holding it (default: the one SOURCE's keys file gives, after the close)")
 	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
@@ -84,6 +96,12 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if *logKey != "" {
 		if logs.Key, err = readKeyArg(*logKey); err != nil {
 			return err
+		}
+	}
+	var utcSign ed25519.PublicKey
+	if *utcSignKey != "" {
+		if utcSign, err = readStampKeyArg(*utcSignKey); err != nil {
+			return usagef("--utc-sign-key: %v", err)
 		}
 	}
 	for _, f := range since {
@@ -119,7 +137,8 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 			bar.add(int(done - shown))
 			shown = done
 		},
-		Logs: logs,
+		Logs:       logs,
+		UTCSignKey: utcSign,
 	})
 	bar.finish()
 	if err != nil {
@@ -250,6 +269,23 @@ func readKeyArg(arg string) (string, error) {
 		return arg, nil
 	}
 	return "", fmt.Errorf("%q is neither a readable file nor a log key: %w", arg, err)
+}
+
+// readStampKeyArg takes an Ed25519 public key given on the command line:
+// the key itself, else the name of a file holding it.
+func readStampKeyArg(arg string) (ed25519.PublicKey, error) {
+	k, kerr := audit.ParseStampKey(arg)
+	if kerr == nil {
+		return k, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a readable file nor a key: %w", arg, kerr)
+	}
+	if k, err = audit.ParseStampKey(string(b)); err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return k, nil
 }
 
 // saveCheckpoints writes the checkpoints whose signature verified, under

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -178,6 +181,69 @@ func TestAudit(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	auditPlatformStamps(t, data, dir, files, vl, s.Threshold)
+}
+
+// auditPlatformStamps checks the platform stamps of the folder dir holding
+// files, the real platform's: skipped while the campaign is open, even
+// under --strict; passed with the UTC-SIGN key given or from a keys file;
+// failed on a decoy stamp and on a malformed keys file.
+func auditPlatformStamps(t *testing.T, data, dir string, files map[string]string, vl []string, threshold int) {
+	t.Helper()
+	c, err := campaign.Load(data, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signPub := c.Secrets.UTCSign.Public().(ed25519.PublicKey)
+	b64 := base64.StdEncoding.EncodeToString
+	keys := "utc-sign " + b64(signPub) + "\nutc-hole " + b64(c.Secrets.UTCHole.Public().(ed25519.PublicKey)) + "\n"
+
+	if r := run(t, "audit", dir, "--strict"); r.code != 0 || !strings.Contains(r.stdout, "skip  platform-stamp ") || !strings.Contains(r.stdout, "has not closed") {
+		t.Errorf("platform stamps of an open campaign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	keyFile := filepath.Join(t.TempDir(), "utc-sign.pub")
+	auditWriteFile(t, keyFile, hex.EncodeToString(signPub)+"\n")
+	for _, k := range []string{b64(signPub), keyFile} {
+		if r := run(t, "audit", dir, "--utc-sign-key", k); r.code != 0 || !strings.Contains(r.stdout, "ok    platform-stamp ") || !strings.Contains(r.stdout, "utc-sign key (given): "+b64(signPub)) {
+			t.Errorf("--utc-sign-key %s: exit %d\n%s%s", k, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := run(t, "audit", dir, "--utc-sign-key", "AAAA"); r.code != 2 || !strings.Contains(r.stderr, "--utc-sign-key") {
+		t.Errorf("a bad --utc-sign-key: exit %d\n%s", r.code, r.stderr)
+	}
+
+	closed := maps.Clone(files)
+	closed["solar-keys.txt"] = keys
+	if r := run(t, "audit", auditFolder(t, closed), "--strict"); r.code != 0 || !strings.Contains(r.stdout, "ok    platform-stamp ") || !strings.Contains(r.stdout, "utc-sign key (solar-keys.txt)") {
+		t.Errorf("audit of a closed campaign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Line 3 with a decoy stamp of its own second, and its proof of work
+	// solved again: the stamp is what the check must catch.
+	v, err := lines.ParseVote(strings.TrimSuffix(vl[2], "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.PSig = [64]byte(ed25519.Sign(c.Secrets.UTCHole, []byte(v.PUTC)))
+	res, err := (&pow.Solver{}).Solve(t.Context(), v.Work(), threshold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Nonce = res.Nonce
+	decoy := maps.Clone(closed)
+	decoy["solar-vote.log"] = strings.Join(vl[:2], "") + v.Line() + "\n" + strings.Join(vl[3:], "")
+	if r := run(t, "audit", auditFolder(t, decoy)); r.code != 1 || !strings.Contains(r.stdout, "FAIL  platform-stamp ") ||
+		!strings.Contains(r.stdout, "line 3: P-SIG is the UTC-HOLE signature") || !strings.Contains(r.stdout, "a decoy stamp (UTC-HOLE) in the votes list") ||
+		strings.Contains(r.stdout, "FAIL  proof-of-work") {
+		t.Errorf("a decoy stamp: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	bad := maps.Clone(closed)
+	bad["solar-keys.txt"] = keys + "utc-sign " + b64(signPub) + "\n"
+	if r := run(t, "audit", auditFolder(t, bad)); r.code != 1 || !strings.Contains(r.stdout, "solar-keys.txt: line 3: utc-sign again") {
+		t.Errorf("a malformed keys file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
