@@ -20,8 +20,8 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 )
 
 const testThreshold = 8
@@ -133,9 +133,9 @@ func edit(ls []string, ln int, line string) []string {
 }
 
 // voterLine rewrites a voters-list line through fn.
-func voterLine(t *testing.T, line string, fn func(*lines.Voter)) string {
+func voterLine(t *testing.T, line string, fn func(*listline.Voter)) string {
 	t.Helper()
-	v, err := lines.ParseVoter(line)
+	v, err := listline.ParseVoter(line)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +143,9 @@ func voterLine(t *testing.T, line string, fn func(*lines.Voter)) string {
 	return v.Line()
 }
 
-func voteLine(t *testing.T, line string) lines.Vote {
+func voteLine(t *testing.T, line string) listline.Vote {
 	t.Helper()
-	v, err := lines.ParseVote(line)
+	v, err := listline.ParseVote(line)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,9 +216,9 @@ func TestMutations(t *testing.T) {
 			want{CheckDuplicateMandate: {n + 1}}, true},
 		{"vote below threshold", slices.Insert(slices.Clone(f.votes), 1, weak.Line()), append(slices.Clone(f.voters), f.spare[0]),
 			want{CheckProofOfWork: {2}}, true},
-		{"bad signature", f.votes, edit(f.voters, 7, voterLine(t, f.voters[6], func(v *lines.Voter) { v.Sig[10] ^= 1 })),
+		{"bad signature", f.votes, edit(f.voters, 7, voterLine(t, f.voters[6], func(v *listline.Voter) { v.Sig[10] ^= 1 })),
 			want{CheckMandateSignature: {7}}, true},
-		{"signed auth-id changed", f.votes, edit(f.voters, 9, voterLine(t, f.voters[8], func(v *lines.Voter) { v.ID[0] ^= 0x80 })),
+		{"signed auth-id changed", f.votes, edit(f.voters, 9, voterLine(t, f.voters[8], func(v *listline.Voter) { v.ID[0] ^= 0x80 })),
 			want{CheckMandateSignature: {9}}, true},
 		{"unknown authority", f.votes, edit(f.voters, 8, f.voter(t, other)),
 			want{CheckAuthority: {8}}, true},

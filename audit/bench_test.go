@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // benchVotesEnv names the variable that sets the size of the benchmarks'
@@ -72,9 +72,9 @@ func BenchmarkAudit(b *testing.B) {
 // list, already decoded, with every core and nothing else.
 func BenchmarkEd25519Only(b *testing.B) {
 	f := benchLists(b)
-	voters := make([]lines.Voter, len(f.voters))
+	voters := make([]listline.Voter, len(f.voters))
 	for i, l := range f.voters {
-		v, err := lines.ParseVoter(l)
+		v, err := listline.ParseVoter(l)
 		if err != nil {
 			b.Fatal(err)
 		}

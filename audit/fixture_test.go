@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/mandate"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 )
 
 // fixture is a campaign with lists made of real mandates and real proofs of
@@ -70,13 +70,13 @@ func (f *fixture) voter(t testing.TB, priv ed25519.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lines.Voter{Pkey: tok.AuthPkey, Sig: tok.AuthSig, ID: tok.AuthID}.Line()
+	return listline.Voter{Pkey: tok.AuthPkey, Sig: tok.AuthSig, ID: tok.AuthID}.Line()
 }
 
 // unsolved returns a vote for say with a fresh stamp and no nonce.
-func (f *fixture) unsolved(say string) lines.Vote {
+func (f *fixture) unsolved(say string) listline.Vote {
 	const symbols = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	var v lines.Vote
+	var v listline.Vote
 	v.PUTC = strconv.FormatInt(testStart.Unix()+int64(f.rng.Uint64()%86400), 10)
 	f.rng.Read(v.PSig[:])
 	var b strings.Builder
@@ -93,14 +93,14 @@ func (f *fixture) unsolved(say string) lines.Vote {
 
 // vote returns a vote for say whose proof of work scores at least
 // threshold.
-func (f *fixture) vote(t testing.TB, say string, threshold int) lines.Vote {
+func (f *fixture) vote(t testing.TB, say string, threshold int) listline.Vote {
 	t.Helper()
 	v := f.unsolved(say)
 	f.solve(t, &v, threshold)
 	return v
 }
 
-func (f *fixture) solve(t testing.TB, v *lines.Vote, threshold int) {
+func (f *fixture) solve(t testing.TB, v *listline.Vote, threshold int) {
 	t.Helper()
 	s := pow.Solver{Workers: 1, Rand: f.rng}
 	res, err := s.Solve(context.Background(), v.Work(), threshold)

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 	"github.com/powvote/powvote/stamp"
 )
 
@@ -42,7 +42,7 @@ type nonceKey [1 + pow.MaxNonce]byte
 // so this is one-to-one and half the size of the text.
 type stampKey [20]byte
 
-type mandateKey = lines.Mandate
+type mandateKey = listline.Mandate
 
 type voteRec struct {
 	ok     bool  // well formed: the fields below are set
@@ -238,7 +238,7 @@ func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line s
 			return
 		}
 	}
-	v, err := lines.ParseVote(line)
+	v, err := listline.ParseVote(line)
 	if err != nil {
 		if flags == 0 {
 			b.fail(ln, CheckVoteFormat, err.Error())
@@ -280,7 +280,7 @@ func (a *auditor) verifyVoter(b *batch, rec *voterRec, ln int, flags uint8, line
 			return
 		}
 	}
-	v, err := lines.ParseVoter(line)
+	v, err := listline.ParseVoter(line)
 	if err != nil {
 		if flags == 0 {
 			b.fail(ln, CheckAuthFormat, err.Error())
@@ -338,7 +338,7 @@ var crockford = func() (t [256]byte) {
 	return t
 }()
 
-// packStamp packs a voter stamp that lines.ParseVote accepted.
+// packStamp packs a voter stamp that listline.ParseVote accepted.
 func packStamp(s string) stampKey {
 	var k stampKey
 	bit := 0

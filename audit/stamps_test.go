@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // stampKeys are the platform's stamp keys of the platform-stamp tests.
@@ -44,9 +44,9 @@ func newStampKeys(t *testing.T, f *fixture) *stampKeys {
 // stamped returns n votes whose P-SIG is the UTC-SIGN signature of their
 // P-UTC, over three distinct seconds, so that most votes share their
 // platform stamp with others as they do on a real platform.
-func stamped(t *testing.T, f *fixture, k *stampKeys, n int) []lines.Vote {
+func stamped(t *testing.T, f *fixture, k *stampKeys, n int) []listline.Vote {
 	t.Helper()
-	var votes []lines.Vote
+	var votes []listline.Vote
 	for i := range n {
 		v := f.unsolved(testOptions[i%len(testOptions)])
 		v.PUTC = strconv.FormatInt(testStart.Unix()+int64(i%3), 10)
@@ -57,7 +57,7 @@ func stamped(t *testing.T, f *fixture, k *stampKeys, n int) []lines.Vote {
 	return votes
 }
 
-func voteLines(votes []lines.Vote) []string {
+func voteLines(votes []listline.Vote) []string {
 	var ls []string
 	for _, v := range votes {
 		ls = append(ls, v.Line())
@@ -75,17 +75,17 @@ func TestPlatformStamp(t *testing.T) {
 
 	// mutate returns the votes with line ln (1-based) changed by change,
 	// its proof of work solved again so that only the stamp is wrong.
-	mutate := func(ln int, change func(v *lines.Vote)) []string {
+	mutate := func(ln int, change func(v *listline.Vote)) []string {
 		vs := slices.Clone(votes)
 		change(&vs[ln-1])
 		f.solve(t, &vs[ln-1], testThreshold)
 		return voteLines(vs)
 	}
-	decoy := mutate(5, func(v *lines.Vote) { v.PSig = [64]byte(ed25519.Sign(k.hole, []byte(v.PUTC))) })
-	forged := mutate(7, func(v *lines.Vote) { f.rng.Read(v.PSig[:]) })
+	decoy := mutate(5, func(v *listline.Vote) { v.PSig = [64]byte(ed25519.Sign(k.hole, []byte(v.PUTC))) })
+	forged := mutate(7, func(v *listline.Vote) { f.rng.Read(v.PSig[:]) })
 	// A genuine stamp of another second: the signature is one the cache
 	// has seen, but not over this P-UTC.
-	moved := mutate(8, func(v *lines.Vote) { v.PSig = votes[0].PSig })
+	moved := mutate(8, func(v *listline.Vote) { v.PSig = votes[0].PSig })
 	if votes[7].PUTC == votes[0].PUTC {
 		t.Fatal("lines 1 and 8 share their second")
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector/internal/store"
+	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/wire"
@@ -485,32 +487,13 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	return s.receipt(idx, v.Voter), nil
 }
 
+// decodeNonce reads the Nonce header: hex (either case, as the edge
+// forwards what the voter sent) of pow.MinNonce to pow.MaxNonce bytes.
 func decodeNonce(s string) ([]byte, error) {
-	if len(s) < 16 || len(s) > 64 || len(s)%2 != 0 {
+	if len(s) < 2*pow.MinNonce || len(s) > 2*pow.MaxNonce || len(s)%2 != 0 {
 		return nil, errors.New("nonce length")
 	}
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return nil, errors.New("nonce is not hex")
-		}
-		b[i] = hi<<4 | lo
-	}
-	return b, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	return hex.DecodeString(s)
 }
 
 // receipt builds the receipt lines (PROTOCOL 5.4) and signs them (6): the

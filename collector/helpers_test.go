@@ -479,7 +479,8 @@ func (e *env) records(t *testing.T, in *instance) (votes, voters []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		after = base64.RawURLEncoding.EncodeToString(v.Key())
+		m := v.Mandate()
+		after = base64.RawURLEncoding.EncodeToString(m[:])
 	}
 	return votes, voters
 }

@@ -24,7 +24,7 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // fetch asks the publisher's handler for a path, as a client would, and
@@ -122,8 +122,8 @@ func TestCloseAndRetractions(t *testing.T) {
 		}
 	}
 
-	var voters []lines.Voter
-	var votes []lines.Vote
+	var voters []listline.Voter
+	var votes []listline.Vote
 	for j := range 4 {
 		m, v := tc.mandate(t), tc.vote(t, j, 1)
 		tc.cast(t, pr.urls[0], m, v)

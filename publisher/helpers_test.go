@@ -28,7 +28,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
 )
@@ -59,9 +59,9 @@ func newTestCampaign(t *testing.T) *testCampaign {
 }
 
 // mandate issues a new mandate of the test authority.
-func (tc *testCampaign) mandate(t *testing.T) lines.Voter {
+func (tc *testCampaign) mandate(t *testing.T) listline.Voter {
 	t.Helper()
-	var v lines.Voter
+	var v listline.Voter
 	copy(v.Pkey[:], tc.authKey.Public().(ed25519.PublicKey))
 	rand.Read(v.ID[:])
 	copy(v.Sig[:], ed25519.Sign(tc.authKey, v.ID[:]))
@@ -71,9 +71,9 @@ func (tc *testCampaign) mandate(t *testing.T) lines.Voter {
 // vote makes a vote for option i with a platform stamp age seconds old.
 // The collectors do not check the proof of work or P-SIG (the edge does),
 // so the vote has neither.
-func (tc *testCampaign) vote(t *testing.T, i int, age int64) lines.Vote {
+func (tc *testCampaign) vote(t *testing.T, i int, age int64) listline.Vote {
 	t.Helper()
-	v := lines.Vote{PUTC: strconv.FormatInt(time.Now().Unix()-age, 10), Nonce: make([]byte, 8), Option: tc.settings.Options[i%len(tc.settings.Options)]}
+	v := listline.Vote{PUTC: strconv.FormatInt(time.Now().Unix()-age, 10), Nonce: make([]byte, 8), Option: tc.settings.Options[i%len(tc.settings.Options)]}
 	rand.Read(v.PSig[:])
 	rand.Read(v.Nonce)
 	s, err := stamp.NewVoter(tc.secrets.VoterStampKey, rand.Reader, v.PUTC, v.PSig[:])
@@ -86,7 +86,7 @@ func (tc *testCampaign) vote(t *testing.T, i int, age int64) lines.Vote {
 
 // cast sends a vote to one collecting instance as the edge does and wants
 // 204.
-func (tc *testCampaign) cast(t *testing.T, base string, m lines.Voter, v lines.Vote) {
+func (tc *testCampaign) cast(t *testing.T, base string, m listline.Voter, v listline.Vote) {
 	t.Helper()
 	req, err := http.NewRequest("POST", base+"/vote", nil)
 	if err != nil {
@@ -362,7 +362,7 @@ func (tp *testPublisher) check(t *testing.T) {
 	nonces := make(map[string]bool)
 	stamps := make([]string, len(votes))
 	for i, l := range votes {
-		v, err := lines.ParseVote(l)
+		v, err := listline.ParseVote(l)
 		if err != nil {
 			t.Fatalf("votes line %d: %v", i+1, err)
 		}
@@ -372,10 +372,10 @@ func (tp *testPublisher) check(t *testing.T) {
 		nonces[string(v.Nonce)] = true
 		stamps[i] = v.Voter
 	}
-	mandates := make(map[lines.Mandate]bool)
+	mandates := make(map[listline.Mandate]bool)
 	sigs := make([]string, len(voters))
 	for i, l := range voters {
-		v, err := lines.ParseVoter(l)
+		v, err := listline.ParseVoter(l)
 		if err != nil {
 			t.Fatalf("voters line %d: %v", i+1, err)
 		}
@@ -394,7 +394,7 @@ func (tp *testPublisher) check(t *testing.T) {
 }
 
 // wantPublished checks that the lists hold exactly these votes and voters.
-func (tp *testPublisher) wantPublished(t *testing.T, voters []lines.Voter, votes []lines.Vote) {
+func (tp *testPublisher) wantPublished(t *testing.T, voters []listline.Voter, votes []listline.Vote) {
 	t.Helper()
 	gotVotes, gotVoters := tp.lists(t)
 	var wantVotes, wantVoters []string

@@ -21,7 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 var testOptions = []string{"Yes", "No", "Blank"}
@@ -48,7 +48,7 @@ func logPublisher(t *testing.T, dir, key string, clock func() time.Time, tweak f
 // item is a final vote and a final voter, as a round would queue them.
 type item struct {
 	vote  *pendingVote
-	voter lines.Voter
+	voter listline.Voter
 }
 
 func randomItems(t *testing.T, n int) []item {
@@ -66,7 +66,7 @@ func randomItems(t *testing.T, n int) []item {
 }
 
 // feed queues these votes and voters as one round would and publishes.
-func feed(t *testing.T, p *Publisher, votes []*pendingVote, voters []lines.Voter) {
+func feed(t *testing.T, p *Publisher, votes []*pendingVote, voters []listline.Voter) {
 	t.Helper()
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
@@ -91,8 +91,8 @@ func votesOf(items []item) []*pendingVote {
 	return out
 }
 
-func votersOf(items []item) []lines.Voter {
-	var out []lines.Voter
+func votersOf(items []item) []listline.Voter {
+	var out []listline.Voter
 	for _, it := range items {
 		out = append(out, it.voter)
 	}
@@ -615,12 +615,12 @@ func TestExampleCheckpoint(t *testing.T) {
 	if p.vkey != vkey {
 		t.Errorf("verifier key %q, want %q", p.vkey, vkey)
 	}
-	v, err := lines.ParseVote(exampleVote)
+	v, err := listline.ParseVote(exampleVote)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m lines.Voter
-	feed(t, p, []*pendingVote{{vote: v, line: exampleVote}}, []lines.Voter{m})
+	var m listline.Voter
+	feed(t, p, []*pendingVote{{vote: v, line: exampleVote}}, []listline.Voter{m})
 	if got := string(p.snap.Load().checkpoint[votesList]); got != want {
 		t.Errorf("checkpoint:\n%s\nwant:\n%s", got, want)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 )
 
 // nonceKey holds a nonce and its length in a fixed-size array: a map keyed
@@ -30,15 +30,15 @@ func keyOf(nonce []byte) nonceKey {
 // record is one record of an instance's vote log.
 type record struct {
 	index   uint64
-	vote    *lines.Vote // nil for a retraction
-	line    string      // the vote's line, when vote is not nil
-	retract []byte      // the nonce a retraction withdraws
+	vote    *listline.Vote // nil for a retraction
+	line    string         // the vote's line, when vote is not nil
+	retract []byte         // the nonce a retraction withdraws
 }
 
 // pendingVote is a vote that one or both instances of its pair have shown
 // and that is not published yet.
 type pendingVote struct {
-	vote     lines.Vote
+	vote     listline.Vote
 	line     string // the line the instance first showed
 	first    int    // the instance that showed it first
 	other    string // under conflict, the line the other instance showed
@@ -64,7 +64,7 @@ type pairState struct {
 
 	// What the round's pulls found, taken by the round's goroutine.
 	newVotes     []*pendingVote
-	newVoters    []lines.Voter
+	newVoters    []listline.Voter
 	newRetracted []retraction
 	anomalies    int
 }
@@ -175,11 +175,11 @@ func byStamp(a, b *pendingVote) int {
 }
 
 // sigText is the base64 of auth-sig, as it stands in the voters list.
-func sigText(v *lines.Voter) string { return base64.StdEncoding.EncodeToString(v.Sig[:]) }
+func sigText(v *listline.Voter) string { return base64.StdEncoding.EncodeToString(v.Sig[:]) }
 
 // bySig orders voters by the text of auth-sig as the list shows it, so
 // that anyone can check the order of a batch with sort; then by line.
-func bySig(a, b lines.Voter) int {
+func bySig(a, b listline.Voter) int {
 	return cmp.Or(strings.Compare(sigText(&a), sigText(&b)), strings.Compare(a.Line(), b.Line()))
 }
 
@@ -187,7 +187,7 @@ func bySig(a, b lines.Voter) int {
 // group sorted, dropping what is already queued or published.
 func (p *Publisher) enqueue() {
 	var votes []*pendingVote
-	var voters []lines.Voter
+	var voters []listline.Voter
 	for _, ps := range p.pairs {
 		for _, pv := range ps.newVotes {
 			if pv.dropped {

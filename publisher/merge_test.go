@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // pairRecords drives pairState.apply with records written by hand, for the
@@ -161,7 +161,7 @@ func TestEnqueueOneVoteTwoPairs(t *testing.T) {
 			vv := v.vote
 			ps.apply(p.log, i, record{index: 1, vote: &vv, line: v.line}, published)
 		}
-		var m lines.Voter // the mandate that cast it in this pair
+		var m listline.Voter // the mandate that cast it in this pair
 		rand.Read(m.ID[:])
 		ps.newVoters = append(ps.newVoters, m)
 	}

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/powvote/powvote/campaign"
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // Config is what a publisher needs. Zero values mean the defaults named on
@@ -224,15 +224,15 @@ type Publisher struct {
 	failed   error // set once a write failed (fail stop)
 	flushing bool  // the round under way publishes whatever is ready (Flush)
 
-	publishedVotes  map[nonceKey]struct{}      // nonces in the votes list
-	publishedVoters map[lines.Mandate]struct{} // mandates in the voters list
-	queuedVotes     map[nonceKey]struct{}      // nonces in voteQueue
-	queuedVoters    map[lines.Mandate]struct{} // mandates in voterQueue
-	voteQueue       []*pendingVote             // final votes not yet published, in the order they became final
-	voterQueue      []lines.Voter              // final voters not yet published, likewise
-	anomalies       int                        // see Status
-	clockBack       bool                       // the clock was behind Modified at the last round; warned once
-	closeWait       bool                       // the campaign ended but could not be closed yet; logged once
+	publishedVotes  map[nonceKey]struct{}         // nonces in the votes list
+	publishedVoters map[listline.Mandate]struct{} // mandates in the voters list
+	queuedVotes     map[nonceKey]struct{}         // nonces in voteQueue
+	queuedVoters    map[listline.Mandate]struct{} // mandates in voterQueue
+	voteQueue       []*pendingVote                // final votes not yet published, in the order they became final
+	voterQueue      []listline.Voter              // final voters not yet published, likewise
+	anomalies       int                           // see Status
+	clockBack       bool                          // the clock was behind Modified at the last round; warned once
+	closeWait       bool                          // the campaign ended but could not be closed yet; logged once
 
 	counts     []int64    // published votes per option, in ballot order
 	tileStart  [2][]int64 // byte offset in each list of leaf 256*j; append-only, handlers read a prefix through the snapshot
@@ -290,9 +290,9 @@ func New(cfg Config) (*Publisher, error) {
 		paths:           [2]string{"/" + cfg.Campaign + "-vote.log", "/" + cfg.Campaign + "-auth.log"},
 		state:           filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
 		publishedVotes:  make(map[nonceKey]struct{}),
-		publishedVoters: make(map[lines.Mandate]struct{}),
+		publishedVoters: make(map[listline.Mandate]struct{}),
 		queuedVotes:     make(map[nonceKey]struct{}),
-		queuedVoters:    make(map[lines.Mandate]struct{}),
+		queuedVoters:    make(map[listline.Mandate]struct{}),
 		retractedVotes:  make(map[nonceKey]struct{}),
 		options:         make(map[string]int),
 		counts:          make([]int64, len(cfg.Options)),

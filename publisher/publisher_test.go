@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // TestPublishMergesPairs feeds two pairs of real collectors as the edge
@@ -22,8 +22,8 @@ func TestPublishMergesPairs(t *testing.T) {
 	pairs := []*testPair{startPair(t, tc, 0), startPair(t, tc, 1)}
 	tp := newPublisher(t, tc, t.TempDir(), pairs, nil)
 
-	var voters []lines.Voter
-	var votes []lines.Vote
+	var voters []listline.Voter
+	var votes []listline.Vote
 	for k, pr := range pairs {
 		for j := range 15 {
 			m, v := tc.mandate(t), tc.vote(t, j, 1)
@@ -71,8 +71,8 @@ func TestRestartResumes(t *testing.T) {
 	tp := newPublisher(t, tc, dir, []*testPair{pr}, nil)
 
 	pr.setTwins(false)
-	var voters []lines.Voter
-	var votes []lines.Vote
+	var voters []listline.Voter
+	var votes []listline.Vote
 	for j := range 6 {
 		m, v := tc.mandate(t), tc.vote(t, j, 1)
 		tc.cast(t, pr.urls[0], m, v)
@@ -133,8 +133,8 @@ func TestSplitVote(t *testing.T) {
 	pr := startPair(t, tc, 0)
 	tp := newPublisher(t, tc, t.TempDir(), []*testPair{pr}, nil)
 
-	var voters []lines.Voter
-	var votes []lines.Vote
+	var voters []listline.Voter
+	var votes []listline.Vote
 	for j := range 2 {
 		m, v := tc.mandate(t), tc.vote(t, j, 1)
 		tc.cast(t, pr.urls[0], m, v)
@@ -179,8 +179,8 @@ func TestInstanceDown(t *testing.T) {
 	tp := newPublisher(t, tc, t.TempDir(), []*testPair{pr}, nil)
 	pr.pub[1].closed.Store(true)
 
-	var voters []lines.Voter
-	var votes []lines.Vote
+	var voters []listline.Voter
+	var votes []listline.Vote
 	for j := range 3 {
 		m, v := tc.mandate(t), tc.vote(t, j, 1)
 		tc.cast(t, pr.urls[0], m, v)
@@ -243,7 +243,7 @@ func TestWriteFailureStops(t *testing.T) {
 	tp = newPublisher(t, tc, dir, []*testPair{pr}, nil)
 	tp.check(t)
 	tp.mustRound(t)
-	tp.wantPublished(t, []lines.Voter{m}, []lines.Vote{v})
+	tp.wantPublished(t, []listline.Voter{m}, []listline.Vote{v})
 }
 
 // TestNewRefuses checks that New refuses, naming the problem, a
@@ -281,8 +281,8 @@ func TestNewRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.voteQueue = []*pendingVote{{vote: lines.Vote{Nonce: []byte("12345678")}, line: exampleVote}}
-	p.voterQueue = []lines.Voter{{}}
+	p.voteQueue = []*pendingVote{{vote: listline.Vote{Nonce: []byte("12345678")}, line: exampleVote}}
+	p.voterQueue = []listline.Voter{{}}
 	if err := p.publish(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // maxPage bounds the body of one answer from a collector: a page of 10000
@@ -175,13 +175,13 @@ func parseRecord(s string) (record, error) {
 		return record{}, fmt.Errorf("index %q: %w", num, err)
 	}
 	if n, ok := strings.CutPrefix(rest, retractPrefix); ok {
-		nonce, err := lines.ParseNonce(n)
+		nonce, err := listline.ParseNonce(n)
 		if err != nil {
 			return record{}, fmt.Errorf("retraction: %w", err)
 		}
 		return record{index: index, retract: nonce}, nil
 	}
-	v, err := lines.ParseVote(rest)
+	v, err := listline.ParseVote(rest)
 	if err != nil {
 		return record{}, err
 	}
@@ -191,7 +191,7 @@ func parseRecord(s string) (record, error) {
 // fetchVoters asks for one page of an instance's voter table, after the
 // mandate after (nil: from the start). The mandates must come in
 // increasing order, all after after: scanVoters relies on it.
-func (p *Publisher) fetchVoters(ctx context.Context, base string, after *lines.Mandate) ([]lines.Voter, error) {
+func (p *Publisher) fetchVoters(ctx context.Context, base string, after *listline.Mandate) ([]listline.Voter, error) {
 	var a string
 	if after != nil {
 		a = base64.RawURLEncoding.EncodeToString(after[:])
@@ -204,10 +204,10 @@ func (p *Publisher) fetchVoters(ctx context.Context, base string, after *lines.M
 	if err != nil {
 		return nil, err
 	}
-	voters := make([]lines.Voter, 0, len(ls))
+	voters := make([]listline.Voter, 0, len(ls))
 	prev := after
 	for j, l := range ls {
-		v, err := lines.ParseVoter(l)
+		v, err := listline.ParseVoter(l)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", j+1, err)
 		}
@@ -226,21 +226,21 @@ func (p *Publisher) fetchVoters(ctx context.Context, base string, after *lines.M
 type voterPager struct {
 	p    *Publisher
 	base string
-	page []lines.Voter
+	page []listline.Voter
 	pos  int
-	last *lines.Mandate // of the last voter fetched
-	done bool           // an empty page came: the end of the table
+	last *listline.Mandate // of the last voter fetched
+	done bool              // an empty page came: the end of the table
 }
 
 // next returns the next voter, or ok false at the end of the table.
-func (vp *voterPager) next(ctx context.Context) (v lines.Voter, ok bool, err error) {
+func (vp *voterPager) next(ctx context.Context) (v listline.Voter, ok bool, err error) {
 	if vp.pos == len(vp.page) {
 		if vp.done {
-			return lines.Voter{}, false, nil
+			return listline.Voter{}, false, nil
 		}
 		page, err := vp.p.fetchVoters(ctx, vp.base, vp.last)
 		if err != nil {
-			return lines.Voter{}, false, err
+			return listline.Voter{}, false, err
 		}
 		vp.page, vp.pos = page, 0
 		// Only an empty page ends the table: a collector may answer fewer
@@ -248,7 +248,7 @@ func (vp *voterPager) next(ctx context.Context) (v lines.Voter, ok bool, err err
 		// would be taken for complete.
 		if len(page) == 0 {
 			vp.done = true
-			return lines.Voter{}, false, nil
+			return listline.Voter{}, false, nil
 		}
 		m := page[len(page)-1].Mandate()
 		vp.last = &m

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // retraction is a retracted vote as a pull found it: its nonce and the
@@ -55,7 +55,7 @@ func (p *Publisher) openRetracted() error {
 		if err != nil {
 			return fmt.Errorf("publisher: couldn't read %s: %w", path, err)
 		}
-		v, err := lines.ParseVote(line[:len(line)-1])
+		v, err := listline.ParseVote(line[:len(line)-1])
 		if err != nil {
 			return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
 		}

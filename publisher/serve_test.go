@@ -19,7 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 )
 
@@ -31,7 +31,7 @@ func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandl
 // randomVote is a well-formed vote line with random content.
 func randomVote(t *testing.T) *pendingVote {
 	t.Helper()
-	v := lines.Vote{PUTC: "1767225600", Nonce: make([]byte, 8), Option: "Yes"}
+	v := listline.Vote{PUTC: "1767225600", Nonce: make([]byte, 8), Option: "Yes"}
 	rand.Read(v.PSig[:])
 	rand.Read(v.Nonce)
 	s, err := stamp.NewVoter([]byte("key"), rand.Reader, v.PUTC, v.PSig[:])
@@ -58,7 +58,7 @@ func publishRandom(t *testing.T, p *Publisher, n int) {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
 	for range n {
-		var m lines.Voter
+		var m listline.Voter
 		rand.Read(m.Pkey[:])
 		rand.Read(m.Sig[:])
 		rand.Read(m.ID[:])

@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // stateFormat names the layout of the state file; a file of another
@@ -305,7 +305,7 @@ func (p *Publisher) recoverList(i int) error {
 		}
 		n++
 		if i == votesList {
-			v, err := lines.ParseVote(line)
+			v, err := listline.ParseVote(line)
 			if err != nil {
 				return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
 			}
@@ -316,7 +316,7 @@ func (p *Publisher) recoverList(i int) error {
 			p.publishedVotes[k] = struct{}{}
 			p.count(v.Option)
 		} else {
-			v, err := lines.ParseVoter(line)
+			v, err := listline.ParseVoter(line)
 			if err != nil {
 				return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
 			}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 )
 
 // TestAudit audits what a real platform published, with its checkpoints
@@ -222,7 +222,7 @@ func auditPlatformStamps(t *testing.T, data, dir string, files map[string]string
 
 	// Line 3 with a decoy stamp of its own second, and its proof of work
 	// solved again: the stamp is what the check must catch.
-	v, err := lines.ParseVote(strings.TrimSuffix(vl[2], "\n"))
+	v, err := listline.ParseVote(strings.TrimSuffix(vl[2], "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func auditFolder(t *testing.T, files map[string]string) string {
 // option of the ballot.
 func auditOtherOption(t *testing.T, line string, options []string) string {
 	t.Helper()
-	v, err := lines.ParseVote(strings.TrimSuffix(line, "\n"))
+	v, err := listline.ParseVote(strings.TrimSuffix(line, "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func auditOtherOption(t *testing.T, line string, options []string) string {
 // a stamp of its own, whose proof of work scores below threshold.
 func auditWeakVote(t *testing.T, line string, threshold int) string {
 	t.Helper()
-	v, err := lines.ParseVote(strings.TrimSuffix(line, "\n"))
+	v, err := listline.ParseVote(strings.TrimSuffix(line, "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

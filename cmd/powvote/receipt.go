@@ -12,7 +12,7 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/keyfile"
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -252,7 +252,7 @@ func checkReceiptLine(stamp, encoded string, at []found, cp tlog.Tree, hr tlog.H
 		return fmt.Sprintf("stamp %s stands %d times in the votes list", stamp, len(at)), false
 	}
 	f := at[0]
-	v, err := lines.ParseVote(f.line)
+	v, err := listline.ParseVote(f.line)
 	if err != nil {
 		return fmt.Sprintf("stamp %s is on line %d, which is malformed: %v", stamp, f.index+1, err), false
 	}

@@ -22,7 +22,7 @@ func FuzzParseVoteLine(f *testing.F) {
 		if got := v.Line(); got != line {
 			t.Fatalf("ParseVoteLine(%q).Line() = %q", line, got)
 		}
-		if err := v.check(); err != nil {
+		if err := checkVote(v); err != nil {
 			t.Fatalf("parsed vote fails check: %v", err)
 		}
 		if _, err := parseRecord(line); err != nil {

@@ -167,7 +167,7 @@ func allVoters(t testing.TB, s *Store) []string {
 		for _, v := range vs {
 			out = append(out, v.Line())
 		}
-		after = vs[len(vs)-1].Key()
+		after = voterKey(vs[len(vs)-1])
 	}
 }
 

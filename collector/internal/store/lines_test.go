@@ -38,7 +38,7 @@ func TestExampleLines(t *testing.T) {
 	if got := a.Line(); got != exampleVoterLine {
 		t.Errorf("Line\n got %s\nwant %s", got, exampleVoterLine)
 	}
-	if k := a.Key(); len(k) != 56 || string(k[:32]) != string(a.Pkey[:]) || string(k[32:]) != string(a.ID[:]) {
+	if k := voterKey(a); len(k) != 56 || string(k[:32]) != string(a.Pkey[:]) || string(k[32:]) != string(a.ID[:]) {
 		t.Errorf("Key %x", k)
 	}
 }

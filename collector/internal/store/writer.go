@@ -57,7 +57,7 @@ type request struct {
 // but the group still commits: the vote may be recorded, and a retry
 // tells (Repeat).
 func (s *Store) Accept(ctx context.Context, voter Voter, vote Vote) (Result, error) {
-	if err := vote.check(); err != nil {
+	if err := checkVote(vote); err != nil {
 		return Result{}, err
 	}
 	vote.Nonce = bytes.Clone(vote.Nonce)
@@ -81,7 +81,7 @@ func (s *Store) ApplyTwin(pairs []Pair, twinSeq uint64) error {
 			return fmt.Errorf("store: twin pair %d has seq %d after %d: want increasing", i, p.Seq, prev)
 		}
 		prev = p.Seq
-		if err := p.Vote.check(); err != nil {
+		if err := checkVote(p.Vote); err != nil {
 			return fmt.Errorf("store: twin pair %d: %w", p.Seq, err)
 		}
 		p.Vote.Nonce = bytes.Clone(p.Vote.Nonce)

@@ -1,11 +1,11 @@
-package lines_test
+package listline_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 func TestBadVoteLines(t *testing.T) {
@@ -36,9 +36,9 @@ func TestBadVoteLines(t *testing.T) {
 		{"carriage return", strings.Replace(exampleVote, `solaire"`, "solaire\r\"", 1), "option"},
 		{"invalid UTF-8", strings.Replace(exampleVote, `Énergie`, "\xc3nergie", 1), "option"},
 	} {
-		_, err := lines.ParseVote(tc.line)
-		var fe *lines.FieldError
-		if !errors.As(err, &fe) || !errors.Is(err, lines.ErrSyntax) || fe.Field != tc.field {
+		_, err := listline.ParseVote(tc.line)
+		var fe *listline.FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, listline.ErrSyntax) || fe.Field != tc.field {
 			t.Errorf("%s: ParseVote(%q) = %v, want a FieldError on %s", tc.name, tc.line, err, tc.field)
 		}
 	}
@@ -57,9 +57,9 @@ func TestBadVoterLines(t *testing.T) {
 		{"id in base64url", strings.Replace(exampleVoter, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX", "AAECAwQFBgcICQoLDA0ODxAREhMUFRY_", 1), "auth-id"},
 		{"trailing line feed", exampleVoter + "\n", "auth-id"},
 	} {
-		_, err := lines.ParseVoter(tc.line)
-		var fe *lines.FieldError
-		if !errors.As(err, &fe) || !errors.Is(err, lines.ErrSyntax) || fe.Field != tc.field {
+		_, err := listline.ParseVoter(tc.line)
+		var fe *listline.FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, listline.ErrSyntax) || fe.Field != tc.field {
 			t.Errorf("%s: ParseVoter(%q) = %v, want a FieldError on %s", tc.name, tc.line, err, tc.field)
 		}
 	}
@@ -77,10 +77,10 @@ func TestEveryByteMatters(t *testing.T) {
 				}
 				m := ex[:i] + string([]byte{c}) + ex[i+1:]
 				if ex == exampleVote {
-					if v, err := lines.ParseVote(m); err == nil && v.Line() != m {
+					if v, err := listline.ParseVote(m); err == nil && v.Line() != m {
 						t.Errorf("%q reads back as %q", m, v.Line())
 					}
-				} else if v, err := lines.ParseVoter(m); err == nil && v.Line() != m {
+				} else if v, err := listline.ParseVoter(m); err == nil && v.Line() != m {
 					t.Errorf("%q reads back as %q", m, v.Line())
 				}
 			}

@@ -1,11 +1,11 @@
-package lines_test
+package listline_test
 
 import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
-	"github.com/powvote/powvote/publisher/lines"
 )
 
 // The worked example of the package documentation, byte for byte.
@@ -15,7 +15,7 @@ const (
 )
 
 func Example() {
-	v, err := lines.ParseVote(exampleVote)
+	v, err := listline.ParseVote(exampleVote)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -23,7 +23,7 @@ func Example() {
 	score, err := pow.Verify(v.Work(), v.Nonce, 22)
 	fmt.Println(v.Option, hex.EncodeToString(v.Nonce), score, err)
 
-	m, err := lines.ParseVoter(exampleVoter)
+	m, err := listline.ParseVoter(exampleVoter)
 	if err != nil {
 		fmt.Println(err)
 		return

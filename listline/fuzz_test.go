@@ -1,10 +1,10 @@
-package lines_test
+package listline_test
 
 import (
 	"errors"
 	"testing"
 
-	"github.com/powvote/powvote/publisher/lines"
+	"github.com/powvote/powvote/listline"
 )
 
 // FuzzParseVote checks that the parser accepts one spelling per vote:
@@ -14,10 +14,10 @@ import (
 func FuzzParseVote(f *testing.F) {
 	f.Add(exampleVote)
 	f.Fuzz(func(t *testing.T, line string) {
-		v, err := lines.ParseVote(line)
+		v, err := listline.ParseVote(line)
 		if err != nil {
-			var fe *lines.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, lines.ErrSyntax) {
+			var fe *listline.FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, listline.ErrSyntax) {
 				t.Fatalf("ParseVote(%q): %v is not a FieldError", line, err)
 			}
 			return
@@ -26,7 +26,7 @@ func FuzzParseVote(f *testing.F) {
 		if got != line {
 			t.Fatalf("ParseVote(%q).Line() = %q", line, got)
 		}
-		again, err := lines.ParseVote(got)
+		again, err := listline.ParseVote(got)
 		if err != nil || again.Line() != got || string(again.Nonce) != string(v.Nonce) {
 			t.Fatalf("second read of %q: %v", got, err)
 		}
@@ -37,10 +37,10 @@ func FuzzParseVote(f *testing.F) {
 func FuzzParseVoter(f *testing.F) {
 	f.Add(exampleVoter)
 	f.Fuzz(func(t *testing.T, line string) {
-		v, err := lines.ParseVoter(line)
+		v, err := listline.ParseVoter(line)
 		if err != nil {
-			var fe *lines.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, lines.ErrSyntax) {
+			var fe *listline.FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, listline.ErrSyntax) {
 				t.Fatalf("ParseVoter(%q): %v is not a FieldError", line, err)
 			}
 			return
@@ -48,7 +48,7 @@ func FuzzParseVoter(f *testing.F) {
 		if got := v.Line(); got != line {
 			t.Fatalf("ParseVoter(%q).Line() = %q", line, got)
 		}
-		again, err := lines.ParseVoter(line)
+		again, err := listline.ParseVoter(line)
 		if err != nil || again != v {
 			t.Fatalf("second read of %q: %v", line, err)
 		}

@@ -1,4 +1,4 @@
-// Package lines reads and writes the lines of a campaign's published lists
+// Package listline reads and writes the lines of a campaign's published lists
 // (PROTOCOL.md section 8): the votes list and the voters list. The
 // publisher writes them, auditors read them back.
 //
@@ -45,7 +45,7 @@
 // Anyone can recompute the vote's proof of work from the first line alone
 // ([Vote.Work]) and check the mandate's signature from the second
 // ([Voter.Verify]).
-package lines
+package listline
 
 import (
 	"crypto/ed25519"
@@ -61,7 +61,7 @@ import (
 )
 
 // ErrSyntax is wrapped by every error about a malformed line.
-var ErrSyntax = errors.New("lines: malformed list line")
+var ErrSyntax = errors.New("listline: malformed list line")
 
 // FieldError says which field of a line is wrong and why. It matches
 // ErrSyntax with errors.Is.
@@ -70,7 +70,7 @@ type FieldError struct {
 	Err   error
 }
 
-func (e *FieldError) Error() string   { return "lines: " + e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Error() string   { return "listline: " + e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() []error { return []error{ErrSyntax, e.Err} }
 
 func fieldErr(field, format string, args ...any) error {
@@ -125,7 +125,7 @@ func ParseVote(s string) (Vote, error) {
 	if err := decodeB64(f[1], v.PSig[:], "P-SIG"); err != nil {
 		return Vote{}, err
 	}
-	if err := checkVoterStamp(f[2]); err != nil {
+	if err := CheckVoterStamp(f[2]); err != nil {
 		return Vote{}, err
 	}
 	v.Voter = f[2]
@@ -162,10 +162,10 @@ func ParseNonce(s string) ([]byte, error) {
 // voterStampLen is the length of a voter stamp: 32 symbols, 7 dashes.
 const voterStampLen = stamp.VoterLen
 
-// checkVoterStamp accepts a voter stamp as the edge writes it. Only the
+// CheckVoterStamp accepts a voter stamp as the edge writes it. Only the
 // edge can check its MAC; the list carries the stamp as the proof of work
 // covers it, so it must be that exact spelling.
-func checkVoterStamp(s string) error {
+func CheckVoterStamp(s string) error {
 	if len(s) != voterStampLen {
 		return fieldErr("Voter", "%d characters, want %d", len(s), voterStampLen)
 	}
