@@ -11,6 +11,7 @@
 //     verdict (all answers but 400 and 503) under the nonce for 300 s
 //     (NonceCacheTTL) and gives it again to a retried or replayed vote
 //     (vote.go);
+//   - GET / and /app/..., the web applications (static.go);
 //   - OPTIONS preflights from the web origins it is configured to allow.
 //
 // Any other path or method gets 400 with an empty body. Handlers return an
@@ -26,6 +27,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"strconv"
@@ -80,6 +82,11 @@ type Config struct {
 	// whose pages may call the edge from a browser, matched exactly; "*"
 	// allows every origin. Empty: no CORS headers at all.
 	AllowOrigins []string
+
+	// Static holds the web applications (package web): GET / serves
+	// voter/index.html and GET /app/<name> the file <name> (static.go).
+	// Nil: those paths are 400.
+	Static fs.FS
 
 	Logger *slog.Logger     // nil means discard
 	Clock  func() time.Time // decides the second of a platform stamp; nil means time.Now
@@ -428,6 +435,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		st.lists(ctx)
 	case !ctx.IsGet():
 		err = reject(badRequest, errMethod)
+	case s.cfg.Static != nil && isStaticPath(ctx.Request.URI().PathOriginal()):
+		err = s.static(ctx, s.cfg.Static)
 	default:
 		switch routeOf(ctx.Path()) {
 		case routeList:

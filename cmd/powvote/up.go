@@ -18,6 +18,7 @@ import (
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/publisher"
+	"github.com/powvote/powvote/web"
 )
 
 func init() {
@@ -129,6 +130,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		Campaigns:     sites,
 		Logger:        log.With("component", "edge"),
 		NonceCacheTTL: nonceMemory(all),
+		Static:        web.FS,
 		// The lists are served here too, and a whole list must fit.
 		WriteTimeout: 30 * time.Minute,
 	})
