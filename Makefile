@@ -5,7 +5,7 @@ FUZZTIME  ?= 30s
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-smoke bench clean
+.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser clean
 
 all: build
 
@@ -38,6 +38,11 @@ fuzz-smoke:
 # bench regenerates the figures quoted in BENCHMARKS.md.
 bench:
 	scripts/bench.sh
+
+# bench-browser compares the voter app's proof of work in headless Chromium
+# with the native solver's, in one run (BENCHMARKS.md).
+bench-browser:
+	scripts/bench-browser.sh
 
 clean:
 	rm -rf bin
