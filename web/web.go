@@ -6,12 +6,18 @@
 // it reads the ballot, checks the booth code, fetches a platform stamp, does
 // the proof of work in Web Workers while the voter types the mandate card,
 // casts the vote and shows and saves the receipt.
+//
+// The results page, under check/, reads the published lists, recomputes
+// every vote's proof of work in Web Workers (with the voter app's SHA-256),
+// shows the tally, the work and the votes over time, finds a voter's vote
+// by stamp and checks a saved receipt against the votes list.
 package web
 
 import "embed"
 
-// FS holds the applications, each in its own directory (voter/...). The
-// edge serves it under /app/ and opens voter/index.html at /.
+// FS holds the applications, each in its own directory (voter/...,
+// check/...). The edge serves it under /app/ and opens voter/index.html at
+// /; the results page is /app/check/index.html.
 //
-//go:embed voter
+//go:embed voter check
 var FS embed.FS

@@ -1,0 +1,80 @@
+// Recomputes the proof of work of vote lines for the results page
+// (PROTOCOL.md 5.3 and 8): the digest SHA-256(P-UTC || raw P-SIG || Voter ||
+// option text || nonce) and its score, the count of its leading zero bits.
+//
+// SHA-256 is the voter app's own (web/voter/pow-worker.js, loaded by URL):
+// its compression function, schedule loader, constants and score. That
+// file also installs its search handler, which this worker replaces below.
+'use strict';
+
+importScripts('/app/voter/pow-worker.js');
+
+const utf8 = new TextEncoder();
+
+// sha256 returns the digest of msg as eight big-endian words.
+function sha256(msg) {
+  const n = msg.length;
+  const blocks = Math.ceil((n + 9) / 64);
+  const buf = new Uint8Array(blocks * 64);
+  buf.set(msg, 0);
+  buf[n] = 0x80;
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(buf.length - 8, Math.floor(n / 0x20000000));
+  dv.setUint32(buf.length - 4, (n * 8) >>> 0);
+  const h = Int32Array.from(IV);
+  const out = new Int32Array(8);
+  for (let p = 0; p < buf.length; p += 64) {
+    loadBlock(buf, p);
+    compress(h, h, 0, out);
+    h.set(out);
+  }
+  return h;
+}
+
+// message returns the bytes a vote line's proof of work covers, nonce
+// included, or null when the line is not a vote line.
+function message(line) {
+  const f = [];
+  let from = 0;
+  for (let i = 0; i < 4; i++) {
+    const sp = line.indexOf(' ', from);
+    if (sp < 0) return null;
+    f.push(line.slice(from, sp));
+    from = sp + 1;
+  }
+  const opt = line.slice(from);
+  if (!/^[0-9]{1,19}$/.test(f[0]) || opt.length < 2 || opt[0] !== '"' || opt[opt.length - 1] !== '"') return null;
+  if (!/^[0-9a-f]{16,64}$/.test(f[3]) || f[3].length % 2 !== 0) return null;
+  let sig;
+  try {
+    sig = atob(f[1]);
+  } catch (e) {
+    return null;
+  }
+  if (sig.length !== 64) return null;
+  const head = utf8.encode(f[0]);
+  const voter = utf8.encode(f[2]);
+  const say = utf8.encode(opt.slice(1, -1));
+  const nonce = f[3].length / 2;
+  const msg = new Uint8Array(head.length + 64 + voter.length + say.length + nonce);
+  let o = 0;
+  msg.set(head, o); o += head.length;
+  for (let i = 0; i < 64; i++) msg[o + i] = sig.charCodeAt(i);
+  o += 64;
+  msg.set(voter, o); o += voter.length;
+  msg.set(say, o); o += say.length;
+  for (let i = 0; i < nonce; i++) msg[o + i] = parseInt(f[3].substr(2 * i, 2), 16);
+  return msg;
+}
+
+// A message is {id, lines}; the answer is {id, scores}, -1 for a line that
+// is not a vote line.
+self.onmessage = (ev) => {
+  const { id, lines } = ev.data;
+  const scores = new Int16Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const msg = message(lines[i]);
+    scores[i] = msg ? score(sha256(msg)) : -1;
+  }
+  self.postMessage({ id, scores }, [scores.buffer]);
+};
