@@ -54,18 +54,7 @@ func newBrowser(t *testing.T) *browser {
 		}
 	}
 	b := &browser{t: t, art: art}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromiumOptions(t.TempDir())...)
 	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(func(ev any) {
 		// Runs in the tab's event loop: count and return.
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
@@ -374,4 +363,22 @@ func mistype(line string) string {
 		return "Y" + line[1:]
 	}
 	return "X" + line[1:]
+}
+
+// chromiumOptions starts Debian's chromium headless with a fresh profile in
+// dir, and without the background services that would try to reach the
+// Internet, which this machine's closed network refuses.
+func chromiumOptions(dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(dir),
+	}
 }
