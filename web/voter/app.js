@@ -30,49 +30,17 @@
 
   // ---- language ----
 
-  const LANGS = ['en', 'de', 'pl'];
-
-  function pickLang() {
-    const q = new URLSearchParams(location.search).get('lang');
-    if (q && LANGS.includes(q)) return q;
-    try {
-      const saved = localStorage.getItem('powvote-lang');
-      if (saved && LANGS.includes(saved)) return saved;
-    } catch (e) { /* storage may be off */ }
-    for (const l of navigator.languages || [navigator.language || 'en']) {
-      const base = String(l).toLowerCase().split('-')[0];
-      if (LANGS.includes(base)) return base;
-    }
-    return 'en';
-  }
+  const pickLang = powvoteLang.pick;
 
   async function loadLang(lang) {
-    let msgs;
-    try {
-      const r = await fetch('/app/voter/i18n/' + lang + '.json');
-      if (!r.ok) throw new Error(String(r.status));
-      msgs = await r.json();
-    } catch (e) {
-      if (lang !== 'en') return loadLang('en');
-      msgs = {};
-    }
-    st.lang = lang;
-    st.msgs = msgs;
-    document.documentElement.lang = lang;
-    $('lang').value = lang;
-    for (const el of document.querySelectorAll('[data-i18n]')) {
-      const m = msgs[el.dataset.i18n];
-      if (m) el.textContent = m;
-    }
+    const c = await powvoteLang.load('/app/voter/i18n/', lang);
+    st.lang = c.lang;
+    st.msgs = c.msgs;
     document.title = t('title');
-    return undefined;
   }
 
   // t returns the message key with {name} placeholders filled from args.
-  function t(key, args) {
-    const m = st.msgs[key] || key;
-    return m.replace(/\{(\w+)\}/g, (_, k) => (args && k in args ? String(args[k]) : '{' + k + '}'));
-  }
+  function t(key, args) { return powvoteLang.fill(st.msgs, key, args); }
 
   // ---- messages ----
 

@@ -7,7 +7,7 @@
 
 const CACHE = 'powvote-voter-v1';
 const FILES = [
-  '/app/voter/index.html', '/app/voter/app.js', '/app/voter/pow-worker.js', '/app/voter/style.css',
+  '/app/voter/index.html', '/app/voter/app.js', '/app/voter/lang.js', '/app/voter/pow-worker.js', '/app/voter/style.css',
   '/app/voter/manifest.webmanifest', '/app/voter/i18n/en.json', '/app/voter/i18n/de.json', '/app/voter/i18n/pl.json',
 ];
 
