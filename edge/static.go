@@ -24,8 +24,10 @@ const staticPrefix = "/app/"
 const staticIndex = "voter/index.html"
 
 // staticCSP keeps the apps to their own origin: no inline script, no
-// third-party resource, no framing by another site.
-const staticCSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+// third-party resource, no framing by another site. 'wasm-unsafe-eval'
+// lets the voter app compile its own proof-of-work module (pow.wasm, from
+// the same origin); it allows no eval of JavaScript.
+const staticCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 var errStatic = errors.New("no such static file")
 
@@ -40,6 +42,7 @@ var staticTypes = map[string]string{
 	".svg":         "image/svg+xml",
 	".png":         "image/png",
 	".txt":         "text/plain; charset=utf-8",
+	".wasm":        "application/wasm",
 }
 
 // isStaticPath reports whether the raw request path is one the static files

@@ -238,6 +238,19 @@ func TestBrowserVoterApp(t *testing.T) {
 		}
 	}
 
+	// The search runs in pow.wasm, and the module agrees with the
+	// JavaScript SHA-256 (checked above against crypto/sha256) on the
+	// search's own message, for prefixes that put the counter in every
+	// word of the last block that it can take.
+	for n := 100; n < 164; n += 4 {
+		prefix := make([]byte, n)
+		rand.Read(prefix)
+		eng := evalJS[workerEngine](b, fmt.Sprintf(selfTestJS, hex.EncodeToString(prefix)), chromedp.EvalAwaitPromise)
+		if eng.Engine != "wasm" || !eng.OK {
+			t.Fatalf("%d-byte prefix: worker engine %q, agrees with JavaScript SHA-256: %v; want wasm, true", n, eng.Engine, eng.OK)
+		}
+	}
+
 	// The hash rate of the app's workers on this machine, for the log: a
 	// search that cannot succeed, stopped after two seconds.
 	rate := evalJS[struct {

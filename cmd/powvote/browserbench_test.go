@@ -63,6 +63,24 @@ const browserRateJS = `new Promise((resolve) => {
 	}, 1000);
 })`
 
+// selfTestJS asks a proof-of-work worker which engine a search on the
+// prefix (hex) would use and whether that engine agrees with the worker's
+// JavaScript SHA-256 (selfTest in pow-worker.js).
+const selfTestJS = `new Promise((resolve, reject) => {
+	const hex = %q, prefix = new Uint8Array(hex.length / 2);
+	for (let i = 0; i < prefix.length; i++) prefix[i] = parseInt(hex.substr(2 * i, 2), 16);
+	const w = new Worker('/app/voter/pow-worker.js');
+	w.onmessage = (ev) => { w.terminate(); resolve(ev.data); };
+	w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+	w.postMessage({cmd: 'selftest', prefix});
+})`
+
+// workerEngine is what selfTestJS answers.
+type workerEngine struct {
+	Engine string `json:"engine"`
+	OK     bool   `json:"ok"`
+}
+
 // BenchmarkBrowserPow measures, in one process on one machine, the hash
 // rate of the voter app's workers in headless Chromium and that of the
 // native solver with all cores, each on the same 133-byte vote message for
@@ -105,6 +123,13 @@ func BenchmarkBrowserPow(b *testing.B) {
 		b.Fatalf("the vote message is %d bytes, want 133", len(prefix)+8)
 	}
 	expr := fmt.Sprintf(browserRateJS, hex.EncodeToString(prefix), d.Milliseconds())
+	eng, err := chromedp.Run(ctx, chromedp.Evaluate[workerEngine](fmt.Sprintf(selfTestJS, hex.EncodeToString(prefix)), chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.Fatalf("worker self-test: %v", err)
+	}
+	if !eng.OK {
+		b.Fatalf("the worker's %s engine disagrees with its JavaScript SHA-256", eng.Engine)
+	}
 
 	var browserHashes, browserSecs, nativeRate float64
 	workers := 0
@@ -139,5 +164,5 @@ func BenchmarkBrowserPow(b *testing.B) {
 	b.ReportMetric(browserMH, "browser-MH/s")
 	b.ReportMetric(nativeMH, "native-MH/s")
 	b.ReportMetric(browserMH/nativeMH, "browser/native")
-	b.Logf("%d browser workers, %d native workers, %v each", workers, runtime.GOMAXPROCS(0), d)
+	b.Logf("%d browser workers (%s engine), %d native workers, %v each", workers, eng.Engine, runtime.GOMAXPROCS(0), d)
 }

@@ -2,14 +2,15 @@
 // digest SHA-256(prefix || nonce) starts with at least `threshold` zero bits,
 // where prefix is P-UTC || raw P-SIG || Voter || option text.
 //
-// SHA-256 is written here from FIPS 180-4 so that the hot loop can reuse the
-// work that does not change between nonces. The nonce is `pad` (0 to 16
-// bytes, fixed for the search) followed by an 8-byte big-endian counter.
-// The pad is chosen so that the counter and the message padding fit in the
-// last 64-byte block; every block before it is the same for every nonce and
-// is compressed once, as are the rounds of the last block that come before
-// the first word touched by the counter. Each nonce then costs one
-// compression of one block, or less.
+// The nonce is `pad` (0 to 19 random bytes, fixed for the search) followed
+// by an 8-byte big-endian counter. The pad puts the counter on a word
+// boundary in the last 64-byte block, with room for the message padding
+// after it, so that from nonce to nonce only one word of one block
+// changes: every block before it is compressed once, as are the rounds of
+// the last block before that word, and the schedule terms that do not
+// depend on it are summed once. The search itself runs in pow.wasm (four
+// nonces at once in SIMD lanes) where the browser can, else in the
+// JavaScript SHA-256 below, written from FIPS 180-4.
 'use strict';
 
 const K = new Int32Array([
@@ -75,16 +76,20 @@ function loadBlock(bytes, off) {
   }
 }
 
-// padLength is how many fixed bytes must precede the 8-byte counter for the
-// counter, the 0x80 byte and the 8-byte length to fit in one block.
+// padLength is how many fixed bytes must follow the prefix so that the
+// 8-byte counter is word-aligned and, with the 0x80 byte and the 8-byte
+// length, fits in the last block: the counter's low word is then block word
+// 1 to 12, the only word that changes from nonce to nonce (0 to 19 bytes).
 function padLength(prefixLength) {
-  const rem = prefixLength % 64;
-  return rem + 8 + 9 <= 64 ? 0 : 64 - rem;
+  for (let p = 0; ; p++) {
+    const rem = (prefixLength + p) % 64;
+    if (rem % 4 === 0 && rem <= 44) return p;
+  }
 }
 
-// prepare compresses the blocks that do not depend on the counter and
-// returns what the search needs.
-function prepare(prefix, pad) {
+// prepare compresses the blocks that do not depend on the counter, for
+// the counter's high word hi, and returns what the search needs.
+function prepare(prefix, pad, hi) {
   const total = prefix.length + pad.length + 8;
   const fixed = prefix.length + pad.length; // bytes before the counter
   const full = fixed - (fixed % 64); // bytes in blocks the counter does not touch
@@ -92,6 +97,7 @@ function prepare(prefix, pad) {
   msg.set(prefix, 0);
   msg.set(pad, prefix.length);
   const off = fixed - full; // the counter's offset in the last block
+  msg[full + off] = hi >>> 24; msg[full + off + 1] = hi >>> 16; msg[full + off + 2] = hi >>> 8; msg[full + off + 3] = hi;
   msg[full + off + 8] = 0x80;
   // Length in bits, big-endian, in the block's last 8 bytes (messages here
   // are far shorter than 2^32 bits).
@@ -106,24 +112,105 @@ function prepare(prefix, pad) {
     h = Int32Array.from(out);
   }
   loadBlock(msg, full);
-  const first = off >> 2; // first schedule word the counter touches
-  const last = (off + 7) >> 2;
+  const j = (off >> 2) + 1; // block word of the counter's low word
   const words = Int32Array.from(W.subarray(0, 16));
-  const mid = rounds(h, first);
-  return { h, mid, first, last, off, words, block: msg.subarray(full, full + 64).slice() };
+  const mid = rounds(h, j);
+  return { h, mid, j, words, hi };
 }
 
-// hashAt computes the digest for counter (hi, lo) into out.
-function hashAt(p, hi, lo, out) {
-  const blk = p.block, o = p.off;
-  blk[o] = hi >>> 24; blk[o + 1] = hi >>> 16; blk[o + 2] = hi >>> 8; blk[o + 3] = hi;
-  blk[o + 4] = lo >>> 24; blk[o + 5] = lo >>> 16; blk[o + 6] = lo >>> 8; blk[o + 7] = lo;
+// hashAt computes the digest for low counter word lo into out.
+function hashAt(p, lo, out) {
   W.set(p.words);
-  for (let i = p.first; i <= p.last; i++) {
-    const q = 4 * i;
-    W[i] = (blk[q] << 24) | (blk[q + 1] << 16) | (blk[q + 2] << 8) | blk[q + 3];
+  W[p.j] = lo;
+  compress(p.h, p.mid, p.j, out);
+}
+
+// ---- the WebAssembly solver (package pow/wasmsha) ----
+//
+// pow.wasm hashes four nonces at once in 128-bit SIMD lanes. The app
+// writes into its memory what a search shares; the layout is documented
+// in pow/wasmsha.
+const OFF_H = 0, OFF_MID = 32, OFF_KW = 64, OFF_P = 320;
+
+// varies says which schedule words depend on block word j.
+function varies(j) {
+  const v = new Array(64).fill(false);
+  v[j] = true;
+  for (let t = 16; t < 64; t++) v[t] = v[t - 2] || v[t - 7] || v[t - 15] || v[t - 16];
+  return v;
+}
+
+function sigma0(x) { return ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3); }
+function sigma1(x) { return ((x >>> 17) | (x << 15)) ^ ((x >>> 19) | (x << 13)) ^ (x >>> 10); }
+
+// wasmLoad writes a prepared search into the module's memory.
+function wasmLoad(mem, p) {
+  const dv = new DataView(mem.buffer);
+  const put = (off, v) => dv.setInt32(off, v | 0, true);
+  const w = new Int32Array(64);
+  w.set(p.words);
+  w[p.j] = 0; // unused: only words that do not depend on it are written
+  for (let t = 16; t < 64; t++) w[t] = (sigma1(w[t - 2]) + w[t - 7] + sigma0(w[t - 15]) + w[t - 16]) | 0;
+  const v = varies(p.j);
+  for (let i = 0; i < 8; i++) { put(OFF_H + 4 * i, p.h[i]); put(OFF_MID + 4 * i, p.mid[i]); }
+  for (let t = 0; t < 64; t++) {
+    if (!v[t]) put(OFF_KW + 4 * t, K[t] + w[t]);
+    if (t < 16) { put(OFF_P + 4 * t, w[t]); continue; }
+    let s = 0;
+    if (!v[t - 2]) s += sigma1(w[t - 2]);
+    if (!v[t - 7]) s += w[t - 7];
+    if (!v[t - 15]) s += sigma0(w[t - 15]);
+    if (!v[t - 16]) s += w[t - 16];
+    put(OFF_P + 4 * t, s);
   }
-  compress(p.h, p.mid, p.first, out);
+}
+
+// wasmEngine instantiates pow.wasm, or returns null where WebAssembly or
+// its SIMD is missing (or the CSP forbids it): the JavaScript search then
+// does the work.
+async function wasmEngine() {
+  try {
+    const r = await fetch('/app/voter/pow.wasm', { credentials: 'omit' });
+    if (!r.ok) return null;
+    const bytes = await r.arrayBuffer();
+    if (!WebAssembly.validate(bytes)) return null;
+    const { instance } = await WebAssembly.instantiate(bytes, {});
+    return instance.exports;
+  } catch (e) {
+    return null;
+  }
+}
+
+// firstMask is the bits of the first digest word that must be zero for
+// want leading zero bits (all of them beyond 32; the whole digest is then
+// checked in JavaScript).
+function firstMask(want) {
+  if (want <= 0) return 0;
+  if (want >= 32) return -1;
+  return (-1 << (32 - want)) | 0;
+}
+
+// selfTest loads the prepared search p into the module and compares the
+// module with the JavaScript SHA-256 on 1024 nonces from lo, under masks
+// of 1 to 8 bits: a browser that miscompiled it must not send the voter
+// off on a search that cannot end.
+function selfTest(ex, p, lo) {
+  wasmLoad(ex.memory, p);
+  const out = new Int32Array(8);
+  const search = ex['search' + p.j];
+  for (let b = 1; b <= 8; b++) {
+    const mask = firstMask(b);
+    const n = 1024;
+    let want = 0;
+    for (let i = 0; i < n && want === 0; i += 4) {
+      for (let k = 0; k < 4; k++) {
+        hashAt(p, (lo + i + k) | 0, out);
+        if ((out[0] & mask) === 0) { want = i + 1; break; }
+      }
+    }
+    if (search(lo, n, mask) !== want) return false;
+  }
+  return true;
 }
 
 // score counts the leading zero bits of a digest.
@@ -153,44 +240,104 @@ function hex(d) {
 }
 
 // How many nonces between progress reports: a few milliseconds of work, so
-// that the page's figures move smoothly and a stop is quick.
-const CHUNK = 1 << 14;
+// that the page's figures move smoothly and a stop is quick. A power of
+// two, so that a search started at a multiple of it never runs past 2^32
+// within a chunk.
+const CHUNK = 1 << 16;
 
-self.onmessage = (ev) => {
-  const m = ev.data;
-  if (m.cmd === 'digest') {
-    const pad = new Uint8Array(padLength(m.prefix.length));
-    // For tests: the digest of prefix || zero pad || counter by the
-    // search's own code path.
-    const p = prepare(m.prefix, pad);
-    const out = new Int32Array(8);
-    hashAt(p, m.hi | 0, m.lo | 0, out);
-    self.postMessage({ digest: hex(out), padLength: pad.length });
-    return;
-  }
-  // A search: pad and counter start are random per worker, so that workers
-  // (and devices) never try the same nonce.
-  const rnd = new Uint32Array(2);
-  crypto.getRandomValues(rnd);
-  const padBytes = new Uint8Array(padLength(m.prefix.length));
-  crypto.getRandomValues(padBytes);
-  const p = prepare(m.prefix, padBytes);
+// found reports a nonce and ends the worker's search.
+function found(pad, p, lo, hashes, out) {
+  self.postMessage({ found: true, hashes, score: score(out), nonce: nonceBytes(pad, p.hi, lo), digest: hex(out) });
+}
+
+// searchJS is the search without WebAssembly: one nonce at a time.
+function searchJS(pad, prefix, hi, lo, want) {
+  let p = prepare(prefix, pad, hi);
   const out = new Int32Array(8);
-  const want = m.threshold;
-  let hi = rnd[0] | 0, lo = rnd[1] | 0;
+  const m = firstMask(want);
   for (;;) {
     for (let i = 0; i < CHUNK; i++) {
-      hashAt(p, hi, lo, out);
-      if (Math.clz32(out[0]) >= Math.min(want, 32)) {
-        const s = score(out);
-        if (s >= want) {
-          self.postMessage({ found: true, hashes: i + 1, score: s, nonce: nonceBytes(padBytes, hi, lo), digest: hex(out) });
+      hashAt(p, lo, out);
+      if ((out[0] & m) === 0 && score(out) >= want) {
+        found(pad, p, lo, i + 1, out);
+        return;
+      }
+      lo = (lo + 1) | 0;
+    }
+    self.postMessage({ hashes: CHUNK });
+    if (lo === 0) p = prepare(prefix, pad, (p.hi + 1) | 0);
+  }
+}
+
+// searchWasm is the search with pow.wasm: four nonces at a time; the few
+// whose first digest word qualifies are checked in full here.
+function searchWasm(ex, pad, prefix, hi, lo, want) {
+  let p = prepare(prefix, pad, hi);
+  if (!selfTest(ex, p, lo)) {
+    searchJS(pad, prefix, hi, lo, want);
+    return;
+  }
+  const out = new Int32Array(8);
+  const m = firstMask(want);
+  for (;;) {
+    const search = ex['search' + p.j];
+    let from = lo;
+    const end = (lo + CHUNK) | 0;
+    while (from !== end) {
+      const n = (end - from) >>> 0;
+      const r = search(from, n, m);
+      if (r === 0) break;
+      const base = (from + r - 1) | 0;
+      for (let k = 0; k < 4; k++) {
+        const c = (base + k) | 0;
+        hashAt(p, c, out);
+        if ((out[0] & m) === 0 && score(out) >= want) {
+          found(pad, p, c, ((c - lo) >>> 0) + 1, out);
           return;
         }
       }
-      lo = (lo + 1) | 0;
-      if (lo === 0) hi = (hi + 1) | 0;
+      from = (base + 4) | 0;
     }
     self.postMessage({ hashes: CHUNK });
+    lo = end;
+    if (lo === 0) {
+      p = prepare(prefix, pad, (p.hi + 1) | 0);
+      wasmLoad(ex.memory, p);
+    }
   }
+}
+
+// start picks the pad, the counter's high word and where the low word
+// starts at random, so that workers (and devices) never try the same
+// nonce.
+function start(prefix) {
+  const rnd = new Uint32Array(2);
+  crypto.getRandomValues(rnd);
+  const pad = new Uint8Array(padLength(prefix.length));
+  crypto.getRandomValues(pad);
+  return { pad, hi: rnd[0] | 0, lo: (rnd[1] & ~(CHUNK - 1)) | 0 };
+}
+
+self.onmessage = async (ev) => {
+  const m = ev.data;
+  if (m.cmd === 'digest') {
+    // For tests: the digest of prefix || zero pad || counter by the
+    // search's own code path.
+    const pad = new Uint8Array(padLength(m.prefix.length));
+    const p = prepare(m.prefix, pad, m.hi | 0);
+    const out = new Int32Array(8);
+    hashAt(p, m.lo | 0, out);
+    self.postMessage({ digest: hex(out), padLength: pad.length });
+    return;
+  }
+  const ex = await wasmEngine();
+  const s = start(m.prefix);
+  if (m.cmd === 'selftest') {
+    // For tests: which engine a search would use, and whether it agrees
+    // with the JavaScript SHA-256.
+    self.postMessage({ engine: ex ? 'wasm' : 'js', ok: ex ? selfTest(ex, prepare(m.prefix, s.pad, s.hi), s.lo) : true });
+    return;
+  }
+  if (ex) searchWasm(ex, s.pad, m.prefix, s.hi, s.lo, m.threshold);
+  else searchJS(s.pad, m.prefix, s.hi, s.lo, m.threshold);
 };
