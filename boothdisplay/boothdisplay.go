@@ -15,11 +15,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/powvote/powvote/internal/localpage"
 	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/web/booth"
 )
@@ -154,12 +154,10 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if !hostAllowed(r.Host) {
+	localpage.SetHeaders(h, contentSecurityPolicy)
+	// Any IP address will do: a booth's browser may open the display
+	// from another machine of the booth; a name in Host is refused.
+	if !localpage.HostAllowed(r.Host, false) {
 		http.Error(w, "booth display: address the display by IP address or localhost", http.StatusMisdirectedRequest)
 		return
 	}
@@ -204,21 +202,4 @@ func (s *Server) serveCode(w http.ResponseWriter) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", fmt.Sprint(len(b)+1))
 	w.Write(append(b, '\n'))
-}
-
-// hostAllowed accepts a Host header that is an IP address or localhost,
-// with or without a port. A page on some web site could otherwise point its
-// own domain name at the loopback address (DNS rebinding) and read the
-// booth code from a browser on the generator, letting anyone vote without
-// being at the booth. Such a page always has a name in Host; the display
-// never needs one.
-func hostAllowed(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	return net.ParseIP(host) != nil
 }

@@ -3,7 +3,6 @@ package mandate
 import (
 	"bytes"
 	"crypto/ed25519"
-	qrcode "github.com/skip2/go-qrcode"
 	"image"
 	"image/png"
 	"math/rand/v2"
@@ -11,35 +10,23 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/powvote/powvote/internal/qrscan"
 )
 
 // scanQR finds and reads the QR code in a PNG image and returns its byte
 // segments: the raw bytes, before any guess at a text encoding.
 func scanQR(t *testing.T, pngData []byte, tryHarder bool) [][]byte {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(pngData))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hints := map[gozxing.DecodeHintType]any{}
-	if tryHarder {
-		hints[gozxing.DecodeHintType_TRY_HARDER] = true
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, hints)
+	res, err := qrscan.Scan(pngData, tryHarder)
 	if err != nil {
 		t.Fatalf("reading QR code: %v", err)
 	}
-	if lvl := res.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL]; lvl != "H" {
-		t.Errorf("error correction level %v, want H", lvl)
+	if res.Level != "H" {
+		t.Errorf("error correction level %v, want H", res.Level)
 	}
-	segs, _ := res.GetResultMetadata()[gozxing.ResultMetadataType_BYTE_SEGMENTS].([][]byte)
-	return segs
+	return res.Segments
 }
 
 func checkScan(t *testing.T, name string, pngData []byte, tok Token) {

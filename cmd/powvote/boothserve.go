@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/boothdisplay"
+	"github.com/powvote/powvote/internal/localpage"
 	"github.com/powvote/powvote/keyfile"
 	"github.com/powvote/powvote/totp"
 )
@@ -80,21 +81,6 @@ func runBoothServe(ctx context.Context, e *env, args []string) error {
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(e.Stdout, "booth display of station %q (campaign %s) listening on http://%s/\n", *station, m.Campaign, ln.Addr())
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	// The page polls every second, so anything in flight finishes quickly;
-	// a browser holding a keep-alive connection must not delay the exit.
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return localpage.Serve(ctx, srv, ln)
 }
