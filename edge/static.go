@@ -23,6 +23,9 @@ const staticPrefix = "/app/"
 // staticIndex is what GET / serves.
 const staticIndex = "voter/index.html"
 
+// voterWorker is the voter app's service worker.
+const voterWorker = "voter/sw.js"
+
 // staticCSP keeps the apps to their own origin: no inline script, no
 // third-party resource, no framing by another site. 'wasm-unsafe-eval'
 // lets the voter app compile its own proof-of-work module (pow.wasm, from
@@ -109,6 +112,11 @@ func (s *Server) static(ctx *fasthttp.RequestCtx, fsys fs.FS) error {
 	// The files are small and change with a release: a browser that
 	// fetches them afresh never runs an old app against a new edge.
 	h.Set("Cache-Control", "no-cache")
+	if name == voterWorker {
+		// The voter app's service worker lives under /app/voter/ but
+		// serves the app at /, so that the app opens offline there too.
+		h.Set("Service-Worker-Allowed", "/")
+	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetBody(body)
 	return nil

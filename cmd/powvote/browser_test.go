@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -37,9 +38,13 @@ type browser struct {
 	art    string       // directory for screenshots
 	shots  int          // screenshots taken, to number the files
 	stamps atomic.Int64 // /stamp requests the tab has sent
+	votes  atomic.Int64 // vote requests the tab has sent
 }
 
-func newBrowser(t *testing.T) *browser {
+// votePath is the path of a vote: the nonce in hex (PROTOCOL.md 5.3).
+var votePath = regexp.MustCompile(`^/[0-9a-fA-F]{16,64}$`)
+
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("the voter app tests need Chromium at %s (apt-get install chromium): %v", chromium, err)
@@ -54,12 +59,17 @@ func newBrowser(t *testing.T) *browser {
 		}
 	}
 	b := &browser{t: t, art: art}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromiumOptions(t.TempDir())...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromiumOptions(t.TempDir()), extra...)...)
 	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(func(ev any) {
 		// Runs in the tab's event loop: count and return.
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
-			if u, err := url.Parse(e.Request.URL); err == nil && u.Path == "/stamp" {
-				b.stamps.Add(1)
+			if u, err := url.Parse(e.Request.URL); err == nil {
+				switch {
+				case votePath.MatchString(u.Path):
+					b.votes.Add(1)
+				case u.Path == "/stamp":
+					b.stamps.Add(1)
+				}
 			}
 		}
 	}))

@@ -1,8 +1,9 @@
 // The voter app: the browser counterpart of package client (PROTOCOL.md
 // 2-6 and the seed's preferred procedure). It reads the ballot, checks the
 // booth code locally, fetches a platform stamp, does the proof of work in
-// Web Workers while the voter types the mandate card, casts the vote and
-// shows the receipt, which the voter can save.
+// Web Workers while the voter types the mandate card or scans its QR code,
+// checks the mandate's signature, casts the vote and shows the receipt,
+// checked against the platform's receipt key, to save or print.
 'use strict';
 
 (() => {
@@ -23,8 +24,12 @@
     workers: [],
     casting: false,
     sent: { list: 0, stamp: 0, vote: 0 },
-    receipt: null,
+    receipt: null, // {lines, sig, own, at (Date)}
+    receiptCheck: '', // message key of the Receipt-Sig verdict
     wakeLock: null,
+    scan: null, // {stream, decode, timer} while the camera runs
+    scanned: 0, // mandates read from a QR code
+    swScope: '', // scope the service worker was registered for
   };
   window.powvote = st;
 
@@ -156,7 +161,12 @@
 
   // ---- network ----
 
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // pause waits ms, or less when the browser says it is back online.
+  const pause = (ms) => new Promise((resolve) => {
+    const done = () => { clearTimeout(id); window.removeEventListener('online', done); resolve(); };
+    const id = setTimeout(done, ms);
+    window.addEventListener('online', done);
+  });
 
   // request sends a GET, retrying 503 and network errors with the same
   // request after a jittered, doubling wait (1 s up to 30 s), as the
@@ -173,8 +183,8 @@
         r = null;
       }
       if (r && r.status !== 503) return r;
-      status(r ? t('busyRetry') : t('networkRetry'));
-      await sleep(wait / 2 + Math.random() * wait);
+      status(r ? t('busyRetry') : t(navigator.onLine === false ? 'offline' : 'networkRetry'));
+      await pause(wait / 2 + Math.random() * wait);
       wait = Math.min(2 * wait, 30000);
     }
   }
@@ -445,8 +455,9 @@
 
   // ---- cast ----
 
-  function castClicked(ev) {
+  async function castClicked(ev) {
     ev.preventDefault();
+    if (st.casting || st.checking) return;
     const m = readMandate();
     const me = $('mandate-error');
     if (m.errs) {
@@ -456,6 +467,22 @@
       return;
     }
     me.hidden = true;
+    // Every line checks, but a typo that keeps a line's check symbol, or a
+    // card that was never signed, would fail only at the collector after
+    // all the work: the signature is checked here first.
+    st.checking = true;
+    $('cast').disabled = true;
+    const ok = await verifyMandate(m.token);
+    st.checking = false;
+    if (ok === false) {
+      $('cast').disabled = false;
+      me.textContent = t('mandateSignature');
+      me.hidden = false;
+      $('line-1').focus();
+      return;
+    }
+    stopScanner(false);
+    $('scan').disabled = true;
     st.token = m.token;
     st.casting = true;
     $('cast').disabled = true;
@@ -493,8 +520,9 @@
       showError(t('badReceipt'));
       return;
     }
-    st.receipt = { lines, sig, own };
+    st.receipt = { lines, sig, own, at: new Date() };
     showReceipt();
+    checkReceipt();
   }
 
   // formatReceipt writes the receipt as wire.FormatReceipt does.
@@ -522,8 +550,274 @@
       ol.append(li);
     });
     $('receipt-text').textContent = formatReceipt();
+    $('receipt-meta').textContent = t('receiptMeta', {
+      campaign: st.campaign || '—',
+      date: st.receipt.at.toLocaleString(st.lang, { dateStyle: 'long', timeStyle: 'medium' }),
+    });
+    showReceiptCheck();
     $('receipt').hidden = false;
     $('receipt-title').focus();
+  }
+
+  // ---- Receipt-Sig (PROTOCOL 6) ----
+
+  // checkReceipt verifies Receipt-Sig with the receipt key the platform
+  // publishes at /<campaign>-receipt.key. The key comes from the same edge
+  // as the receipt, so a verdict shows that the receipt is whole and was
+  // signed by the key the platform stands by in public; the check page and
+  // `powvote receipt verify` do the same later against the published lists.
+  async function checkReceipt() {
+    st.receiptCheck = 'receiptChecking';
+    showReceiptCheck();
+    let key = null;
+    try {
+      const r = await fetch('/' + st.campaign + '-receipt.key', { cache: 'no-store', credentials: 'omit' });
+      if (r.status === 404 || r.status === 400) {
+        st.receiptCheck = 'receiptKeyMissing';
+      } else if (!r.ok) {
+        st.receiptCheck = 'receiptKeyUnreachable';
+      } else {
+        key = parseKey(await r.text());
+        if (!key) st.receiptCheck = 'receiptKeyBad';
+      }
+    } catch (e) {
+      st.receiptCheck = 'receiptKeyUnreachable';
+    }
+    if (key) {
+      const ok = await verifyReceiptSig(key, st.campaign, st.receipt.lines, st.receipt.sig);
+      st.receiptCheck = ok === null ? 'receiptNoCrypto' : ok ? 'receiptVerified' : 'receiptNotVerified';
+    }
+    showReceiptCheck();
+  }
+
+  // parseKey reads the receipt key file: the standard base64 of 32 bytes
+  // and a line feed.
+  function parseKey(text) {
+    const s = text.replace(/\r?\n$/, '');
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(s)) return null;
+    try { return unb64(s); } catch (e) { return null; }
+  }
+
+  // verifyReceiptSig checks a base64 Receipt-Sig over the campaign and the
+  // receipt lines (wire.ReceiptMessage): true, false, or null when this
+  // browser cannot check Ed25519 signatures.
+  async function verifyReceiptSig(key, campaign, lines, sig) {
+    let raw;
+    try { raw = unb64(sig); } catch (e) { return false; }
+    if (raw.length !== 64) return false;
+    return verifyEd25519(key, raw, enc.encode(campaign + '\n' + lines.join('\n')));
+  }
+
+  const receiptCheckClass = {
+    receiptVerified: 'ok', receiptNotVerified: 'error', receiptKeyBad: 'error',
+  };
+
+  function showReceiptCheck() {
+    const p = $('receipt-verify');
+    p.textContent = st.receiptCheck ? t(st.receiptCheck) : '';
+    p.className = receiptCheckClass[st.receiptCheck] || 'hint';
+    p.dataset.result = st.receiptCheck;
+  }
+
+  // ---- Ed25519 in WebCrypto ----
+
+  // RFC 8032, section 7.1, test 1: a valid public key, to learn whether the
+  // browser knows Ed25519 at all.
+  const probeKey = new Uint8Array('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g).map((h) => parseInt(h, 16)));
+  let ed25519Known = null;
+
+  async function ed25519Supported() {
+    if (ed25519Known === null) {
+      try {
+        await crypto.subtle.importKey('raw', probeKey, { name: 'Ed25519' }, false, ['verify']);
+        ed25519Known = true;
+      } catch (e) {
+        ed25519Known = false;
+      }
+    }
+    return ed25519Known;
+  }
+
+  // verifyEd25519 returns whether sig signs msg under the 32-byte public
+  // key pkey, or null when the browser has no Ed25519: the platform checks
+  // every signature anyway, the browser only spares the voter a refusal.
+  async function verifyEd25519(pkey, sig, msg) {
+    if (!window.crypto || !crypto.subtle || !(await ed25519Supported())) return null;
+    try {
+      const key = await crypto.subtle.importKey('raw', pkey, { name: 'Ed25519' }, false, ['verify']);
+      return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
+    } catch (e) {
+      return false; // not a public key: no signature verifies under it
+    }
+  }
+
+  // verifyMandate checks auth-sig over auth-id under auth-pkey.
+  function verifyMandate(tok) {
+    return verifyEd25519(tok.subarray(0, 32), tok.subarray(32, 96), tok.subarray(96, 120));
+  }
+
+  // For tests: the checks as the app runs them, on base64 inputs.
+  st.verifyReceipt = (keyB64, campaign, lines, sig) => verifyReceiptSig(parseKey(keyB64 + '\n') || new Uint8Array(0), campaign, lines, sig);
+  st.verifyMandate = (hex) => verifyMandate(new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16))));
+
+  // ---- QR scan of the mandate (PROTOCOL 3) ----
+
+  // The card's QR code holds the 120 token bytes in one byte-mode segment,
+  // so the decoder's raw bytes are the token. The decoder (jsQR, vendor/)
+  // is loaded the first time the voter opens the scanner, not before.
+  let qrLib = null;
+
+  function loadQR() {
+    if (!qrLib) {
+      qrLib = new Promise((resolve, reject) => {
+        const s = document.createElement('script');
+        s.src = '/app/voter/vendor/jsQR.js';
+        s.onload = () => (typeof window.jsQR === 'function' ? resolve(window.jsQR) : reject(new Error('no jsQR')));
+        s.onerror = () => { qrLib = null; s.remove(); reject(new Error('jsQR did not load')); };
+        document.head.append(s);
+      });
+    }
+    return qrLib;
+  }
+
+  function scanError(text) {
+    const e = $('scan-error');
+    e.textContent = text;
+    e.hidden = !text;
+  }
+
+  // cameraMessage names what went wrong when the camera did not start.
+  function cameraMessage(err) {
+    switch (err && err.name) {
+      case 'NotAllowedError': case 'SecurityError': return t('scanDenied');
+      case 'NotFoundError': case 'OverconstrainedError': return t('scanNoCamera');
+      default: return t('scanFailed');
+    }
+  }
+
+  async function openScanner() {
+    if (st.scan || st.casting) return;
+    scanError('');
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      scanError(t('scanNoCamera'));
+      return;
+    }
+    $('scan').disabled = true;
+    let decode, stream;
+    try {
+      decode = await loadQR();
+    } catch (e) {
+      $('scan').disabled = false;
+      scanError(t('scanLoadFailed'));
+      return;
+    }
+    try {
+      // The rear camera when there is one: the voter holds the card in
+      // front of the phone, not in front of their face.
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
+      });
+    } catch (e) {
+      $('scan').disabled = false;
+      scanError(cameraMessage(e));
+      $('scan').focus();
+      return;
+    }
+    if (st.casting) { // cast while the camera was starting
+      for (const tr of stream.getTracks()) tr.stop();
+      return;
+    }
+    const video = $('preview');
+    video.srcObject = stream;
+    st.scan = { stream, decode, timer: 0, canvas: document.createElement('canvas') };
+    $('scanner').hidden = false;
+    $('scan').hidden = true;
+    $('scan-status').textContent = t('scanLooking');
+    $('scan-stop').focus();
+    video.play().catch(() => { /* the frames are read even when not shown playing */ });
+    scanFrame();
+  }
+
+  // scanFrame looks for a QR code in the current frame, a few times a
+  // second: often enough to feel immediate, rarely enough to leave the
+  // processor to the proof of work.
+  function scanFrame() {
+    const sc = st.scan;
+    if (!sc) return;
+    const video = $('preview');
+    const w = video.videoWidth, h = video.videoHeight;
+    if (w && h) {
+      // A version 11 code needs about 3 pixels per module, 250 pixels in
+      // all: 800 pixels for the longer side leave room to hold it loosely.
+      const f = Math.min(1, 800 / Math.max(w, h));
+      const cw = Math.round(w * f), ch = Math.round(h * f);
+      const c = sc.canvas;
+      if (c.width !== cw || c.height !== ch) { c.width = cw; c.height = ch; }
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(video, 0, 0, cw, ch);
+      const code = sc.decode(g.getImageData(0, 0, cw, ch).data, cw, ch, { inversionAttempts: 'attemptBoth' });
+      if (code && code.binaryData) {
+        if (code.binaryData.length === 120) {
+          stopScanner(false);
+          fillFromToken(Uint8Array.from(code.binaryData));
+          return;
+        }
+        $('scan-status').textContent = t('scanNotMandate');
+      }
+    }
+    sc.timer = setTimeout(scanFrame, 150);
+  }
+
+  // stopScanner turns the camera off; focus goes back to the scan button
+  // when the voter stopped it.
+  function stopScanner(byVoter) {
+    const sc = st.scan;
+    if (!sc) return;
+    st.scan = null;
+    clearTimeout(sc.timer);
+    for (const tr of sc.stream.getTracks()) tr.stop();
+    const video = $('preview');
+    video.pause();
+    video.srcObject = null;
+    $('scanner').hidden = true;
+    $('scan').hidden = false;
+    $('scan').disabled = st.casting;
+    if (byVoter) $('scan').focus();
+  }
+
+  // encodeLine writes 10 token bytes as a card line: 16 Crockford symbols
+  // and the check symbol, in groups of 4 4 4 4 1 as printed.
+  function encodeLine(bytes) {
+    let acc = 0n, r = 0;
+    for (const b of bytes) {
+      acc = (acc << 8n) | BigInt(b);
+      r = (r * 256 + b) % 37;
+    }
+    let s = '';
+    for (let i = 15; i >= 0; i--) s += ALPHABET[Number((acc >> BigInt(5 * i)) & 31n)];
+    s += r < 32 ? ALPHABET[r] : CHECKS[r - 32];
+    return s.match(/.{1,4}/g).join(' ');
+  }
+
+  // fillFromToken puts a scanned token into the 12 fields, replacing what
+  // was typed, so that the voter sees the same card lines as on paper.
+  async function fillFromToken(tok) {
+    for (let n = 1; n <= 12; n++) {
+      $('line-' + n).value = encodeLine(tok.subarray(10 * (n - 1), 10 * n));
+      checkLine(n, false);
+    }
+    st.scanned++;
+    $('mandate-error').hidden = true;
+    const ok = await verifyMandate(tok);
+    if (ok === false) {
+      $('mandate-error').textContent = t('mandateSignature');
+      $('mandate-error').hidden = false;
+      $('scan').focus();
+      return;
+    }
+    status(t('scanDone'));
+    $('cast').focus();
   }
 
   function saveReceipt() {
@@ -547,6 +841,24 @@
     w.postMessage({ cmd: 'digest', prefix, hi, lo });
   });
 
+  // ---- offline start ----
+
+  // registerWorker installs the service worker that lets the app open
+  // without a network. To control the app at /, a worker served from
+  // /app/voter/ needs the edge's permission (a Service-Worker-Allowed: /
+  // header); without it the browser refuses that scope and the worker
+  // keeps the app's files for /app/voter/index.html alone.
+  async function registerWorker() {
+    if (!('serviceWorker' in navigator)) return;
+    for (const scope of ['/', '/app/voter/']) {
+      try {
+        await navigator.serviceWorker.register('/app/voter/sw.js', { scope });
+        st.swScope = scope;
+        return;
+      } catch (e) { /* try the narrower scope */ }
+    }
+  }
+
   // ---- start ----
 
   async function init() {
@@ -562,6 +874,9 @@
     $('choose').addEventListener('submit', start);
     $('mandate').addEventListener('submit', castClicked);
     $('save').addEventListener('click', saveReceipt);
+    $('print').addEventListener('click', () => window.print());
+    $('scan').addEventListener('click', openScanner);
+    $('scan-stop').addEventListener('click', () => stopScanner(true));
     // A complaint appears when the voter leaves the field and goes away as
     // soon as the code checks. Leaving the field never removes one: the
     // Continue button would jump under the pointer between press and
@@ -573,9 +888,7 @@
     $('booth').addEventListener('input', () => {
       if (!$('booth-error').hidden && !parseBooth($('booth').value).err) boothFeedback(undefined);
     });
-    if ('serviceWorker' in navigator) {
-      navigator.serviceWorker.register('/app/voter/sw.js', { scope: '/app/voter/' }).catch(() => {});
-    }
+    registerWorker();
     try {
       await loadBallot();
     } catch (e) {
