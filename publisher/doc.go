@@ -281,9 +281,18 @@
 // Always, besides the lists and whatever the logs add:
 //
 //	/C-settings.yaml         Config.Settings, byte for byte (404 if not set)
+//	/C-receipt.key           Config.ReceiptPub (404 if not set)
 //	/C-retracted.log         the retracted votes, with ranges and an ETag
 //	/C-keys.txt              once closed; 404 before
 //	/C-archive.tar.gz        once closed, with ranges, ETag and Last-Modified (the close); 404 before
+//
+// /C-receipt.key is one line, the standard base64 of the 32-byte Ed25519
+// receipt public key and "\n", as text/plain; charset=utf-8 with
+// Cache-Control: no-cache, before and after the close. Unlike the UTC-SIGN
+// key, whose public half tells genuine stamps from decoys and so waits for
+// C-keys.txt, the receipt key's public half gives nothing away: a voter's
+// device fetches it to check the Receipt-Sig of the receipt it was just
+// given, and the check page to check a saved one.
 //
 // The 404 of a file that will exist later carries Cache-Control: no-cache.
 // A checkpoint or tile of the campaign that does not exist (yet) gets 404

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,16 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		serveSmall(ctx, p.cfg.Settings, "text/yaml; charset=utf-8", "no-cache")
+		return
+	case "receipt.key":
+		// The public half of the receipt key is not secret, unlike
+		// UTC-SIGN's: voters need it during the campaign to check the
+		// Receipt-Sig of the receipt they were just given.
+		if p.cfg.ReceiptPub == nil {
+			notYet(ctx)
+			return
+		}
+		serveSmall(ctx, []byte(base64.StdEncoding.EncodeToString(p.cfg.ReceiptPub)+"\n"), "text/plain; charset=utf-8", "no-cache")
 		return
 	case "keys.txt":
 		if s.closed == nil {

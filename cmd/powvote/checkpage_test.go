@@ -1,14 +1,23 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
@@ -18,12 +27,17 @@ import (
 
 // TestCheckPage runs the results page (web/check, /app/check/index.html)
 // in Chromium against `powvote up` with one batch of votes published: its
-// tally, work and line counts equal `powvote audit`'s; a saved receipt,
-// pasted or picked, has every stamp in the list against its option (and "-"
-// against the options nobody had chosen yet); a stamp changed is missing;
-// the own stamp finds the own line and option; downloaded files with a vote
-// below the threshold added show it apart and do not count it; and the page
-// reads in every language.
+// tally, work and line counts equal `powvote audit`'s; both lists match
+// their signed checkpoints; a saved receipt, pasted or picked, has a valid
+// signature and every stamp in the list against its option (and "-"
+// against the options nobody had chosen yet); a stamp changed is missing
+// and breaks the signature, a changed Receipt-Sig breaks it alone; the own
+// stamp finds the own line and option; lists tampered with on their way
+// (through a proxy) fail their checkpoints, a list that grew matches on its
+// signed prefix, and a missing receipt key is said so; downloaded files
+// with a vote below the threshold added show it apart and do not count it,
+// and have no checkpoint check; the page's tree hash equals tlog's; and the
+// page reads in every language.
 func TestCheckPage(t *testing.T) {
 	b := newBrowser(t)
 	data := filepath.Join(t.TempDir(), "pv")
@@ -65,6 +79,7 @@ func TestCheckPage(t *testing.T) {
 		return strings.Count(fetch(t, p.edge+"/solar-vote.log"), "\n") == batch &&
 			strings.Count(fetch(t, p.edge+"/solar-auth.log"), "\n") == batch
 	})
+	checkReceiptKeyServed(t, p.edge, c)
 	r := run(t, "audit", p.edge, "--campaign", "solar", "--json")
 	var rep audit.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
@@ -98,6 +113,10 @@ func TestCheckPage(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#chart svg polyline').length`); n != 4 {
 		t.Errorf("the chart has %d lines for %d votes", n, batch)
 	}
+	wantCheckpoints(t, b, "the lists of the site", "match", "match")
+	if got := b.text("#cp-vote"); got != fmt.Sprintf("Votes list: matches the signed checkpoint at size %d.", batch) {
+		t.Errorf("votes checkpoint result %q", got)
+	}
 
 	// The saved receipt, pasted: every stamp in the list against its option.
 	b.do("paste the receipt",
@@ -106,8 +125,22 @@ func TestCheckPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#receipt-lines li")),
 	)
 	checkReceiptResult(t, b, stamped, 0, none)
+	wantReceiptSig(t, b, "the saved receipt", "valid")
 	b.shot("receipt-pasted")
 	b.fits("receipt-pasted")
+
+	// One character of Receipt-Sig changed: the signature fails, the
+	// lines still stand.
+	_, _, sig, _ := wire.ParseReceipt(string(text))
+	badSig := strings.Replace(string(text), "Receipt-Sig: "+sig, "Receipt-Sig: "+flipBase64(sig), 1)
+	b.do("paste a receipt with a changed signature",
+		chromedp.SetValue(chromedp.ID("receipt-text"), badSig),
+		chromedp.Click(chromedp.ID("check-receipt")),
+		chromedp.WaitVisible(chromedp.CSS("#receipt-lines li")),
+	)
+	checkReceiptResult(t, b, stamped, 0, none)
+	wantReceiptSig(t, b, "a changed Receipt-Sig", "invalid")
+	b.shot("receipt-bad-signature")
 
 	// One stamp changed: that line is missing, the others still stand.
 	changed := strings.Replace(string(text), own, mistype(own), 1)
@@ -117,6 +150,7 @@ func TestCheckPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#receipt-lines li[data-result="missing"]`)),
 	)
 	checkReceiptResult(t, b, stamped-1, 1, none)
+	wantReceiptSig(t, b, "a changed receipt line", "invalid")
 
 	// The saved file, picked.
 	b.do("pick the receipt file",
@@ -126,6 +160,7 @@ func TestCheckPage(t *testing.T) {
 	eventuallyJS(t, b, "the picked receipt fills the field", `document.getElementById('receipt-text').value.includes('Receipt-Sig: ')`)
 	b.do("check the picked receipt", chromedp.Click(chromedp.ID("check-receipt")), chromedp.WaitVisible(chromedp.CSS(`#receipt-lines li`)))
 	checkReceiptResult(t, b, stamped, 0, none)
+	wantReceiptSig(t, b, "the picked receipt", "valid")
 
 	// The own stamp, typed in lower case: its line and option.
 	b.do("find the own stamp",
@@ -180,8 +215,13 @@ func TestCheckPage(t *testing.T) {
 	if note := b.text("#below-note"); !strings.Contains(note, "asked for: 1.") {
 		t.Errorf("below-threshold note %q", note)
 	}
+	wantCheckpoints(t, b, "downloaded files", "unavailable", "unavailable")
 	b.shot("files-with-weak-vote")
 	b.fits("files-with-weak-vote")
+
+	// The page's own tree hash, over several of its runs of lines, against
+	// tlog's, for the whole list and for prefixes.
+	checkTreeHash(t, b)
 
 	// The other languages have every message the English one has.
 	for _, lang := range []string{"de", "pl"} {
@@ -196,6 +236,12 @@ func TestCheckPage(t *testing.T) {
 	if len(missing) != 0 {
 		t.Errorf("messages missing from de or pl: %q", missing)
 	}
+
+	// Lists tampered with between the platform and the page: a proxy in
+	// front of the edge passes everything through but the votes list (and,
+	// in one case, the receipt key), which it changes. The checkpoints and
+	// the log key are the platform's own.
+	checkTampered(t, b, p.edge, voteLog, string(text))
 }
 
 // checkReceiptResult checks the receipt lines the page marked ok, missing
@@ -212,6 +258,198 @@ func checkReceiptResult(t *testing.T, b *browser, ok, missing, none int) {
 	}
 	if missing == 0 && !strings.Contains(b.text("#receipt-summary"), fmt.Sprintf("All %d stamps", ok)) {
 		t.Errorf("receipt summary %q", b.text("#receipt-summary"))
+	}
+}
+
+// checkReceiptKeyServed checks /solar-receipt.key through the edge of a
+// running `powvote up`, which forwards it to the publisher: the campaign's
+// receipt public key on one line, for GET and HEAD.
+func checkReceiptKeyServed(t *testing.T, edgeURL string, c *campaign.Campaign) {
+	t.Helper()
+	want := base64.StdEncoding.EncodeToString(c.Secrets.ReceiptKey.Public().(ed25519.PublicKey)) + "\n"
+	for _, method := range []string{"GET", "HEAD"} {
+		req, err := http.NewRequest(method, edgeURL+"/solar-receipt.key", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBody := want
+		if method == "HEAD" {
+			wantBody = ""
+		}
+		if resp.StatusCode != 200 || string(body) != wantBody || resp.ContentLength != int64(len(want)) ||
+			resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s /solar-receipt.key through the edge: %d %q (length %d), %v; want 200 %q, text/plain, no-cache",
+				method, resp.StatusCode, body, resp.ContentLength, resp.Header, wantBody)
+		}
+	}
+}
+
+// wantCheckpoints waits for the page's checkpoint results and checks them.
+func wantCheckpoints(t *testing.T, b *browser, what, vote, auth string) {
+	t.Helper()
+	eventuallyJS(t, b, what+": checkpoint results", `document.getElementById('cp-vote').dataset.result !== undefined && document.getElementById('cp-auth').dataset.result !== undefined`)
+	got := evalJS[[2]string](b, `[document.getElementById('cp-vote').dataset.result, document.getElementById('cp-auth').dataset.result]`)
+	if got != [2]string{vote, auth} {
+		t.Errorf("%s: checkpoint results %q (%q, %q), want %s and %s", what, got, b.text("#cp-vote"), b.text("#cp-auth"), vote, auth)
+	}
+}
+
+// wantReceiptSig waits for the page's verdict on a receipt's signature
+// and checks it.
+func wantReceiptSig(t *testing.T, b *browser, what, want string) {
+	t.Helper()
+	eventuallyJS(t, b, what+": signature result", `document.getElementById('receipt-sig').dataset.result !== undefined`)
+	if got := evalJS[string](b, `document.getElementById('receipt-sig').dataset.result`); got != want {
+		t.Errorf("%s: signature %s (%q), want %s", what, got, b.text("#receipt-sig"), want)
+	}
+}
+
+// flipBase64 changes the first character of a base64 text to another
+// base64 character: the decoded bytes change in their first byte.
+func flipBase64(s string) string {
+	if s[0] == 'A' {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}
+
+// checkTreeHash compares the page's RFC 6962 tree hash of a list with
+// golang.org/x/mod/sumdb/tlog's, for sizes around the page's runs of 4096
+// lines, lines of different lengths (one empty, some not ASCII), and
+// prefixes of the list.
+func checkTreeHash(t *testing.T, b *browser) {
+	t.Helper()
+	const n = 9000
+	var text strings.Builder
+	var hashes []tlog.Hash
+	for i := range n {
+		line := fmt.Sprintf("%d %s", i, strings.Repeat("ż", i%70))
+		if i == 17 {
+			line = ""
+		}
+		text.WriteString(line + "\n")
+		stored, err := tlog.StoredHashes(int64(i), []byte(line), tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(idx))
+			for k, x := range idx {
+				out[k] = hashes[x]
+			}
+			return out, nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, stored...)
+	}
+	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for k, x := range idx {
+			out[k] = hashes[x]
+		}
+		return out, nil
+	})
+	for _, size := range []int64{0, 1, 2, 3, 4095, 4096, 4097, 8192, 8193, n} {
+		want, err := tlog.TreeHash(size, reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := evalJS[string](b, fmt.Sprintf(`window.powcheck.treeHash(%q, %d)`, text.String(), size), chromedp.EvalAwaitPromise)
+		if got != base64.StdEncoding.EncodeToString(want[:]) {
+			t.Errorf("tree hash of %d lines: page %s, tlog %s", size, got, want)
+		}
+	}
+	if got := evalJS[*string](b, fmt.Sprintf(`window.powcheck.treeHash(%q, %d)`, text.String(), n+1), chromedp.EvalAwaitPromise); got != nil {
+		t.Errorf("tree hash of %d lines of a %d-line list: %q, want none", n+1, n, *got)
+	}
+}
+
+// checkTampered loads the page through a proxy in front of the edge that
+// changes the votes list, for each way of changing it, and checks what the
+// page says about the checkpoints and about the receipt's signature.
+func checkTampered(t *testing.T, b *browser, edgeURL, voteLog, receipt string) {
+	t.Helper()
+	target, err := url.Parse(edgeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	type tamper struct {
+		edit         func(string) string
+		noReceiptKey bool
+	}
+	var current atomic.Pointer[tamper]
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tm := current.Load()
+		switch {
+		case r.URL.Path == "/solar-vote.log":
+			resp, err := http.Get(edgeURL + r.URL.Path)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				http.Error(w, fmt.Sprint(resp.StatusCode, err), http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			io.WriteString(w, tm.edit(string(body)))
+		case r.URL.Path == "/solar-receipt.key" && tm.noReceiptKey:
+			w.Header().Set("Cache-Control", "no-cache")
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	defer proxy.Close()
+
+	lines := strings.SplitAfter(voteLog, "\n")
+	lines = lines[:len(lines)-1] // after the last line feed
+	size := len(lines)
+	for _, tc := range []struct {
+		name       string
+		tamper     tamper
+		vote, note string
+		sig        string
+	}{
+		{"unchanged", tamper{edit: func(s string) string { return s }}, "match",
+			fmt.Sprintf("Votes list: matches the signed checkpoint at size %d.", size), "valid"},
+		{"two lines swapped", tamper{edit: func(string) string {
+			return lines[1] + lines[0] + strings.Join(lines[2:], "")
+		}}, "mismatch", fmt.Sprintf("Votes list: does NOT match the signed checkpoint at size %d.", size), "valid"},
+		{"last line dropped", tamper{edit: func(string) string { return strings.Join(lines[:size-1], "") }}, "short",
+			fmt.Sprintf("the signed checkpoint covers %d lines, but the list has only %d.", size, size-1), "valid"},
+		{"a line appended, as if the list grew", tamper{edit: func(s string) string { return s + lines[0] }}, "match",
+			fmt.Sprintf("matches the signed checkpoint at size %d. The list has grown since to %d lines", size, size+1), "valid"},
+		{"no receipt key", tamper{edit: func(s string) string { return s }, noReceiptKey: true}, "match", "", "nokey"},
+	} {
+		current.Store(&tc.tamper)
+		b.do("open the page through the proxy: "+tc.name,
+			chromedp.Navigate(proxy.URL+"/app/check/index.html?lang=en"),
+			chromedp.WaitVisible(chromedp.CSS(`body[data-done="true"] #tally tbody tr`)),
+		)
+		wantCheckpoints(t, b, tc.name, tc.vote, "match")
+		if got := b.text("#cp-vote"); !strings.Contains(got, tc.note) {
+			t.Errorf("%s: the page says %q, want it to say %q", tc.name, got, tc.note)
+		}
+		b.do("paste the receipt: "+tc.name,
+			chromedp.SetValue(chromedp.ID("receipt-text"), receipt),
+			chromedp.Click(chromedp.ID("check-receipt")),
+			chromedp.WaitVisible(chromedp.CSS("#receipt-lines li")),
+		)
+		wantReceiptSig(t, b, tc.name, tc.sig)
+		b.shot("tampered-" + strings.ReplaceAll(tc.name, " ", "-"))
+		b.fits("tampered-" + tc.name)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,9 +25,9 @@ const receiptVerifyHelp = `
 Checks a receipt saved with "powvote vote --out FILE" against the published
 votes list:
 
-  - with --receipt-pubkey, that Receipt-Sig verifies (the platform publishes
-    its receipt key only when the campaign closes; without it the signature
-    is not checked, and the report says so);
+  - that Receipt-Sig verifies under the receipt key: --receipt-pubkey, else
+    the one the source serves (<campaign>-receipt.key); without either the
+    signature is not checked, and the report says so;
   - for every receipt line, the voter's own and the others alike ("-" lines,
     for options nobody had chosen yet, are skipped), that its voter stamp
     stands exactly once in the votes list, and against the line's option;
@@ -68,22 +69,6 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 	}
 	out := e.Stdout
 
-	var failed []string // what failed, for the last line of stderr
-	if *receiptKey != "" {
-		pub, err := keyfile.ParsePublicKey(*receiptKey)
-		if err != nil {
-			return usagef("--receipt-pubkey: %v", err)
-		}
-		if err := wire.VerifyReceipt(pub, name, rlines, sig); err != nil {
-			fmt.Fprintf(out, "FAIL  Receipt-Sig: %v\n", err)
-			failed = append(failed, "Receipt-Sig")
-		} else {
-			fmt.Fprintln(out, "ok    Receipt-Sig verifies under the receipt key")
-		}
-	} else {
-		fmt.Fprintln(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey; the key is published at the campaign's close)")
-	}
-
 	var src audit.Source
 	if *edgeURL != "" {
 		if src, err = auditSource(ctx, *edgeURL); err != nil {
@@ -91,6 +76,36 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		src = audit.Dir(*dir)
+	}
+
+	var failed []string // what failed, for the last line of stderr
+	keyText, keyFrom := *receiptKey, "--receipt-pubkey"
+	if keyText == "" {
+		// The key the source publishes: it proves the receipt to whoever
+		// trusts that source; a key known by other means is stronger.
+		keyFrom = receiptKeyName(name)
+		b, err := readAll(src, keyFrom)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			keyText = strings.TrimSpace(string(b))
+		}
+	}
+	if keyText != "" {
+		pub, err := keyfile.ParsePublicKey(keyText)
+		if err != nil {
+			return usagef("%s: %v", keyFrom, err)
+		}
+		if err := wire.VerifyReceipt(pub, name, rlines, sig); err != nil {
+			fmt.Fprintf(out, "FAIL  Receipt-Sig: %v\n", err)
+			failed = append(failed, "Receipt-Sig")
+		} else {
+			fmt.Fprintf(out, "ok    Receipt-Sig verifies under the receipt key (%s)\n", keyFrom)
+		}
+	} else {
+		fmt.Fprintf(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey, and the source has no %s)\n", receiptKeyName(name))
 	}
 
 	// The key, then the checkpoint, then the list: the list read is then
@@ -271,6 +286,10 @@ func checkReceiptLine(stamp, encoded string, at []found, cp tlog.Tree, hr tlog.H
 	}
 	return fmt.Sprintf("%s %q on line %d, proved included under the checkpoint", stamp, option, f.index+1), true
 }
+
+// receiptKeyName is the file in which the publisher serves the receipt
+// public key.
+func receiptKeyName(campaignName string) string { return campaignName + "-receipt.key" }
 
 // readAll reads a whole file the source must have.
 func readAll(src audit.Source, name string) ([]byte, error) {

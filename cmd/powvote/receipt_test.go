@@ -47,8 +47,9 @@ func TestReceiptVerify(t *testing.T) {
 
 	waitPublished(t, p.edge, batch)
 
+	// Without --receipt-pubkey, the key the edge serves.
 	r := run(t, "receipt", "verify", saved, "--edge", p.edge)
-	if r.code != 0 || !strings.Contains(r.stdout, "signature not checked") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ok    Receipt-Sig verifies under the receipt key (solar-receipt.key)") {
 		t.Fatalf("receipt verify: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	// Every stamp of the receipt was looked up: the own one and the other
@@ -74,6 +75,11 @@ func TestReceiptVerify(t *testing.T) {
 	p.stop(t)
 	if r := run(t, "receipt", "verify", saved, "--dir", dir, "--log-key", vkey, "--receipt-pubkey", receiptPub); r.code != 0 {
 		t.Fatalf("from a folder: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	// A folder without the receipt key and no --receipt-pubkey: the
+	// stamps are checked, the signature is not, and the report says so.
+	if r := run(t, "receipt", "verify", saved, "--dir", dir, "--log-key", vkey); r.code != 0 || !strings.Contains(r.stdout, "signature not checked") {
+		t.Fatalf("from a folder without the key: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 
 	// A stamp changed in its last symbol, and the own line's option

@@ -1,6 +1,8 @@
 // Recomputes the proof of work of vote lines for the results page
 // (PROTOCOL.md 5.3 and 8): the digest SHA-256(P-UTC || raw P-SIG || Voter ||
-// option text || nonce) and its score, the count of its leading zero bits.
+// option text || nonce) and its score, the count of its leading zero bits;
+// and the Merkle tree hashes of the lists, to compare with their signed
+// checkpoints.
 //
 // SHA-256 is the voter app's own (web/voter/pow-worker.js, loaded by URL):
 // its compression function, schedule loader, constants and score. That
@@ -67,9 +69,77 @@ function message(line) {
   return msg;
 }
 
+// ---- Merkle tree hashes (RFC 6962, as golang.org/x/mod/sumdb/tlog) ----
+
+// digestBytes returns the SHA-256 of msg as 32 bytes.
+function digestBytes(msg) {
+  const h = sha256(msg);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) {
+    out[4 * i] = h[i] >>> 24;
+    out[4 * i + 1] = h[i] >>> 16;
+    out[4 * i + 2] = h[i] >>> 8;
+    out[4 * i + 3] = h[i];
+  }
+  return out;
+}
+
+// leafHash is SHA-256(0x00 || leaf).
+function leafHash(bytes, start, end) {
+  const msg = new Uint8Array(1 + end - start);
+  msg.set(bytes.subarray(start, end), 1);
+  return digestBytes(msg);
+}
+
+// nodeHash is SHA-256(0x01 || left || right).
+function nodeHash(l, r) {
+  const msg = new Uint8Array(65);
+  msg[0] = 1;
+  msg.set(l, 1);
+  msg.set(r, 33);
+  return digestBytes(msg);
+}
+
+// treeHash is the hash of the tree over hashes[lo, hi): the left subtree
+// holds the largest power of two of them that is less than hi - lo.
+function treeHash(hashes, lo, hi) {
+  if (hi - lo === 1) return hashes[lo];
+  let k = 1;
+  while (2 * k < hi - lo) k *= 2;
+  return nodeHash(treeHash(hashes, lo, lo + k), treeHash(hashes, lo + k, hi));
+}
+
+// tree answers {id, hash} for {id, kind: 'leaves', data}, data being lines
+// each ended by "\n" (a leaf is a line without its "\n"), or for {id, kind:
+// 'nodes', data}, data being 32-byte subtree hashes in order. The page
+// cuts a list into runs of a power of two lines, whose trees are complete
+// subtrees of the whole list's, and joins the runs' hashes with 'nodes'.
+function tree(msg) {
+  const data = msg.data;
+  const hashes = [];
+  if (msg.kind === 'leaves') {
+    let from = 0;
+    while (from < data.length) {
+      let nl = data.indexOf(10, from);
+      if (nl < 0) nl = data.length;
+      hashes.push(leafHash(data, from, nl));
+      from = nl + 1;
+    }
+  } else {
+    for (let i = 0; i + 32 <= data.length; i += 32) hashes.push(data.subarray(i, i + 32));
+  }
+  // The empty tree's hash is the hash of nothing.
+  const hash = hashes.length === 0 ? digestBytes(new Uint8Array(0)) : treeHash(hashes, 0, hashes.length).slice();
+  self.postMessage({ id: msg.id, hash }, [hash.buffer]);
+}
+
 // A message is {id, lines}; the answer is {id, scores}, -1 for a line that
-// is not a vote line.
+// is not a vote line. Messages with a kind are tree hashes (above).
 self.onmessage = (ev) => {
+  if (ev.data.kind) {
+    tree(ev.data);
+    return;
+  }
   const { id, lines } = ev.data;
   const scores = new Int16Array(lines.length);
   for (let i = 0; i < lines.length; i++) {

@@ -1,7 +1,8 @@
 // The results page: reads the published lists (PROTOCOL.md 8) from this
 // site or from files, recomputes every vote's proof of work in Web Workers,
-// and shows the tally, the work, the votes over time, one voter's vote and
-// a receipt's lines against the list.
+// checks the lists against their signed checkpoints, and shows the tally,
+// the work, the votes over time, one voter's vote, and a receipt's
+// signature and lines against the list.
 'use strict';
 
 (() => {
@@ -20,6 +21,10 @@
     tally: [], // [{option, votes, below, onBallot}]
     work: 0,
     unreadable: 0,
+    // Per list ('vote', 'auth'): {result, size, lines}, result being match,
+    // mismatch, short, badsig, nosig, badkey, malformed, origin, missing,
+    // unsupported or unavailable (downloaded files).
+    checkpoints: {},
     done: false,
     running: false,
   };
@@ -68,6 +73,124 @@
   // upper case, so that a stamp typed either way is found.
   function stampKey(s) {
     return s.replace(/[\s-]/g, '').toUpperCase();
+  }
+
+  const utf8 = new TextEncoder();
+
+  // b64 decodes standard base64 with padding, or returns null.
+  function b64(s) {
+    if (typeof s !== 'string' || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return null;
+    try {
+      const bin = atob(s);
+      const out = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+      return out;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function concat(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+
+  function equalBytes(a, b) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  // ---- signatures (WebCrypto) ----
+
+  // WebCrypto exists only in secure contexts (HTTPS or this machine), and
+  // Ed25519 only in recent browsers: without them signatures are reported
+  // as not checkable, never as valid.
+  let ed25519Support = null;
+  // The public key of RFC 8032's first test vector: a valid point, which
+  // every browser that has Ed25519 imports.
+  const RFC8032_PUB = Uint8Array.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g), (h) => parseInt(h, 16));
+  function canVerify() {
+    if (ed25519Support === null) {
+      ed25519Support = !window.crypto || !crypto.subtle ? Promise.resolve(false)
+        : crypto.subtle.importKey('raw', RFC8032_PUB, { name: 'Ed25519' }, false, ['verify']).then(() => true, () => false);
+    }
+    return ed25519Support;
+  }
+
+  // verifyEd25519 reports whether sig (64 bytes) signs msg under the raw
+  // 32-byte public key pub; a key the browser refuses verifies nothing.
+  async function verifyEd25519(pub, msg, sig) {
+    if (pub.length !== 32 || sig.length !== 64) return false;
+    try {
+      const key = await crypto.subtle.importKey('raw', pub, { name: 'Ed25519' }, false, ['verify']);
+      return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // ---- signed checkpoints (C2SP signed note and tlog-checkpoint) ----
+
+  // parseVerifierKey reads a note verifier key "name+hash+base64(0x01 ||
+  // Ed25519 public key)" and checks its hash, the first 4 bytes of
+  // SHA-256(name || "\n" || 0x01 || key), as golang.org/x/mod/sumdb/note
+  // does. It returns {name, hash, pub} or null.
+  async function parseVerifierKey(text) {
+    const v = text.trim();
+    const a = v.indexOf('+');
+    const b = v.indexOf('+', a + 1);
+    if (a <= 0 || b < 0) return null;
+    const name = v.slice(0, a), hash = v.slice(a + 1, b), key = b64(v.slice(b + 1));
+    if (/[\s+]/.test(name) || !/^[0-9a-fA-F]{8}$/.test(hash) || !key || key.length !== 33 || key[0] !== 1) return null;
+    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(utf8.encode(name + '\n'), key)));
+    const want = ((sum[0] << 24) | (sum[1] << 16) | (sum[2] << 8) | sum[3]) >>> 0;
+    if (parseInt(hash, 16) !== want) return null;
+    return { name, hash: want, pub: key.slice(1) };
+  }
+
+  // openNote checks a signed note (its bytes) against the verifier key vk:
+  // text, a blank line, then signature lines "— name base64(key hash (4
+  // bytes, big-endian) || signature)", the signature over the text with its
+  // last line feed. It returns {result: 'ok', text}, or {result} with
+  // malformed, nosig (no signature by vk) or badsig.
+  async function openNote(bytes, vk) {
+    let msg;
+    try {
+      msg = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (e) {
+      return { result: 'malformed' };
+    }
+    if (/[\x00-\x09\x0b-\x1f]/.test(msg)) return { result: 'malformed' };
+    const split = msg.lastIndexOf('\n\n');
+    if (split < 0) return { result: 'malformed' };
+    const text = msg.slice(0, split + 1), sigs = msg.slice(split + 2);
+    if (!sigs.endsWith('\n')) return { result: 'malformed' };
+    let found = false;
+    for (const line of sigs.slice(0, -1).split('\n')) {
+      if (!line.startsWith('\u2014 ')) return { result: 'malformed' };
+      const sp = line.indexOf(' ', 2);
+      const name = sp < 0 ? '' : line.slice(2, sp);
+      const sig = sp < 0 ? null : b64(line.slice(sp + 1));
+      if (!name || !sig || sig.length < 5) return { result: 'malformed' };
+      const hash = ((sig[0] << 24) | (sig[1] << 16) | (sig[2] << 8) | sig[3]) >>> 0;
+      if (name !== vk.name || hash !== vk.hash) continue; // another signer's
+      if (!(await verifyEd25519(vk.pub, utf8.encode(text), sig.slice(4)))) return { result: 'badsig' };
+      found = true;
+    }
+    return found ? { result: 'ok', text } : { result: 'nosig' };
+  }
+
+  // parseCheckpoint reads the text of a tlog-checkpoint: origin, size in
+  // decimal, base64 root hash, then optional extension lines.
+  function parseCheckpoint(text) {
+    const ls = text.split('\n');
+    if (ls.length < 4 || !/^(0|[1-9][0-9]{0,15})$/.test(ls[1])) return null;
+    const root = b64(ls[2]);
+    if (!root || root.length !== 32) return null;
+    return { origin: ls[0], size: Number(ls[1]), root };
   }
 
   // ---- the ballot ----
@@ -156,10 +279,113 @@
     });
   }
 
-  async function check(voteText, authText) {
+  // RUN is how many lines a worker hashes into one subtree: a power of two,
+  // so that every run but the last is a complete subtree of the list's tree
+  // and the tree over the runs' hashes is the list's.
+  const RUN = 4096;
+
+  // hashTree computes the RFC 6962 tree hash of the first size lines of
+  // bytes (a list, each line ended by "\n") in workers, without holding up
+  // the page. It resolves to the 32-byte root, or to null when the list
+  // has fewer than size complete lines.
+  function hashTree(bytes, size, progress) {
+    return new Promise((resolve, reject) => {
+      const runs = Math.ceil(size / RUN);
+      const hashes = new Uint8Array(32 * runs);
+      const n = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 16, runs || 1));
+      const workers = [];
+      let next = 0, done = 0, pos = 0, failed = false, settled = false;
+      const finish = (err, root) => {
+        if (settled) return;
+        settled = true;
+        workers.forEach((w) => w.terminate());
+        if (err) reject(err); else resolve(root);
+      };
+      // cut returns the bytes of the next run, found where the last one
+      // ended, or null when the list ends before the run does.
+      const cut = (count) => {
+        const from = pos;
+        for (let i = 0; i < count; i++) {
+          const nl = bytes.indexOf(10, pos);
+          if (nl < 0) return null;
+          pos = nl + 1;
+        }
+        return bytes.slice(from, pos);
+      };
+      const feed = (w) => {
+        if (settled || next >= runs) return;
+        const id = next++;
+        const data = cut(Math.min(RUN, size - id * RUN));
+        if (data === null) { finish(null, null); return; }
+        w.postMessage({ id, kind: 'leaves', data }, [data.buffer]);
+      };
+      const join = () => {
+        const w = workers[0];
+        w.onmessage = (ev) => finish(null, ev.data.hash);
+        w.postMessage({ id: -1, kind: 'nodes', data: hashes }, [hashes.buffer]);
+      };
+      for (let i = 0; i < n; i++) {
+        const w = new Worker('/app/check/check-worker.js');
+        w.onmessage = (ev) => {
+          hashes.set(ev.data.hash, ev.data.id * 32);
+          done++;
+          progress(Math.min(done * RUN, size));
+          if (done === runs) join(); else feed(w);
+        };
+        w.onerror = (e) => {
+          if (!failed) { failed = true; finish(new Error(e.message || 'worker')); }
+        };
+        workers.push(w);
+      }
+      if (runs === 0) join(); else workers.forEach(feed);
+    });
+  }
+
+  // checkCheckpoints checks each list's checkpoint under the log key and
+  // each list (its bytes) against its checkpoint, and records the results
+  // in st.checkpoints. cps is {vkey, vote, auth} as downloaded (null for a
+  // file that could not be downloaded), lists is {vote, auth} bytes.
+  async function checkCheckpoints(cps, lists, lineCounts) {
+    const out = {};
+    const words = ['vote', 'auth'];
+    const set = (w, result, extra) => { out[w] = Object.assign({ result, lines: lineCounts[w] }, extra); };
+    if (!(await canVerify())) {
+      words.forEach((w) => set(w, 'unsupported'));
+      return out;
+    }
+    const vk = cps.vkey === null ? null : await parseVerifierKey(new TextDecoder().decode(cps.vkey));
+    const bar = $('progress');
+    for (const w of words) {
+      if (cps.vkey === null || cps[w] === null || lists[w] === null) { set(w, 'missing'); continue; }
+      if (vk === null) { set(w, 'badkey'); continue; }
+      const note = await openNote(cps[w], vk);
+      if (note.result !== 'ok') { set(w, note.result); continue; }
+      const cp = parseCheckpoint(note.text);
+      if (cp === null) { set(w, 'malformed'); continue; }
+      if (cp.origin !== 'powvote/' + st.campaign + '/' + w) { set(w, 'origin', { size: cp.size, origin: cp.origin }); continue; }
+      bar.hidden = false;
+      bar.max = Math.max(1, cp.size);
+      bar.value = 0;
+      status('hashing', { list: t(w === 'vote' ? 'voteList' : 'authList'), done: 0, total: cp.size });
+      const root = await hashTree(lists[w], cp.size, (d) => {
+        bar.value = d;
+        status('hashing', { list: t(w === 'vote' ? 'voteList' : 'authList'), done: d, total: cp.size });
+      });
+      if (root === null) set(w, 'short', { size: cp.size });
+      else set(w, equalBytes(root, cp.root) ? 'match' : 'mismatch', { size: cp.size });
+    }
+    bar.hidden = true;
+    return out;
+  }
+
+  // check recomputes the proof of work of the votes list and, when the
+  // lists come from this site with their checkpoints (cps, with the lists'
+  // bytes), checks them against the checkpoints.
+  async function check(voteText, authText, cps) {
     if (st.running) return;
     st.running = true;
     st.done = false;
+    st.checkpoints = {};
     delete document.body.dataset.done;
     showError('');
     $('load-site').disabled = true;
@@ -187,7 +413,11 @@
       st.votes = lines.map((l, i) => Object.assign(parseVote(l), { score: scores[i] }));
       tallyVotes();
       bar.hidden = true;
-      status('checked', { total: lines.length, secs: ((performance.now() - t0) / 1000).toFixed(1) });
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      const counts = { vote: lines.length, auth: st.voters === null ? 0 : st.voters };
+      st.checkpoints = cps ? await checkCheckpoints(cps, cps.lists, counts)
+        : { vote: { result: 'unavailable', lines: counts.vote }, auth: { result: 'unavailable', lines: counts.auth } };
+      status('checked', { total: lines.length, secs });
       showResults();
       st.done = true;
       document.body.dataset.done = 'true';
@@ -276,10 +506,31 @@
       dd.textContent = t('countsDiffer');
       dl.append(dd);
     }
+    showCheckpoints();
     drawChart();
     $('results').hidden = false;
     $('find').hidden = false;
     $('receipt').hidden = false;
+  }
+
+  // showCheckpoints says, per list, what its checkpoint check found.
+  function showCheckpoints() {
+    const keys = {
+      match: 'cpMatch', mismatch: 'cpMismatch', short: 'cpShort', badsig: 'cpBadSig', nosig: 'cpNoSig',
+      badkey: 'cpBadKey', malformed: 'cpMalformed', origin: 'cpOrigin', missing: 'cpMissing',
+      unsupported: 'cpUnsupported', unavailable: 'cpUnavailable',
+    };
+    for (const w of ['vote', 'auth']) {
+      const li = $('cp-' + w);
+      const r = st.checkpoints[w];
+      if (!r) { li.textContent = ''; delete li.dataset.result; continue; }
+      const args = { list: t(w === 'vote' ? 'voteListCap' : 'authListCap'), size: num(r.size || 0), lines: num(r.lines || 0), origin: r.origin || '' };
+      let text = t(keys[r.result], args);
+      if (r.result === 'match' && r.lines > r.size) text += ' ' + t('cpGrown', args);
+      li.textContent = text;
+      li.dataset.result = r.result;
+      li.className = r.result === 'match' ? 'ok' : ['unavailable', 'unsupported'].includes(r.result) ? '' : 'bad';
+    }
   }
 
   const SVG = 'http://www.w3.org/2000/svg';
@@ -377,8 +628,9 @@
   // ---- check my receipt ----
 
   // parseReceipt reads a saved receipt (Campaign:, Receipt01: ...,
-  // Receipt-Sig:) and returns {campaign, lines: [{n, stamp, option}]} or
-  // null.
+  // Receipt-Sig:) and returns {campaign, sig, lines: [{n, raw, stamp,
+  // option}]} or null; raw is the line as the header carried it, which the
+  // signature covers.
   function parseReceipt(text) {
     let campaign = null, sig = null;
     const lines = [];
@@ -395,24 +647,75 @@
         if (sp < 0) return null;
         let option;
         try { option = decodeOption(v.slice(sp + 1)); } catch (e) { return null; }
-        lines.push({ n: lines.length + 1, stamp: v.slice(0, sp), option });
+        lines.push({ n: lines.length + 1, raw: v, stamp: v.slice(0, sp), option });
       } else return null;
     }
-    if (campaign === null || lines.length === 0) return null;
-    return { campaign, lines };
+    if (campaign === null || lines.length === 0 || sig === null) return null;
+    return { campaign, sig, lines };
   }
 
-  function checkReceipt(ev) {
+  // receiptKey is the site's receipt public key (32 bytes), null when the
+  // site does not publish it; fetched once.
+  let receiptKeyPromise = null;
+  function receiptKey() {
+    if (!receiptKeyPromise) {
+      receiptKeyPromise = (async () => {
+        if (!st.campaign) return null;
+        try {
+          const r = await fetch('/' + st.campaign + '-receipt.key', { cache: 'no-store', credentials: 'omit' });
+          if (!r.ok) return null;
+          const k = b64((await r.text()).trim());
+          return k && k.length === 32 ? k : null;
+        } catch (e) {
+          return null;
+        }
+      })();
+      // A key that could not be had is asked for again next time.
+      receiptKeyPromise.then((k) => { if (k === null) receiptKeyPromise = null; });
+    }
+    return receiptKeyPromise;
+  }
+
+  // receiptSignature checks Receipt-Sig over the campaign, "\n" and the
+  // raw receipt lines joined by "\n" (PROTOCOL.md 6): valid, invalid,
+  // nokey or unsupported.
+  async function receiptSignature(rc) {
+    const key = await receiptKey();
+    if (key === null) return 'nokey';
+    if (!(await canVerify())) return 'unsupported';
+    const sig = b64(rc.sig);
+    if (!sig || sig.length !== 64) return 'invalid';
+    const msg = utf8.encode(rc.campaign + '\n' + rc.lines.map((l) => l.raw).join('\n'));
+    return (await verifyEd25519(key, msg, sig)) ? 'valid' : 'invalid';
+  }
+
+  // receiptRun numbers receipt checks, so that a slow signature check of
+  // an earlier receipt never shows over a later one.
+  let receiptRun = 0;
+
+  async function checkReceipt(ev) {
     if (ev) ev.preventDefault();
+    const run = ++receiptRun;
     const sum = $('receipt-summary');
     const list = $('receipt-lines');
+    const sigOut = $('receipt-sig');
     list.textContent = '';
+    sigOut.textContent = '';
+    delete sigOut.dataset.result;
     const rc = parseReceipt($('receipt-text').value);
     if (!rc) {
       sum.textContent = t('receiptBad');
       sum.className = 'bad';
       return;
     }
+    sigOut.textContent = t('sigChecking');
+    sigOut.className = '';
+    receiptSignature(rc).then((r) => {
+      if (run !== receiptRun) return;
+      sigOut.textContent = t({ valid: 'sigValid', invalid: 'sigInvalid', nokey: 'sigNoKey', unsupported: 'sigUnsupported' }[r]);
+      sigOut.className = r === 'valid' ? 'ok' : r === 'invalid' ? 'bad' : '';
+      sigOut.dataset.result = r;
+    });
     let ok = 0, missing = 0, wrong = 0, none = 0;
     for (const l of rc.lines) {
       // "-" stands against an option nobody had chosen yet (PROTOCOL 5.4).
@@ -452,10 +755,20 @@
 
   // ---- sources ----
 
-  async function fetchText(path) {
+  async function fetchBytes(path) {
     const r = await fetch(path, { cache: 'no-store', credentials: 'omit' });
     if (!r.ok) throw new Error(path + ': ' + r.status);
-    return r.text();
+    return new Uint8Array(await r.arrayBuffer());
+  }
+
+  // fetchOptional returns the bytes of a file the site may not serve, or
+  // null.
+  async function fetchOptional(path) {
+    try {
+      return await fetchBytes(path);
+    } catch (e) {
+      return null;
+    }
   }
 
   async function loadSite() {
@@ -464,15 +777,20 @@
       return;
     }
     status('downloading');
+    const c = '/' + st.campaign + '-';
+    // The key and the checkpoints first: the lists only grow, so lists
+    // downloaded after them hold at least the lines they sign.
+    const [vkey, voteCp, authCp] = await Promise.all([fetchOptional(c + 'log.vkey'), fetchOptional(c + 'vote.checkpoint'), fetchOptional(c + 'auth.checkpoint')]);
     let votes, auths;
     try {
-      [votes, auths] = await Promise.all([fetchText('/' + st.campaign + '-vote.log'), fetchText('/' + st.campaign + '-auth.log')]);
+      [votes, auths] = await Promise.all([fetchBytes(c + 'vote.log'), fetchBytes(c + 'auth.log')]);
     } catch (e) {
       status('');
       showError(t('downloadFailed'));
       return;
     }
-    await check(votes, auths);
+    const text = (b) => new TextDecoder().decode(b);
+    await check(text(votes), text(auths), { vkey, vote: voteCp, auth: authCp, lists: { vote: votes, auth: auths } });
   }
 
   async function loadFiles(ev) {
@@ -489,8 +807,15 @@
     }
     st.threshold = th;
     const af = $('auth-file').files[0];
-    await check(await vf.text(), af ? await af.text() : null);
+    await check(await vf.text(), af ? await af.text() : null, null);
   }
+
+  // treeHash is for tests: the tree hash of the first size lines of text,
+  // in base64, by the page's own workers (null when text is shorter).
+  st.treeHash = async (text, size) => {
+    const root = await hashTree(utf8.encode(text), size, () => {});
+    return root === null ? null : btoa(String.fromCharCode(...root));
+  };
 
   // ---- start ----
 
