@@ -5,7 +5,7 @@ FUZZTIME  ?= 30s
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser clean
+.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser bench-table loadtest clean
 
 all: build
 
@@ -43,6 +43,18 @@ bench:
 # with the native solver's, in one run (BENCHMARKS.md).
 bench-browser:
 	scripts/bench-browser.sh
+
+# loadtest runs powvote loadtest against powvote up on this machine:
+# RATE votes/s (default 5000) for DURATION (default 5m); see
+# docs/CLI.md. make test runs a 30-second run at 2000 votes/s.
+loadtest:
+	scripts/loadtest.sh
+
+# bench-table fills one voter table with 10 million mandates and compares
+# the rate of the last million with the first (minutes, gigabytes of
+# disk; POWVOTE_SCALE sets the count).
+bench-table:
+	$(GO) test ./collector/internal/store -run '^$$' -bench '^BenchmarkVoterTableScale$$' -benchtime 1x -timeout 2h
 
 clean:
 	rm -rf bin

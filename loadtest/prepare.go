@@ -1,0 +1,270 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/mandate"
+	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/stamp"
+	"github.com/powvote/powvote/totp"
+)
+
+// platformStamp is a P-UTC and P-SIG pair. The edge signs one per second,
+// so thousands of votes share one; they are kept once.
+type platformStamp struct {
+	putc   string
+	psig64 string
+	psig   [64]byte
+}
+
+// prepared is a vote ready to go: about 200 bytes, so a million fit in
+// memory comfortably.
+type prepared struct {
+	tok   mandate.Token
+	stamp int32 // index into runner.stamps
+	voter [stamp.VoterLen]byte
+	opt   uint8 // ballot index
+	nlen  uint8
+	nonce [pow.MaxNonce]byte
+}
+
+func (p *prepared) nonceBytes() []byte { return p.nonce[:p.nlen] }
+
+// Kinds of junk requests.
+const (
+	junkReplay = iota // a vote sent again: expect its first answer
+	junkBadPow        // a nonce below the threshold: expect 489
+	junkDecoy         // a stamp fetched with a wrong booth code: expect 488
+	junkForged        // a voter stamp that is not the edge's: expect 487
+	junkKinds
+)
+
+var junkNames = [junkKinds]string{"replay", "bad_pow", "decoy_stamp", "forged_voter"}
+
+// stampStore interns platform stamps.
+type stampStore struct {
+	mu    sync.Mutex
+	list  []platformStamp
+	index map[string]int32
+}
+
+func (s *stampStore) add(putc, psig64 string) (int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[putc+" "+psig64]; ok {
+		return i, nil
+	}
+	ps := platformStamp{putc: putc, psig64: psig64}
+	sig, err := base64.StdEncoding.Strict().DecodeString(psig64)
+	if err != nil || len(sig) != len(ps.psig) {
+		return 0, fmt.Errorf("loadtest: the edge's P-SIG %q is not a base64 signature", psig64)
+	}
+	if _, err := stamp.ParsePUTC(putc); err != nil {
+		return 0, fmt.Errorf("loadtest: the edge's P-UTC %q: %w", putc, err)
+	}
+	copy(ps.psig[:], sig)
+	if s.index == nil {
+		s.index = map[string]int32{}
+	}
+	i := int32(len(s.list))
+	s.list = append(s.list, ps)
+	s.index[putc+" "+psig64] = i
+	return i, nil
+}
+
+// oldest returns the earliest P-UTC, in Unix seconds.
+func (s *stampStore) oldest() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var o int64
+	for _, ps := range s.list {
+		t, _ := stamp.ParsePUTC(ps.putc)
+		if o == 0 || t < o {
+			o = t
+		}
+	}
+	return o
+}
+
+// boothDigits returns the six digits of the booth code valid at t, as the
+// booth shows it and `powvote booth code` prints it, check character
+// dropped as a device does.
+func boothDigits(seed []byte, t time.Time) (string, error) {
+	code, err := totp.BoothCode(seed, t)
+	if err != nil {
+		return "", fmt.Errorf("loadtest: booth code: %w", err)
+	}
+	return totp.ParseBoothCode(code)
+}
+
+// wrongDigits returns six digits that are not a valid booth code at t.
+func wrongDigits(seed []byte, t time.Time) (string, error) {
+	d, err := boothDigits(seed, t)
+	if err != nil {
+		return "", err
+	}
+	b := []byte(d)
+	for range 10 {
+		b[5] = '0' + (b[5]-'0'+1)%10
+		if !totp.Validate(seed, string(b), t) {
+			return string(b), nil
+		}
+	}
+	return "", fmt.Errorf("loadtest: no wrong booth code found") // unreachable: ten digits, two valid codes
+}
+
+// parallel runs f(i) for i in [0, n) on workers goroutines, stopping at the
+// first error, and reports progress.
+func parallel(ctx context.Context, n, workers int, prog *progress, f func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range max(1, min(workers, n)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+				prog.add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// issue signs n mandates on every core.
+func issue(ctx context.Context, key ed25519.PrivateKey, n int, prog *progress) ([]mandate.Token, error) {
+	toks := make([]mandate.Token, n)
+	err := parallel(ctx, n, runtime.GOMAXPROCS(0), prog, func(i int) error {
+		var err error
+		toks[i], err = mandate.Issue(key, rand.Reader)
+		return err
+	})
+	return toks, err
+}
+
+// fetchStamp gets one platform stamp with the given booth code digits,
+// retrying on 503 as a device does until deadline.
+func (r *runner) fetchStamp(deadline time.Time, digits string) (int32, string, error) {
+	var putc, psig, voter string
+	wait := 50 * time.Millisecond
+	for {
+		code, err := r.edge.get(deadline, "/stamp", func(h *fasthttp.RequestHeader) { h.Set("TOTP", digits) }, func(resp *fasthttp.Response) {
+			putc = string(resp.Header.Peek("P-UTC"))
+			psig = string(resp.Header.Peek("P-SIG"))
+			voter = string(resp.Header.Peek("Voter"))
+		})
+		if code == fasthttp.StatusNoContent || code == fasthttp.StatusOK {
+			break
+		}
+		if code != 0 && code != fasthttp.StatusServiceUnavailable {
+			return 0, "", fmt.Errorf("loadtest: GET /stamp: status %d", code)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return 0, "", fmt.Errorf("loadtest: GET /stamp: %w (last: %v)", errGaveUp, err)
+		}
+		time.Sleep(jitter(wait))
+		wait = min(2*wait, time.Second)
+	}
+	if len(voter) != stamp.VoterLen {
+		return 0, "", fmt.Errorf("loadtest: the edge's voter stamp %q is not %d characters", voter, stamp.VoterLen)
+	}
+	i, err := r.stamps.add(putc, psig)
+	return i, voter, err
+}
+
+// solve finds a nonce at the threshold for p with one worker: the caller
+// runs one solve per core, which for the low thresholds of a load test
+// beats splitting each search across cores.
+func (r *runner) solve(ctx context.Context, p *prepared) error {
+	ps := &r.stamps.list[p.stamp]
+	w := pow.Work{PUTC: ps.putc, PSig: ps.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+	res, err := (&pow.Solver{Workers: 1}).Solve(ctx, w, r.threshold)
+	if err != nil {
+		return fmt.Errorf("loadtest: proof of work: %w", err)
+	}
+	p.nlen = uint8(copy(p.nonce[:], res.Nonce))
+	return nil
+}
+
+// weaken sets a nonce that scores below the threshold: a vote the edge
+// must refuse with 489.
+func (r *runner) weaken(p *prepared) error {
+	ps := &r.stamps.list[p.stamp]
+	w := pow.Work{PUTC: ps.putc, PSig: ps.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+	p.nlen = pow.MinNonce
+	for range 1000 {
+		if _, err := io.ReadFull(rand.Reader, p.nonce[:p.nlen]); err != nil {
+			return fmt.Errorf("loadtest: random nonce: %w", err)
+		}
+		if _, err := pow.Verify(w, p.nonceBytes(), r.threshold); err != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("loadtest: no nonce below a threshold of %d bits in 1000 tries", r.threshold)
+}
+
+// forge changes the voter stamp's first symbol: still well formed, but
+// its MAC no longer verifies.
+func forge(v *[stamp.VoterLen]byte) {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	for i := range len(alphabet) {
+		if alphabet[i] == v[0] {
+			v[0] = alphabet[(i+1)%len(alphabet)]
+			return
+		}
+	}
+	v[0] = '0'
+}
+
+// progress prints "label done/total" to w at most once a second, and at
+// the end.
+type progress struct {
+	w     io.Writer
+	label string
+	total int
+	done  atomic.Int64
+	last  atomic.Int64 // unix nanoseconds of the last line
+	start time.Time
+}
+
+func newProgress(w io.Writer, label string, total int) *progress {
+	p := &progress{w: w, label: label, total: total, start: time.Now()}
+	p.last.Store(p.start.UnixNano())
+	return p
+}
+
+func (p *progress) add(n int) {
+	d := p.done.Add(int64(n))
+	now := time.Now().UnixNano()
+	if last := p.last.Load(); now-last >= int64(time.Second) && p.last.CompareAndSwap(last, now) && int(d) < p.total {
+		fmt.Fprintf(p.w, "prepare: %s %d/%d\n", p.label, d, p.total)
+	}
+}
+
+func (p *progress) finish() {
+	fmt.Fprintf(p.w, "prepare: %s %d/%d in %v\n", p.label, p.done.Load(), p.total, time.Since(p.start).Round(time.Millisecond))
+}

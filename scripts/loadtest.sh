@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs powvote loadtest against powvote up on this machine: a fresh
+# campaign with a low proof-of-work threshold (the load tool solves every
+# vote's work before the timed phase), RATE votes/s for DURATION after a
+# RAMP, no /list or /stamp traffic beside the votes so that the server CPU
+# per vote is the votes' own. Prints the machine, the report, and keeps it
+# as JSON in OUT. The server CPU is that of the whole `powvote up` process
+# (edge, both collectors and the publisher).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${RATE:-5000}
+DURATION=${DURATION:-5m}
+RAMP=${RAMP:-10s}
+ADDR=${ADDR:-127.0.0.1:18080}
+OUT=${OUT:-loadtest-report.json}
+EXTRA=${EXTRA:-}
+
+go build -o bin/powvote ./cmd/powvote
+data=$(mktemp -d)
+up_pid=
+cleanup() {
+	if [ -n "$up_pid" ]; then kill "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; fi
+	rm -rf "$data"
+}
+trap cleanup EXIT
+
+bin/powvote init load --dir "$data" --threshold 8 --batch-size 100 \
+	--option "Evil Neptune" --option "Humble Pluto" --option "Zürich" >/dev/null
+bin/powvote up --dir "$data" --addr "$ADDR" >"$data/up.log" 2>&1 &
+up_pid=$!
+for _ in $(seq 100); do
+	if curl -fsS -o /dev/null "http://$ADDR/list" 2>/dev/null; then break; fi
+	sleep 0.1
+done
+
+echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "nproc:   $(nproc)"
+echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "go:      $(go version)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run:     $RATE votes/s for $DURATION after a $RAMP ramp"
+echo
+# shellcheck disable=SC2086
+bin/powvote loadtest --edge "http://$ADDR" --dir "$data" --rate "$RATE" --duration "$DURATION" \
+	--ramp "$RAMP" --no-browse --server-pid "$up_pid" --out "$OUT" $EXTRA
