@@ -13,6 +13,10 @@ DURATION=${DURATION:-5m}
 RAMP=${RAMP:-10s}
 ADDR=${ADDR:-127.0.0.1:18080}
 OUT=${OUT:-loadtest-report.json}
+# PROFILE=FILE also takes a 20 s CPU profile of powvote up in the middle
+# of the timed phase (go tool pprof -top bin/powvote FILE).
+PROFILE=${PROFILE:-}
+PPROF_ADDR=${PPROF_ADDR:-127.0.0.1:16060}
 EXTRA=${EXTRA:-}
 
 go build -o bin/powvote ./cmd/powvote
@@ -26,7 +30,7 @@ trap cleanup EXIT
 
 bin/powvote init load --dir "$data" --threshold 8 --batch-size 100 \
 	--option "Evil Neptune" --option "Humble Pluto" --option "Zürich" >/dev/null
-bin/powvote up --dir "$data" --addr "$ADDR" >"$data/up.log" 2>&1 &
+bin/powvote up --dir "$data" --addr "$ADDR" --pprof "$PPROF_ADDR" >"$data/up.log" 2>&1 &
 up_pid=$!
 for _ in $(seq 100); do
 	if curl -fsS -o /dev/null "http://$ADDR/list" 2>/dev/null; then break; fi
@@ -40,6 +44,17 @@ echo "go:      $(go version)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "run:     $RATE votes/s for $DURATION after a $RAMP ramp"
 echo
+if [ -n "$PROFILE" ]; then
+	# The profile starts once the preparation is over: when the load
+	# tool's first live line appears.
+	(
+		while ! grep -q 'sent' "$data/lt.err" 2>/dev/null; do sleep 0.2; done
+		sleep 5
+		curl -fsS -o "$PROFILE" "http://$PPROF_ADDR/debug/pprof/profile?seconds=20"
+	) &
+	prof_pid=$!
+fi
 # shellcheck disable=SC2086
 bin/powvote loadtest --edge "http://$ADDR" --dir "$data" --rate "$RATE" --duration "$DURATION" \
-	--ramp "$RAMP" --no-browse --server-pid "$up_pid" --out "$OUT" $EXTRA
+	--ramp "$RAMP" --no-browse --server-pid "$up_pid" --out "$OUT" $EXTRA 2> >(tee "$data/lt.err" >&2)
+if [ -n "$PROFILE" ]; then wait "$prof_pid"; fi

@@ -43,10 +43,16 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "up", "[--dir D] [--addr HOST:PORT]", upHelp)
 	dir := fs.String("dir", "./powvote-data", "directory of the campaigns and their data")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the edge listens on")
+	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil))
+	if *pprofAddr != "" {
+		if err := startPprof(ctx, *pprofAddr, log); err != nil {
+			return err
+		}
+	}
 
 	names, err := campaign.List(*dir)
 	if err != nil {
