@@ -39,7 +39,7 @@ func offline(t *testing.T, s *campaign.Settings) Campaign {
 
 // serve starts an edge on a loopback port and returns it and its base URL.
 // hook, if not nil, is called with the server before it starts serving.
-func serve(t *testing.T, cfg Config, hook ...func(*Server)) (*Server, string) {
+func serve(t testing.TB, cfg Config, hook ...func(*Server)) (*Server, string) {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
@@ -69,7 +69,7 @@ func serve(t *testing.T, cfg Config, hook ...func(*Server)) (*Server, string) {
 
 // do sends a request with the given headers ("Host" sets the Host) and
 // returns the answer with its body read and closed.
-func do(t *testing.T, method, url string, hdr map[string]string) (*http.Response, string) {
+func do(t testing.TB, method, url string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {

@@ -27,7 +27,7 @@ type platformKeys struct {
 	voterKey, pass      []byte
 }
 
-func newKeys(t *testing.T) *platformKeys {
+func newKeys(t testing.TB) *platformKeys {
 	t.Helper()
 	k := &platformKeys{seed: randBytes(totp.SeedSize), voterKey: randBytes(32), pass: randBytes(32)}
 	for _, p := range []*ed25519.PrivateKey{&k.sign, &k.hole, &k.receipt} {
@@ -97,7 +97,7 @@ type fakeCollector struct {
 
 // startCollector starts a stand-in collector on a loopback port. clock nil
 // means time.Now.
-func startCollector(t *testing.T, name string, keys *platformKeys, clock func() time.Time) *fakeCollector {
+func startCollector(t testing.TB, name string, keys *platformKeys, clock func() time.Time) *fakeCollector {
 	t.Helper()
 	if clock == nil {
 		clock = time.Now

@@ -32,7 +32,7 @@ func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 func (c *fakeClock) putc() string        { return fmt.Sprint(c.now().Unix()) }
 
 // code is the booth code of the step that was current back ago.
-func (c *fakeClock) code(t *testing.T, seed []byte, back time.Duration) string {
+func (c *fakeClock) code(t testing.TB, seed []byte, back time.Duration) string {
 	t.Helper()
 	code, err := totp.Code(seed, c.now().Add(-back))
 	if err != nil {
@@ -54,7 +54,7 @@ type testEnv struct {
 // startEnv starts pairs pairs of stand-in collectors and an edge in front of
 // them, all on one fake clock. tweak, if not nil, adjusts the edge's
 // configuration; hook runs on the server before it serves.
-func startEnv(t *testing.T, pairs int, tweak func(*Config), hook ...func(*Server)) *testEnv {
+func startEnv(t testing.TB, pairs int, tweak func(*Config), hook ...func(*Server)) *testEnv {
 	t.Helper()
 	e := &testEnv{keys: newKeys(t), clock: newClock(time.Unix(1767225600, 0))}
 	c := Campaign{Settings: settings("solar", "Yes", "Other"), UTCSignPub: e.keys.signPub(), VoterKey: e.keys.voterKey, Pass: e.keys.pass}
@@ -83,7 +83,7 @@ func newClient(t *testing.T) *http.Client {
 }
 
 // rightCode is the booth code of the current step.
-func (e *testEnv) rightCode(t *testing.T) string { return e.clock.code(t, e.keys.seed, 0) }
+func (e *testEnv) rightCode(t testing.TB) string { return e.clock.code(t, e.keys.seed, 0) }
 
 // wrongCode is a code that matches neither accepted step.
 func (e *testEnv) wrongCode(t *testing.T) string {
@@ -97,7 +97,7 @@ func (e *testEnv) wrongCode(t *testing.T) string {
 }
 
 // getStamp asks the edge for a platform stamp and wants 204.
-func (e *testEnv) getStamp(t *testing.T, code string) http.Header {
+func (e *testEnv) getStamp(t testing.TB, code string) http.Header {
 	t.Helper()
 	resp, body := do(t, "GET", e.base+"/stamp", map[string]string{"TOTP": code})
 	if resp.StatusCode != 204 || body != "" {

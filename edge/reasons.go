@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 
@@ -116,9 +118,12 @@ func reject(r counter, err error) error { return &rejectError{reason: r, err: er
 // reasonOf returns the reason of a handler error; an error that is not a
 // rejection is a bug, answered with 503 so that clients retry.
 func reasonOf(err error) counter {
-	var rj *rejectError
-	if errors.As(err, &rj) && rj.reason < counter(len(rejectStatus)) {
-		return rj.reason
+	// A walk down the chain rather than errors.As, whose target would
+	// escape to the heap on every refusal.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if rj, ok := e.(*rejectError); ok && rj.reason < counter(len(rejectStatus)) {
+			return rj.reason
+		}
 	}
 	return internal
 }
@@ -174,7 +179,9 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
 	r := reasonOf(err)
 	if r == internal {
 		s.log.Error("edge: unclassified error", "err", err)
-	} else {
+	} else if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		// Checked first: the arguments would be built for nothing at the
+		// usual levels, on every refused request.
 		s.log.Debug("edge: refused", "reason", counterNames[r], "cause", err)
 	}
 	s.counters.add(r)

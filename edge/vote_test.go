@@ -40,7 +40,7 @@ func mandate() map[string]string {
 
 // ballot asks the edge for a platform stamp with code and makes a vote for
 // say with a nonce that meets the test threshold.
-func (e *testEnv) ballot(t *testing.T, code, say string) ballot {
+func (e *testEnv) ballot(t testing.TB, code, say string) ballot {
 	t.Helper()
 	h := e.getStamp(t, code)
 	b := ballot{hdr: mandate()}
@@ -62,7 +62,7 @@ func (b ballot) nonce(t *testing.T) []byte {
 }
 
 // work is what the ballot's proof of work covers.
-func (b ballot) work(t *testing.T) pow.Work {
+func (b ballot) work(t testing.TB) pow.Work {
 	t.Helper()
 	sig, err := base64.StdEncoding.DecodeString(b.hdr["P-SIG"])
 	if err != nil {
@@ -76,7 +76,7 @@ func (b ballot) work(t *testing.T) pow.Work {
 }
 
 // solve finds a nonce for the ballot's headers as they are now.
-func (b ballot) solve(t *testing.T) ballot {
+func (b ballot) solve(t testing.TB) ballot {
 	t.Helper()
 	res, err := (&pow.Solver{Workers: 1}).Solve(context.Background(), b.work(t), testThreshold)
 	if err != nil {
