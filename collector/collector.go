@@ -6,6 +6,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
@@ -384,7 +385,9 @@ func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
 	for i, l := range receipt.lines {
 		ctx.Response.Header.Set(fmt.Sprintf("Receipt%02d", i+1), l)
 	}
-	ctx.Response.Header.Set("Receipt-Sig", receipt.sig)
+	if receipt.sig != "" {
+		ctx.Response.Header.Set("Receipt-Sig", receipt.sig)
+	}
 }
 
 type receipt struct {
@@ -484,7 +487,11 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	} else {
 		s.stats.accepted.Add(1)
 	}
-	return s.receipt(idx, v.Voter), nil
+	// The edge asks one instance of the pair only for the signature it
+	// relays: the other's would cost an Ed25519 signature per vote for an
+	// answer the edge throws away.
+	sign := !bytes.Equal(h.Peek("Receipt-Sign"), []byte("no"))
+	return s.receipt(idx, v.Voter, sign), nil
 }
 
 // decodeNonce reads the Nonce header: hex (either case, as the edge
@@ -498,8 +505,9 @@ func decodeNonce(s string) ([]byte, error) {
 
 // receipt builds the receipt lines (PROTOCOL 5.4) and signs them (6): the
 // voter's own stamp against the chosen option, a random recent voter's
-// stamp against every other, "-" for an option nobody has chosen yet.
-func (s *Server) receipt(chosen int, own string) *receipt {
+// stamp against every other, "-" for an option nobody has chosen yet. It
+// leaves the signature out unless sign is set.
+func (s *Server) receipt(chosen int, own string, sign bool) *receipt {
 	opts := s.cfg.Settings.Options
 	r := &receipt{lines: make([]string, len(opts))}
 	for i, o := range opts {
@@ -512,7 +520,9 @@ func (s *Server) receipt(chosen int, own string) *receipt {
 		}
 		r.lines[i] = st + " " + wire.EncodeOption(o)
 	}
-	r.sig = wire.SignReceipt(s.cfg.Secrets.ReceiptKey, s.cfg.Settings.Name, r.lines)
+	if sign {
+		r.sig = wire.SignReceipt(s.cfg.Secrets.ReceiptKey, s.cfg.Settings.Name, r.lines)
+	}
 	return r
 }
 

@@ -391,6 +391,20 @@ func TestReceipts(t *testing.T) {
 		t.Errorf("retry's Receipt-Sig: %v", err)
 	}
 	checkCounts(t, in, len(ballots), len(ballots))
+	// Asked for no signature (the edge does so of the second instance of
+	// a pair), the same retry gets its receipt lines without Receipt-Sig;
+	// asked again, it gets them signed.
+	hdr := first.headers(e.pass())
+	hdr["Receipt-Sign"] = "no"
+	r = e.voteWith(t, in, hdr)
+	if lines := receiptLines(t, r); r.code != http.StatusNoContent || len(lines) != 3 || lines[1] != first.voter+" "+encoded[1] || r.header.Get("Receipt-Sig") != "" {
+		t.Errorf("unsigned retry: %d, lines %q, Receipt-Sig %q", r.code, lines, r.header.Get("Receipt-Sig"))
+	}
+	r = e.mustVote(t, in, first)
+	if err := wire.VerifyReceipt(receiptPub, e.settings.Name, receiptLines(t, r), r.header.Get("Receipt-Sig")); err != nil {
+		t.Errorf("signed retry after the unsigned one: %v", err)
+	}
+	checkCounts(t, in, len(ballots), len(ballots))
 	// Another vote of the same mandate is refused.
 	again := first.clone()
 	e.restamp(t, again, e.clock.Now())

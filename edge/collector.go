@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,6 +36,17 @@ type collector struct {
 	stampURL string
 	voteURL  string
 	hc       *fasthttp.HostClient
+	failed   atomic.Int64 // Unix nanoseconds of the last vote it did not answer
+}
+
+// unsureFor is how long after an instance failed to answer a vote the edge
+// asks its twin for signed receipts too.
+const unsureFor = 5 * time.Second
+
+// unsure reports whether the instance failed to answer a vote lately.
+func (c *collector) unsure(now time.Time) bool {
+	f := c.failed.Load()
+	return f != 0 && now.Sub(time.Unix(0, f)) < unsureFor
 }
 
 // newCollector checks a collector base URL and makes its client. The URL

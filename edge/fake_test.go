@@ -85,6 +85,7 @@ type fakeCollector struct {
 	stampReply atomic.Int32
 	stamps     atomic.Int64 // GET /stamp received
 	votes      atomic.Int64 // POST /vote received
+	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
 
 	mu  sync.Mutex
 	got []recorded // guarded by mu
@@ -229,6 +230,10 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 	lines := []string{rec["Voter"] + " " + rec["Say"], c.name + " Other"}
 	ctx.Response.Header.Set("Receipt01", lines[0])
 	ctx.Response.Header.Set("Receipt02", lines[1])
+	if string(ctx.Request.Header.Peek("Receipt-Sign")) == "no" {
+		c.unsigned.Add(1)
+		return
+	}
 	sig := ed25519.Sign(c.keys.receipt, []byte("solar\n"+strings.Join(lines, "\n")))
 	ctx.Response.Header.Set("Receipt-Sig", base64.StdEncoding.EncodeToString(sig))
 }

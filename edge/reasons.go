@@ -133,6 +133,7 @@ func reasonOf(err error) counter {
 type answer struct {
 	status int
 	header [][2]string // in order
+	signed bool        // a receipt with its Receipt-Sig
 }
 
 func (a *answer) write(ctx *fasthttp.RequestCtx) {

@@ -245,6 +245,14 @@ func pairIndex(pkey, id []byte, pairs int) int {
 // if both): the vote is recorded, and a twin that refused it (481 because
 // the first instance had already copied it to it, say) must not hide the
 // receipt. Otherwise a 48x, which is a verdict on the vote; otherwise 503.
+//
+// Only the first instance signs its receipt (a signature is the dearest
+// part of an answer, and the second's is thrown away when the first
+// answers): the second is asked for an unsigned one, unless the first
+// failed to answer a vote in the last few seconds. When the first does not
+// answer and the second accepted the vote unsigned, the edge asks the
+// second again for its signed receipt: a repeated vote gets its receipt
+// again (docs/INTERNAL.md).
 func (s *Server) relay(st *site, v *vote) (*answer, error) {
 	pair := st.pairs[pairIndex(v.pkey[:], v.id[:], len(st.pairs))]
 	var (
@@ -252,18 +260,33 @@ func (s *Server) relay(st *site, v *vote) (*answer, error) {
 		err [2]error
 		wg  sync.WaitGroup
 	)
-	wg.Go(func() { ans[1], err[1] = s.send(st, pair[1], v) })
-	ans[0], err[0] = s.send(st, pair[0], v)
+	signSecond := pair[0].unsure(s.cfg.Clock())
+	wg.Go(func() { ans[1], err[1] = s.send(st, pair[1], v, signSecond) })
+	ans[0], err[0] = s.send(st, pair[0], v, true)
 	wg.Wait()
 	for i := range ans {
 		if err[i] != nil {
+			pair[i].failed.Store(s.cfg.Clock().UnixNano())
 			s.log.Warn("edge: collector did not answer a vote", "campaign", st.name, "collector", pair[i].base, "err", err[i])
 		}
 	}
-	for _, a := range ans {
-		if a != nil && a.status/100 == 2 {
+	if a := ans[0]; a != nil && a.status/100 == 2 {
+		return a, nil
+	}
+	if a := ans[1]; a != nil && a.status/100 == 2 {
+		if a.signed {
 			return a, nil
 		}
+		a2, err2 := s.send(st, pair[1], v, true)
+		if err2 == nil && a2.status/100 == 2 && a2.signed {
+			return a2, nil
+		}
+		if err2 == nil {
+			err2 = fmt.Errorf("POST %s: status %d without a signed receipt on the second asking", pair[1].voteURL, a2.status)
+		}
+		// Recorded but without a receipt to give: the voter retries the
+		// same request, which gets its receipt then.
+		return nil, reject(noCollector, errors.Join(err[0], err2))
 	}
 	for _, a := range ans {
 		if a != nil {
@@ -281,7 +304,7 @@ func (s *Server) relay(st *site, v *vote) (*answer, error) {
 // A vote is never retried on another connection: the collector may have
 // recorded it, and a second copy would answer 481 where the first answered
 // 2xx.
-func (s *Server) send(st *site, c *collector, v *vote) (*answer, error) {
+func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -298,6 +321,9 @@ func (s *Server) send(st *site, c *collector, v *vote) (*answer, error) {
 	h.Set("Voter", v.voter)
 	h.Set("Say", v.sayRaw)
 	h.Set("Nonce", v.nonceHex)
+	if !sign {
+		h.Set("Receipt-Sign", "no")
+	}
 	s.counters.add(collectorRequests)
 	if err := c.hc.DoTimeout(req, resp, s.cfg.CollectorTimeout); err != nil {
 		return nil, fmt.Errorf("POST %s: %w", c.voteURL, err)
@@ -326,6 +352,7 @@ func (s *Server) receipt(status int, h *fasthttp.ResponseHeader) *answer {
 			a.header = append(a.header, [2]string{"Receipt" + string(k[7:]), string(v)})
 		case bytes.EqualFold(k, []byte("Receipt-Sig")):
 			sig = append(sig, [2]string{"Receipt-Sig", string(v)})
+			a.signed = true
 		}
 	}
 	a.header = append(a.header, sig...)

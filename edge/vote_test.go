@@ -174,23 +174,24 @@ func TestVoteRelay(t *testing.T) {
 		unreach  bool   // the edge counts no verdict
 		relayed  string // the counter that goes up
 		duration bool   // an instance hangs: the answer waits for the timeout
+		again    bool   // the second instance is asked again for its signature
 	}{
-		{"both accept", ok, ok, 204, "c0 Other", false, "accepted", false},
-		{"481 and 204", reply{status: 481}, ok, 204, "c1 Other", false, "accepted", false},
-		{"204 and 481", ok, reply{status: 481}, 204, "c0 Other", false, "accepted", false},
-		{"dropped and 204", reply{drop: true}, ok, 204, "c1 Other", false, "accepted", false},
-		{"204 and dropped", ok, reply{drop: true}, 204, "c0 Other", false, "accepted", false},
-		{"hangs and 204", reply{hang: true}, ok, 204, "c1 Other", false, "accepted", true},
-		{"200 and 503", reply{status: 200}, reply{status: 503}, 200, "c0 Other", false, "accepted", false},
-		{"both 481", reply{status: 481}, reply{status: 481}, 481, "", false, "relayed_481", false},
-		{"482 and dropped", reply{status: 482}, reply{drop: true}, 482, "", false, "relayed_482", false},
-		{"503 and 483", reply{status: 503}, reply{status: 483}, 483, "", false, "relayed_483", false},
-		{"484 and 500", reply{status: 484}, reply{status: 500}, 484, "", false, "relayed_484", false},
-		{"hangs and 485", reply{hang: true}, reply{status: 485}, 485, "", false, "relayed_485", true},
-		{"both dropped", reply{drop: true}, reply{drop: true}, 503, "", true, "no_collector", false},
-		{"401 and 500", reply{status: 401}, reply{status: 500}, 503, "", true, "no_collector", false},
-		{"unexpected codes", reply{status: 418}, reply{status: 480}, 503, "", true, "no_collector", false},
-		{"both hang", reply{hang: true}, reply{hang: true}, 503, "", true, "no_collector", true},
+		{"both accept", ok, ok, 204, "c0 Other", false, "accepted", false, false},
+		{"481 and 204", reply{status: 481}, ok, 204, "c1 Other", false, "accepted", false, true},
+		{"204 and 481", ok, reply{status: 481}, 204, "c0 Other", false, "accepted", false, false},
+		{"dropped and 204", reply{drop: true}, ok, 204, "c1 Other", false, "accepted", false, true},
+		{"204 and dropped", ok, reply{drop: true}, 204, "c0 Other", false, "accepted", false, false},
+		{"hangs and 204", reply{hang: true}, ok, 204, "c1 Other", false, "accepted", true, true},
+		{"200 and 503", reply{status: 200}, reply{status: 503}, 200, "c0 Other", false, "accepted", false, false},
+		{"both 481", reply{status: 481}, reply{status: 481}, 481, "", false, "relayed_481", false, false},
+		{"482 and dropped", reply{status: 482}, reply{drop: true}, 482, "", false, "relayed_482", false, false},
+		{"503 and 483", reply{status: 503}, reply{status: 483}, 483, "", false, "relayed_483", false, false},
+		{"484 and 500", reply{status: 484}, reply{status: 500}, 484, "", false, "relayed_484", false, false},
+		{"hangs and 485", reply{hang: true}, reply{status: 485}, 485, "", false, "relayed_485", true, false},
+		{"both dropped", reply{drop: true}, reply{drop: true}, 503, "", true, "no_collector", false, false},
+		{"401 and 500", reply{status: 401}, reply{status: 500}, 503, "", true, "no_collector", false, false},
+		{"unexpected codes", reply{status: 418}, reply{status: 480}, 503, "", true, "no_collector", false, false},
+		{"both hang", reply{hang: true}, reply{hang: true}, 503, "", true, "no_collector", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startEnv(t, 1, nil)
@@ -212,8 +213,21 @@ func TestVoteRelay(t *testing.T) {
 			if tc.duration && took < 300*time.Millisecond {
 				t.Errorf("took %v with a collector timeout of 300ms: did not wait for the hung instance", took)
 			}
-			if got := e.votes(); got[0] != 1 || got[1] != 1 {
-				t.Errorf("instances received %v votes, want 1 each", got)
+			// The relayed receipt is signed; the second instance was asked
+			// for an unsigned one, and again for a signed one when the
+			// first gave none to relay.
+			if tc.status/100 == 2 && resp.Header.Get("Receipt-Sig") == "" {
+				t.Errorf("the relayed receipt has no Receipt-Sig")
+			}
+			second := int64(1)
+			if tc.again {
+				second = 2
+			}
+			if got := e.votes(); got[0] != 1 || got[1] != second {
+				t.Errorf("instances received %v votes, want [1 %d]", got, second)
+			}
+			if n := e.cols[1].unsigned.Load(); tc.b.status/100 == 2 && n != 1 || e.cols[0].unsigned.Load() != 0 {
+				t.Errorf("unsigned receipts sent: %d by the first instance, %d by the second", e.cols[0].unsigned.Load(), n)
 			}
 			if st := e.srv.Stats(); st[tc.relayed] != 1 {
 				t.Errorf("%s = %d, want 1", tc.relayed, st[tc.relayed])
@@ -223,7 +237,7 @@ func TestVoteRelay(t *testing.T) {
 			// Every other answer is, and the retry reaches nobody.
 			e.answerAll(ok)
 			resp2, _ := e.cast(t, b)
-			want := []int64{1, 1}
+			want := []int64{1, second}
 			if tc.unreach {
 				want = []int64{2, 2}
 				if resp2.StatusCode != 204 {
@@ -239,17 +253,28 @@ func TestVoteRelay(t *testing.T) {
 	}
 }
 
+// TestVoteOneInstanceDown: the live instance's receipt is relayed, signed.
+// With the first instance down, the second is asked again for the
+// signature it was spared; after that failure the edge asks it for a
+// signed receipt at once.
 func TestVoteOneInstanceDown(t *testing.T) {
 	for dead := range 2 {
 		e := startEnv(t, 1, func(c *Config) { c.Campaigns[0].Pairs[0][dead] = deadURL(t) })
 		live := e.cols[1-dead]
-		b := e.ballot(t, e.rightCode(t), "Yes")
-		resp, body := e.cast(t, b)
-		if resp.StatusCode != 204 || body != "" || resp.Header.Get("Receipt02") != live.name+" Other" {
-			t.Errorf("instance %d down: status %d Receipt02 %q, want 204 from %s", dead, resp.StatusCode, resp.Header.Get("Receipt02"), live.name)
+		for i := range 2 {
+			b := e.ballot(t, e.rightCode(t), "Yes")
+			resp, body := e.cast(t, b)
+			if resp.StatusCode != 204 || body != "" || resp.Header.Get("Receipt02") != live.name+" Other" || resp.Header.Get("Receipt-Sig") == "" {
+				t.Errorf("instance %d down, vote %d: status %d Receipt02 %q Receipt-Sig %q, want 204 from %s, signed",
+					dead, i, resp.StatusCode, resp.Header.Get("Receipt02"), resp.Header.Get("Receipt-Sig"), live.name)
+			}
 		}
-		if got := e.votes(); got[1-dead] != 1 || got[dead] != 0 {
-			t.Errorf("instance %d down: instances received %v votes", dead, got)
+		want := int64(2) // instance 0 dead: nothing to ask twice
+		if dead == 0 {
+			want = 3 // the first vote twice, the second once
+		}
+		if got := e.votes(); got[1-dead] != want || got[dead] != 0 {
+			t.Errorf("instance %d down: instances received %v votes, want %d at the live one", dead, got, want)
 		}
 	}
 }
