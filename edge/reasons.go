@@ -151,10 +151,16 @@ func resetResponse(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.DisableNormalizing()
 }
 
-// cacheable reports whether a rejection is a verdict on a vote, kept under
-// its nonce. 400 is not (no valid nonce stands behind it) and 503 is not
-// (the voter's software retries it).
-func cacheable(r counter) bool { return r == lowWork || r == notGenuine || r == badVoter }
+// final reports whether a rejection is a verdict on a vote, which the same
+// request always gets again: its answer carries the nonce cache's max-age.
+// 400 is not (no valid nonce stands behind it) and 503 is not (the voter's
+// software retries it).
+func final(r counter) bool { return r == lowWork || r == notGenuine || r == badVoter }
+
+// cacheable reports whether a rejection is kept in the nonce cache under its
+// nonce: a final one, except 489, which is answered before the cache, the
+// same way every time (see Server.vote).
+func cacheable(r counter) bool { return final(r) && r != lowWork }
 
 // buildAnswers makes the fixed answers: one per rejection reason, one per
 // collector code the edge relays.
@@ -162,7 +168,7 @@ func (s *Server) buildAnswers() {
 	maxAge := [2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(s.cfg.NonceCacheTTL.Seconds()))}
 	for r := range counter(len(rejectStatus)) {
 		a := &answer{status: rejectStatus[r]}
-		if cacheable(r) {
+		if final(r) {
 			a.header = [][2]string{maxAge}
 		}
 		s.errAnswers[r] = a

@@ -146,6 +146,15 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 		a.write(ctx)
 		return nil
 	}
+	// Work below the threshold is refused here, before the flight and
+	// without a place in the nonce cache: the check costs one SHA-256
+	// block, less than a cache entry, and gives the same answer every
+	// time; and a flood of junk must not push the answers of real votes
+	// out of the cache, where they keep a vote from being replayed under
+	// another mandate.
+	if !enoughWork(st, v) {
+		return errLowWork
+	}
 	if s.testHookVote != nil {
 		s.testHookVote()
 	}
@@ -183,19 +192,21 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 
 var errNotGenuine = errors.New("P-SIG is not a UTC-SIGN signature of P-UTC")
 
+// enoughWork reports whether the vote's proof of work meets the campaign's
+// threshold. The route admitted only nonces of a valid length; the score
+// alone is checked, without pow.Verify's error text, which junk would pay
+// for on every request.
+func enoughWork(st *site, v *vote) bool {
+	w := pow.Work{PUTC: v.putc, PSig: v.psig[:], Voter: v.voter, Say: v.say}
+	return pow.Score(pow.Digest(w, v.nonce)) >= st.settings.Threshold
+}
+
 // errLowWork refuses a vote whose proof of work is below the threshold.
 var errLowWork = reject(lowWork, pow.ErrBelowThreshold)
 
 // judge runs steps 3 to 6 on a vote that is not in the nonce cache. It
 // returns the answer to cache, or a rejection.
 func (s *Server) judge(st *site, v *vote) (*answer, error) {
-	// The route admitted only nonces of a valid length; the score alone is
-	// checked here, without pow.Verify's error text, which junk would pay
-	// for on every request.
-	w := pow.Work{PUTC: v.putc, PSig: v.psig[:], Voter: v.voter, Say: v.say}
-	if pow.Score(pow.Digest(w, v.nonce)) < st.settings.Threshold {
-		return nil, errLowWork
-	}
 	if !st.genuine(v.putc, &v.psig) {
 		return nil, reject(notGenuine, errNotGenuine)
 	}
