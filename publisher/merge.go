@@ -177,10 +177,26 @@ func byStamp(a, b *pendingVote) int {
 // sigText is the base64 of auth-sig, as it stands in the voters list.
 func sigText(v *listline.Voter) string { return base64.StdEncoding.EncodeToString(v.Sig[:]) }
 
-// bySig orders voters by the text of auth-sig as the list shows it, so
-// that anyone can check the order of a batch with sort; then by line.
-func bySig(a, b listline.Voter) int {
-	return cmp.Or(strings.Compare(sigText(&a), sigText(&b)), strings.Compare(a.Line(), b.Line()))
+// sortBySig orders voters by the text of auth-sig as the list shows it, so
+// that anyone can check the order of a batch with sort; then by line. Each
+// voter's text is made once, not at every comparison: the sort was a
+// twentieth of the platform's CPU under load with the comparison encoding
+// both signatures each time.
+func sortBySig(voters []listline.Voter) {
+	type keyed struct {
+		sig string
+		v   listline.Voter
+	}
+	ks := make([]keyed, len(voters))
+	for i := range voters {
+		ks[i] = keyed{sigText(&voters[i]), voters[i]}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(strings.Compare(a.sig, b.sig), strings.Compare(a.v.Line(), b.v.Line()))
+	})
+	for i := range ks {
+		voters[i] = ks[i].v
+	}
 }
 
 // enqueue moves what the pulls found final into the queues, each round's
@@ -220,7 +236,7 @@ func (p *Publisher) enqueue() {
 		ps.newVotes, ps.newVoters = nil, nil
 	}
 	slices.SortFunc(votes, byStamp)
-	slices.SortFunc(voters, bySig)
+	sortBySig(voters)
 	p.voteQueue = append(p.voteQueue, votes...)
 	p.voterQueue = append(p.voterQueue, voters...)
 }
@@ -260,7 +276,7 @@ func (p *Publisher) publish() error {
 		votes := slices.Clone(p.voteQueue[:n])
 		voters := slices.Clone(p.voterQueue[:n])
 		slices.SortFunc(votes, byStamp)
-		slices.SortFunc(voters, bySig)
+		sortBySig(voters)
 		batch := [2][]string{make([]string, n), make([]string, n)}
 		for j, pv := range votes {
 			batch[votesList][j] = pv.line
