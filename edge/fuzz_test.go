@@ -1,0 +1,42 @@
+package edge
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// FuzzVoteRequest sends the edge's handler votes with arbitrary paths and
+// header values, behind which stand-in collectors accept anything: it must
+// not panic, and must answer one of the codes PROTOCOL.md 5.3 allows for a
+// vote (or 400 for what is not one).
+func FuzzVoteRequest(f *testing.F) {
+	e := startEnv(f, 1, nil)
+	good := e.ballot(f, e.rightCode(f), "Yes")
+	h := good.hdr
+	f.Add(good.path, h["Auth-Pkey"], h["Auth-Sig"], h["Auth-Id"], h["P-UTC"], h["P-SIG"], h["Voter"], h["Say"])
+	f.Add("/00", h["Auth-Pkey"], h["Auth-Sig"], h["Auth-Id"], h["P-UTC"], h["P-SIG"], h["Voter"], h["Say"])
+	f.Add(good.path, h["Auth-Pkey"], "%%%", h["Auth-Id"], "-1", h["P-SIG"], h["Voter"], "%E2%82")
+	f.Add(good.path+"0", "", "", "", "", "", "", "")
+	f.Add("/"+base64.StdEncoding.EncodeToString([]byte("not hex at all")), h["Auth-Pkey"], h["Auth-Sig"], h["Auth-Id"], h["P-UTC"], h["P-SIG"], h["Voter"], "Z%C3%BCrich")
+	allowed := map[int]bool{204: true, 400: true, 481: true, 482: true, 483: true, 484: true, 485: true, 487: true, 488: true, 489: true, 503: true}
+	f.Fuzz(func(t *testing.T, path, pkey, sig, id, putc, psig, voter, say string) {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(path)
+		ctx.Request.Header.SetHost("solar.example.org")
+		for k, v := range map[string]string{"Auth-Pkey": pkey, "Auth-Sig": sig, "Auth-Id": id, "P-UTC": putc, "P-SIG": psig, "Voter": voter, "Say": say} {
+			ctx.Request.Header.Set(k, v)
+		}
+		if p := string(ctx.Request.URI().Path()); p == "/list" || p == "/stamp" {
+			return // not votes: answered 200 and 204 by their own rules
+		}
+		e.srv.Handle(&ctx)
+		if sc := ctx.Response.StatusCode(); !allowed[sc] {
+			t.Fatalf("GET %q answered %d", path, sc)
+		}
+		if len(ctx.Response.Body()) != 0 && ctx.Response.StatusCode() != 400 {
+			t.Fatalf("GET %q answered %d with a body", path, ctx.Response.StatusCode())
+		}
+	})
+}
