@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/powvote/powvote/listline"
 )
@@ -335,6 +336,11 @@ func TestRunShutsDown(t *testing.T) {
 	resp := get(t, "http://"+ln.Addr().String()+"/solar-vote.log", nil)
 	if resp.status != 200 || resp.body != "" {
 		t.Errorf("empty list: %d %q", resp.status, resp.body)
+	}
+	// The first round's pulls run beside the serving; on a loaded machine
+	// they may not have failed yet when the list was served.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "collector not answering") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -47,10 +47,16 @@ type result struct {
 	code           int
 }
 
-// run executes the real binary with args.
+// run executes the real binary with args, for at most two minutes.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runFor(t, 2*time.Minute, args...)
+}
+
+// runFor is run with another time limit.
+func runFor(t *testing.T, limit time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	var out, errb bytes.Buffer
