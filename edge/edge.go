@@ -267,8 +267,28 @@ func New(cfg Config) (*Server, error) {
 		MaxConnsPerIP:      cfg.MaxConnsPerIP,
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
+		ErrorHandler:       parseErrorAnswer,
 	}
 	return s, nil
+}
+
+// parseErrorAnswer answers a request fasthttp could not read (headers over
+// the limit, a body, a timeout, garbage) with the status fasthttp would
+// give and, like every answer of the edge, an empty body: fasthttp's own
+// answer carries an explanatory text.
+func parseErrorAnswer(ctx *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusBadRequest
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	switch {
+	case errors.As(err, &small):
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &netErr) && netErr.Timeout():
+		status = fasthttp.StatusRequestTimeout
+	}
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetConnectionClose()
 }
 
 // newSite checks one campaign and builds what the edge serves for it.
