@@ -5,7 +5,7 @@ FUZZTIME  ?= 30s
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser bench-table loadtest clean
+.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser bench-table loadtest faults clean
 
 all: build
 
@@ -49,6 +49,14 @@ bench-browser:
 # docs/CLI.md. make test runs a 30-second run at 2000 votes/s.
 loadtest:
 	scripts/loadtest.sh
+
+# faults runs the fault-injection suite: the platform as separate processes
+# under powvote loadtest, one fault per scenario (kill -9 of each process, a
+# collector down 20 s or frozen, a torn votes.log, a full disk), then the
+# zero-loss verdict and powvote audit (about 6 minutes; the disk-full
+# scenarios need root for a small tmpfs). make test runs three of them.
+faults:
+	scripts/faults.sh
 
 # bench-table fills one voter table with 10 million mandates and compares
 # the rate of the last million with the first (minutes, gigabytes of

@@ -201,7 +201,8 @@ func checkTwinURL(raw string) (string, error) {
 // Run serves on ln until ctx is done: it first catches up from the twin
 // (answering 503 to votes meanwhile), then takes votes and keeps pulling
 // from the twin. It returns after a graceful shutdown and closing the store,
-// also when serving stops on its own (then with an error).
+// also when serving stops on its own or the store fails (then with an
+// error).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
@@ -227,7 +228,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 
-	var serveErr error
+	var serveErr, failErr error
 	served := false // errc has been read
 	select {
 	case serveErr = <-errc:
@@ -238,6 +239,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			serveErr = errors.New("collector: listener closed")
 		}
 	case <-ctx.Done():
+	case <-s.st.Failed():
+		// A fail stop: the store refuses writes until it is reopened, so
+		// the instance stops and returns the failure, for its supervisor
+		// to restart it (reopening repairs what a crash would leave). Its
+		// twin carries the votes meanwhile.
+		failErr = fmt.Errorf("collector: %w", s.st.Err())
+		s.log.Error("stopping: the store refuses writes", "err", failErr)
 	}
 	stopLoop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -254,6 +262,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if !served {
 		serveErr = <-errc
+	}
+	if failErr != nil {
+		serveErr = failErr
 	}
 	if err := s.st.Close(); err != nil && serveErr == nil {
 		serveErr = err
@@ -281,7 +292,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case path == "/sync" && ctx.IsGet():
 		s.handleSync(ctx)
 	case path == "/health" && ctx.IsGet():
-		if s.ready.Load() {
+		if s.ready.Load() && s.st.Err() == nil {
 			ctx.SetStatusCode(fasthttp.StatusNoContent)
 		} else {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)

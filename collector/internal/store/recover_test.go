@@ -222,6 +222,17 @@ func TestFailStop(t *testing.T) {
 			if err := s.ApplyTwin(nil, 3); !errors.Is(err, ErrFailed) {
 				t.Errorf("failAt %d: ApplyTwin after the failure = %v, want ErrFailed", failAt, err)
 			}
+			// The owner learns of the fail stop without sending a write.
+			select {
+			case <-s.Failed():
+			default:
+				t.Errorf("failAt %d: Failed() not closed after the failure", failAt)
+			}
+			if !errors.Is(s.Err(), ErrFailed) {
+				t.Errorf("failAt %d: Err() = %v, want ErrFailed", failAt, s.Err())
+			}
+		} else if s.Err() != nil {
+			t.Errorf("failAt %d: Err() = %v without a failed write", failAt, s.Err())
 		}
 		s.Close()
 

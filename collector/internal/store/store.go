@@ -137,8 +137,9 @@ type Store struct {
 	quit    chan struct{} // closed by Close
 	stopped chan struct{} // closed by the writer when it returns
 
-	pub  atomic.Pointer[state]   // last durable state, stored by the writer
-	fail atomic.Pointer[failure] // set once by the writer; never cleared
+	pub     atomic.Pointer[state]   // last durable state, stored by the writer
+	fail    atomic.Pointer[failure] // set once by the writer; never cleared
+	failedC chan struct{}           // closed when fail is set
 
 	recentMu sync.Mutex
 	recent   map[string][]string // option -> voter stamps, oldest first; guarded by recentMu
@@ -181,6 +182,7 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		reqs:     make(chan *request),
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		failedC:  make(chan struct{}),
 		recent:   make(map[string][]string),
 	}
 	if s.log == nil {
@@ -504,3 +506,16 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 
 // Compile-time check that pebbleLogger is a pebble.Logger.
 var _ pebble.Logger = pebbleLogger{}
+
+// Failed is closed once a commit or an fsync has failed: the Store then
+// refuses every write until it is reopened (a fail stop), and its owner
+// should stop taking requests and let a supervisor restart it.
+func (s *Store) Failed() <-chan struct{} { return s.failedC }
+
+// Err returns the failure that stopped the Store's writes, or nil.
+func (s *Store) Err() error {
+	if f := s.fail.Load(); f != nil {
+		return f.err
+	}
+	return nil
+}

@@ -221,7 +221,9 @@ func (s *Store) commit(reqs []*request) {
 	}
 	if err != nil {
 		f := &failure{fmt.Errorf("%w: %w", ErrFailed, err)}
-		s.fail.Store(f)
+		if s.fail.CompareAndSwap(nil, f) {
+			close(s.failedC)
+		}
 		s.log.Error("store: writes refused until reopened", "err", err)
 		for _, r := range reqs {
 			r.res, r.err = Result{}, f.err
