@@ -52,9 +52,10 @@ loadtest:
 
 # faults runs the fault-injection suite: the platform as separate processes
 # under powvote loadtest, one fault per scenario (kill -9 of each process, a
-# collector down 20 s or frozen, a torn votes.log, a full disk), then the
-# zero-loss verdict and powvote audit (about 6 minutes; the disk-full
-# scenarios need root for a small tmpfs). make test runs three of them.
+# collector down 20 s or frozen, a torn votes.log, a full disk, a clock
+# minutes off), then the zero-loss verdict and powvote audit (about 7
+# minutes; the disk-full scenarios need root for a small tmpfs). make test
+# runs three of them.
 faults:
 	scripts/faults.sh
 

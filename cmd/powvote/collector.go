@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
@@ -37,6 +38,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
 	twin := fs.String("twin", "", "base URL of the twin instance")
 	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
+	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -54,9 +56,15 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		*data = collectorDir(c, *instance)
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "collector", "instance", *instance)
-	srv, err := collector.New(collector.Config{
+	cfg := collector.Config{
 		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log,
-	})
+	}
+	if *skew != 0 {
+		d := *skew
+		cfg.Clock = func() time.Time { return time.Now().Add(d) }
+		log.Warn("clock skewed for a fault drill", "skew", d)
+	}
+	srv, err := collector.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type faultRig struct {
 	colAddr [2]string
 	colURL  [2]string
 	colData [2]string // --data of each instance; "" for the default
+	colSkew [2]string // --clock-skew of each instance; "" for none
 	col     [2]*proc
 	edgeA   string
 	edge    *proc
@@ -93,6 +94,9 @@ func (r *faultRig) startCollector(t *testing.T, i int) {
 	args := []string{"collector", "--dir", r.data, "--instance", fmt.Sprint(i), "--listen", r.colAddr[i], "--twin", r.colURL[1-i]}
 	if r.colData[i] != "" {
 		args = append(args, "--data", r.colData[i])
+	}
+	if r.colSkew[i] != "" {
+		args = append(args, "--clock-skew", r.colSkew[i])
 	}
 	r.col[i] = startProc(t, args...)
 }
@@ -443,6 +447,23 @@ func faultScenarios() []faultScenario {
 		{name: "collector0-torn-tail", at: 12 * time.Second, inject: tornTail},
 		{name: "collector0-disk-full", short: true, at: 8 * time.Second, setup: diskFullSetup, inject: diskFull(false)},
 		{name: "collector0-disk-full-restart", at: 8 * time.Second, setup: diskFullSetup, inject: diskFull(true)},
+		{name: "collector0-clock-behind-3m", at: 8 * time.Second, inject: skewCollector(0, "-3m")},
+		{name: "collector1-clock-ahead-3m", at: 8 * time.Second, inject: skewCollector(1, "3m")},
+	}
+}
+
+// skewCollector restarts instance i with its clock skewed by skew. Behind,
+// it sees every platform stamp as coming from the future and refuses the
+// votes (485); ahead, it sees them as minutes old, still within the
+// campaign's maximum stamp age. Either way its twin takes the votes, and
+// the mirror must bring them to it: every acknowledged vote published.
+func skewCollector(i int, skew string) func(t *testing.T, r *faultRig) string {
+	return func(t *testing.T, r *faultRig) string {
+		r.col[i].kill(t)
+		r.colSkew[i] = skew
+		r.startCollector(t, i)
+		waitHealthy(t, r.pass, r.colURL[i])
+		return fmt.Sprintf("instance %d restarted with its clock %s", i, skew)
 	}
 }
 
