@@ -32,3 +32,17 @@ func FuzzParsePublicKey(f *testing.F) {
 		}
 	})
 }
+
+// TestReadAllInto reads more than the buffer's capacity: the content comes
+// back whole and the outgrown buffer is left cleared.
+func TestReadAllInto(t *testing.T) {
+	src := bytes.Repeat([]byte("secret!"), 300)
+	first := make([]byte, 0, 16)
+	got, err := readAllInto(first, bytes.NewReader(src))
+	if err != nil || !bytes.Equal(got, src) {
+		t.Fatalf("read %d bytes, %v; want %d", len(got), err, len(src))
+	}
+	if !bytes.Equal(first[:cap(first)], make([]byte, cap(first))) {
+		t.Errorf("the outgrown buffer still holds %q", first[:cap(first)])
+	}
+}

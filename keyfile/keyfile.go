@@ -5,6 +5,7 @@
 package keyfile
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
@@ -60,29 +61,66 @@ func WriteText(path, text string) error {
 // ReadText returns the trimmed text of a secret file after checking that
 // only its owner may read it.
 func ReadText(path string) (string, error) {
+	b, err := readSecret(path)
+	if err != nil {
+		return "", err
+	}
+	defer clear(b)
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readSecret returns the content of a secret file after checking that only
+// its owner may read it. The caller clears it once decoded: Go cannot wipe
+// a key for certain (the collector may have copied it, and strings are
+// immutable), but the buffers this package fills need not linger.
+func readSecret(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("keyfile: open %s: %w", path, err)
+		return nil, fmt.Errorf("keyfile: open %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", fmt.Errorf("keyfile: stat %s: %w", path, err)
+		return nil, fmt.Errorf("keyfile: stat %s: %w", path, err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("keyfile: %s has mode %04o: %w", path, st.Mode().Perm(), ErrPermissions)
+		return nil, fmt.Errorf("keyfile: %s has mode %04o: %w", path, st.Mode().Perm(), ErrPermissions)
 	}
 	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("keyfile: %s is not a regular file", path)
+		return nil, fmt.Errorf("keyfile: %s is not a regular file", path)
 	}
 	if st.Size() > maxSize {
-		return "", fmt.Errorf("keyfile: %s is %d bytes, more than a secret file holds: %w", path, st.Size(), ErrEncoding)
+		return nil, fmt.Errorf("keyfile: %s is %d bytes, more than a secret file holds: %w", path, st.Size(), ErrEncoding)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	b := make([]byte, 0, st.Size()+1)
+	b, err = readAllInto(b, io.LimitReader(f, maxSize+1))
 	if err != nil {
-		return "", fmt.Errorf("keyfile: read %s: %w", path, err)
+		clear(b)
+		return nil, fmt.Errorf("keyfile: read %s: %w", path, err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return b, nil
+}
+
+// readAllInto is io.ReadAll into b's spare capacity, growing it by
+// copying into a fresh buffer and clearing the old one, so that no copy
+// of a secret is left behind.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), 2*cap(b)+512)
+			copy(nb, b)
+			clear(b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // Write stores raw secret bytes as base64.
@@ -93,18 +131,24 @@ func Write(path string, secret []byte) error {
 // Read returns the raw bytes of a secret file written by Write, which must be
 // exactly size bytes long (size 0 accepts any length).
 func Read(path string, size int) ([]byte, error) {
-	text, err := ReadText(path)
+	b, err := readSecret(path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := base64.StdEncoding.Strict().DecodeString(text)
+	defer clear(b)
+	text := bytes.TrimSpace(b)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(out, text)
 	if err != nil {
+		clear(out)
 		return nil, fmt.Errorf("keyfile: %s: not base64: %w", path, ErrEncoding)
 	}
-	if size > 0 && len(b) != size {
-		return nil, fmt.Errorf("keyfile: %s holds %d bytes, want %d: %w", path, len(b), size, ErrEncoding)
+	out = out[:n]
+	if size > 0 && len(out) != size {
+		clear(out)
+		return nil, fmt.Errorf("keyfile: %s holds %d bytes, want %d: %w", path, n, size, ErrEncoding)
 	}
-	return b, nil
+	return out, nil
 }
 
 // WriteEd25519 stores an Ed25519 private key as its 32-byte seed (RFC 8032's
@@ -117,11 +161,12 @@ func WriteEd25519(path string, key ed25519.PrivateKey) error {
 // seed||public form, in base64 or hex. The 64-byte form is refused when its
 // public half does not belong to its seed.
 func ReadEd25519(path string) (ed25519.PrivateKey, error) {
-	text, err := ReadText(path)
+	b, err := readSecret(path)
 	if err != nil {
 		return nil, err
 	}
-	key, err := ParsePrivateKey(text)
+	defer clear(b)
+	key, err := parsePrivateKey(bytes.TrimSpace(b))
 	if err != nil {
 		return nil, fmt.Errorf("keyfile: %s: %w", path, err)
 	}
@@ -131,10 +176,15 @@ func ReadEd25519(path string) (ed25519.PrivateKey, error) {
 // ParsePrivateKey decodes a base64 or hex Ed25519 private key (32-byte seed
 // or 64-byte seed||public).
 func ParsePrivateKey(text string) (ed25519.PrivateKey, error) {
-	b, err := decodeBytes(text)
+	return parsePrivateKey([]byte(text))
+}
+
+func parsePrivateKey(text []byte) (ed25519.PrivateKey, error) {
+	b, err := decodeSecret(text)
 	if err != nil {
 		return nil, err
 	}
+	defer clear(b)
 	switch len(b) {
 	case ed25519.SeedSize:
 		return ed25519.NewKeyFromSeed(b), nil
@@ -165,24 +215,31 @@ func ParsePublicKey(text string) (ed25519.PublicKey, error) {
 // decodeBytes accepts hex when the text is all hex digits of even length and
 // base64 otherwise; a 32-byte key is 64 hex digits or 44 base64 characters, so
 // the two never collide for the sizes we store.
-func decodeBytes(text string) ([]byte, error) {
-	if text == "" {
+func decodeBytes(text string) ([]byte, error) { return decodeSecret([]byte(text)) }
+
+// decodeSecret decodes hex or base64 into a fresh buffer, cleared again if
+// the decoding fails half-way.
+func decodeSecret(text []byte) ([]byte, error) {
+	if len(text) == 0 {
 		return nil, fmt.Errorf("empty: %w", ErrEncoding)
 	}
 	if isHex(text) {
-		b, err := hex.DecodeString(text)
-		if err == nil {
+		b := make([]byte, hex.DecodedLen(len(text)))
+		if _, err := hex.Decode(b, text); err == nil {
 			return b, nil
 		}
+		clear(b)
 	}
-	b, err := base64.StdEncoding.Strict().DecodeString(text)
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(b, text)
 	if err != nil {
+		clear(b)
 		return nil, fmt.Errorf("neither hex nor base64: %w", ErrEncoding)
 	}
-	return b, nil
+	return b[:n], nil
 }
 
-func isHex(s string) bool {
+func isHex[T string | []byte](s T) bool {
 	if len(s)%2 != 0 {
 		return false
 	}
