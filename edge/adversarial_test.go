@@ -356,7 +356,7 @@ func TestReplayFlood(t *testing.T) {
 			t.Fatalf("answer %d differs:\n%s\nthen\n%s", i, strings.Join(first, "\n"), strings.Join(a, "\n"))
 		}
 	}
-	if got := e.votes(); got[0] != 1 || got[1] != 1 {
+	if got := e.votesSettled([]int64{1, 1}); got[0] != 1 || got[1] != 1 {
 		t.Errorf("instances received %v votes, want 1 each", got)
 	}
 	st := e.srv.Stats()

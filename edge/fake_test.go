@@ -241,11 +241,20 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 // deadURL returns the URL of a loopback port that nothing listens on.
 func deadURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := "http://" + ln.Addr().String()
+		ln.Close()
+		// The system may hand the closed port out again: two "dead"
+		// collectors with one URL would be one collector named twice.
+		if _, dup := deadURLs.LoadOrStore(u, true); !dup {
+			return u
+		}
 	}
-	u := "http://" + ln.Addr().String()
-	ln.Close()
-	return u
 }
+
+// deadURLs are the URLs deadURL has handed out.
+var deadURLs sync.Map

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -251,11 +250,11 @@ func pairIndex(pkey, id []byte, pairs int) int {
 	return int(binary.BigEndian.Uint64(h.Sum(d[:0])) % uint64(pairs))
 }
 
-// relay sends the vote to both instances of its pair at once and waits for
-// both, each bounded by CollectorTimeout. A 2xx from either wins (pair order
-// if both): the vote is recorded, and a twin that refused it (481 because
-// the first instance had already copied it to it, say) must not hide the
-// receipt. Otherwise a 48x, which is a verdict on the vote; otherwise 503.
+// relay sends the vote to both instances of its pair at once, each bounded
+// by CollectorTimeout. A 2xx from either wins: the vote is recorded, and a
+// twin that refused it (481 because the first instance had already copied
+// it to it, say) must not hide the receipt. Otherwise a 48x, which is a
+// verdict on the vote; otherwise 503.
 //
 // Only the first instance signs its receipt (a signature is the dearest
 // part of an answer, and the second's is thrown away when the first
@@ -264,21 +263,45 @@ func pairIndex(pkey, id []byte, pairs int) int {
 // answer and the second accepted the vote unsigned, the edge asks the
 // second again for its signed receipt: a repeated vote gets its receipt
 // again (docs/INTERNAL.md).
+//
+// A signed 2xx is relayed as soon as it arrives from the first instance,
+// or from the second once the first has answered otherwise or is unsure:
+// an instance that hangs delays the votes of its pair only until the edge
+// has seen it fail once.
 func (s *Server) relay(st *site, v *vote) (*answer, error) {
 	pair := st.pairs[pairIndex(v.pkey[:], v.id[:], len(st.pairs))]
+	signSecond := pair[0].unsure(s.cfg.Clock())
+	type sent struct {
+		i   int
+		ans *answer
+		err error
+	}
+	results := make(chan sent, 2)
+	go func() { a, err := s.send(st, pair[1], v, signSecond); results <- sent{1, a, err} }()
+	go func() { a, err := s.send(st, pair[0], v, true); results <- sent{0, a, err} }()
+	note := func(r sent) {
+		if r.err != nil {
+			pair[r.i].failed.Store(s.cfg.Clock().UnixNano())
+			s.log.Warn("edge: collector did not answer a vote", "campaign", st.name, "collector", pair[r.i].base, "err", r.err)
+		}
+	}
 	var (
 		ans [2]*answer
 		err [2]error
-		wg  sync.WaitGroup
 	)
-	signSecond := pair[0].unsure(s.cfg.Clock())
-	wg.Go(func() { ans[1], err[1] = s.send(st, pair[1], v, signSecond) })
-	ans[0], err[0] = s.send(st, pair[0], v, true)
-	wg.Wait()
-	for i := range ans {
-		if err[i] != nil {
-			pair[i].failed.Store(s.cfg.Clock().UnixNano())
-			s.log.Warn("edge: collector did not answer a vote", "campaign", st.name, "collector", pair[i].base, "err", err[i])
+	for n := range 2 {
+		r := <-results
+		note(r)
+		ans[r.i], err[r.i] = r.ans, r.err
+		// A signed receipt that no answer still to come could displace
+		// is relayed at once: a frozen instance must not hold every vote
+		// of its pair for the collector timeout. The other answer is
+		// still read, for its failure to be noted.
+		if a := r.ans; a != nil && a.status/100 == 2 && a.signed && (r.i == 0 || signSecond || ans[0] != nil || err[0] != nil) {
+			if n == 0 {
+				go func() { note(<-results) }()
+			}
+			return a, nil
 		}
 	}
 	if a := ans[0]; a != nil && a.status/100 == 2 {

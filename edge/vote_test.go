@@ -114,6 +114,22 @@ func (e *testEnv) cast(t *testing.T, b ballot) (*http.Response, string) {
 	return do(t, "GET", e.base+b.path, b.hdr)
 }
 
+// votesSettled returns how many votes each instance has received, once
+// that is want or two seconds have passed: the edge relays a receipt
+// without waiting for every instance, so a vote may still be on its way to
+// the other when the voter has the answer.
+func (e *testEnv) votesSettled(want []int64) []int64 {
+	waitFor(2*time.Second, func() bool { return slices.Equal(e.votes(), want) })
+	return e.votes()
+}
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) {
+	for end := time.Now().Add(d); !cond() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // votes returns how many votes each instance has received.
 func (e *testEnv) votes() []int64 {
 	var n []int64
@@ -152,6 +168,7 @@ func TestVoteAccepted(t *testing.T) {
 
 	want := maps.Clone(b.hdr)
 	want["Nonce"] = nonce
+	e.votesSettled([]int64{1, 1}) // the second instance may still be on it
 	for _, c := range e.cols {
 		got := c.received()
 		if len(got) != 1 || !maps.Equal(got[0], recorded(want)) {
@@ -223,10 +240,17 @@ func TestVoteRelay(t *testing.T) {
 			if tc.again {
 				second = 2
 			}
-			if got := e.votes(); got[0] != 1 || got[1] != second {
+			// The edge may relay the first instance's receipt before the
+			// second has answered: the counts are read once they settle.
+			if got := e.votesSettled([]int64{1, second}); got[0] != 1 || got[1] != second {
 				t.Errorf("instances received %v votes, want [1 %d]", got, second)
 			}
-			if n := e.cols[1].unsigned.Load(); tc.b.status/100 == 2 && n != 1 || e.cols[0].unsigned.Load() != 0 {
+			wantUnsigned := int64(0)
+			if tc.b.status/100 == 2 {
+				wantUnsigned = 1
+			}
+			waitFor(2*time.Second, func() bool { return e.cols[1].unsigned.Load() == wantUnsigned })
+			if n := e.cols[1].unsigned.Load(); n != wantUnsigned || e.cols[0].unsigned.Load() != 0 {
 				t.Errorf("unsigned receipts sent: %d by the first instance, %d by the second", e.cols[0].unsigned.Load(), n)
 			}
 			if st := e.srv.Stats(); st[tc.relayed] != 1 {
@@ -246,7 +270,7 @@ func TestVoteRelay(t *testing.T) {
 			} else if resp2.StatusCode != tc.status || resp2.Header.Get("Receipt02") != tc.receipt {
 				t.Errorf("retry: status %d Receipt02 %q, want the cached %d %q", resp2.StatusCode, resp2.Header.Get("Receipt02"), tc.status, tc.receipt)
 			}
-			if got := e.votes(); !slices.Equal(got, want) {
+			if got := e.votesSettled(want); !slices.Equal(got, want) {
 				t.Errorf("after the retry instances received %v votes, want %v", got, want)
 			}
 		})
@@ -449,7 +473,7 @@ func TestVoteReplay(t *testing.T) {
 		if !slices.Equal(withoutDate(first), withoutDate(again)) {
 			t.Errorf("%s: replay differs:\n%s\nthen\n%s", tc.name, strings.Join(first, "\n"), strings.Join(again, "\n"))
 		}
-		if got := e.votes(); got[0] != before[0]+1 || got[1] != before[1]+1 {
+		if got := e.votesSettled([]int64{before[0] + 1, before[1] + 1}); got[0] != before[0]+1 || got[1] != before[1]+1 {
 			t.Errorf("%s: instances received %v votes, before %v; want one more each, not two", tc.name, got, before)
 		}
 		if !slices.Contains(first, "Cache-Control: max-age=300") {
@@ -496,7 +520,7 @@ func TestVoteSingleflight(t *testing.T) {
 			t.Fatalf("answer %d: %q, want the same 204 as %q", i, a, answers[0])
 		}
 	}
-	if got := e.votes(); got[0] != 1 || got[1] != 1 {
+	if got := e.votesSettled([]int64{1, 1}); got[0] != 1 || got[1] != 1 {
 		t.Errorf("instances received %v votes, want 1 each", got)
 	}
 	st := e.srv.Stats()
@@ -523,12 +547,12 @@ func TestVoteRouting(t *testing.T) {
 		if resp, _ := e.cast(t, b); resp.StatusCode != 204 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		after := e.votes()
+		wantAfter := slices.Clone(before)
+		wantAfter[2*k]++
+		wantAfter[2*k+1]++
+		after := e.votesSettled(wantAfter)
 		for i := range after {
-			want := before[i]
-			if i/2 == k {
-				want++
-			}
+			want := wantAfter[i]
 			if after[i] != want {
 				t.Errorf("mandate of pair %d: instance %d received %d votes, want %d", k, i, after[i], want)
 			}
@@ -574,7 +598,7 @@ func TestNonceCacheExpiry(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := e.votes(); got[0] != 2 || got[1] != 2 {
+	if got := e.votesSettled([]int64{2, 2}); got[0] != 2 || got[1] != 2 {
 		t.Errorf("instances received %v votes, want 2 each", got)
 	}
 }
@@ -606,7 +630,7 @@ func TestJunkKeepsCache(t *testing.T) {
 	if resp, _ := e.cast(t, good); resp.StatusCode != 204 || resp.Header.Get("Receipt-Sig") == "" {
 		t.Fatalf("replay after the junk: %d", resp.StatusCode)
 	}
-	if got := e.votes(); got[0] != 1 || got[1] != 1 {
+	if got := e.votesSettled([]int64{1, 1}); got[0] != 1 || got[1] != 1 {
 		t.Errorf("after 100 junk votes the replay reached the collectors: %v votes", got)
 	}
 	if after := e.srv.Stats()["replay"]; after != before+1 {
