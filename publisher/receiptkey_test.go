@@ -5,34 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/valyala/fasthttp"
 )
-
-// serveLoopback serves p.Handle on a loopback port for the test's life and
-// returns its base URL.
-func serveLoopback(t *testing.T, p *Publisher) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: p.Handle}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // TestServeReceiptKey checks /solar-receipt.key over HTTP, before and
 // after the close: the receipt public key in base64 on one line when
@@ -63,7 +38,7 @@ func TestServeReceiptKey(t *testing.T) {
 				key = testLogKey(t)
 			}
 			p := logPublisher(t, t.TempDir(), key, (&tickClock{}).now, func(c *Config) { c.ReceiptPub = tc.pub })
-			base := serveLoopback(t, p)
+			base := serve(t, p)
 			check := func(when string) {
 				t.Helper()
 				for _, method := range []string{"GET", "HEAD"} {

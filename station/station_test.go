@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -107,15 +106,7 @@ func (d *desk) issue(t *testing.T) (*http.Response, []byte) {
 // decodeQR reads the QR code of a data: URI and returns its bytes.
 func decodeQR(t *testing.T, uri string) []byte {
 	t.Helper()
-	b64, ok := strings.CutPrefix(uri, "data:image/png;base64,")
-	if !ok {
-		t.Fatalf("QR is not a PNG data URI: %.40s", uri)
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
+	img, err := qrscan.PNGDataURI(uri)
 	if err != nil {
 		t.Fatal(err)
 	}

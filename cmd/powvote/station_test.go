@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -91,15 +90,7 @@ func deskIssue(t *testing.T, url string) (station.Card, mandate.Token) {
 // and returns its raw bytes.
 func scanDeskQR(t *testing.T, uri string) []byte {
 	t.Helper()
-	b64, ok := strings.CutPrefix(uri, "data:image/png;base64,")
-	if !ok {
-		t.Fatalf("QR is not a PNG data URI: %.40s", uri)
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
+	img, err := qrscan.PNGDataURI(uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,12 @@ package qrscan
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"strings"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
@@ -39,6 +41,24 @@ func Scan(pngData []byte, tryHard bool) (Result, error) {
 		return Result{}, fmt.Errorf("qrscan: %w", err)
 	}
 	return ScanImage(img, tryHard)
+}
+
+// PNGDataURI decodes the image of a "data:image/png;base64," URI, the form
+// in which the station desk hands out a card's QR code.
+func PNGDataURI(uri string) (image.Image, error) {
+	b64, ok := strings.CutPrefix(uri, "data:image/png;base64,")
+	if !ok {
+		return nil, fmt.Errorf("qrscan: not a PNG data URI: %.40s", uri)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("qrscan: data URI: %w", err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("qrscan: data URI: %w", err)
+	}
+	return img, nil
 }
 
 // ScanImage is Scan for a decoded image.
