@@ -1,11 +1,11 @@
 # powvote: make run starts the whole platform, make test runs every test.
 GO        ?= go
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUZZTIME  ?= 30s
+FUZZTIME  ?= 5m
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-smoke bench bench-browser bench-table loadtest faults clean
+.PHONY: all build run test lint unit fuzz fuzz-ci fuzz-smoke bench bench-browser bench-table loadtest faults clean
 
 all: build
 
@@ -16,8 +16,8 @@ run: build
 	./bin/powvote up --dir $(DIR) --addr $(ADDR)
 
 # test is what CI runs (.ci/run): formatting, vet, staticcheck, every unit and
-# integration test with the race detector, and a short run of every fuzzer.
-test: lint unit fuzz-smoke
+# integration test with the race detector, and 30 s of every fuzzer.
+test: lint unit fuzz-ci
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -28,9 +28,13 @@ lint:
 unit:
 	$(GO) test -race -timeout 20m ./...
 
-# fuzz runs every fuzz target for FUZZTIME (default 30s).
+# fuzz runs every fuzz target for FUZZTIME (default 5m); fuzz-ci for the
+# 30 s of make test; fuzz-smoke for 20000 inputs each, a quick check.
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+fuzz-ci:
+	FUZZTIME=30s scripts/fuzz.sh
 
 fuzz-smoke:
 	FUZZTIME=20000x scripts/fuzz.sh
