@@ -214,9 +214,10 @@ func redact(u string) string {
 	return p.String()
 }
 
-// handleVoteRecords serves vote log records for the publisher:
+// handleVoteRecords serves vote log records for the publisher and the edge:
 // /records/votes?from=N&limit=M, one record a line: "<index> <vote line>"
-// or "<index> retract <nonce hex>", with header Next.
+// or "<index> retract <nonce hex>", with headers Next (the index to ask
+// for next) and Last (the index of the last record, 0 for an empty log).
 func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	from, err1 := strconv.ParseUint(string(args.Peek("from")), 10, 64)
@@ -225,6 +226,10 @@ func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
+	// Last first: records up to it are durable, so the page below may hold
+	// more but never fewer. Readers that look for a starting point (the
+	// edge, docs/INTERNAL.md) need the log's length.
+	last := s.st.LastIndex()
 	recs, next, err := s.st.VoteRecords(from, min(limit, 10000))
 	if err != nil {
 		s.log.Error("read vote records", "err", err)
@@ -241,6 +246,7 @@ func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
+	ctx.Response.Header.Set("Last", strconv.FormatUint(last, 10))
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBody(b.Bytes())
 }

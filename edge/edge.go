@@ -29,9 +29,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -111,6 +113,12 @@ type Config struct {
 	// NonceCacheTTL is how long an answer stays in the nonce cache, and
 	// the max-age the answer carries; default 300s (PROTOCOL.md 5.3).
 	NonceCacheTTL time.Duration
+
+	// TailInterval is how often the edge reads the new vote records of
+	// every collecting instance, to know which pair holds each recorded
+	// vote (seen.go); default 1s, negative for never (tests of other
+	// things).
+	TailInterval time.Duration
 }
 
 func (c *Config) withDefaults() {
@@ -137,6 +145,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.NonceCacheTTL == 0 {
 		c.NonceCacheTTL = 300 * time.Second
+	}
+	if c.TailInterval == 0 {
+		c.TailInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -176,6 +187,10 @@ type site struct {
 	// verified holds P-SIG values known to verify under signPub; safe for
 	// concurrent use.
 	verified *lru.Cache[sigKey, struct{}]
+	// seen knows which pair holds each recorded vote whose stamp is still
+	// live; tails keep it up to date from every instance (tail.go).
+	seen  *seenVotes
+	tails []*tailer
 }
 
 // Server is an edge process. Its fields are set by New and never change,
@@ -206,6 +221,13 @@ type Server struct {
 	maxAge     [2]string            // Cache-Control of every answer kept under a nonce
 	counters   counters
 
+	// tailStop ends the tailers' goroutines, started by the first Serve;
+	// tailDone waits for them.
+	tailOnce sync.Once
+	tailCtx  context.Context
+	tailStop context.CancelFunc
+	tailDone sync.WaitGroup
+
 	// testHookVote, when set, runs on each vote request just before it
 	// asks for the nonce's flight: tests use it to know that concurrent
 	// requests have all arrived.
@@ -228,6 +250,7 @@ func New(cfg Config) (*Server, error) {
 		sites:   make(map[string]*site),
 		origins: make(map[string]bool),
 	}
+	s.tailCtx, s.tailStop = context.WithCancel(context.Background())
 	for _, o := range cfg.AllowOrigins {
 		if o == "*" {
 			s.allowAll = true
@@ -311,6 +334,8 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		return nil, fmt.Errorf("edge: campaign %s: Pass is empty", name)
 	case len(c.Pairs) == 0:
 		return nil, fmt.Errorf("edge: campaign %s: no collector pairs", name)
+	case len(c.Pairs) > math.MaxUint16:
+		return nil, fmt.Errorf("edge: campaign %s: %d collector pairs, at most %d", name, len(c.Pairs), math.MaxUint16)
 	}
 	st := &site{
 		name:     name,
@@ -319,6 +344,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		voterKey: c.VoterKey,
 		pass:     base64.StdEncoding.EncodeToString(c.Pass),
 		lists:    c.Lists,
+		seen:     newSeenVotes(int64((c.Settings.MaxStampAge + stampMargin) / time.Second)),
 	}
 	seen := make(map[string]int)
 	for k, p := range c.Pairs {
@@ -340,6 +366,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 			s.clients = append(s.clients, col)
 			pair[j] = col
 			st.instances = append(st.instances, col)
+			st.tails = append(st.tails, s.newTailer(st, k, col))
 		}
 		st.pairs = append(st.pairs, pair)
 	}
@@ -377,14 +404,57 @@ func isListPath(path []byte, campaign string) bool {
 
 func sayName(i int) string { return fmt.Sprintf("Say%02d", i+1) }
 
-// Serve answers connections from ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// CatchUp reads the vote records of every collecting instance whose
+// stamps are still live, so that the edge knows which pair holds each
+// recorded vote before it relays any (seen.go). Call it before Serve, and
+// give ctx a deadline: an instance that does not answer is read later, in
+// the background, and its error is returned.
+func (s *Server) CatchUp(ctx context.Context) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, st := range s.sites {
+		for _, t := range st.tails {
+			wg.Go(func() {
+				err := t.catchUp(ctx)
+				t.failing = err != nil
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("edge: campaign %s: read the vote records of %s: %w", st.name, t.c.base, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Serve answers connections from ln until Shutdown. The first call also
+// starts reading every instance's new vote records each TailInterval.
+func (s *Server) Serve(ln net.Listener) error {
+	s.tailOnce.Do(func() {
+		if s.cfg.TailInterval < 0 {
+			return
+		}
+		for _, st := range s.sites {
+			for _, t := range st.tails {
+				s.tailDone.Go(func() { t.run(s.tailCtx, s.cfg.TailInterval) })
+			}
+		}
+	})
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting, lets requests in flight finish and returns when
-// they have or when ctx is done; then it closes idle connections to the
-// collectors.
+// they have or when ctx is done; then it stops reading vote records and
+// closes idle connections to the collectors.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
+	s.tailStop()
+	s.tailDone.Wait()
 	for _, c := range s.clients {
 		c.hc.CloseIdleConnections()
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/totp"
+	"github.com/powvote/powvote/wire"
 )
 
 // platformKeys are one campaign's platform secrets, as the collectors hold
@@ -86,9 +90,11 @@ type fakeCollector struct {
 	stamps     atomic.Int64 // GET /stamp received
 	votes      atomic.Int64 // POST /vote received
 	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
+	reads      atomic.Int64 // GET /records/votes received
 
-	mu  sync.Mutex
-	got []recorded // guarded by mu
+	mu      sync.Mutex
+	got     []recorded // guarded by mu
+	records []string   // vote lines of the votes answered 2xx, for GET /records/votes; guarded by mu
 
 	release chan struct{} // closed when the test ends: hung handlers return
 	srv     *fasthttp.Server
@@ -162,6 +168,8 @@ func (c *fakeCollector) handle(ctx *fasthttp.RequestCtx) {
 	case ctx.IsPost() && string(ctx.Path()) == "/vote":
 		c.votes.Add(1)
 		c.vote(ctx)
+	case ctx.IsGet() && string(ctx.Path()) == "/records/votes":
+		c.voteRecords(ctx)
 	default:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 	}
@@ -224,6 +232,7 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 	if r.status/100 != 2 {
 		return
 	}
+	c.record(rec)
 	// A receipt for a two-option ballot: the voter's own stamp against
 	// the chosen option, this instance's name in place of another voter's
 	// stamp against the other.
@@ -258,3 +267,49 @@ func deadURL(t *testing.T) string {
 
 // deadURLs are the URLs deadURL has handed out.
 var deadURLs sync.Map
+
+// record adds an accepted vote to the records GET /records/votes serves.
+func (c *fakeCollector) record(rec recorded) {
+	v := listline.Vote{PUTC: rec["P-UTC"], Voter: rec["Voter"]}
+	psig, err1 := base64.StdEncoding.DecodeString(rec["P-SIG"])
+	nonce, err2 := hex.DecodeString(rec["Nonce"])
+	say, err3 := wire.DecodeOption(rec["Say"])
+	if err1 != nil || err2 != nil || err3 != nil || len(psig) != len(v.PSig) {
+		panic(fmt.Sprintf("stand-in collector: the edge forwarded a vote it should have refused: %v", rec))
+	}
+	copy(v.PSig[:], psig)
+	v.Nonce, v.Option = nonce, say
+	c.addRecord(v.Line())
+}
+
+// addRecord appends a record line ("retract <hex>" or a vote line).
+func (c *fakeCollector) addRecord(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, line)
+}
+
+// voteRecords serves GET /records/votes?from=N&limit=M as a collector does.
+func (c *fakeCollector) voteRecords(ctx *fasthttp.RequestCtx) {
+	c.reads.Add(1)
+	from, err1 := strconv.ParseUint(string(ctx.QueryArgs().Peek("from")), 10, 64)
+	limit, err2 := strconv.Atoi(string(ctx.QueryArgs().Peek("limit")))
+	if err1 != nil || err2 != nil || limit < 1 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	from = max(from, 1)
+	c.mu.Lock()
+	recs := c.records
+	c.mu.Unlock()
+	next := from
+	var b strings.Builder
+	for i := from; i <= uint64(len(recs)) && i < from+uint64(limit); i++ {
+		fmt.Fprintf(&b, "%d %s\n", i, recs[i-1])
+		next = i + 1
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
+	ctx.Response.Header.Set("Last", strconv.Itoa(len(recs)))
+	ctx.SetBodyString(b.String())
+}

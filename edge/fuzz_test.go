@@ -1,10 +1,13 @@
 package edge
 
 import (
+	"bytes"
 	"encoding/base64"
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/pow"
 )
 
 // FuzzVoteRequest sends the edge's handler votes with arbitrary paths and
@@ -37,6 +40,33 @@ func FuzzVoteRequest(f *testing.F) {
 		}
 		if len(ctx.Response.Body()) != 0 && ctx.Response.StatusCode() != 400 {
 			t.Fatalf("GET %q answered %d with a body", path, ctx.Response.StatusCode())
+		}
+	})
+}
+
+// FuzzParseRecords reads arbitrary pages of a collector's vote records: no
+// panic, and a page that parses has one record per line, numbered on from
+// its first, each a retraction or a vote with a nonce of a valid length.
+func FuzzParseRecords(f *testing.F) {
+	good := testVoteLine(1767225600, "c0ffee00c0ffee00")
+	f.Add([]byte("1 "+good+"\n2 retract c0ffee00c0ffee00\n"), uint64(1))
+	f.Add([]byte("7 "+good+"\n"), uint64(7))
+	f.Add([]byte("7 "+good), uint64(7))
+	f.Add([]byte("18446744073709551615 "+good+"\n"), uint64(18446744073709551615))
+	f.Add([]byte("1 1767225600 x y z \"\n"), uint64(1))
+	f.Add([]byte(""), uint64(0))
+	f.Fuzz(func(t *testing.T, body []byte, from uint64) {
+		recs, err := parseRecords(body, from)
+		if err != nil {
+			return
+		}
+		if n := bytes.Count(body, []byte("\n")); len(recs) != n {
+			t.Fatalf("%d records from %d lines", len(recs), n)
+		}
+		for i, r := range recs {
+			if r.nonce != nil && (len(r.nonce) < pow.MinNonce || len(r.nonce) > pow.MaxNonce) {
+				t.Fatalf("record %d: nonce of %d bytes", i, len(r.nonce))
+			}
 		}
 	})
 }

@@ -49,6 +49,7 @@ type testEnv struct {
 	srv   *Server
 	base  string
 	clock *fakeClock // shared by the edge and the collectors
+	cfg   Config     // the edge's, as started
 }
 
 // startEnv starts pairs pairs of stand-in collectors and an edge in front of
@@ -68,6 +69,7 @@ func startEnv(t testing.TB, pairs int, tweak func(*Config), hook ...func(*Server
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	e.cfg = cfg
 	e.srv, e.base = serve(t, cfg, hook...)
 	return e
 }

@@ -17,13 +17,14 @@ type counter int
 const (
 	// Rejections: the edge answers with its own code. Each is also the
 	// reason of a rejectError.
-	badRequest  counter = iota // 400: malformed request, unknown campaign, path or method
-	lowWork                    // 489: proof of work below the threshold
-	notGenuine                 // 488: P-SIG is not a UTC-SIGN signature of P-UTC
-	badVoter                   // 487: the voter stamp does not verify
-	noPlatform                 // 503 to GET /stamp: no collector gave a platform stamp
-	noCollector                // 503 to a vote: neither instance of the pair answered
-	internal                   // 503: a handler error that is not a rejection (a bug)
+	badRequest    counter = iota // 400: malformed request, unknown campaign, path or method
+	lowWork                      // 489: proof of work below the threshold
+	notGenuine                   // 488: P-SIG is not a UTC-SIGN signature of P-UTC
+	badVoter                     // 487: the voter stamp does not verify
+	heldElsewhere                // 481: another pair holds a vote with this nonce (seen.go)
+	noPlatform                   // 503 to GET /stamp: no collector gave a platform stamp
+	noCollector                  // 503 to a vote: neither instance of the pair answered
+	internal                     // 503: a handler error that is not a rejection (a bug)
 
 	// Answers that are not rejections.
 	listServed  // 204 to GET /list
@@ -49,6 +50,7 @@ var counterNames = [numCounters]string{
 	lowWork:           "low_work",
 	notGenuine:        "not_genuine",
 	badVoter:          "bad_voter",
+	heldElsewhere:     "held_elsewhere",
 	noPlatform:        "no_platform",
 	noCollector:       "no_collector",
 	internal:          "internal",
@@ -69,13 +71,14 @@ var counterNames = [numCounters]string{
 // rejectStatus is the code the edge answers a rejection with (PROTOCOL.md
 // 5.3).
 var rejectStatus = [...]int{
-	badRequest:  fasthttp.StatusBadRequest,
-	lowWork:     489,
-	notGenuine:  488,
-	badVoter:    487,
-	noPlatform:  fasthttp.StatusServiceUnavailable,
-	noCollector: fasthttp.StatusServiceUnavailable,
-	internal:    fasthttp.StatusServiceUnavailable,
+	badRequest:    fasthttp.StatusBadRequest,
+	lowWork:       489,
+	notGenuine:    488,
+	badVoter:      487,
+	heldElsewhere: 481,
+	noPlatform:    fasthttp.StatusServiceUnavailable,
+	noCollector:   fasthttp.StatusServiceUnavailable,
+	internal:      fasthttp.StatusServiceUnavailable,
 }
 
 // counters are the edge's counters; safe for concurrent use.
@@ -86,7 +89,8 @@ func (c *counters) add(n counter) { c[n].Add(1) }
 // Stats returns the value of every counter by name. The names are fixed:
 //
 //   - rejections by reason: bad_request (400), low_work (489), not_genuine
-//     (488), bad_voter (487), no_platform (503 to /stamp), no_collector
+//     (488), bad_voter (487), held_elsewhere (481: another pair holds a
+//     vote with this nonce), no_platform (503 to /stamp), no_collector
 //     (503 to a vote), internal (503, a bug);
 //   - answers: list, stamp, preflight, replay (from the nonce cache),
 //     accepted (a collector's 2xx), relayed_481 .. relayed_485;
@@ -154,7 +158,9 @@ func resetResponse(ctx *fasthttp.RequestCtx) {
 // final reports whether a rejection is a verdict on a vote, which the same
 // request always gets again: its answer carries the nonce cache's max-age.
 // 400 is not (no valid nonce stands behind it) and 503 is not (the voter's
-// software retries it).
+// software retries it). heldElsewhere is not either: it refuses this
+// mandate with this nonce, and the voter's own request with the same nonce
+// must still get its receipt from its pair.
 func final(r counter) bool { return r == lowWork || r == notGenuine || r == badVoter }
 
 // cacheable reports whether a rejection is kept in the nonce cache under its

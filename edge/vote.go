@@ -52,6 +52,7 @@ type vote struct {
 	id                        [authIDLen]byte
 
 	putc   string
+	putcAt int64  // putc, read
 	psig64 string // as received
 	psig   [sigLen]byte
 	voter  string
@@ -111,7 +112,8 @@ func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
 		*f.raw = string(b)
 	}
 	v.putc = string(h.Peek("P-UTC"))
-	if _, err := stamp.ParsePUTC(v.putc); err != nil {
+	var err error
+	if v.putcAt, err = stamp.ParsePUTC(v.putc); err != nil {
 		return nil, &headerError{"P-UTC", "decimal Unix seconds"}
 	}
 	v.voter = string(h.Peek("Voter"))
@@ -119,7 +121,6 @@ func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
 		return nil, &headerError{"Voter", fmt.Sprintf("%d characters", stamp.VoterLen)}
 	}
 	v.sayRaw = string(h.Peek("Say"))
-	var err error
 	if v.say, err = wire.DecodeOption(v.sayRaw); err != nil || v.say == "" {
 		return nil, &headerError{"Say", "an encoded option text"}
 	}
@@ -212,8 +213,20 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	if err := stamp.CheckVoter(st.voterKey, v.voter, v.putc, v.psig[:]); err != nil {
 		return nil, reject(badVoter, err)
 	}
-	return s.relay(st, v)
+	k := pairIndex(v.pkey[:], v.id[:], len(st.pairs))
+	if held, ok := st.seen.pair(v.putcAt, v.nonce); ok && held != k {
+		return nil, reject(heldElsewhere, errHeldElsewhere)
+	}
+	a, err := s.relay(st, v, k)
+	if err == nil && a.status/100 == 2 {
+		st.seen.add(v.putcAt, v.nonce, k, s.cfg.Clock().Unix())
+	}
+	return a, err
 }
+
+// errHeldElsewhere refuses a copy of a recorded vote under a mandate of
+// another pair (seen.go).
+var errHeldElsewhere = errors.New("a vote with this nonce is recorded by another pair")
 
 // sigKey is a platform stamp known to be genuine.
 type sigKey struct {
@@ -268,8 +281,8 @@ func pairIndex(pkey, id []byte, pairs int) int {
 // or from the second once the first has answered otherwise or is unsure:
 // an instance that hangs delays the votes of its pair only until the edge
 // has seen it fail once.
-func (s *Server) relay(st *site, v *vote) (*answer, error) {
-	pair := st.pairs[pairIndex(v.pkey[:], v.id[:], len(st.pairs))]
+func (s *Server) relay(st *site, v *vote, k int) (*answer, error) {
+	pair := st.pairs[k]
 	signSecond := pair[0].unsure(s.cfg.Clock())
 	type sent struct {
 		i   int

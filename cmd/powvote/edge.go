@@ -25,6 +25,11 @@ and routes each by its mandate to both collecting instances of its pair.
 Give one --pair per pair of collectors, in order: pair k is instances 2k and
 2k+1, and the list must stay the same for the campaign's life.
 
+Before it listens, the edge reads the collectors' records of the votes whose
+stamps are still live (up to 15 s; then in the background), and it keeps
+reading them every second: a recorded vote sent again with a mandate of
+another pair is refused with 481.
+
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
       --pair http://10.0.0.1:9100,http://10.0.0.2:9100 --allow-origin https://vote.example.org
@@ -67,6 +72,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	catchUp(ctx, srv, log)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
@@ -85,4 +91,18 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return <-errc
+}
+
+// catchUpTimeout bounds the edge's first read of the collectors' vote
+// records; an instance that does not answer in time is read later.
+const catchUpTimeout = 15 * time.Second
+
+// catchUp has the edge learn, before it serves, which pair holds each vote
+// whose stamp is still live (edge.Server.CatchUp).
+func catchUp(ctx context.Context, srv *edge.Server, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	if err := srv.CatchUp(cctx); err != nil {
+		log.Warn("edge: serving before every collector's vote records were read; they are read in the background", "err", err)
+	}
 }

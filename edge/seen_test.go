@@ -1,0 +1,267 @@
+package edge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/powvote/powvote/listline"
+)
+
+func TestSeenVotes(t *testing.T) {
+	const keep = 600
+	t0 := int64(1767225600)
+	nonce := []byte("0123456789abcdef")
+	other := []byte("fedcba9876543210")
+
+	sv := newSeenVotes(keep)
+	if _, ok := sv.pair(t0, nonce); ok {
+		t.Fatal("an empty set knows a nonce")
+	}
+	if got := sv.add(t0, nonce, 3, t0); got != 3 {
+		t.Fatalf("add = %d, want 3", got)
+	}
+	if k, ok := sv.pair(t0, nonce); !ok || k != 3 {
+		t.Fatalf("pair = %d, %v; want 3, true", k, ok)
+	}
+	// The first pair stays: a later report of another pair is a copy.
+	if got := sv.add(t0, nonce, 5, t0+1); got != 3 {
+		t.Fatalf("add of a second pair = %d, want the first, 3", got)
+	}
+	if _, ok := sv.pair(t0, other); ok {
+		t.Fatal("another nonce is known")
+	}
+	// A copy carries the same P-UTC; the lookup is by its minute.
+	if _, ok := sv.pair(t0+3600, nonce); ok {
+		t.Fatal("the nonce is known under another P-UTC")
+	}
+	// A stamp too old for any collector is not kept.
+	if sv.add(t0, other, 1, t0+keep+1); sv.len() != 1 {
+		t.Fatalf("len = %d after adding a dead stamp, want 1", sv.len())
+	}
+	// Minutes whose stamps are all dead are dropped on the next add.
+	later := t0 + keep + 120
+	sv.add(later, other, 1, later)
+	if _, ok := sv.pair(t0, nonce); ok {
+		t.Fatal("an expired nonce is still known")
+	}
+	if k, ok := sv.pair(later, other); !ok || k != 1 || sv.len() != 1 {
+		t.Fatalf("pair = %d, %v, len %d; want 1, true, 1", k, ok, sv.len())
+	}
+}
+
+func TestParseRecords(t *testing.T) {
+	good := testVoteLine(1767225600, "c0ffee00c0ffee00")
+	recs, err := parseRecords([]byte("7 "+good+"\n8 retract c0ffee00c0ffee00\n"), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].putc != 1767225600 || fmt.Sprintf("%x", recs[0].nonce) != "c0ffee00c0ffee00" || recs[1].nonce != nil {
+		t.Fatalf("records %+v", recs)
+	}
+	if recs, err := parseRecords(nil, 1); err != nil || len(recs) != 0 {
+		t.Fatalf("empty page: %v, %v", recs, err)
+	}
+	for _, tc := range []struct{ name, body string }{
+		{"no line feed", "7 " + good},
+		{"wrong number", "8 " + good + "\n"},
+		{"no number", good + "\n"},
+		{"bad vote line", "7 1767225600 junk\n"},
+		{"bad P-UTC", "7 " + strings.Replace(good, "1767225600", "0176722560", 1) + "\n"},
+		{"second record misnumbered", "7 " + good + "\n7 " + good + "\n"},
+	} {
+		if _, err := parseRecords([]byte(tc.body), 7); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+// testVoteLine is a well-formed vote line with this P-UTC and nonce.
+func testVoteLine(putc int64, nonceHex string) string {
+	return fmt.Sprintf("%d %s %s %s \"Yes\"", putc, base64.StdEncoding.EncodeToString(make([]byte, 64)),
+		"0000-0000-0000-0000-0000-0000-0000-0000", nonceHex)
+}
+
+// otherPair returns b with a fresh mandate that routes to a pair other
+// than b's.
+func otherPair(t *testing.T, b ballot, pairs int) ballot {
+	t.Helper()
+	k := ballotPair(t, b, pairs)
+	for {
+		c := b
+		c.hdr = mandate()
+		for _, h := range []string{"P-UTC", "P-SIG", "Voter", "Say"} {
+			c.hdr[h] = b.hdr[h]
+		}
+		if ballotPair(t, c, pairs) != k {
+			return c
+		}
+	}
+}
+
+func ballotPair(t *testing.T, b ballot, pairs int) int {
+	t.Helper()
+	pkey, err1 := base64.StdEncoding.DecodeString(b.hdr["Auth-Pkey"])
+	id, err2 := base64.StdEncoding.DecodeString(b.hdr["Auth-Id"])
+	if err1 != nil || err2 != nil {
+		t.Fatal("ballot mandate does not decode")
+	}
+	return pairIndex(pkey, id, pairs)
+}
+
+// TestHeldElsewhere copies recorded votes under mandates of the other pair
+// to an edge process that never answered them: one started after the vote
+// (it learns of it while catching up) and the same process later (it
+// learns from its background reads). Both copies are refused with 481 and
+// never reach a collector; the voter's own retry still goes through.
+func TestHeldElsewhere(t *testing.T) {
+	e := startEnv(t, 2, func(c *Config) { c.TailInterval = 10 * time.Millisecond })
+	code := e.rightCode(t)
+	b := e.ballot(t, code, "Yes")
+	if resp, _ := e.cast(t, b); resp.StatusCode != 204 {
+		t.Fatalf("vote: status %d", resp.StatusCode)
+	}
+	k := ballotPair(t, b, 2)
+	e.votesSettled(pairVotes(k, 1, 1))
+
+	// A second edge process: its nonce cache has never seen the vote.
+	var second *Server
+	second, base2 := serve(t, e.cfg, func(s *Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.CatchUp(ctx); err != nil {
+			t.Errorf("catch up: %v", err)
+		}
+	})
+	e2 := *e
+	e2.srv, e2.base = second, base2
+
+	copied := otherPair(t, b, 2)
+	resp, body := e2.cast(t, copied)
+	if resp.StatusCode != 481 || body != "" || resp.Header.Get("Cache-Control") != "" {
+		t.Fatalf("copy under a mandate of the other pair: status %d body %q Cache-Control %q; want 481, empty, not cached",
+			resp.StatusCode, body, resp.Header.Get("Cache-Control"))
+	}
+	// Not from the nonce cache: the refusal belongs to that mandate.
+	if resp, _ := e2.cast(t, copied); resp.StatusCode != 481 {
+		t.Fatalf("the copy again: status %d, want 481", resp.StatusCode)
+	}
+	if got := second.Stats()["held_elsewhere"]; got != 2 {
+		t.Errorf("held_elsewhere = %d, want 2", got)
+	}
+	// The voter's own request, retried at the second process, goes to its
+	// pair as before.
+	if resp, _ := e2.cast(t, b); resp.StatusCode != 204 {
+		t.Fatalf("the voter's retry: status %d, want 204", resp.StatusCode)
+	}
+	e.votesSettled(pairVotes(k, 2, 2))
+
+	// A vote relayed by the first process after the second started: the
+	// second learns of it in the background.
+	b2 := e.ballot(t, code, "Other")
+	if resp, _ := e.cast(t, b2); resp.StatusCode != 204 {
+		t.Fatalf("second vote: status %d", resp.StatusCode)
+	}
+	k2 := ballotPair(t, b2, 2)
+	waitFor(10*time.Second, func() bool {
+		_, ok := second.single.seen.pair(mustInt(t, b2.hdr["P-UTC"]), b2.nonce(t))
+		return ok
+	})
+	before := e.votes()
+	resp, _ = e2.cast(t, otherPair(t, b2, 2))
+	if resp.StatusCode != 481 {
+		t.Fatalf("copy of the second vote: status %d, want 481", resp.StatusCode)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := e.votes(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("votes per instance went from %v to %v: a refused copy reached a collector (pair %d)", before, after, 1-k2)
+	}
+}
+
+// pairVotes is how many votes each instance of two pairs has received when
+// pair k's instances received a and b and the other pair none.
+func pairVotes(k int, a, b int64) []int64 {
+	v := make([]int64, 4)
+	v[2*k], v[2*k+1] = a, b
+	return v
+}
+
+// TestFindStart checks the binary search over a log whose P-UTC is not
+// sorted: no record with a live stamp stands before the start, and the
+// start is not much older than twice the stamp age.
+func TestFindStart(t *testing.T) {
+	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
+	st := e.srv.single
+	age := st.settings.MaxStampAge + stampMargin
+	now := e.clock.now()
+	col := e.cols[0]
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 3000
+	span := 12 * age
+	accepted := make([]time.Time, n+1)
+	putc := make([]int64, n+1)
+	for i := 1; i <= n; i++ {
+		accepted[i] = now.Add(-span + time.Duration(i)*span/n)
+		putc[i] = accepted[i].Add(-time.Duration(rng.Int64N(int64(st.settings.MaxStampAge)))).Unix()
+		if i%97 == 0 {
+			col.addRecord("retract 00000000000000000000")
+			continue
+		}
+		col.addRecord(testVoteLine(putc[i], fmt.Sprintf("%016x", i)))
+	}
+	tl := st.tails[0]
+	start, err := tl.findStart(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start < 1 || start > n+1 {
+		t.Fatalf("start %d out of 1..%d", start, n+1)
+	}
+	for i := 1; i < int(start); i++ {
+		if i%97 != 0 && putc[i] >= now.Add(-age).Unix() {
+			t.Fatalf("record %d has a live stamp but stands before the start %d", i, start)
+		}
+	}
+	if start <= n && accepted[start].Before(now.Add(-2*age-span/n)) {
+		t.Errorf("start %d was accepted %v before now; want at most about 2 stamp ages (%v)", start, now.Sub(accepted[start]), 2*age)
+	}
+	if reads := col.reads.Load(); reads > 20 {
+		t.Errorf("%d reads for %d records, want a binary search", reads, n)
+	}
+	// Catching up from there reads everything after the start.
+	if err := tl.catchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.seen.len(); got == 0 {
+		t.Fatal("nothing remembered after catching up")
+	}
+	for i := 1; i <= n; i++ {
+		if i%97 == 0 || putc[i] < now.Add(-age).Unix() {
+			continue
+		}
+		nonce := make([]byte, 8)
+		fmt.Sscanf(fmt.Sprintf("%016x", i), "%x", &nonce)
+		if _, ok := st.seen.pair(putc[i], nonce); !ok {
+			t.Fatalf("record %d with a live stamp was not remembered", i)
+		}
+	}
+}
+
+func TestTailErrors(t *testing.T) {
+	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
+	tl := e.srv.single.tails[0]
+	e.cols[0].setPass("wrong")
+	if err := tl.catchUp(context.Background()); !errors.Is(err, errTailAnswer) {
+		t.Fatalf("catch up against a collector refusing the pass: %v, want errTailAnswer", err)
+	}
+	e.cols[0].stop()
+	if err := tl.catchUp(context.Background()); err == nil {
+		t.Fatal("catch up against a stopped collector: no error")
+	}
+	_ = listline.Vote{}
+}
