@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-
-	"github.com/powvote/powvote/keyfile"
 )
 
 // Names of the files of a campaign directory.
@@ -50,7 +48,15 @@ type Secrets struct {
 	PassSecret    []byte             // edge to collector authentication
 	ReceiptKey    ed25519.PrivateKey // signs receipts
 	LogKey        string             // signs checkpoints; golang.org/x/mod/sumdb/note signer key
+
+	// The public halves, set by Load and LoadRole whenever the private
+	// key or a public file is at hand. UTCSignPub stays secret until the
+	// close.
+	UTCSignPub, UTCHolePub, ReceiptPub ed25519.PublicKey
 }
+
+// allFiles are the files of SecretsDir that Create writes and Load reads.
+var allFiles = []string{fileUTCSign, fileUTCHole, fileReceipt, fileTOTPSeed, fileVoterStamp, filePass, fileLog}
 
 // ErrNoCampaign means a directory holds no campaign of that name.
 var ErrNoCampaign = errors.New("no campaign")
@@ -106,23 +112,12 @@ func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
 	if err := os.MkdirAll(filepath.Join(cdir, SecretsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("campaign: create %s: %w", cdir, err)
 	}
-	writes := []struct {
-		name string
-		fn   func(string) error
-	}{
-		{fileUTCSign, func(p string) error { return keyfile.WriteEd25519(p, sec.UTCSign) }},
-		{fileUTCHole, func(p string) error { return keyfile.WriteEd25519(p, sec.UTCHole) }},
-		{fileReceipt, func(p string) error { return keyfile.WriteEd25519(p, sec.ReceiptKey) }},
-		{fileTOTPSeed, func(p string) error { return keyfile.Write(p, sec.TOTPSeed) }},
-		{fileVoterStamp, func(p string) error { return keyfile.Write(p, sec.VoterStampKey) }},
-		{filePass, func(p string) error { return keyfile.Write(p, sec.PassSecret) }},
-		{fileLog, func(p string) error { return keyfile.WriteText(p, sec.LogKey) }},
-	}
-	for _, w := range writes {
-		if err := w.fn(filepath.Join(cdir, SecretsDir, w.name)); err != nil {
+	for _, f := range allFiles {
+		if err := secretFiles[f].write(filepath.Join(cdir, SecretsDir, f), sec); err != nil {
 			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}
+	sec.derivePublic()
 	// The settings file goes last: its presence marks a complete campaign.
 	if err := writeFileSync(filepath.Join(cdir, SettingsFile), data, 0o644); err != nil {
 		return nil, err
@@ -183,35 +178,17 @@ func Load(dir, name string) (*Campaign, error) {
 		return nil, err
 	}
 	cdir := filepath.Join(dir, name)
-	sdir := filepath.Join(cdir, SecretsDir)
-	st, err := os.Stat(sdir)
+	sdir, err := secretsDir(cdir)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("campaign: %s has mode %04o: %w", sdir, st.Mode().Perm(), keyfile.ErrPermissions)
+		return nil, err
 	}
 	var sec Secrets
-	p := func(n string) string { return filepath.Join(sdir, n) }
-	for _, k := range []struct {
-		name string
-		dst  *ed25519.PrivateKey
-	}{{fileUTCSign, &sec.UTCSign}, {fileUTCHole, &sec.UTCHole}, {fileReceipt, &sec.ReceiptKey}} {
-		if *k.dst, err = keyfile.ReadEd25519(p(k.name)); err != nil {
+	for _, f := range allFiles {
+		if err := secretFiles[f].read(filepath.Join(sdir, f), &sec); err != nil {
 			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}
-	for _, k := range []struct {
-		name string
-		dst  *[]byte
-	}{{fileTOTPSeed, &sec.TOTPSeed}, {fileVoterStamp, &sec.VoterStampKey}, {filePass, &sec.PassSecret}} {
-		if *k.dst, err = keyfile.Read(p(k.name), SecretSize); err != nil {
-			return nil, fmt.Errorf("campaign: %w", err)
-		}
-	}
-	if sec.LogKey, err = keyfile.ReadText(p(fileLog)); err != nil {
-		return nil, fmt.Errorf("campaign: %w", err)
-	}
+	sec.derivePublic()
 	if err := sec.validate(name); err != nil {
 		return nil, err
 	}

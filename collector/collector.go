@@ -116,6 +116,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Settings == nil || cfg.Secrets == nil {
 		return nil, errors.New("collector: settings and secrets are required")
 	}
+	if sec := cfg.Secrets; len(sec.UTCSign) != ed25519.PrivateKeySize || len(sec.UTCHole) != ed25519.PrivateKeySize ||
+		len(sec.ReceiptKey) != ed25519.PrivateKeySize || len(sec.TOTPSeed) == 0 || len(sec.PassSecret) == 0 {
+		return nil, errors.New("collector: the secrets lack UTC-SIGN, UTC-HOLE, the receipt key, the TOTP seed or the pass secret (campaign.RoleCollector)")
+	}
 	if err := cfg.Settings.Validate(); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}

@@ -76,7 +76,7 @@ func ReadText(path string) (string, error) {
 func readSecret(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("keyfile: open %s: %w", path, err)
+		return nil, fmt.Errorf("keyfile: %w", err) // the error names the path
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -48,7 +48,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	if t := strings.TrimRight(*twin, "/"); t == "http://"+*listen || t == "https://"+*listen {
 		return usagef("--twin %s is this instance itself; give the other instance of the pair", *twin)
 	}
-	c, err := loadCampaign(*dir, *name)
+	c, err := loadRole(*dir, *name, campaign.RoleCollector)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,13 +48,13 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if *dir == "" || *listen == "" || len(pairs) == 0 {
 		return usagef("--dir, --listen and at least one --pair are required")
 	}
-	c, err := loadCampaign(*dir, *name)
+	c, err := loadRole(*dir, *name, campaign.RoleEdge)
 	if err != nil {
 		return err
 	}
 	site := edge.Campaign{
 		Settings:   c.Settings,
-		UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
+		UTCSignPub: c.Secrets.UTCSignPub,
 		VoterKey:   c.Secrets.VoterStampKey,
 		Pass:       c.Secrets.PassSecret,
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
@@ -67,7 +66,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		}
 		urls = append(urls, [2]string{u[0], u[1]})
 	}
-	c, err := loadCampaign(*dir, *name)
+	c, err := loadRole(*dir, *name, campaign.RolePublisher)
 	if err != nil {
 		return err
 	}
@@ -111,9 +110,9 @@ func publisherConfig(c *campaign.Campaign, pairs [][2]string) (publisher.Config,
 		Options:    c.Settings.Options,
 		LogKey:     c.Secrets.LogKey,
 		Settings:   settings,
-		UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
-		UTCHolePub: c.Secrets.UTCHole.Public().(ed25519.PublicKey),
-		ReceiptPub: c.Secrets.ReceiptKey.Public().(ed25519.PublicKey),
+		UTCSignPub: c.Secrets.UTCSignPub,
+		UTCHolePub: c.Secrets.UTCHolePub,
+		ReceiptPub: c.Secrets.ReceiptPub,
 	}, nil
 }
 

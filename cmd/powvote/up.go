@@ -125,7 +125,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		sites = append(sites, edge.Campaign{
 			Lists:      pub.Handle,
 			Settings:   c.Settings,
-			UTCSignPub: c.Secrets.UTCSign.Public().(ed25519.PublicKey),
+			UTCSignPub: c.Secrets.UTCSignPub,
 			VoterKey:   c.Secrets.VoterStampKey,
 			Pass:       c.Secrets.PassSecret,
 			Pairs:      [][2]string{urls},

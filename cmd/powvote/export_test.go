@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/powvote/powvote/campaign"
+)
+
+// TestRoleExports runs a platform whose every process starts from the
+// directory `powvote export` wrote for its role: two collectors, an edge
+// and a publisher, each with only its own secrets. A vote goes through and
+// is published. Afterwards no role's directory tree, with everything the
+// process wrote into it, holds a secret of another role in any form; and a
+// process refuses a directory made for another role.
+func TestRoleExports(t *testing.T) {
+	root := t.TempDir()
+	full := filepath.Join(root, "full")
+	mustRun(t, "init", "solar", "--dir", full, "--threshold", "12", "--batch-size", "1",
+		"--option", "Evil Neptune", "--option", "Humble Pluto")
+	dirs := map[campaign.Role]string{}
+	for _, role := range campaign.Roles {
+		dirs[role] = filepath.Join(root, string(role))
+		out := mustRun(t, "export", "--dir", full, "--role", string(role), "--out", dirs[role])
+		if !strings.Contains(out, string(role)) {
+			t.Errorf("export %s printed %q", role, out)
+		}
+	}
+	if r := run(t, "collector", "--dir", dirs[campaign.RoleEdge], "--instance", "0", "--listen", freeAddr(t)); r.code == 0 ||
+		!strings.Contains(r.stderr, "role collector") {
+		t.Errorf("a collector on the edge's directory: exit %d, stderr %q; want a refusal naming the role", r.code, r.stderr)
+	}
+
+	c, err := campaign.Load(full, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := base64Std(c.Secrets.PassSecret)
+	var addrs, urls [2]string
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+		urls[i] = "http://" + addrs[i]
+	}
+	for i := range addrs {
+		startProc(t, "collector", "--dir", dirs[campaign.RoleCollector], "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[1-i])
+	}
+	for i := range urls {
+		waitHealthy(t, pass, urls[i])
+	}
+	pair := urls[0] + "," + urls[1]
+	edgeAddr, pubAddr := freeAddr(t), freeAddr(t)
+	edgeP := startProc(t, "edge", "--dir", dirs[campaign.RoleEdge], "--listen", edgeAddr, "--pair", pair)
+	pubP := startProc(t, "publisher", "--dir", dirs[campaign.RolePublisher], "--listen", pubAddr, "--pair", pair, "--interval", "200ms")
+
+	token := strings.TrimSpace(mustRun(t, "mandates", "--key", filepath.Join(full, "solar", campaign.DemoAuthorityKey), "--count", "1", "--format", "tokens"))
+	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", full))
+	r := run(t, "vote", "--edge", "http://"+edgeAddr, "--mandate", token, "--booth-code", code, "--say", "Humble Pluto", "--timeout", "20s")
+	if r.code != 0 {
+		t.Fatalf("vote: %s", r.stderr)
+	}
+	own := ownStamp(t, r.stdout)
+	eventually(t, "the vote published", func() bool {
+		resp, err := http.Get("http://" + pubAddr + "/solar-vote.log")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), own)
+	})
+	// The receipt key the publisher serves is the collectors' receipt key.
+	resp, err := http.Get("http://" + pubAddr + "/solar-receipt.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), base64Std(c.Secrets.ReceiptPub)) {
+		t.Errorf("publisher serves receipt key %q, want %s", b, base64Std(c.Secrets.ReceiptPub))
+	}
+	edgeP.interrupt(t)
+	pubP.interrupt(t)
+
+	sec := c.Secrets
+	secrets := map[string][]byte{
+		"utc-sign": sec.UTCSign.Seed(), "utc-hole": sec.UTCHole.Seed(), "receipt": sec.ReceiptKey.Seed(),
+		"totp": sec.TOTPSeed, "voter-stamp": sec.VoterStampKey, "pass": sec.PassSecret,
+		"log": []byte(sec.LogKey), "utc-sign public": sec.UTCSignPub,
+	}
+	allowed := map[campaign.Role][]string{
+		campaign.RoleEdge:      {"utc-sign public", "voter-stamp", "pass"},
+		campaign.RoleCollector: {"utc-sign", "utc-hole", "totp", "receipt", "pass", "utc-sign public"},
+		// The publisher publishes the UTC-SIGN public key at the close
+		// only; it holds it from the start.
+		campaign.RolePublisher: {"log", "pass", "utc-sign public"},
+	}
+	for _, role := range campaign.Roles {
+		var tree strings.Builder
+		filepath.WalkDir(dirs[role], func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				b, _ := os.ReadFile(p)
+				tree.Write(b)
+				tree.WriteString("\n")
+			}
+			return nil
+		})
+		for name, s := range secrets {
+			if slices.Contains(allowed[role], name) {
+				continue
+			}
+			for _, form := range secretForms(s) {
+				if strings.Contains(tree.String(), form) {
+					t.Errorf("the %s's directory holds the %s secret", role, name)
+					break
+				}
+			}
+		}
+	}
+}
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
