@@ -35,7 +35,10 @@
 // close, so up to batch size - 1 acknowledged votes may wait for company
 // that never comes. By default Run sends that company: batch-size filler
 // votes, prepared with the others and not counted, after the timed phase,
-// which push every measured vote into a batch. Without fillers, missing
+// which push every measured vote into a batch; and a second batch of them
+// if the lists then stop growing with fewer than a batch of acknowledged
+// votes missing (the two queues of the publisher can leave one vote's
+// voter behind a filler's, fillerRounds). Without fillers, missing
 // votes fewer than a batch are reported as pending_batch rather than lost;
 // more than that are all lost.
 package loadtest
