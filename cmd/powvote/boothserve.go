@@ -63,7 +63,11 @@ func runBoothServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	clear(kek)
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "booth")
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "booth")
 	d, err := boothdisplay.New(boothdisplay.Config{Station: *station, Seed: seed, Logger: log})
 	clear(seed)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -55,7 +54,11 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	if *data == "" {
 		*data = collectorDir(c, *instance)
 	}
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "collector", "instance", *instance)
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "collector", "instance", *instance)
 	cfg := collector.Config{
 		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log,
 	}

@@ -65,7 +65,11 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		}
 		site.Pairs = append(site.Pairs, [2]string{urls[0], urls[1]})
 	}
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "edge")
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "edge")
 	srv, err := edge.New(edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
 		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})})
 	if err != nil {

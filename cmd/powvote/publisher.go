@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -70,7 +69,11 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "publisher")
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "publisher")
 	cfg, err := publisherConfig(c, urls)
 	if err != nil {
 		return err

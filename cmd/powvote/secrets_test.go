@@ -62,6 +62,9 @@ func runLogged(t *testing.T, tr *transcript, args ...string) result {
 func upLogged(t *testing.T, tr *transcript, data string) (*exec.Cmd, <-chan error, string, [2]string) {
 	t.Helper()
 	cmd := exec.Command(binary, "up", "--dir", data, "--addr", "127.0.0.1:0")
+	// At debug level every refusal is logged with its cause: the most a
+	// process ever writes.
+	cmd.Env = append(os.Environ(), logEnv+"=debug")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +119,8 @@ func secretForms(b []byte) []string {
 	return forms
 }
 
-// TestSecretsStayOut runs a real platform on a fresh directory, casts votes
+// TestSecretsStayOut runs a real platform on a fresh directory, logging at
+// debug level, casts votes
 // (and a few that fail, and requests that the collectors refuse, since
 // error paths are where secrets get logged), stops it, and searches
 // everything every process printed for every platform secret and for the
@@ -205,8 +209,8 @@ func TestSecretsStayOut(t *testing.T) {
 	}
 
 	out := tr.String()
-	if !strings.Contains(out, "powvote is up at") || strings.Count(out, "Receipt01") < 3 {
-		t.Fatalf("the transcript misses what the processes printed:\n%s", out)
+	if !strings.Contains(out, "powvote is up at") || strings.Count(out, "Receipt01") < 3 || !strings.Contains(out, "level=DEBUG") {
+		t.Fatalf("the transcript misses what the processes printed (votes, receipts, debug lines):\n%s", out)
 	}
 	sec := c.Secrets
 	logSecret := sec.LogKey[strings.LastIndexByte(sec.LogKey, '+')+1:]

@@ -56,7 +56,11 @@ func runStationServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil)).With("component", "station")
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "station")
 	desk, err := station.New(station.Config{Key: key, Dir: *out, Station: *name, Logger: log})
 	if err != nil {
 		return err

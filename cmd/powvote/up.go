@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,7 +46,11 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(e.Stderr, nil))
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger
 	if *pprofAddr != "" {
 		if err := startPprof(ctx, *pprofAddr, log); err != nil {
 			return err
