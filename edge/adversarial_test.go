@@ -533,8 +533,12 @@ func TestConnectionLimits(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // let the edge accept them all
 		refused := 0
-		if c, d := honestList(e.base); c == 503 && d < readTimeout/2 {
+		t0 := time.Now()
+		if c, body, err := rawStatus(e.base, "GET /list HTTP/1.1\r\nHost: solar.example.org\r\nConnection: close\r\n\r\n"); err == nil && c == 503 && time.Since(t0) < readTimeout/2 {
 			refused++
+			if body != "" {
+				t.Errorf("the connection beyond MaxConns was refused with body %q, want none", body)
+			}
 		}
 		var served time.Duration
 		for time.Since(start) < readTimeout+5*time.Second {
@@ -549,6 +553,9 @@ func TestConnectionLimits(t *testing.T) {
 			switch {
 			case strings.HasPrefix(o.got, "HTTP/1.1 503") && o.after < readTimeout/2:
 				refused++
+				if !strings.HasSuffix(o.got, "\r\n\r\n") || !strings.Contains(o.got, "Content-Length: 0\r\n") {
+					t.Errorf("idle connection %d refused with %q, want an empty body", i, o.got)
+				}
 			case strings.HasPrefix(o.got, "HTTP/1.1 2"):
 				t.Errorf("idle connection %d answered %q", i, o.got)
 			case o.after < readTimeout-100*time.Millisecond || o.after > readTimeout+3*time.Second:

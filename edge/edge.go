@@ -286,7 +286,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:        cfg.IdleTimeout,
 		ReadBufferSize:     cfg.MaxHeaderBytes,
 		MaxRequestBodySize: 1 << 10, // no endpoint takes a body
-		Concurrency:        cfg.MaxConns,
+		Concurrency:        2 * cfg.MaxConns, // the limit is limitListener's
 		MaxConnsPerIP:      cfg.MaxConnsPerIP,
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
@@ -445,7 +445,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 		}
 	})
-	return s.srv.Serve(ln)
+	return s.srv.Serve(&limitListener{Listener: ln, max: int64(s.cfg.MaxConns)})
 }
 
 // Shutdown stops accepting, lets requests in flight finish and returns when
