@@ -285,7 +285,7 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:       cfg.WriteTimeout,
 		IdleTimeout:        cfg.IdleTimeout,
 		ReadBufferSize:     cfg.MaxHeaderBytes,
-		MaxRequestBodySize: 1 << 10, // no endpoint takes a body
+		MaxRequestBodySize: 1 << 10,          // no endpoint takes a body
 		Concurrency:        2 * cfg.MaxConns, // the limit is limitListener's
 		MaxConnsPerIP:      cfg.MaxConnsPerIP,
 		CloseOnShutdown:    true,
