@@ -246,7 +246,7 @@ func TestLoadRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *FieldError
-		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/utc-hole" {
+		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/utc-hole.key" {
 			t.Errorf("error %v", err)
 		}
 	})
@@ -270,7 +270,7 @@ func TestLoadRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *FieldError
-		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/log" {
+		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/log.key" {
 			t.Errorf("error %v", err)
 		}
 	})

@@ -180,6 +180,12 @@ func LoadRole(dir, name string, role Role) (*Campaign, error) {
 	if !ok {
 		return nil, fmt.Errorf("campaign: %w %q", ErrRole, role)
 	}
+	return load(dir, name, files, role)
+}
+
+// load reads the settings and the given files of SecretsDir (for role, or
+// every secret when role is ""), and checks them.
+func load(dir, name string, files []string, role Role) (*Campaign, error) {
 	s, err := LoadSettings(dir, name)
 	if err != nil {
 		return nil, err
@@ -205,11 +211,11 @@ func LoadRole(dir, name string, role Role) (*Campaign, error) {
 			}
 		}
 		if err := secretFiles[f].read(p, &sec); err != nil {
-			return nil, fmt.Errorf("campaign: role %s: %w", role, err)
+			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}
 	sec.derivePublic()
-	if err := sec.validateRole(name, role); err != nil {
+	if err := sec.validate(name, files, role); err != nil {
 		return nil, err
 	}
 	return &Campaign{Dir: cdir, Settings: s, Secrets: &sec}, nil
@@ -236,9 +242,10 @@ func secretsDir(cdir string) (string, error) {
 	return sdir, nil
 }
 
-// validateRole checks that sec holds what role needs, each well formed.
-func (sec *Secrets) validateRole(name string, role Role) error {
-	for _, f := range roleFiles[role] {
+// validate checks that sec holds the secrets of files, each well formed
+// (for role, or a whole campaign when role is "").
+func (sec *Secrets) validate(name string, files []string, role Role) error {
+	for _, f := range files {
 		var ok bool
 		switch f {
 		case fileUTCSign:
@@ -263,19 +270,27 @@ func (sec *Secrets) validateRole(name string, role Role) error {
 			ok = sec.LogKey != ""
 		}
 		if !ok {
-			return &FieldError{"secrets/" + f, fmt.Errorf("missing or malformed for role %s: %w", role, ErrSyntax)}
+			what := "missing or malformed"
+			if role != "" {
+				what += " for role " + string(role)
+			}
+			return &FieldError{"secrets/" + f, fmt.Errorf("%s: %w", what, ErrSyntax)}
 		}
 	}
 	if sec.UTCSignPub != nil && sec.UTCSignPub.Equal(sec.UTCHolePub) {
-		return &FieldError{"secrets/" + fileUTCHolePub, errors.New("same key as utc-sign: decoy stamps would be genuine")}
+		f := fileUTCHolePub
+		if slices.Contains(files, fileUTCHole) {
+			f = fileUTCHole
+		}
+		return &FieldError{"secrets/" + f, errors.New("same key as utc-sign: decoy stamps would be genuine")}
 	}
 	if sec.LogKey != "" {
 		signer, err := note.NewSigner(sec.LogKey)
 		if err != nil {
-			return &FieldError{"secrets/log", fmt.Errorf("not a note signer key: %w", ErrSyntax)}
+			return &FieldError{"secrets/" + fileLog, fmt.Errorf("not a note signer key: %w", ErrSyntax)}
 		}
 		if signer.Name() != LogKeyName(name) {
-			return &FieldError{"secrets/log", fmt.Errorf("key name %q, want %q", signer.Name(), LogKeyName(name))}
+			return &FieldError{"secrets/" + fileLog, fmt.Errorf("key name %q, want %q", signer.Name(), LogKeyName(name))}
 		}
 	}
 	return nil
@@ -293,7 +308,7 @@ func Export(c *Campaign, role Role, dir string) (*Campaign, error) {
 	name := c.Settings.Name
 	sec := *c.Secrets
 	sec.derivePublic()
-	if err := sec.validateRole(name, role); err != nil {
+	if err := sec.validate(name, files, role); err != nil {
 		return nil, fmt.Errorf("campaign: export %s for role %s: %w", name, role, err)
 	}
 	data, err := c.Settings.Marshal()

@@ -102,7 +102,8 @@ func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sec.validate(s.Name); err != nil {
+	sec.derivePublic()
+	if err := sec.validate(s.Name, allFiles, ""); err != nil {
 		return nil, err
 	}
 	cdir := filepath.Join(dir, s.Name)
@@ -117,7 +118,6 @@ func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
 			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}
-	sec.derivePublic()
 	// The settings file goes last: its presence marks a complete campaign.
 	if err := writeFileSync(filepath.Join(cdir, SettingsFile), data, 0o644); err != nil {
 		return nil, err
@@ -171,59 +171,8 @@ func LoadSettings(dir, name string) (*Settings, error) {
 	return s, nil
 }
 
-// Load reads and checks a campaign's settings and secrets.
-func Load(dir, name string) (*Campaign, error) {
-	s, err := LoadSettings(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	cdir := filepath.Join(dir, name)
-	sdir, err := secretsDir(cdir)
-	if err != nil {
-		return nil, err
-	}
-	var sec Secrets
-	for _, f := range allFiles {
-		if err := secretFiles[f].read(filepath.Join(sdir, f), &sec); err != nil {
-			return nil, fmt.Errorf("campaign: %w", err)
-		}
-	}
-	sec.derivePublic()
-	if err := sec.validate(name); err != nil {
-		return nil, err
-	}
-	return &Campaign{Dir: cdir, Settings: s, Secrets: &sec}, nil
-}
-
-func (sec *Secrets) validate(name string) error {
-	for _, k := range []struct {
-		field string
-		key   ed25519.PrivateKey
-	}{{"utc-sign", sec.UTCSign}, {"utc-hole", sec.UTCHole}, {"receipt", sec.ReceiptKey}} {
-		if len(k.key) != ed25519.PrivateKeySize {
-			return &FieldError{"secrets/" + k.field, fmt.Errorf("missing or malformed Ed25519 key: %w", ErrSyntax)}
-		}
-	}
-	if sec.UTCSign.Equal(sec.UTCHole) {
-		return &FieldError{"secrets/utc-hole", errors.New("same key as utc-sign: decoy stamps would be genuine")}
-	}
-	for _, b := range []struct {
-		field string
-		v     []byte
-	}{{"totp", sec.TOTPSeed}, {"voter-stamp", sec.VoterStampKey}, {"pass", sec.PassSecret}} {
-		if len(b.v) != SecretSize {
-			return &FieldError{"secrets/" + b.field, fmt.Errorf("%d bytes, want %d: %w", len(b.v), SecretSize, ErrSyntax)}
-		}
-	}
-	signer, err := note.NewSigner(sec.LogKey)
-	if err != nil {
-		return &FieldError{"secrets/log", fmt.Errorf("not a note signer key: %w", ErrSyntax)}
-	}
-	if signer.Name() != LogKeyName(name) {
-		return &FieldError{"secrets/log", fmt.Errorf("key name %q, want %q", signer.Name(), LogKeyName(name))}
-	}
-	return nil
-}
+// Load reads and checks a campaign's settings and every secret.
+func Load(dir, name string) (*Campaign, error) { return load(dir, name, allFiles, "") }
 
 // List returns the names of the campaigns in dir, sorted. A missing dir holds
 // none.

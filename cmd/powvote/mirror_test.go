@@ -269,16 +269,5 @@ func TestInstanceDown(t *testing.T) {
 
 func votersOf(t *testing.T, pass, url string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/records/voters?after=&limit=10000", nil)
-	req.Header.Set("Pass", pass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("voter records: %d", resp.StatusCode)
-	}
-	return strings.Count(string(body), "\n")
+	return strings.Count(collectorGet(t, pass, url+"/records/voters?after=&limit=10000"), "\n")
 }

@@ -120,7 +120,14 @@ func tokenPair(t *testing.T, token string) int {
 // voteRecords returns a collector's vote records.
 func voteRecords(t *testing.T, pass, url string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/records/votes?from=1&limit=10000", nil)
+	return collectorGet(t, pass, url+"/records/votes?from=1&limit=10000")
+}
+
+// collectorGet sends GET with the pass secret to a collector, wants 200 and
+// returns the body.
+func collectorGet(t *testing.T, pass, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Pass", pass)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -129,7 +136,7 @@ func voteRecords(t *testing.T, pass, url string) string {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("vote records of %s: %d", url, resp.StatusCode)
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
 	return string(body)
 }
