@@ -211,6 +211,10 @@ func load(dir, name string, files []string, role Role) (*Campaign, error) {
 			}
 		}
 		if err := secretFiles[f].read(p, &sec); err != nil {
+			if role != "" {
+				// A directory exported for another role lacks this file.
+				return nil, fmt.Errorf("campaign: role %s needs %s: %w", role, f, err)
+			}
 			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}

@@ -2,28 +2,45 @@ package loadtest
 
 import (
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// TestProcCPU reads this process's CPU time, which grows with work.
+// TestProcCPU reads this process's CPU time while it spins until the
+// kernel's own account (getrusage) has charged it 300 ms: the two must
+// agree within a few clock ticks, however busy the machine is.
 func TestProcCPU(t *testing.T) {
 	pid := os.Getpid()
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	before, err := procCPU([]int{pid})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(300 * time.Millisecond)
+	ru0 := rusage()
+	deadline := time.Now().Add(time.Minute)
 	x := 0
-	for time.Now().Before(deadline) {
-		x++
+	for rusage()-ru0 < 300*time.Millisecond && time.Now().Before(deadline) {
+		for range 100000 {
+			x++
+		}
 	}
+	spent := rusage() - ru0
 	after, err := procCPU([]int{pid})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := after - before; d < 100*time.Millisecond {
-		t.Errorf("300 ms of spinning counted as %v of CPU time (%d loops)", d, x)
+	// /proc counts in clock ticks (10 ms here); its window holds the
+	// getrusage one.
+	const slack = 50 * time.Millisecond
+	if d := after - before; d < spent-slack || d > spent+slack+100*time.Millisecond {
+		t.Errorf("/proc says %v of CPU time where getrusage says %v (%d loops)", d, spent, x)
 	}
 	if _, err := procCPU([]int{1 << 30}); err == nil {
 		t.Error("no error for a process that does not exist")
