@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the module for $FUZZTIME each (default 30s; a
 # count such as 20000x runs that many inputs instead), $FUZZJOBS targets at
-# a time (default: one per two CPUs, at least one), each with
-# ceil(CPUs / FUZZJOBS) fuzzing workers. New crashers land in the package's
-# testdata/fuzz/ and fail the run.
+# a time (default: one per CPU), each with ceil(CPUs / FUZZJOBS) fuzzing
+# workers: a target spends seconds building and starting before it fuzzes,
+# and another target's fuzzing fills that time. New crashers land in the
+# package's testdata/fuzz/ and fail the run.
 #
 # Go 1.26's fuzzing coordinator can report a bare "context deadline
 # exceeded" when a duration -fuzztime ends while a worker is mid-input on a
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-30s}
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
-jobs=${FUZZJOBS:-$(( cpus / 2 > 0 ? cpus / 2 : 1 ))}
+jobs=${FUZZJOBS:-$(( cpus > 0 ? cpus : 1 ))}
 workers=$(( (cpus + jobs - 1) / jobs ))
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
