@@ -454,7 +454,14 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	s.tailStop()
-	s.tailDone.Wait()
+	// A read of records in flight ends only at its own timeout (fasthttp
+	// takes no context): ctx bounds the wait for it.
+	done := make(chan struct{})
+	go func() { s.tailDone.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	for _, c := range s.clients {
 		c.hc.CloseIdleConnections()
 	}

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +267,74 @@ func TestTailErrors(t *testing.T) {
 		t.Fatal("catch up against a stopped collector: no error")
 	}
 	_ = listline.Vote{}
+}
+
+// silentCollector accepts connections and never answers; it counts them.
+func silentCollector(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			n.Add(1)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return "http://" + ln.Addr().String(), &n
+}
+
+// TestShutdownWhileReading stops an edge whose read of a collector's
+// records hangs: Shutdown returns when its context ends, not when the
+// read's own 30 s timeout would.
+func TestShutdownWhileReading(t *testing.T) {
+	a, accepted := silentCollector(t)
+	b, _ := silentCollector(t)
+	k := newKeys(t)
+	s, err := New(Config{
+		Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: k.signPub(), VoterKey: k.voterKey, Pass: k.pass,
+			Pairs: [][2]string{{a, b}}}},
+		TailInterval: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	waitFor(10*time.Second, func() bool { return accepted.Load() > 0 })
+	if accepted.Load() == 0 {
+		t.Fatal("the edge never asked the collector for its records")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s.Shutdown(ctx)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Shutdown took %v with a 500 ms context", d)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
 }
