@@ -103,6 +103,8 @@ func TestReceiptFile(t *testing.T) {
 		"after sig":     "Campaign: solar\nReceipt01: x\nReceipt-Sig: s\nReceipt02: y\n",
 		"stray line":    "Campaign: solar\nhello\nReceipt01: x\nReceipt-Sig: s\n",
 		"two campaigns": "Campaign: solar\nCampaign: lunar\nReceipt01: x\nReceipt-Sig: s\n",
+		"control char":  "Campaign: solar\nReceipt01: x\x01y\nReceipt-Sig: s\n",
+		"lone CR":       "Campaign: solar\nReceipt01: x\r\r\nReceipt-Sig: s\n",
 	} {
 		if _, _, _, err := ParseReceipt(bad); err == nil {
 			t.Errorf("%s: accepted", name)

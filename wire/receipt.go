@@ -57,9 +57,16 @@ func FormatReceipt(campaign string, lines []string, sig string) string {
 // Receipt01 first, and nothing else may stand in the file but blank lines.
 func ParseReceipt(text string) (campaign string, lines []string, sig string, err error) {
 	seenCampaign, seenSig := false, false
-	for n, l := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+	for n, l := range strings.Split(text, "\n") {
+		// A line may end in CR LF; no other control character belongs in
+		// a receipt (the option texts of a ballot hold none), and one
+		// would not survive FormatReceipt and ParseReceipt again.
+		l = strings.TrimSuffix(l, "\r")
 		if strings.TrimSpace(l) == "" {
 			continue
+		}
+		if i := strings.IndexFunc(l, isControl); i >= 0 {
+			return "", nil, "", fmt.Errorf("wire: receipt line %d: control character %q", n+1, l[i])
 		}
 		k, v, ok := strings.Cut(l, ": ")
 		switch {
@@ -87,3 +94,6 @@ func ParseReceipt(text string) (campaign string, lines []string, sig string, err
 	}
 	return campaign, lines, sig, nil
 }
+
+// isControl reports a C0 control character or DEL.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
