@@ -91,6 +91,7 @@ var privateOf = map[string]string{
 type secretFile struct {
 	read  func(path string, sec *Secrets) error
 	write func(path string, sec *Secrets) error
+	held  func(sec *Secrets) bool // sec holds it, well formed
 }
 
 func ed25519File(key func(*Secrets) *ed25519.PrivateKey) secretFile {
@@ -100,6 +101,7 @@ func ed25519File(key func(*Secrets) *ed25519.PrivateKey) secretFile {
 			return err
 		},
 		write: func(p string, sec *Secrets) error { return keyfile.WriteEd25519(p, *key(sec)) },
+		held:  func(sec *Secrets) bool { return len(*key(sec)) == ed25519.PrivateKeySize },
 	}
 }
 
@@ -110,6 +112,7 @@ func bytesFile(b func(*Secrets) *[]byte) secretFile {
 			return err
 		},
 		write: func(p string, sec *Secrets) error { return keyfile.Write(p, *b(sec)) },
+		held:  func(sec *Secrets) bool { return len(*b(sec)) == SecretSize },
 	}
 }
 
@@ -128,6 +131,7 @@ func publicFile(key func(*Secrets) *ed25519.PublicKey) secretFile {
 		write: func(p string, sec *Secrets) error {
 			return keyfile.WriteText(p, base64.StdEncoding.EncodeToString(*key(sec)))
 		},
+		held: func(sec *Secrets) bool { return len(*key(sec)) == ed25519.PublicKeySize },
 	}
 }
 
@@ -152,6 +156,7 @@ var secretFiles = map[string]secretFile{
 			return err
 		},
 		write: func(p string, sec *Secrets) error { return keyfile.WriteText(p, sec.LogKey) },
+		held:  func(sec *Secrets) bool { return sec.LogKey != "" },
 	},
 	fileUTCSignPub: publicFile(publicField[fileUTCSignPub]),
 	fileUTCHolePub: publicFile(publicField[fileUTCHolePub]),
@@ -250,30 +255,7 @@ func secretsDir(cdir string) (string, error) {
 // (for role, or a whole campaign when role is "").
 func (sec *Secrets) validate(name string, files []string, role Role) error {
 	for _, f := range files {
-		var ok bool
-		switch f {
-		case fileUTCSign:
-			ok = len(sec.UTCSign) == ed25519.PrivateKeySize
-		case fileUTCHole:
-			ok = len(sec.UTCHole) == ed25519.PrivateKeySize
-		case fileReceipt:
-			ok = len(sec.ReceiptKey) == ed25519.PrivateKeySize
-		case fileTOTPSeed:
-			ok = len(sec.TOTPSeed) == SecretSize
-		case fileVoterStamp:
-			ok = len(sec.VoterStampKey) == SecretSize
-		case filePass:
-			ok = len(sec.PassSecret) == SecretSize
-		case fileUTCSignPub:
-			ok = len(sec.UTCSignPub) == ed25519.PublicKeySize
-		case fileUTCHolePub:
-			ok = len(sec.UTCHolePub) == ed25519.PublicKeySize
-		case fileReceiptPub:
-			ok = len(sec.ReceiptPub) == ed25519.PublicKeySize
-		case fileLog:
-			ok = sec.LogKey != ""
-		}
-		if !ok {
+		if !secretFiles[f].held(sec) {
 			what := "missing or malformed"
 			if role != "" {
 				what += " for role " + string(role)
