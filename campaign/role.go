@@ -20,18 +20,20 @@ import (
 // campaign directory made by Create holds every secret, which an operator
 // keeps offline; Export writes for each machine a directory with only its
 // process's secrets (docs/DEPLOY.md), so that a compromised edge machine,
-// say, yields neither the stamp signing keys, nor the booth code seed, nor
-// the receipt and log keys.
+// say, yields neither the genuine stamp signing key, nor the booth code
+// seed, nor the receipt and log keys.
 type Role string
 
 // The roles Export knows.
 const (
 	// RoleEdge: the UTC-SIGN public key (which stays secret until the
-	// close: it tells genuine stamps from decoys), the voter-stamp key and
-	// the pass secret.
+	// close: it tells genuine stamps from decoys), UTC-HOLE (the edge
+	// signs every decoy stamp itself, afresh for each answer; a decoy is
+	// worth nothing to whoever steals the key: votes carrying one are
+	// refused), the voter-stamp key and the pass secret.
 	RoleEdge Role = "edge"
-	// RoleCollector: UTC-SIGN and UTC-HOLE, the TOTP seed, the receipt key
-	// and the pass secret.
+	// RoleCollector: UTC-SIGN, the TOTP seed, the receipt key and the pass
+	// secret.
 	RoleCollector Role = "collector"
 	// RolePublisher: the log key, the pass secret, and the public halves
 	// of UTC-SIGN, UTC-HOLE and the receipt key, which it publishes at the
@@ -70,8 +72,8 @@ const (
 
 // roleFiles are the files of SecretsDir each role holds.
 var roleFiles = map[Role][]string{
-	RoleEdge:      {fileUTCSignPub, fileVoterStamp, filePass},
-	RoleCollector: {fileUTCSign, fileUTCHole, fileTOTPSeed, filePass, fileReceipt},
+	RoleEdge:      {fileUTCSignPub, fileUTCHole, fileVoterStamp, filePass},
+	RoleCollector: {fileUTCSign, fileTOTPSeed, filePass, fileReceipt},
 	RolePublisher: {filePass, fileLog, fileUTCSignPub, fileUTCHolePub, fileReceiptPub},
 }
 

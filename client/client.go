@@ -61,11 +61,13 @@ type StatusError struct {
 // Messages for the PROTOCOL codes, as a voter should read them.
 var messages = map[int]string{
 	400: "the request was malformed",
+	480: "this proof of work (its nonce) was used by another vote, so the edge gives no receipt for it: if your voter stamp is not in the votes list after a while, start again with a new booth code",
 	481: "this mandate has voted already",
 	482: "the option is not on the ballot",
 	483: "the mandate's signature does not verify: check the card or QR code",
 	484: "the mandate was not issued by an authority of this campaign",
 	485: "the platform stamp is outside the campaign or too old: start again with a new booth code",
+	486: "this booth stamp was already used for a vote: get a new booth code and vote again",
 	487: "the voter stamp does not verify",
 	488: "the booth code was wrong: the platform stamp is not genuine; start again with the code the booth shows",
 	489: "the proof of work is below the campaign's threshold",

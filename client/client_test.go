@@ -62,7 +62,7 @@ func TestGetBallotBad(t *testing.T) {
 }
 
 func TestStatusErrorMessages(t *testing.T) {
-	for _, code := range []int{400, 481, 482, 483, 484, 485, 487, 488, 489, 503} {
+	for _, code := range []int{400, 480, 481, 482, 483, 484, 485, 486, 487, 488, 489, 503} {
 		msg := (&StatusError{code}).Error()
 		if !strings.HasPrefix(msg, strconv.Itoa(code)+": ") || len(msg) < 10 {
 			t.Errorf("code %d: message %q", code, msg)

@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,9 +28,9 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector/internal/store"
+	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/stamp"
-	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -39,7 +38,7 @@ import (
 // named on each field.
 type Config struct {
 	Settings *campaign.Settings // the campaign this instance collects for
-	Secrets  *campaign.Secrets  // UTC-SIGN, UTC-HOLE, TOTP seed, receipt key, pass secret
+	Secrets  *campaign.Secrets  // UTC-SIGN, TOTP seed, receipt key, pass secret
 	Dir      string             // data directory of this instance
 	Instance int                // instance number; 2k and 2k+1 are pair k
 	Twin     string             // base URL of the twin ("http://10.0.0.2:9102", nothing after the port); empty: no twin
@@ -51,6 +50,18 @@ type Config struct {
 	CatchUpTimeout time.Duration // how long to try the twin at start before serving without it; default 10s
 	FutureSkew     time.Duration // how far a P-UTC may be ahead of this clock (twins' clocks differ a little); default 5s
 	Decoys         int           // recent stamps per option to draw receipt decoys from; default 64
+	// DecoyAge is how long a vote is durable before its voter stamp may
+	// stand as a decoy on another voter's receipt; default 3s, negative
+	// for at once. Every edge reads each instance's new records once a
+	// second and refuses a recorded stamp for any other vote: a receipt
+	// shows only stamps the edges know (docs/THREAT_MODEL.md).
+	DecoyAge time.Duration
+
+	// StampsPerSecond bounds the UTC-SIGN signatures GET /stamp makes in
+	// one second of the clock, over every edge that asks; default 50000
+	// (about a core's worth). Edges ask for what their voters with valid
+	// booth codes used lately (docs/INTERNAL.md).
+	StampsPerSecond int
 
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration // defaults 10s, 10s, 120s
 	MaxConns                               int           // default 4096
@@ -65,11 +76,15 @@ func (c *Config) withDefaults() {
 	def(&c.SyncInterval, time.Second)
 	def(&c.CatchUpTimeout, 10*time.Second)
 	def(&c.FutureSkew, 5*time.Second)
+	def(&c.DecoyAge, 3*time.Second)
 	def(&c.ReadTimeout, 10*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.IdleTimeout, 120*time.Second)
 	if c.Decoys == 0 {
 		c.Decoys = 64
+	}
+	if c.StampsPerSecond == 0 {
+		c.StampsPerSecond = 50000
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 4096
@@ -96,17 +111,16 @@ type Server struct {
 
 	ready atomic.Bool // set once the instance has caught up and takes votes
 
-	stampMu sync.Mutex // guards the stamp cache below
-	stampAt int64      // second of the cached answer
-	stampH  [4]string  // P-UTC, Sign, Hole, Codes
+	utcSign     *hedged.Signer // signs genuine platform stamps (stamp.go)
+	stampBudget stampBudget
 
 	stats stats
 }
 
 // stats counts outcomes by a fixed set of reasons.
 type stats struct {
-	accepted, repeat, alreadyVoted, badTime, badAuthority, badSig, badOption, malformed, unauthorized, notReady atomic.Uint64
-	syncApplied                                                                                                 atomic.Uint64
+	accepted, repeat, alreadyVoted, stampUsed, badTime, badAuthority, badSig, badOption, malformed, unauthorized, notReady atomic.Uint64
+	syncApplied                                                                                                            atomic.Uint64
 }
 
 // New opens the instance's store and prepares the server; it does not
@@ -116,9 +130,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Settings == nil || cfg.Secrets == nil {
 		return nil, errors.New("collector: settings and secrets are required")
 	}
-	if sec := cfg.Secrets; len(sec.UTCSign) != ed25519.PrivateKeySize || len(sec.UTCHole) != ed25519.PrivateKeySize ||
+	if sec := cfg.Secrets; len(sec.UTCSign) != ed25519.PrivateKeySize ||
 		len(sec.ReceiptKey) != ed25519.PrivateKeySize || len(sec.TOTPSeed) == 0 || len(sec.PassSecret) == 0 {
-		return nil, errors.New("collector: the secrets lack UTC-SIGN, UTC-HOLE, the receipt key, the TOTP seed or the pass secret (campaign.RoleCollector)")
+		return nil, errors.New("collector: the secrets lack UTC-SIGN, the receipt key, the TOTP seed or the pass secret (campaign.RoleCollector)")
+	}
+	utcSign, err := hedged.New(cfg.Secrets.UTCSign)
+	if err != nil {
+		return nil, fmt.Errorf("collector: UTC-SIGN: %w", err)
 	}
 	if err := cfg.Settings.Validate(); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
@@ -133,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock})
+	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge)})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}
@@ -145,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 		authz:   make(map[[32]byte]bool),
 		pass:    []byte(base64.StdEncoding.EncodeToString(cfg.Secrets.PassSecret)),
 		twinURL: twinURL,
+		utcSign: utcSign,
 	}
 	for i, o := range cfg.Settings.Options {
 		s.options[o] = i
@@ -310,40 +329,6 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// handleStamp answers the edge's once-a-second request for the platform
-// stamps of the current second and the booth codes valid now.
-func (s *Server) handleStamp(ctx *fasthttp.RequestCtx) {
-	now := s.cfg.Clock()
-	sec := now.Unix()
-	s.stampMu.Lock()
-	if s.stampAt != sec {
-		putc := strconv.FormatInt(sec, 10)
-		cur, err1 := totp.Code(s.cfg.Secrets.TOTPSeed, now)
-		prev, err2 := totp.Code(s.cfg.Secrets.TOTPSeed, now.Add(-totp.Step))
-		if err1 != nil || err2 != nil {
-			s.stampMu.Unlock()
-			s.log.Error("booth codes", "err", errors.Join(err1, err2))
-			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-			return
-		}
-		s.stampH = [4]string{
-			putc,
-			base64.StdEncoding.EncodeToString(ed25519.Sign(s.cfg.Secrets.UTCSign, []byte(putc))),
-			base64.StdEncoding.EncodeToString(ed25519.Sign(s.cfg.Secrets.UTCHole, []byte(putc))),
-			cur + " " + prev,
-		}
-		s.stampAt = sec
-	}
-	h := s.stampH
-	s.stampMu.Unlock()
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
-	ctx.Response.Header.Set("P-UTC", h[0])
-	ctx.Response.Header.Set("Sign", h[1])
-	ctx.Response.Header.Set("Hole", h[2])
-	ctx.Response.Header.Set("Codes", h[3])
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-}
-
 // voteError is a refusal with its PROTOCOL status.
 type voteError struct {
 	code   int
@@ -360,6 +345,7 @@ var (
 	errBadSig       = &voteError{483, "mandate signature"}
 	errBadOption    = &voteError{482, "not on the ballot"}
 	errVoted        = &voteError{481, "already voted"}
+	errStampUsed    = &voteError{486, "voter stamp used by another vote"}
 )
 
 func (s *Server) count(err *voteError) {
@@ -378,6 +364,8 @@ func (s *Server) count(err *voteError) {
 		s.stats.badOption.Add(1)
 	case errVoted:
 		s.stats.alreadyVoted.Add(1)
+	case errStampUsed:
+		s.stats.stampUsed.Add(1)
 	}
 }
 
@@ -481,12 +469,19 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	if !ok {
 		return nil, errBadOption
 	}
-	// 481 and the durable record.
+	// 481, 486 and the durable record, in one transaction of the store.
 	res, err := s.st.Accept(context.Background(), voter, v)
 	if errors.Is(err, store.ErrAlreadyVoted) || errors.Is(err, store.ErrDuplicateVote) {
 		// ErrDuplicateVote: this very vote (nonce, voter stamp) is recorded
 		// under another mandate, a replay after the edge forgot the nonce.
 		return nil, errVoted
+	}
+	if errors.Is(err, store.ErrDuplicateStamp) {
+		// Another vote carries this voter stamp: someone took it from the
+		// votes list or a receipt and did fresh work over it. A stamp is
+		// good for one vote (PROTOCOL.md 5.3); the holder's own retry is a
+		// repeat of its mandate's vote and never gets here.
+		return nil, errStampUsed
 	}
 	if errors.Is(err, store.ErrSyntax) {
 		// Not reached while the checks above match the store's; if they

@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/collector"
-	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -223,6 +223,11 @@ func TestChecks(t *testing.T) {
 		return func(t *testing.T, b *ballot) { b.say = say }
 	}
 	badNonce := func(t *testing.T, b *ballot) { b.nonce = "xyz" }
+	// The voter stamp of the recorded vote, with fresh work (a nonce of
+	// its own): what anyone can take from the votes list or a receipt.
+	usedStamp := func(t *testing.T, b *ballot) {
+		b.putc, b.psig, b.voter = voted.putc, bytes.Clone(voted.psig), voted.voter
+	}
 
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	for _, tc := range []struct {
@@ -256,6 +261,8 @@ func TestChecks(t *testing.T) {
 			*b = *voted.clone()
 			b.pkey, b.sig, b.id = newMandate(e.authority)
 		}), want: 481},
+		{name: "voter stamp of a recorded vote under another mandate", edits: steps(usedStamp), want: 486},
+		{name: "voter stamp of a recorded vote, another option", edits: steps(usedStamp, option(testOptions[2])), want: 486},
 
 		// Order: 400, 485, 484, 483, 482, 481.
 		{name: "400 before 485", edits: steps(stampAt(at(time.Hour)), badNonce), want: 400},
@@ -269,6 +276,9 @@ func TestChecks(t *testing.T) {
 		{name: "483 before 482", edits: steps(badSig, option("Mars")), want: 483},
 		{name: "483 before 481", edits: steps(votedAgain, badSig), want: 483},
 		{name: "482 before 481", edits: steps(votedAgain, option("Mars")), want: 482},
+		{name: "481 before 486", edits: steps(votedAgain, usedStamp), want: 481},
+		{name: "482 before 486", edits: steps(usedStamp, option("Mars")), want: 482},
+		{name: "485 before 486", clock: now.Add(maxStampAge + time.Second), edits: steps(usedStamp), want: 485},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := tc.clock
@@ -297,6 +307,11 @@ func TestChecks(t *testing.T) {
 			checkCounts(t, in, voters, votes)
 		})
 	}
+	// The vote whose stamp was used again still gets its receipt when its
+	// own request is retried.
+	if r := e.vote(t, in, voted); r.code != 204 || !slices.Contains(receiptLines(t, r), voted.voter+" "+voted.say) {
+		t.Errorf("retry of the vote whose stamp was used again: %d %q, want 204 with its own stamp", r.code, receiptLines(t, r))
+	}
 	// The accepted percent-encoded options are recorded decoded.
 	votes, _ := e.records(t, in)
 	n := 0
@@ -317,6 +332,32 @@ func TestChecks(t *testing.T) {
 // steps lists the changes a test case makes to a valid ballot, in order.
 func steps(f ...func(*testing.T, *ballot)) []func(*testing.T, *ballot) { return f }
 
+// TestDecoysRipen: a vote's stamp stands as a decoy on other receipts only
+// once it has been durable for DecoyAge, by when every edge has read its
+// vote and refuses the stamp for any other (docs/THREAT_MODEL.md).
+func TestDecoysRipen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.start(t, e.config(t.TempDir()))
+	e.healthy(t, in)
+	first := e.newBallot(t, testOptions[0])
+	e.mustVote(t, in, first)
+	decoy := func() string {
+		t.Helper()
+		r := e.mustVote(t, in, e.newBallot(t, testOptions[1]))
+		st, _, _ := strings.Cut(receiptLines(t, r)[0], " ")
+		return st
+	}
+	e.clock.Set(e.clock.Now().Add(2999 * time.Millisecond))
+	if st := decoy(); st != "-" {
+		t.Errorf("a receipt 2.999 s after the only vote for %q shows %q against it, want -", testOptions[0], st)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Millisecond))
+	if st := decoy(); st != first.voter {
+		t.Errorf("a receipt 3 s after the only vote for %q shows %q against it, want its stamp %s", testOptions[0], st, first.voter)
+	}
+}
+
 // TestReceipts checks the receipt of PROTOCOL.md 5.4 and 6: one line per
 // option in ballot order, the voter's own stamp against the chosen option,
 // "-" against an option nobody has chosen yet and otherwise the stamp of an
@@ -334,6 +375,8 @@ func TestReceipts(t *testing.T) {
 	var ballots []*ballot
 	// Options in an order that leaves each unchosen for a while.
 	for i, o := range []int{0, 0, 1, 0, 1, 2, 2, 1, 0, 2, 1, 1} {
+		// Each vote's stamp may stand as a decoy from DecoyAge on.
+		e.clock.Set(e.clock.Now().Add(3 * time.Second))
 		b := e.newBallot(t, testOptions[o])
 		r := e.mustVote(t, in, b)
 		if len(r.body) != 0 {
@@ -426,57 +469,6 @@ func TestReceipts(t *testing.T) {
 		t.Errorf("recorded voters\n got %q\nwant %q", voters, wantVoters)
 	}
 	e.noErrorsLogged(t)
-}
-
-// TestStamp checks GET /stamp: the collector's time, its signatures under
-// UTC-SIGN and UTC-HOLE and the booth codes of the current and the previous
-// step.
-func TestStamp(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	in := e.start(t, e.config(t.TempDir()))
-	signPub := e.secrets.UTCSign.Public().(ed25519.PublicKey)
-	holePub := e.secrets.UTCHole.Public().(ed25519.PublicKey)
-
-	// 29 s into a step, half a second later (the same second: the same
-	// answer), then in the next step.
-	step := campaignStart.Add(24 * time.Hour).Truncate(totp.Step)
-	var prevCodes []string
-	for i, now := range []time.Time{step.Add(29 * time.Second), step.Add(29*time.Second + 500*time.Millisecond), step.Add(30 * time.Second)} {
-		e.clock.Set(now)
-		r := e.get(t, in, "/stamp")
-		wantEmpty(t, r, http.StatusNoContent)
-		putc := r.header.Get("P-UTC")
-		if want := strconv.FormatInt(now.Unix(), 10); putc != want {
-			t.Errorf("request %d: P-UTC %q, want %q", i, putc, want)
-		}
-		verify := func(name string, pub ed25519.PublicKey) bool {
-			sig, err := base64.StdEncoding.DecodeString(r.header.Get(name))
-			return err == nil && ed25519.Verify(pub, []byte(putc), sig)
-		}
-		if !verify("Sign", signPub) {
-			t.Errorf("request %d: Sign does not verify under UTC-SIGN", i)
-		}
-		if !verify("Hole", holePub) {
-			t.Errorf("request %d: Hole does not verify under UTC-HOLE", i)
-		}
-		if verify("Sign", holePub) || verify("Hole", signPub) {
-			t.Errorf("request %d: Sign and Hole are interchangeable", i)
-		}
-		cur, err1 := totp.Code(e.secrets.TOTPSeed, now)
-		prev, err2 := totp.Code(e.secrets.TOTPSeed, now.Add(-30*time.Second))
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatal(err)
-		}
-		codes := strings.Split(r.header.Get("Codes"), " ")
-		if !slices.Equal(codes, []string{cur, prev}) {
-			t.Errorf("request %d: Codes %q, want %q", i, r.header.Get("Codes"), cur+" "+prev)
-		}
-		if i == 2 && (prevCodes == nil || codes[1] != prevCodes[0]) {
-			t.Errorf("in the next step the previous code is %q, want the former current one %q", codes[1], prevCodes)
-		}
-		prevCodes = codes
-	}
 }
 
 // TestRecordsPaging reads /records/votes and /records/voters a page at a

@@ -24,9 +24,11 @@ const (
 	// connection the collector has just closed would be lost to that
 	// instance.
 	collectorIdle = 5 * time.Second
-	// collectorMaxBody bounds what the edge reads of a collector's body,
-	// which it never uses.
-	collectorMaxBody = 64 << 10
+	// maxStampPool is the largest pool of platform stamps the edge asks
+	// for (Config.StampPoolMax), and collectorMaxBody bounds what the edge
+	// reads of a collector's body: such a pool, or a page of records.
+	maxStampPool     = 1 << 16
+	collectorMaxBody = 64<<10 + maxStampPool*sigLen
 )
 
 // collector is one collecting instance as the edge sees it: its URLs and a

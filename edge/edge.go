@@ -3,13 +3,18 @@
 // by the first label of the Host header and serves:
 //
 //   - GET /list, the ballot, from memory;
-//   - GET /stamp, the platform stamp, from one collector answer per second
-//     (platform.go);
+//   - GET /stamp, the platform stamp: a genuine one from a pool that one
+//     collector answer a second fills, or a decoy the edge signs itself,
+//     each signature fresh (platform.go);
 //   - GET /<nonce>, a vote: the edge checks the request, the proof of work,
-//     the platform stamp and the voter stamp itself, then relays the vote to
-//     both collecting instances of the mandate's pair; it keeps each
-//     verdict (all answers but 400 and 503) under the nonce for 300 s
-//     (NonceCacheTTL) and gives it again to a retried or replayed vote
+//     the platform stamp and the voter stamp itself, refuses a voter stamp
+//     or a nonce it knows recorded by another vote (seen.go), then relays
+//     the vote to both collecting instances of the mandate's pair; it keeps
+//     each verdict (all answers but 400, 489, 480, its own 481 and 503)
+//     under the nonce for 300 s (NonceCacheTTL), with a digest of the request,
+//     and gives it again only to the same vote: the same nonce and the same
+//     header values. Any other request with that nonce gets 480 and no
+//     receipt, since nonces are public and a receipt is the voter's alone
 //     (vote.go);
 //   - GET / and /app/..., the web applications (static.go);
 //   - OPTIONS preflights from the web origins it is configured to allow.
@@ -34,14 +39,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/connlimit"
+	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -54,6 +61,10 @@ type Campaign struct {
 	// does not verify is refused with 488. It stays secret until the
 	// campaign closes.
 	UTCSignPub ed25519.PublicKey
+
+	// UTCHole signs the decoy stamps answered to wrong booth codes, afresh
+	// for every answer (platform.go).
+	UTCHole ed25519.PrivateKey
 
 	// VoterKey is the voter-stamp HMAC key, at least 16 bytes.
 	VoterKey []byte
@@ -98,7 +109,19 @@ type Config struct {
 	IdleTimeout    time.Duration // keep-alive idle; default 60s
 	MaxHeaderBytes int           // request line and headers; default 8 KiB
 	MaxConns       int           // concurrent connections; default 10000
-	MaxConnsPerIP  int           // default 0: no per-IP limit (many voters share a NAT)
+
+	// MaxConnsPerIP bounds the connections of one client: one IPv4
+	// address, or one IPv6 /64; default 512 (connlimit.DefaultPerAddr,
+	// sized for large NATs), negative for no limit. Behind a proxy or TLS
+	// terminator every connection comes from the proxy's address: turn
+	// the limit off there and limit clients at the proxy.
+	MaxConnsPerIP int
+
+	// IdleCloseAt is the share of MaxConns, in percent, from which a new
+	// connection closes the longest-idle one (a connection waiting for a
+	// request) rather than adding to the count; default 90, negative for
+	// never (limit.go).
+	IdleCloseAt int
 
 	// CollectorTimeout bounds each request to a collector, from waiting
 	// for a connection to the last byte of the answer; default 5s.
@@ -113,6 +136,12 @@ type Config struct {
 	// NonceCacheTTL is how long an answer stays in the nonce cache, and
 	// the max-age the answer carries; default 300s (PROTOCOL.md 5.3).
 	NonceCacheTTL time.Duration
+
+	// StampPoolMin and StampPoolMax bound the number of genuine platform
+	// stamps the edge asks a collector for each second: twice the most
+	// that valid booth codes took in one of the last seconds, plus
+	// StampPoolMin (platform.go). Defaults 256 and 20000.
+	StampPoolMin, StampPoolMax int
 
 	// TailInterval is how often the edge reads the new vote records of
 	// every collecting instance, to know which pair holds each recorded
@@ -137,6 +166,12 @@ func (c *Config) withDefaults() {
 	if c.MaxConns == 0 {
 		c.MaxConns = 10000
 	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = connlimit.DefaultPerAddr
+	}
+	if c.IdleCloseAt == 0 {
+		c.IdleCloseAt = connlimit.DefaultIdlePercent
+	}
 	if c.CollectorTimeout == 0 {
 		c.CollectorTimeout = 5 * time.Second
 	}
@@ -145,6 +180,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.NonceCacheTTL == 0 {
 		c.NonceCacheTTL = 300 * time.Second
+	}
+	if c.StampPoolMin == 0 {
+		c.StampPoolMin = 256
+	}
+	if c.StampPoolMax == 0 {
+		c.StampPoolMax = 20000
 	}
 	if c.TailInterval == 0 {
 		c.TailInterval = time.Second
@@ -161,12 +202,6 @@ func (c *Config) withDefaults() {
 // 32-byte keys (campaign.SecretSize).
 const minVoterKey = 16
 
-// verifiedSize is how many genuine (P-UTC, P-SIG) pairs a campaign
-// remembers. One pair is current each second, and votes carry stamps up to
-// the campaign's maximum stamp age old (30 minutes is 1800 pairs), so this
-// covers the stamps in use; an older one costs one Ed25519 verification.
-const verifiedSize = 4096
-
 // site is what the edge serves for one campaign. Built by New; the fields
 // above platform are read-only afterwards.
 type site struct {
@@ -181,12 +216,14 @@ type site struct {
 	lists     fasthttp.RequestHandler // published lists; nil when not served here
 	expose    string                  // Access-Control-Expose-Headers value
 
-	// platform is the last platform stamp fetched, for the second it
-	// names; replaced, never modified (platform.go).
+	// platform is the current pool of platform stamps, next the one
+	// prefetched for a later second, demand what the last pools answered
+	// and asked the second of the last /stamp request (platform.go).
+	hole     *hedged.Signer
 	platform platformPtr
-	// verified holds P-SIG values known to verify under signPub; safe for
-	// concurrent use.
-	verified *lru.Cache[sigKey, struct{}]
+	next     platformPtr
+	demand   demand
+	asked    atomic.Int64
 	// seen knows which pair holds each recorded vote whose stamp is still
 	// live; tails keep it up to date from every instance (tail.go).
 	seen  *seenVotes
@@ -207,18 +244,20 @@ type Server struct {
 	origins  map[string]bool // AllowOrigins otherwise
 	cors     bool            // AllowOrigins is not empty
 
-	// nonces maps campaign name and raw nonce to the answer given, for
-	// NonceCacheTTL; votes shares a flight between concurrent requests for
-	// the same key, so that only one reaches the collectors.
-	nonces *expirable.LRU[string, *answer]
+	// nonces maps campaign name and raw nonce to the answer given and the
+	// digest of the vote it was given to, for NonceCacheTTL; votes shares a
+	// flight between concurrent requests for the same key, so that only
+	// one reaches the collectors (vote.go).
+	nonces *expirable.LRU[string, cachedAnswer]
 	votes  singleflight.Group
 	// stamps shares the fetch of a platform stamp between the requests of
 	// one second (key: campaign name and second).
 	stamps singleflight.Group
 
+	conns      connlimit.Counters   // what the connection limits did (limit.go)
 	errAnswers [numCounters]*answer // the fixed answer of each rejection reason
-	verdicts   [5]*answer           // collector codes 481..485, relayed as they are
-	maxAge     [2]string            // Cache-Control of every answer kept under a nonce
+	verdicts   [numVerdicts]*answer // collector codes 481..486, relayed as they are
+	maxAge     [2][2]string         // Cache-Control and Vary of every answer kept under a nonce
 	counters   counters
 
 	// tailStop ends the tailers' goroutines, started by the first Serve;
@@ -239,6 +278,12 @@ func New(cfg Config) (*Server, error) {
 	cfg.withDefaults()
 	if len(cfg.Campaigns) == 0 {
 		return nil, errors.New("edge: no campaign to serve")
+	}
+	if cfg.MaxConns < 0 || cfg.IdleCloseAt > 100 {
+		return nil, fmt.Errorf("edge: MaxConns %d, IdleCloseAt %d: want a positive limit and a share of at most 100 percent", cfg.MaxConns, cfg.IdleCloseAt)
+	}
+	if cfg.StampPoolMin < 1 || cfg.StampPoolMax < cfg.StampPoolMin || cfg.StampPoolMax > maxStampPool {
+		return nil, fmt.Errorf("edge: StampPoolMin %d, StampPoolMax %d: want 1 <= min <= max <= %d", cfg.StampPoolMin, cfg.StampPoolMax, maxStampPool)
 	}
 	if cfg.CollectorTimeout < 0 || cfg.NonceCacheTTL < time.Second || cfg.NonceCacheSize < 0 {
 		return nil, fmt.Errorf("edge: CollectorTimeout %v, NonceCacheTTL %v, NonceCacheSize %d: want a positive timeout, a TTL of at least 1s and a positive size",
@@ -277,7 +322,7 @@ func New(cfg Config) (*Server, error) {
 	// Made last, once nothing can fail: the cache starts a goroutine that
 	// expires entries and that lives as long as the process (the library
 	// has no way to stop it; an edge is one per process).
-	s.nonces = expirable.NewLRU[string, *answer](cfg.NonceCacheSize, nil, cfg.NonceCacheTTL)
+	s.nonces = expirable.NewLRU[string, cachedAnswer](cfg.NonceCacheSize, nil, cfg.NonceCacheTTL)
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
 		Name:               "powvote",
@@ -286,8 +331,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:        cfg.IdleTimeout,
 		ReadBufferSize:     cfg.MaxHeaderBytes,
 		MaxRequestBodySize: 1 << 10,          // no endpoint takes a body
-		Concurrency:        2 * cfg.MaxConns, // the limit is limitListener's
-		MaxConnsPerIP:      cfg.MaxConnsPerIP,
+		Concurrency:        2 * cfg.MaxConns, // the limits are limitListener's
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
 		ErrorHandler:       parseErrorAnswer,
@@ -328,6 +372,8 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 	switch {
 	case len(c.UTCSignPub) != ed25519.PublicKeySize:
 		return nil, fmt.Errorf("edge: campaign %s: UTCSignPub is %d bytes, want %d", name, len(c.UTCSignPub), ed25519.PublicKeySize)
+	case len(c.UTCHole) != ed25519.PrivateKeySize:
+		return nil, fmt.Errorf("edge: campaign %s: UTCHole is %d bytes, want %d", name, len(c.UTCHole), ed25519.PrivateKeySize)
 	case len(c.VoterKey) < minVoterKey:
 		return nil, fmt.Errorf("edge: campaign %s: VoterKey is %d bytes, want at least %d", name, len(c.VoterKey), minVoterKey)
 	case len(c.Pass) == 0:
@@ -337,8 +383,16 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 	case len(c.Pairs) > math.MaxUint16:
 		return nil, fmt.Errorf("edge: campaign %s: %d collector pairs, at most %d", name, len(c.Pairs), math.MaxUint16)
 	}
+	hole, err := hedged.New(c.UTCHole)
+	if err != nil {
+		return nil, fmt.Errorf("edge: campaign %s: UTCHole: %w", name, err)
+	}
+	if hole.Public().Equal(c.UTCSignPub) {
+		return nil, fmt.Errorf("edge: campaign %s: UTCHole is the UTC-SIGN key: decoys would be genuine", name)
+	}
 	st := &site{
 		name:     name,
+		hole:     hole,
 		settings: c.Settings,
 		signPub:  c.UTCSignPub,
 		voterKey: c.VoterKey,
@@ -369,10 +423,6 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 			st.tails = append(st.tails, s.newTailer(st, k, col))
 		}
 		st.pairs = append(st.pairs, pair)
-	}
-	var err error
-	if st.verified, err = lru.New[sigKey, struct{}](verifiedSize); err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
 	}
 	expose := []string{"P-UTC", "P-SIG", "Voter"}
 	for i, o := range c.Settings.Options {
@@ -432,10 +482,12 @@ func (s *Server) CatchUp(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Serve answers connections from ln until Shutdown. The first call also
+// Serve answers connections from ln, within the connection limits
+// (limit.go), until Shutdown. The first call also
 // starts reading every instance's new vote records each TailInterval.
 func (s *Server) Serve(ln net.Listener) error {
 	s.tailOnce.Do(func() {
+		s.tailDone.Go(func() { s.prefetch(s.tailCtx) })
 		if s.cfg.TailInterval < 0 {
 			return
 		}
@@ -445,7 +497,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 		}
 	})
-	return s.srv.Serve(&limitListener{Listener: ln, max: int64(s.cfg.MaxConns)})
+	lln, err := s.limitListener(ln)
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	return s.srv.Serve(lln)
 }
 
 // Shutdown stops accepting, lets requests in flight finish and returns when
@@ -595,8 +651,13 @@ func (s *Server) addCORS(ctx *fasthttp.RequestCtx, st *site, origin []byte, allo
 	}
 	h := &ctx.Response.Header
 	// Whether the answer carries CORS headers depends on Origin, so a
-	// shared cache must key on it, allowed or not.
-	h.Set("Vary", "Origin")
+	// shared cache must key on it, allowed or not; an answer to a vote
+	// varies on the vote's headers already.
+	if v := h.Peek("Vary"); len(v) > 0 {
+		h.Set("Vary", string(v)+", Origin")
+	} else {
+		h.Set("Vary", "Origin")
+	}
 	if !allowed {
 		return
 	}

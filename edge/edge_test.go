@@ -33,7 +33,7 @@ func settings(name string, options ...string) *campaign.Settings {
 func offline(t *testing.T, s *campaign.Settings) Campaign {
 	t.Helper()
 	k := newKeys(t)
-	return Campaign{Settings: s, UTCSignPub: k.signPub(), VoterKey: k.voterKey, Pass: k.pass,
+	return Campaign{Settings: s, UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Pass: k.pass,
 		Pairs: [][2]string{{deadURL(t), deadURL(t)}}}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/wire"
@@ -66,8 +67,8 @@ type stampReply int
 
 const (
 	stampOK          stampReply = iota
-	stampBadSign                // Sign is not base64 of 64 bytes
-	stampForeignSign            // Sign verifies under another key
+	stampBadSign                // the body is a byte short of Count signatures
+	stampForeignSign            // the signatures verify under another key
 	stampBadCodes               // Codes is malformed
 	stampDown                   // 503
 )
@@ -88,6 +89,7 @@ type fakeCollector struct {
 	reply      atomic.Pointer[reply]
 	stampReply atomic.Int32
 	stamps     atomic.Int64 // GET /stamp received
+	asked      atomic.Int64 // signatures those asked for
 	votes      atomic.Int64 // POST /vote received
 	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
 	reads      atomic.Int64 // GET /records/votes received
@@ -177,32 +179,52 @@ func (c *fakeCollector) handle(ctx *fasthttp.RequestCtx) {
 
 func (c *fakeCollector) stamp(ctx *fasthttp.RequestCtx) {
 	now := c.clock()
-	putc := strconv.FormatInt(now.Unix(), 10)
-	cur, err1 := totp.Code(c.keys.seed, now)
-	prev, err2 := totp.Code(c.keys.seed, now.Add(-totp.Step))
+	sec := now.Unix()
+	if v := ctx.Request.Header.Peek("Second"); v != nil {
+		sec, _ = strconv.ParseInt(string(v), 10, 64)
+	}
+	n, err := strconv.Atoi(string(ctx.Request.Header.Peek("Count")))
+	if err != nil || n < 1 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	c.asked.Add(int64(n))
+	at := time.Unix(sec, 0)
+	putc := strconv.FormatInt(sec, 10)
+	cur, err1 := totp.Code(c.keys.seed, at)
+	prev, err2 := totp.Code(c.keys.seed, at.Add(-totp.Step))
 	if err1 != nil || err2 != nil {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
-	sign := ed25519.Sign(c.keys.sign, []byte(putc))
+	key := c.keys.sign
 	codes := cur + " " + prev
 	switch stampReply(c.stampReply.Load()) {
 	case stampDown:
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		return
-	case stampBadSign:
-		sign = sign[:63]
 	case stampForeignSign:
-		sign = ed25519.Sign(c.keys.hole, []byte(putc))
+		key = c.keys.hole
 	case stampBadCodes:
 		codes = cur + "," + prev
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	signer, err := hedged.New(key)
+	if err != nil {
+		panic(err)
+	}
+	body := make([]byte, n*ed25519.SignatureSize)
+	for i := range n {
+		signer.Sign(rand.Reader, []byte(putc), (*[ed25519.SignatureSize]byte)(body[i*ed25519.SignatureSize:]))
+	}
+	if stampReply(c.stampReply.Load()) == stampBadSign {
+		body = body[:len(body)-1]
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
 	h := &ctx.Response.Header
 	h.Set("P-UTC", putc)
-	h.Set("Sign", base64.StdEncoding.EncodeToString(sign))
-	h.Set("Hole", base64.StdEncoding.EncodeToString(ed25519.Sign(c.keys.hole, []byte(putc))))
 	h.Set("Codes", codes)
+	h.Set("Count", strconv.Itoa(n))
+	ctx.SetBody(body)
 }
 
 func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {

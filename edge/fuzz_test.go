@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/stamp"
 )
 
 // FuzzVoteRequest sends the edge's handler votes with arbitrary paths and
@@ -23,7 +24,7 @@ func FuzzVoteRequest(f *testing.F) {
 	f.Add(good.path, h["Auth-Pkey"], "%%%", h["Auth-Id"], "-1", h["P-SIG"], h["Voter"], "%E2%82")
 	f.Add(good.path+"0", "", "", "", "", "", "", "")
 	f.Add("/"+base64.StdEncoding.EncodeToString([]byte("not hex at all")), h["Auth-Pkey"], h["Auth-Sig"], h["Auth-Id"], h["P-UTC"], h["P-SIG"], h["Voter"], "Z%C3%BCrich")
-	allowed := map[int]bool{204: true, 400: true, 481: true, 482: true, 483: true, 484: true, 485: true, 487: true, 488: true, 489: true, 503: true}
+	allowed := map[int]bool{204: true, 400: true, 480: true, 481: true, 482: true, 483: true, 484: true, 485: true, 486: true, 487: true, 488: true, 489: true, 503: true}
 	f.Fuzz(func(t *testing.T, path, pkey, sig, id, putc, psig, voter, say string) {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetRequestURI(path)
@@ -46,7 +47,8 @@ func FuzzVoteRequest(f *testing.F) {
 
 // FuzzParseRecords reads arbitrary pages of a collector's vote records: no
 // panic, and a page that parses has one record per line, numbered on from
-// its first, each a retraction or a vote with a nonce of a valid length.
+// its first, each a retraction or a vote with a nonce of a valid length
+// and a voter stamp of the written length.
 func FuzzParseRecords(f *testing.F) {
 	good := testVoteLine(1767225600, "c0ffee00c0ffee00")
 	f.Add([]byte("1 "+good+"\n2 retract c0ffee00c0ffee00\n"), uint64(1))
@@ -66,6 +68,9 @@ func FuzzParseRecords(f *testing.F) {
 		for i, r := range recs {
 			if r.nonce != nil && (len(r.nonce) < pow.MinNonce || len(r.nonce) > pow.MaxNonce) {
 				t.Fatalf("record %d: nonce of %d bytes", i, len(r.nonce))
+			}
+			if (r.nonce != nil) != (len(r.voter) == stamp.VoterLen) || r.nonce == nil && r.voter != "" {
+				t.Fatalf("record %d: nonce %x with voter stamp %q", i, r.nonce, r.voter)
 			}
 		}
 	})

@@ -2,55 +2,50 @@ package edge
 
 import (
 	"net"
-	"sync"
-	"sync/atomic"
-	"time"
+
+	"github.com/powvote/powvote/internal/connlimit"
 )
 
-// limitListener holds the edge to Config.MaxConns open connections. One
-// more is answered 503 with an empty body, like every answer of the edge,
-// and closed: fasthttp's own limit (Server.Concurrency) would answer with
-// an explanatory text, so fasthttp is given room to spare and never
-// reaches it.
-type limitListener struct {
-	net.Listener
-	max  int64
-	open atomic.Int64
-}
+// The edge's connections are bounded by its own listener (package
+// connlimit), not by fasthttp's limits: fasthttp's Server.Concurrency
+// would answer with an explanatory text, and its MaxConnsPerIP answers
+// 429 with one and logs the client's address; fasthttp is given room to
+// spare and never reaches them.
+//
+//   - Config.MaxConns connections at once. One more is answered 503 with
+//     an empty body, like every answer of the edge, and closed.
+//   - Config.MaxConnsPerIP connections at once per client: one IPv4
+//     address or one IPv6 /64. One more from that client takes the place
+//     of the client's longest-idle connection, or, when all of them are
+//     busy, gets the same 503.
+//   - From Config.IdleCloseAt percent of MaxConns on, a new connection
+//     takes the place of the longest-idle connection of any client, so
+//     that connections which carry no request (opened and left silent,
+//     or kept alive after an answer) cannot fill the edge: a refusal is
+//     left for when every open connection is busy.
+//
+// An idle connection is closed without an answer, as at its keep-alive
+// timeout: browsers and HTTP clients send their next request on a new
+// connection. The counts go to Stats; no address is logged.
 
-// overloaded is the whole answer to a connection beyond the limit.
+// overloaded is the whole answer to a connection beyond a limit.
 const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-// refuseTimeout bounds the write of that answer to a client that does not
-// read.
-const refuseTimeout = time.Second
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.open.Add(1) <= l.max {
-			return &limitConn{Conn: c, l: l}, nil
-		}
-		l.open.Add(-1)
-		go func() {
-			c.SetDeadline(time.Now().Add(refuseTimeout))
-			c.Write([]byte(overloaded))
-			c.Close()
-		}()
-	}
+// limitListener wraps ln in the edge's connection limits.
+func (s *Server) limitListener(ln net.Listener) (net.Listener, error) {
+	return connlimit.New(ln, connlimit.Config{
+		Max:      s.cfg.MaxConns,
+		PerAddr:  max(s.cfg.MaxConnsPerIP, 0),
+		IdleAt:   connlimit.IdleAt(s.cfg.MaxConns, s.cfg.IdleCloseAt),
+		Refusal:  []byte(overloaded),
+		Counters: &s.conns,
+		Logger:   s.log,
+	})
 }
 
-// limitConn gives its slot back when closed, once.
-type limitConn struct {
-	net.Conn
-	l    *limitListener
-	once sync.Once
-}
-
-func (c *limitConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
-	return c.Conn.Close()
+// addConnStats adds the listener's counters to the Stats map.
+func (s *Server) addConnStats(m map[string]uint64) {
+	m["conns_refused"] = s.conns.Refused.Load()
+	m["conns_refused_per_ip"] = s.conns.RefusedAddr.Load()
+	m["conns_closed_idle"] = s.conns.ClosedIdle.Load()
 }

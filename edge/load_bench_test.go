@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,11 +150,20 @@ func BenchmarkEdgeJunkVotes(b *testing.B) {
 	b.ReportMetric(edge.rate/floor.rate, "edge/floor")
 }
 
-// BenchmarkEdgeStamp measures GET /stamp with a right booth code, on the
-// real clock, and how many stamps the edge fetched from the platform
-// meanwhile (at most one per second).
+// BenchmarkEdgeStamp measures GET /stamp on the real clock, with a valid
+// booth code and in a flood of wrong ones, and how many fetches (at most
+// one a second) and signatures the platform made meanwhile: a flood of
+// wrong codes must leave the platform's signing at the pool's minimum.
 func BenchmarkEdgeStamp(b *testing.B) {
-	e := startEnv(b, 1, nil)
+	for _, kind := range []string{"valid", "wrong"} {
+		b.Run(kind, func(b *testing.B) { benchEdgeStamp(b, kind == "valid") })
+	}
+}
+
+func benchEdgeStamp(b *testing.B, valid bool) {
+	// The stand-in collectors sign a pool on one core, beside the load:
+	// give them the default timeout.
+	e := startEnv(b, 1, func(c *Config) { c.CollectorTimeout, c.StampPoolMin = 5*time.Second, 256 })
 	// The shared clock follows the real one, so that the edge's
 	// second-by-second stamps renew as they would in service.
 	e.clock.ns.Store(time.Now().UnixNano())
@@ -175,33 +185,54 @@ func BenchmarkEdgeStamp(b *testing.B) {
 		req.Header.SetHost("solar.example.org")
 		// The code of the current step, or of the one before when the step
 		// changes during the run: both are accepted.
-		req.Header.Set("TOTP", codeNow(b, e))
+		code := codeNow(b, e)
+		if !valid {
+			code = wrongOf(code)
+		}
+		req.Header.Set("TOTP", code)
 	}
 	addr := e.base[len("http://"):]
 	var edge, floor loadResult
-	var fetched int64
+	var fetched, signed int64
 	var secs float64
 	b.ResetTimer()
 	for range b.N {
 		before := e.cols[0].stamps.Load() + e.cols[1].stamps.Load()
+		askedBefore := e.cols[0].asked.Load() + e.cols[1].asked.Load()
 		t0 := time.Now()
 		edge = drive(b, addr, loadTime, stampReq)
 		secs = time.Since(t0).Seconds()
 		fetched = e.cols[0].stamps.Load() + e.cols[1].stamps.Load() - before
+		signed = e.cols[0].asked.Load() + e.cols[1].asked.Load() - askedBefore
 		floor = drive(b, floorServer(b, 204), loadTime, stampReq)
 	}
 	b.StopTimer()
 	if n := edge.status[204]; n != sumStatus(edge.status) {
 		b.Fatalf("edge answers %v, want only 204", edge.status)
 	}
-	if limit := int64(secs) + 2; fetched > limit {
-		b.Fatalf("the edge fetched %d platform stamps in %.1f s, want at most one a second", fetched, secs)
+	// One fetch per second, and one ahead.
+	if limit := int64(secs) + 3; fetched > limit {
+		b.Fatalf("the edge fetched %d pools of platform stamps in %.1f s, want at most one a second", fetched, secs)
+	}
+	if !valid && signed > fetched*256 {
+		b.Fatalf("a flood of wrong codes made the platform sign %d stamps in %d fetches", signed, fetched)
 	}
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(edge.rate, "stamps/s")
 	b.ReportMetric(floor.rate, "floor-req/s")
 	b.ReportMetric(edge.rate/floor.rate, "edge/floor")
 	b.ReportMetric(float64(fetched)/secs, "platform-fetches/s")
+	b.ReportMetric(float64(signed)/secs, "platform-sigs/s")
+	b.ReportMetric(float64(e.srv.Stats()["stamp_pool_spent"])/secs, "pool-spent/s")
+}
+
+// wrongOf returns a six-digit code other than code; with code the current
+// step's, it is one of the two accepted codes at most by a 1 in 10^6
+// chance.
+func wrongOf(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+5)%10
+	return string(b)
 }
 
 // codeCache keeps the booth code of the current 30-second step, so that
@@ -294,7 +325,7 @@ func BenchmarkTailRecords(b *testing.B) {
 	var body []byte
 	now := time.Now().Unix()
 	for i := range page {
-		body = fmt.Appendf(body, "%d %s\n", i+1, testVoteLine(now, fmt.Sprintf("%016x", i)))
+		body = fmt.Appendf(body, "%d %s\n", i+1, testVoteLineStamp(now, testStamp(i), fmt.Sprintf("%016x", i)))
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	msg := []byte("123456789012345678901234")
@@ -308,7 +339,7 @@ func BenchmarkTailRecords(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, r := range recs {
-			sv.add(r.putc, r.nonce, 0, now)
+			sv.add(r.putc, r.voter, r.nonce, 0, now)
 		}
 		tailNs += float64(time.Since(t0).Nanoseconds()) / page
 		t0 = time.Now()
@@ -327,6 +358,9 @@ func BenchmarkSeenMemory(b *testing.B) {
 	const n = 1_000_000
 	now := time.Now().Unix()
 	nonce := make([]byte, 16)
+	// Voter stamps differ in their last characters; seenVotes keeps their
+	// hashes only, so the strings are garbage before the heap is read.
+	stamps := []string{"ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-", "6789-ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-"}
 	var perVote float64
 	for b.Loop() {
 		var before, after runtime.MemStats
@@ -335,7 +369,7 @@ func BenchmarkSeenMemory(b *testing.B) {
 		sv := newSeenVotes(3600)
 		for i := range n {
 			binary.BigEndian.PutUint64(nonce, uint64(i))
-			sv.add(now-int64(i%1800), nonce, i%7, now)
+			sv.add(now-int64(i%1800), stamps[i%len(stamps)]+strconv.Itoa(i), nonce, i%7, now)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -22,6 +22,8 @@ const (
 	notGenuine                   // 488: P-SIG is not a UTC-SIGN signature of P-UTC
 	badVoter                     // 487: the voter stamp does not verify
 	heldElsewhere                // 481: another pair holds a vote with this nonce (seen.go)
+	stampUsed                    // 486: a recorded vote with another nonce carries this voter stamp (seen.go)
+	nonceUsed                    // 480: the nonce's cached answer belongs to another vote (vote.go)
 	noPlatform                   // 503 to GET /stamp: no collector gave a platform stamp
 	noCollector                  // 503 to a vote: neither instance of the pair answered
 	internal                     // 503: a handler error that is not a rejection (a bug)
@@ -37,10 +39,15 @@ const (
 	relayed483
 	relayed484
 	relayed485
+	relayed486
 
 	// Traffic to the collectors.
 	collectorRequests // every request sent to a collector
 	stampFetches      // of which GET /stamp
+
+	// Genuine platform stamps (platform.go).
+	poolSigned // signatures the collectors made for this edge's pools
+	poolSpent  // valid booth codes answered with a decoy: the pool was spent
 
 	numCounters
 )
@@ -51,6 +58,8 @@ var counterNames = [numCounters]string{
 	notGenuine:        "not_genuine",
 	badVoter:          "bad_voter",
 	heldElsewhere:     "held_elsewhere",
+	stampUsed:         "stamp_used",
+	nonceUsed:         "nonce_used",
 	noPlatform:        "no_platform",
 	noCollector:       "no_collector",
 	internal:          "internal",
@@ -64,8 +73,11 @@ var counterNames = [numCounters]string{
 	relayed483:        "relayed_483",
 	relayed484:        "relayed_484",
 	relayed485:        "relayed_485",
+	relayed486:        "relayed_486",
 	collectorRequests: "collector_requests",
 	stampFetches:      "stamp_fetches",
+	poolSigned:        "stamp_pool_signed",
+	poolSpent:         "stamp_pool_spent",
 }
 
 // rejectStatus is the code the edge answers a rejection with (PROTOCOL.md
@@ -76,6 +88,8 @@ var rejectStatus = [...]int{
 	notGenuine:    488,
 	badVoter:      487,
 	heldElsewhere: 481,
+	stampUsed:     486,
+	nonceUsed:     480,
 	noPlatform:    fasthttp.StatusServiceUnavailable,
 	noCollector:   fasthttp.StatusServiceUnavailable,
 	internal:      fasthttp.StatusServiceUnavailable,
@@ -90,20 +104,32 @@ func (c *counters) add(n counter) { c[n].Add(1) }
 //
 //   - rejections by reason: bad_request (400), low_work (489), not_genuine
 //     (488), bad_voter (487), held_elsewhere (481: another pair holds a
-//     vote with this nonce), no_platform (503 to /stamp), no_collector
+//     vote with this nonce), stamp_used (486: a recorded vote with another
+//     nonce carries the voter stamp), nonce_used (480: the nonce was
+//     answered to another vote), no_platform (503 to /stamp), no_collector
 //     (503 to a vote), internal (503, a bug);
 //   - answers: list, stamp, preflight, replay (from the nonce cache),
-//     accepted (a collector's 2xx), relayed_481 .. relayed_485;
+//     accepted (a collector's 2xx), relayed_481 .. relayed_486;
 //   - collector_requests (every request sent to a collector) and
-//     stamp_fetches (of which GET /stamp).
+//     stamp_fetches (of which GET /stamp);
+//   - stamp_pool_signed, the genuine stamps the collectors signed for
+//     this edge, and stamp_pool_spent, the valid booth codes that found
+//     the pool spent and got a decoy (platform.go). The latter is for the
+//     operator's eyes: it tells valid codes from wrong ones in bulk.
+//   - conns_refused and conns_refused_per_ip, the connections answered
+//     503 at the connection limit and at the per-address limit, and
+//     conns_closed_idle, the idle connections closed to make room for a
+//     new one (limit.go).
 //
-// A request that shares another's flight is counted like that one's answer;
+// A request that shares the flight of the same vote is counted like that
+// one's answer, one that shares the flight of another vote as nonce_used;
 // only answers served from the nonce cache count as replay.
 func (s *Server) Stats() map[string]uint64 {
-	m := make(map[string]uint64, numCounters)
+	m := make(map[string]uint64, numCounters+3)
 	for i := range s.counters {
 		m[counterNames[i]] = s.counters[i].Load()
 	}
+	s.addConnStats(m)
 	return m
 }
 
@@ -159,9 +185,16 @@ func resetResponse(ctx *fasthttp.RequestCtx) {
 // request always gets again: its answer carries the nonce cache's max-age.
 // 400 is not (no valid nonce stands behind it) and 503 is not (the voter's
 // software retries it). heldElsewhere is not either: it refuses this
-// mandate with this nonce, and the voter's own request with the same nonce
-// must still get its receipt from its pair.
-func final(r counter) bool { return r == lowWork || r == notGenuine || r == badVoter }
+// mandate with this nonce, and were it cached under the nonce, the voter's
+// own request with that nonce would find the slot taken (480) instead of
+// its receipt. stampUsed is final: the nonce it is cached under is one no
+// recorded vote has (the recorded vote with the stamp has another), so it
+// takes no voter's slot, and the stamp stays used. nonceUsed is not: it
+// depends on which request with the nonce came first, and it never
+// replaces the cached answer.
+func final(r counter) bool {
+	return r == lowWork || r == notGenuine || r == badVoter || r == stampUsed
+}
 
 // cacheable reports whether a rejection is kept in the nonce cache under its
 // nonce: a final one, except 489, which is answered before the cache, the
@@ -171,19 +204,28 @@ func cacheable(r counter) bool { return final(r) && r != lowWork }
 // buildAnswers makes the fixed answers: one per rejection reason, one per
 // collector code the edge relays.
 func (s *Server) buildAnswers() {
-	maxAge := [2]string{"Cache-Control", "max-age=" + strconv.Itoa(int(s.cfg.NonceCacheTTL.Seconds()))}
+	s.maxAge = [2][2]string{
+		{"Cache-Control", "max-age=" + strconv.Itoa(int(s.cfg.NonceCacheTTL.Seconds()))},
+		// The edge gives a kept answer again only to the same vote
+		// (vote.go); a shared cache between it and voters must not give
+		// it to anyone who names the URL either.
+		{"Vary", voteVary},
+	}
 	for r := range counter(len(rejectStatus)) {
 		a := &answer{status: rejectStatus[r]}
 		if final(r) {
-			a.header = [][2]string{maxAge}
+			a.header = s.maxAge[:]
 		}
 		s.errAnswers[r] = a
 	}
 	for i := range s.verdicts {
-		s.verdicts[i] = &answer{status: 481 + i, header: [][2]string{maxAge}}
+		s.verdicts[i] = &answer{status: firstVerdict + i, header: s.maxAge[:]}
 	}
-	s.maxAge = maxAge
 }
+
+// voteVary names the headers a vote consists of: the answer to a vote
+// depends on every one of them.
+const voteVary = "Auth-Pkey, Auth-Sig, Auth-Id, P-UTC, P-SIG, Voter, Say"
 
 // fail is the one place where a handler error becomes an answer: the fixed
 // answer of its reason, with an empty body, counted by reason. The cause

@@ -3,58 +3,78 @@ package edge
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/powvote/powvote/internal/crockford"
 	"github.com/powvote/powvote/listline"
 )
 
 func TestSeenVotes(t *testing.T) {
 	const keep = 600
 	t0 := int64(1767225600)
+	stamp := "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
+	other := "ZZZZ-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
 	nonce := []byte("0123456789abcdef")
-	other := []byte("fedcba9876543210")
+	fresh := []byte("fedcba9876543210")
 
 	sv := newSeenVotes(keep)
-	if _, ok := sv.pair(t0, nonce); ok {
-		t.Fatal("an empty set knows a nonce")
+	if got, _ := sv.find(t0, stamp, nonce); got != stampUnknown {
+		t.Fatalf("an empty set knows a stamp: %v", got)
 	}
-	if got := sv.add(t0, nonce, 3, t0); got != 3 {
-		t.Fatalf("add = %d, want 3", got)
-	}
-	if k, ok := sv.pair(t0, nonce); !ok || k != 3 {
-		t.Fatalf("pair = %d, %v; want 3, true", k, ok)
-	}
-	// The first pair stays: a later report of another pair is a copy.
-	if got := sv.add(t0, nonce, 5, t0+1); got != 3 {
-		t.Fatalf("add of a second pair = %d, want the first, 3", got)
-	}
-	if _, ok := sv.pair(t0, other); ok {
-		t.Fatal("another nonce is known")
-	}
-	// A copy carries the same P-UTC; the lookup is by its minute.
-	if _, ok := sv.pair(t0+3600, nonce); ok {
-		t.Fatal("the nonce is known under another P-UTC")
+	sv.add(t0, stamp, nonce, 3, t0)
+	// A later report of the stamp under another pair or nonce is a copy
+	// or a used stamp: the first stays.
+	sv.add(t0, stamp, nonce, 5, t0+1)
+	sv.add(t0, stamp, fresh, 7, t0+1)
+	for _, tc := range []struct {
+		name  string
+		putc  int64
+		stamp string
+		nonce []byte
+		want  seenVote
+		pair  int
+	}{
+		{"the recorded vote", t0, stamp, nonce, stampSame, 3},
+		{"its stamp with another nonce", t0, stamp, fresh, stampOther, 0},
+		{"another stamp with its nonce", t0, other, nonce, stampUnknown, 0},
+		{"another stamp", t0, other, fresh, stampUnknown, 0},
+		// A vote with the stamp carries its P-UTC; the lookup is by its
+		// minute.
+		{"its stamp under another P-UTC", t0 + 3600, stamp, nonce, stampUnknown, 0},
+		{"its stamp later in the same minute", t0 + 59, stamp, fresh, stampOther, 0},
+	} {
+		if got, k := sv.find(tc.putc, tc.stamp, tc.nonce); got != tc.want || k != tc.pair {
+			t.Errorf("%s: find = %v, pair %d; want %v, pair %d", tc.name, got, k, tc.want, tc.pair)
+		}
 	}
 	// A stamp too old for any collector is not kept.
-	if sv.add(t0, other, 1, t0+keep+1); sv.len() != 1 {
+	if sv.add(t0, other, fresh, 1, t0+keep+1); sv.len() != 1 {
 		t.Fatalf("len = %d after adding a dead stamp, want 1", sv.len())
 	}
 	// Minutes whose stamps are all dead are dropped on the next add.
 	later := t0 + keep + 120
-	sv.add(later, other, 1, later)
-	if _, ok := sv.pair(t0, nonce); ok {
-		t.Fatal("an expired nonce is still known")
+	sv.add(later, other, fresh, 1, later)
+	if got, _ := sv.find(t0, stamp, nonce); got != stampUnknown {
+		t.Fatal("an expired stamp is still known")
 	}
-	if k, ok := sv.pair(later, other); !ok || k != 1 || sv.len() != 1 {
-		t.Fatalf("pair = %d, %v, len %d; want 1, true, 1", k, ok, sv.len())
+	if got, k := sv.find(later, other, fresh); got != stampSame || k != 1 || sv.len() != 1 {
+		t.Fatalf("find = %v, pair %d, len %d; want stampSame, 1, 1", got, k, sv.len())
+	}
+	// Pairs up to the largest a campaign may have keep their number.
+	sv.add(later, stamp, nonce, math.MaxUint16, later)
+	if got, k := sv.find(later, stamp, nonce); got != stampSame || k != math.MaxUint16 {
+		t.Fatalf("find = %v, pair %d; want stampSame, %d", got, k, math.MaxUint16)
 	}
 }
 
@@ -64,7 +84,8 @@ func TestParseRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || recs[0].putc != 1767225600 || fmt.Sprintf("%x", recs[0].nonce) != "c0ffee00c0ffee00" || recs[1].nonce != nil {
+	if len(recs) != 2 || recs[0].putc != 1767225600 || fmt.Sprintf("%x", recs[0].nonce) != "c0ffee00c0ffee00" ||
+		recs[0].voter != "0000-0000-0000-0000-0000-0000-0000-0000" || recs[1].nonce != nil {
 		t.Fatalf("records %+v", recs)
 	}
 	if recs, err := parseRecords(nil, 1); err != nil || len(recs) != 0 {
@@ -86,8 +107,19 @@ func TestParseRecords(t *testing.T) {
 
 // testVoteLine is a well-formed vote line with this P-UTC and nonce.
 func testVoteLine(putc int64, nonceHex string) string {
-	return fmt.Sprintf("%d %s %s %s \"Yes\"", putc, base64.StdEncoding.EncodeToString(make([]byte, 64)),
-		"0000-0000-0000-0000-0000-0000-0000-0000", nonceHex)
+	return testVoteLineStamp(putc, "0000-0000-0000-0000-0000-0000-0000-0000", nonceHex)
+}
+
+// testVoteLineStamp is a well-formed vote line with this P-UTC, voter
+// stamp and nonce.
+func testVoteLineStamp(putc int64, voter, nonceHex string) string {
+	return fmt.Sprintf("%d %s %s %s \"Yes\"", putc, base64.StdEncoding.EncodeToString(make([]byte, 64)), voter, nonceHex)
+}
+
+// testStamp is a well-formed voter stamp made from i (no MAC checks it in
+// records).
+func testStamp(i int) string {
+	return crockford.Group(crockford.Encode(binary.BigEndian.AppendUint64(make([]byte, 12), uint64(i))), "-", 4)
 }
 
 // otherPair returns b with a fresh mandate that routes to a pair other
@@ -172,8 +204,8 @@ func TestHeldElsewhere(t *testing.T) {
 	}
 	k2 := ballotPair(t, b2, 2)
 	waitFor(10*time.Second, func() bool {
-		_, ok := second.single.seen.pair(mustInt(t, b2.hdr["P-UTC"]), b2.nonce(t))
-		return ok
+		seen, _ := second.single.seen.find(mustInt(t, b2.hdr["P-UTC"]), b2.hdr["Voter"], b2.nonce(t))
+		return seen == stampSame
 	})
 	before := e.votes()
 	resp, _ = e2.cast(t, otherPair(t, b2, 2))
@@ -215,7 +247,7 @@ func TestFindStart(t *testing.T) {
 			col.addRecord("retract 00000000000000000000")
 			continue
 		}
-		col.addRecord(testVoteLine(putc[i], fmt.Sprintf("%016x", i)))
+		col.addRecord(testVoteLineStamp(putc[i], testStamp(i), fmt.Sprintf("%016x", i)))
 	}
 	tl := st.tails[0]
 	start, err := tl.findStart(now)
@@ -249,7 +281,7 @@ func TestFindStart(t *testing.T) {
 		}
 		nonce := make([]byte, 8)
 		fmt.Sscanf(fmt.Sprintf("%016x", i), "%x", &nonce)
-		if _, ok := st.seen.pair(putc[i], nonce); !ok {
+		if seen, _ := st.seen.find(putc[i], testStamp(i), nonce); seen != stampSame {
 			t.Fatalf("record %d with a live stamp was not remembered", i)
 		}
 	}
@@ -310,7 +342,7 @@ func TestShutdownWhileReading(t *testing.T) {
 	b, _ := silentCollector(t)
 	k := newKeys(t)
 	s, err := New(Config{
-		Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: k.signPub(), VoterKey: k.voterKey, Pass: k.pass,
+		Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Pass: k.pass,
 			Pairs: [][2]string{{a, b}}}},
 		TailInterval: 10 * time.Millisecond,
 	})
@@ -336,5 +368,103 @@ func TestShutdownWhileReading(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestStampUsed takes the platform and voter stamps of a recorded vote, as
+// anyone can from the votes list or a receipt, and casts votes with them,
+// each with fresh work: under a mandate of the same pair, of the other
+// pair, for another option, at the edge process that relayed the vote and
+// at one started later that learnt of it from the records. Each is refused
+// with 486 and reaches no collector, and the refusal is kept under its own
+// nonce; the voter's own request still gets its receipt at both.
+func TestStampUsed(t *testing.T) {
+	e := startEnv(t, 2, func(c *Config) { c.TailInterval = -1 })
+	b := e.ballot(t, e.rightCode(t), "Yes")
+	if resp, _ := e.cast(t, b); resp.StatusCode != 204 {
+		t.Fatalf("vote: status %d", resp.StatusCode)
+	}
+	k := ballotPair(t, b, 2)
+	e.votesSettled(pairVotes(k, 1, 1))
+
+	second, base2 := serve(t, e.cfg, func(s *Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.CatchUp(ctx); err != nil {
+			t.Errorf("catch up: %v", err)
+		}
+	})
+	e2 := *e
+	e2.srv, e2.base = second, base2
+
+	// used returns a vote with b's stamps, a fresh mandate of pair k and
+	// fresh work for say.
+	used := func(pair int, say string) ballot {
+		for {
+			c := b.with("Say", say)
+			for h, v := range mandate() {
+				c = c.with(h, v)
+			}
+			if ballotPair(t, c, 2) == pair {
+				return c.solve(t)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		env  *testEnv
+		b    ballot
+	}{
+		{"same edge, mandate of the same pair", e, used(k, "Yes")},
+		{"same edge, mandate of the other pair", e, used(1-k, "Yes")},
+		{"same edge, another option", e, used(k, "Other")},
+		{"another edge, mandate of the same pair", &e2, used(k, "Yes")},
+		{"another edge, mandate of the other pair", &e2, used(1-k, "Other")},
+	} {
+		before := e.votes()
+		stats := tc.env.srv.Stats()
+		for i := range 2 {
+			resp, body := tc.env.cast(t, tc.b)
+			if resp.StatusCode != 486 || body != "" || resp.Header.Get("Receipt-Sig") != "" || resp.Header.Get("Receipt01") != "" {
+				t.Fatalf("%s, request %d: status %d body %q receipt %q; want 486 without a receipt", tc.name, i+1, resp.StatusCode, body, resp.Header.Get("Receipt01"))
+			}
+			if resp.Header.Get("Cache-Control") != "max-age=300" {
+				t.Errorf("%s: Cache-Control %q, want max-age=300: the stamp stays used", tc.name, resp.Header.Get("Cache-Control"))
+			}
+		}
+		after := tc.env.srv.Stats()
+		if after["stamp_used"] != stats["stamp_used"]+1 || after["replay"] != stats["replay"]+1 {
+			t.Errorf("%s: stamp_used %d→%d, replay %d→%d; want +1 each (the second from the nonce cache)",
+				tc.name, stats["stamp_used"], after["stamp_used"], stats["replay"], after["replay"])
+		}
+		time.Sleep(20 * time.Millisecond)
+		if got := e.votes(); !slices.Equal(got, before) {
+			t.Errorf("%s: votes per instance went from %v to %v: a used stamp reached a collector", tc.name, before, got)
+		}
+	}
+	// The voter's own request, at either edge process, gets its receipt.
+	for _, env := range []*testEnv{e, &e2} {
+		if resp, _ := env.cast(t, b); resp.StatusCode != 204 || resp.Header.Get("Receipt-Sig") == "" {
+			t.Fatalf("the voter's retry: status %d, want 204 with its receipt", resp.StatusCode)
+		}
+	}
+}
+
+// TestStampUsedRelayed: a collector's 486 (a stamp its pair recorded that
+// this edge process has not learnt of) is relayed and kept like the other
+// collector verdicts.
+func TestStampUsedRelayed(t *testing.T) {
+	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
+	e.answerAll(reply{status: 486})
+	b := e.ballot(t, e.rightCode(t), "Yes")
+	for i := range 2 {
+		resp, body := e.cast(t, b)
+		wantEmpty(t, fmt.Sprintf("request %d", i+1), resp, body, 486, true)
+	}
+	if st := e.srv.Stats(); st["relayed_486"] != 1 || st["replay"] != 1 {
+		t.Errorf("stats %v, want relayed_486 1 and replay 1", st)
+	}
+	if got := e.votesSettled([]int64{1, 1}); got[0] != 1 || got[1] != 1 {
+		t.Errorf("instances received %v votes, want 1 each", got)
 	}
 }

@@ -17,7 +17,8 @@ import (
 // The edge reads the vote records of every collecting instance
 // (docs/INTERNAL.md, GET /records/votes) into its seenVotes, so that a vote
 // relayed by another edge process, or by this one before a restart, cannot
-// be copied under a mandate of another pair (seen.go).
+// be copied under a mandate of another pair, nor its voter stamp used for
+// another vote (seen.go).
 
 const (
 	// tailPage is how many records one read asks for; the collector sends
@@ -139,7 +140,7 @@ func (t *tailer) step() (int, error) {
 	}
 	for _, r := range recs {
 		if r.nonce != nil {
-			t.st.seen.add(r.putc, r.nonce, t.pair, now.Unix())
+			t.st.seen.add(r.putc, r.voter, r.nonce, t.pair, now.Unix())
 		}
 	}
 	t.next = next
@@ -186,10 +187,12 @@ func (t *tailer) findStart(now time.Time) (uint64, error) {
 	return hi, nil
 }
 
-// tailRecord is one vote record: its P-UTC and nonce, or nil nonce for a
-// retraction.
+// tailRecord is one vote record: its P-UTC, voter stamp and nonce, or nil
+// nonce for a retraction. A retraction withdraws a vote from the count,
+// not its stamp from use: the edge keeps what it learnt of it.
 type tailRecord struct {
 	putc  int64
+	voter string
 	nonce []byte
 }
 
@@ -248,7 +251,7 @@ func parseRecords(body []byte, from uint64) ([]tailRecord, error) {
 			if r.putc, err = stamp.ParsePUTC(v.PUTC); err != nil {
 				return nil, fmt.Errorf("record %d: %w", from, err)
 			}
-			r.nonce = v.Nonce
+			r.nonce, r.voter = v.Nonce, v.Voter
 		}
 		recs = append(recs, r)
 		from++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -22,17 +23,44 @@ import (
 //  1. the path and headers are well formed, or 400 (never cached: a
 //     malformed request stands for no valid nonce);
 //  2. an answer given to this nonce in the last NonceCacheTTL is given
-//     again, byte for byte, and nothing else happens; concurrent requests
-//     with one nonce share one flight, so that one of them goes on;
+//     again, byte for byte, to the same vote, and nothing else happens;
+//     any other request with that nonce gets 480, without a receipt;
+//     concurrent requests with one nonce share one flight, so that one of
+//     them goes on, and the others get its answer if they are the same
+//     vote and 480 if they are not;
 //  3. the proof of work, or 489;
 //  4. P-SIG is a UTC-SIGN signature of P-UTC, or 488;
 //  5. the voter stamp's MAC, or 487;
-//  6. the vote goes to both instances of the mandate's pair; the first 2xx
+//  6. the voter stamp is not recorded with another nonce, or 486; a vote
+//     with this stamp and nonce is not recorded by another pair, or 481
+//     (seen.go);
+//  7. the vote goes to both instances of the mandate's pair; the first 2xx
 //     in pair order wins, else the first 48x, else 503.
 //
-// Every answer from step 3 on, except 503, is cached under the nonce with
-// Cache-Control: max-age=300, so a retried vote gets its answer again and a
-// replayed one never reaches a collector.
+// Every answer from step 3 on, except 489, 481 from step 6 and 503, is
+// cached under the nonce with Cache-Control: max-age=300, so a retried vote
+// gets its answer again and a replayed one never reaches a collector.
+//
+// The same vote is the same nonce and the same values, byte for byte, of
+// every header the vote consists of: Auth-Pkey, Auth-Sig, Auth-Id, P-UTC,
+// P-SIG, Voter and Say. A cached answer is kept with a SHA-256 digest of
+// those values (voteDigest) and given only to a request with the same
+// digest. Nonces are public, on every line of the votes list, and a
+// receipt carries the voter's own stamp against the chosen option: were
+// the answer given to anyone who names the nonce, a coercer holding a
+// voter's receipt would replay the nonce of each of its stamps and find
+// the voter's own line, the one whose cached receipt is the voter's
+// (PROTOCOL.md 5.4). A request with the nonce and other values is refused
+// with 480: it is not forwarded, does not replace the cached answer, and
+// its own values decide nothing else. The voter's software retries with
+// the very same request, which gets the same bytes.
+
+// The collector codes the edge relays as they are: 481..486, verdicts on
+// the vote (PROTOCOL.md 5.3, docs/EXTENSIONS.md).
+const (
+	firstVerdict = 481
+	numVerdicts  = 6
+)
 
 // Sizes of the mandate parts (PROTOCOL.md 3).
 const (
@@ -127,12 +155,47 @@ func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
 	return v, nil
 }
 
+// voteDigest is SHA-256 over the vote's header values as received, each
+// preceded by its length as 2 big-endian bytes (a header value is shorter
+// than the edge's 8 KiB limit on the request line and headers together),
+// in a fixed order: Auth-Pkey, Auth-Sig, Auth-Id, P-UTC, P-SIG, Voter,
+// Say. The lengths make the encoding unambiguous: no two sets of values
+// share it. The nonce is the cache key and not part of it.
+type voteDigest [sha256.Size]byte
+
+func (v *vote) digest() voteDigest {
+	var buf [512]byte
+	b := buf[:0]
+	for _, x := range [...]string{v.authPkey, v.authSig, v.authID, v.putc, v.psig64, v.voter, v.sayRaw} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(x)))
+		b = append(b, x...)
+	}
+	return sha256.Sum256(b)
+}
+
+// same reports whether two digests are equal, in constant time: what it
+// compares is derived from a voter's mandate.
+func (d *voteDigest) same(o *voteDigest) bool {
+	return subtle.ConstantTimeCompare(d[:], o[:]) == 1
+}
+
+// cachedAnswer is what the nonce cache keeps: the answer and the digest of
+// the vote it was given to.
+type cachedAnswer struct {
+	ans *answer
+	sum voteDigest
+}
+
 // verdict is the outcome of a vote's flight.
 type verdict struct {
-	ans    *answer // nil when err is set
-	err    error   // a rejection
-	replay bool    // ans came from the nonce cache
+	ans    *answer    // nil when err is set
+	err    error      // a rejection
+	sum    voteDigest // of the vote the outcome belongs to
+	replay bool       // ans came from the nonce cache
 }
+
+// errNonceUsed refuses a request whose nonce was answered to another vote.
+var errNonceUsed = reject(nonceUsed, errors.New("the nonce was answered to another vote"))
 
 // vote answers GET /<nonce>.
 func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
@@ -141,9 +204,12 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 		return reject(badRequest, err)
 	}
 	key := st.name + "/" + string(v.nonce)
-	if a, ok := s.nonces.Get(key); ok {
+	if c, ok := s.nonces.Get(key); ok {
+		if sum := v.digest(); !sum.same(&c.sum) {
+			return errNonceUsed
+		}
 		s.counters.add(replays)
-		a.write(ctx)
+		c.ans.write(ctx)
 		return nil
 	}
 	// Work below the threshold is refused here, before the flight and
@@ -155,26 +221,32 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 	if !enoughWork(st, v) {
 		return errLowWork
 	}
+	sum := v.digest()
 	if s.testHookVote != nil {
 		s.testHookVote()
 	}
 	r, _, _ := s.votes.Do(key, func() (any, error) {
 		// A flight for this nonce may have ended between the Get above and
 		// this one starting.
-		if a, ok := s.nonces.Get(key); ok {
-			return verdict{ans: a, replay: true}, nil
+		if c, ok := s.nonces.Get(key); ok {
+			return verdict{ans: c.ans, sum: c.sum, replay: true}, nil
 		}
 		a, err := s.judge(st, v)
 		if err != nil {
 			if r := reasonOf(err); cacheable(r) {
-				s.nonces.Add(key, s.errAnswers[r])
+				s.nonces.Add(key, cachedAnswer{s.errAnswers[r], sum})
 			}
-			return verdict{err: err}, nil
+			return verdict{err: err, sum: sum}, nil
 		}
-		s.nonces.Add(key, a)
-		return verdict{ans: a}, nil
+		s.nonces.Add(key, cachedAnswer{a, sum})
+		return verdict{ans: a, sum: sum}, nil
 	})
 	vd := r.(verdict)
+	// The flight, or the cache it found, may be another vote's: its
+	// outcome, receipt or refusal, is that vote's, whatever it was.
+	if !vd.sum.same(&sum) {
+		return errNonceUsed
+	}
 	if vd.err != nil {
 		return vd.err
 	}
@@ -183,8 +255,8 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 		s.counters.add(replays)
 	case sc >= 200 && sc < 300:
 		s.counters.add(accepted)
-	case sc >= 481 && sc <= 485:
-		s.counters.add(relayed481 + counter(sc-481))
+	case sc >= firstVerdict && sc < firstVerdict+numVerdicts:
+		s.counters.add(relayed481 + counter(sc-firstVerdict))
 	}
 	vd.ans.write(ctx)
 	return nil
@@ -214,39 +286,33 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 		return nil, reject(badVoter, err)
 	}
 	k := pairIndex(v.pkey[:], v.id[:], len(st.pairs))
-	if held, ok := st.seen.pair(v.putcAt, v.nonce); ok && held != k {
+	switch seen, held := st.seen.find(v.putcAt, v.voter, v.nonce); {
+	case seen == stampOther:
+		return nil, reject(stampUsed, errStampUsed)
+	case seen == stampSame && held != k:
 		return nil, reject(heldElsewhere, errHeldElsewhere)
 	}
 	a, err := s.relay(st, v, k)
 	if err == nil && a.status/100 == 2 {
-		st.seen.add(v.putcAt, v.nonce, k, s.cfg.Clock().Unix())
+		st.seen.add(v.putcAt, v.voter, v.nonce, k, s.cfg.Clock().Unix())
 	}
 	return a, err
 }
 
 // errHeldElsewhere refuses a copy of a recorded vote under a mandate of
-// another pair (seen.go).
-var errHeldElsewhere = errors.New("a vote with this nonce is recorded by another pair")
+// another pair, errStampUsed a vote whose voter stamp a recorded vote with
+// another nonce carries (seen.go).
+var (
+	errHeldElsewhere = errors.New("a vote with this nonce is recorded by another pair")
+	errStampUsed     = errors.New("a vote with this voter stamp and another nonce is recorded")
+)
 
-// sigKey is a platform stamp known to be genuine.
-type sigKey struct {
-	putc string
-	sig  [sigLen]byte
-}
-
-// genuine reports whether psig is a UTC-SIGN signature of putc. Every vote
-// of one second carries the same platform stamp, so the answer is
-// remembered for the stamps that verify.
+// genuine reports whether psig is a UTC-SIGN signature of putc. No two
+// answers to /stamp carry one P-SIG (platform.go), so no two votes share
+// one: each vote costs one Ed25519 verification here, and a retry is
+// answered from the nonce cache before it.
 func (st *site) genuine(putc string, psig *[sigLen]byte) bool {
-	k := sigKey{putc: putc, sig: *psig}
-	if _, ok := st.verified.Get(k); ok {
-		return true
-	}
-	if !ed25519.Verify(st.signPub, []byte(putc), psig[:]) {
-		return false
-	}
-	st.verified.Add(k, struct{}{})
-	return true
+	return ed25519.Verify(st.signPub, []byte(putc), psig[:])
 }
 
 // pairIndex maps a mandate to its pair of collecting instances: the first 8
@@ -344,7 +410,7 @@ func (s *Server) relay(st *site, v *vote, k int) (*answer, error) {
 }
 
 // send forwards a vote to one instance (docs/INTERNAL.md, POST /vote) and
-// returns its verdict: a 2xx with its receipt or a 481..485. Anything else
+// returns its verdict: a 2xx with its receipt or a 481..486. Anything else
 // (no connection, a timeout, 401, 5xx, an unexpected code) is an error: that
 // instance did not answer.
 //
@@ -378,8 +444,8 @@ func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, erro
 	switch sc := resp.StatusCode(); {
 	case sc >= 200 && sc < 300:
 		return s.receipt(sc, &resp.Header), nil
-	case sc >= 481 && sc <= 485:
-		return s.verdicts[sc-481], nil
+	case sc >= firstVerdict && sc < firstVerdict+numVerdicts:
+		return s.verdicts[sc-firstVerdict], nil
 	case sc == fasthttp.StatusUnauthorized:
 		return nil, fmt.Errorf("POST %s: 401: the collector refused the pass secret", c.voteURL)
 	default:
@@ -403,6 +469,6 @@ func (s *Server) receipt(status int, h *fasthttp.ResponseHeader) *answer {
 		}
 	}
 	a.header = append(a.header, sig...)
-	a.header = append(a.header, s.maxAge)
+	a.header = append(a.header, s.maxAge[:]...)
 	return a
 }

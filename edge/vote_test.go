@@ -205,6 +205,8 @@ func TestVoteRelay(t *testing.T) {
 		{"503 and 483", reply{status: 503}, reply{status: 483}, 483, "", false, "relayed_483", false, false},
 		{"484 and 500", reply{status: 484}, reply{status: 500}, 484, "", false, "relayed_484", false, false},
 		{"hangs and 485", reply{hang: true}, reply{status: 485}, 485, "", false, "relayed_485", true, false},
+		{"both 486", reply{status: 486}, reply{status: 486}, 486, "", false, "relayed_486", false, false},
+		{"486 and 204", reply{status: 486}, ok, 204, "c1 Other", false, "accepted", false, true},
 		{"both dropped", reply{drop: true}, reply{drop: true}, 503, "", true, "no_collector", false, false},
 		{"401 and 500", reply{status: 401}, reply{status: 500}, 503, "", true, "no_collector", false, false},
 		{"unexpected codes", reply{status: 418}, reply{status: 480}, 503, "", true, "no_collector", false, false},
@@ -635,5 +637,76 @@ func TestJunkKeepsCache(t *testing.T) {
 	}
 	if after := e.srv.Stats()["replay"]; after != before+1 {
 		t.Errorf("replay counter %d→%d, want +1", before, after)
+	}
+}
+
+// TestNonceOtherVote replays the nonce of a cached answer with other
+// well-formed headers, as a coercer who holds a voter's receipt would with
+// the nonces of its stamps (nonces are public): every such request is
+// refused with 480, carries no receipt and no max-age, reaches no
+// collector and leaves the cached answer as it was, so that the vote's own
+// request still gets it byte for byte. A cached refusal is kept the same
+// way.
+func TestNonceOtherVote(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	code := e.rightCode(t)
+	other := e.ballot(t, code, "Other") // another voter's vote, not cast
+	otherMandate := mandate()
+	variants := func(b ballot) []struct {
+		name string
+		b    ballot
+	} {
+		return []struct {
+			name string
+			b    ballot
+		}{
+			{"another mandate", b.with("Auth-Pkey", otherMandate["Auth-Pkey"]).with("Auth-Sig", otherMandate["Auth-Sig"]).with("Auth-Id", otherMandate["Auth-Id"])},
+			{"another Auth-Pkey", b.with("Auth-Pkey", otherMandate["Auth-Pkey"])},
+			{"another Auth-Sig", b.with("Auth-Sig", otherMandate["Auth-Sig"])},
+			{"another Auth-Id", b.with("Auth-Id", otherMandate["Auth-Id"])},
+			{"another option", b.with("Say", "Other")},
+			{"another voter stamp", b.with("Voter", other.hdr["Voter"])},
+			{"another platform stamp", b.with("P-UTC", other.hdr["P-UTC"]).with("P-SIG", other.hdr["P-SIG"])},
+			{"the option spelled otherwise", b.with("Say", "%59es")},
+			{"every header of another vote", other.with("Say", b.hdr["Say"])},
+		}
+	}
+	for _, first := range []struct {
+		name   string
+		b      ballot
+		status string
+	}{
+		{"accepted", e.ballot(t, code, "Yes"), "HTTP/1.1 204 No Content"},
+		{"decoy stamp", e.ballot(t, e.wrongCode(t), "Yes"), "HTTP/1.1 488 Unknown Status Code"},
+	} {
+		answer := withoutDate(rawExchange(t, e.base, first.b.raw()))
+		if answer[0] != first.status {
+			t.Fatalf("%s: %q, want %s", first.name, answer, first.status)
+		}
+		// The accepted vote reached both instances; nothing else does.
+		before := e.votesSettled([]int64{1, 1})
+		stats := e.srv.Stats()
+		vs := variants(first.b)
+		for _, v := range vs {
+			v.b.path = first.b.path
+			got := rawExchange(t, e.base, v.b.raw())
+			if got[0] != "HTTP/1.1 480 Unknown Status Code" || !slices.Contains(got, "Content-Length: 0") ||
+				slices.ContainsFunc(got, func(l string) bool {
+					return strings.HasPrefix(l, "Receipt") || strings.HasPrefix(l, "Cache-Control")
+				}) {
+				t.Errorf("%s, %s: %q; want 480 without a receipt, a max-age or a body", first.name, v.name, got)
+			}
+		}
+		if again := withoutDate(rawExchange(t, e.base, first.b.raw())); !slices.Equal(again, answer) {
+			t.Errorf("%s: the vote's own request after the others:\n%s\nwant\n%s", first.name, strings.Join(again, "\n"), strings.Join(answer, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+		if got := e.votes(); !slices.Equal(got, before) {
+			t.Errorf("%s: votes per instance went from %v to %v: a request with a cached nonce reached a collector", first.name, before, got)
+		}
+		st := e.srv.Stats()
+		if st["nonce_used"] != stats["nonce_used"]+uint64(len(vs)) || st["replay"] != stats["replay"]+1 {
+			t.Errorf("%s: nonce_used %d→%d, replay %d→%d; want +%d, +1", first.name, stats["nonce_used"], st["nonce_used"], stats["replay"], st["replay"], len(vs))
+		}
 	}
 }

@@ -68,8 +68,8 @@ func (c ListCheck) Problems() []string {
 // is not counted (it is still being written, or was cut). A vote counts as
 // published when its voter stamp is in the votes list and its mandate in
 // the voters list. When at most allowance acknowledged votes are missing,
-// they are reported as PendingBatch rather than lost: the publisher holds
-// back fewer than a batch until the close. More than that are all lost,
+// they are reported as PendingBatch rather than lost: the publisher keeps
+// some back until the close (heldBack). More than that are all lost,
 // since no rule of the publisher explains them.
 //
 // unacked are the voter stamps of the run's votes that got no 2xx; they

@@ -30,15 +30,18 @@
 //
 // After the timed phase Run downloads the published lists through the
 // edge until every acknowledged vote's voter stamp is in the votes list and
-// its mandate in the voters list, or Config.Settle passes. The publisher
-// publishes only batches of at least the campaign's batch size before the
-// close, so up to batch size - 1 acknowledged votes may wait for company
-// that never comes. By default Run sends that company: batch-size filler
-// votes, prepared with the others and not counted, after the timed phase,
-// which push every measured vote into a batch; and a second batch of them
-// if the lists then stop growing with fewer than a batch of acknowledged
-// votes missing (the two queues of the publisher can leave one vote's
-// voter behind a filler's, fillerRounds). Without fillers, missing
-// votes fewer than a batch are reported as pending_batch rather than lost;
-// more than that are all lost.
+// its mandate in the voters list, or Config.Settle passes. Until the close
+// the publisher keeps at least a batch of votes and of voters back, and
+// publishes only when that leaves at least a batch to publish, so the last
+// acknowledged votes of a run wait for company that never comes. By
+// default Run sends that company: two batches of filler votes, prepared
+// with the others and not counted, after the timed phase, which push
+// every measured vote into a batch and are what the publisher keeps back;
+// and one more batch if the lists then stop growing with no more
+// acknowledged votes missing than the publisher may keep back (an
+// acknowledged vote or voter can become final in the same round as
+// fillers and be kept back with them, fillerFirst). Without fillers,
+// missing votes no more than the publisher may keep back (heldBack: 4 x
+// batch size - 2, for the two queues) are reported as pending_batch
+// rather than lost; more than that are all lost.
 package loadtest

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -20,19 +21,12 @@ import (
 	"github.com/powvote/powvote/totp"
 )
 
-// platformStamp is a P-UTC and P-SIG pair. The edge signs one per second,
-// so thousands of votes share one; they are kept once.
-type platformStamp struct {
-	putc   string
-	psig64 string
-	psig   [64]byte
-}
-
 // prepared is a vote ready to go: about 200 bytes, so a million fit in
 // memory comfortably.
 type prepared struct {
 	tok   mandate.Token
-	stamp int32 // index into runner.stamps
+	putc  int32 // index into runner.stamps
+	psig  [64]byte
 	voter [stamp.VoterLen]byte
 	opt   uint8 // ballot index
 	nlen  uint8
@@ -52,35 +46,37 @@ const (
 
 var junkNames = [junkKinds]string{"replay", "bad_pow", "decoy_stamp", "forged_voter"}
 
-// stampStore interns platform stamps.
+// stampStore interns the P-UTC values of platform stamps: every P-SIG is
+// a vote's own (the edge never gives one twice), but thousands of votes
+// share a second.
 type stampStore struct {
 	mu    sync.Mutex
-	list  []platformStamp
+	list  []string
 	index map[string]int32
 }
 
-func (s *stampStore) add(putc, psig64 string) (int32, error) {
+func (s *stampStore) add(putc string) (int32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.index[putc+" "+psig64]; ok {
+	if i, ok := s.index[putc]; ok {
 		return i, nil
-	}
-	ps := platformStamp{putc: putc, psig64: psig64}
-	sig, err := base64.StdEncoding.Strict().DecodeString(psig64)
-	if err != nil || len(sig) != len(ps.psig) {
-		return 0, fmt.Errorf("loadtest: the edge's P-SIG %q is not a base64 signature", psig64)
 	}
 	if _, err := stamp.ParsePUTC(putc); err != nil {
 		return 0, fmt.Errorf("loadtest: the edge's P-UTC %q: %w", putc, err)
 	}
-	copy(ps.psig[:], sig)
 	if s.index == nil {
 		s.index = map[string]int32{}
 	}
 	i := int32(len(s.list))
-	s.list = append(s.list, ps)
-	s.index[putc+" "+psig64] = i
+	s.list = append(s.list, putc)
+	s.index[putc] = i
 	return i, nil
+}
+
+func (s *stampStore) putc(i int32) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.list[i]
 }
 
 // oldest returns the earliest P-UTC, in Unix seconds.
@@ -88,8 +84,8 @@ func (s *stampStore) oldest() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var o int64
-	for _, ps := range s.list {
-		t, _ := stamp.ParsePUTC(ps.putc)
+	for _, putc := range s.list {
+		t, _ := stamp.ParsePUTC(putc)
 		if o == 0 || t < o {
 			o = t
 		}
@@ -166,9 +162,12 @@ func issue(ctx context.Context, key ed25519.PrivateKey, n int, prog *progress) (
 	return toks, err
 }
 
-// fetchStamp gets one platform stamp with the given booth code digits,
-// retrying on 503 as a device does until deadline.
-func (r *runner) fetchStamp(deadline time.Time, digits string) (int32, string, error) {
+// fetchStamp gets one platform stamp with the given booth code digits for
+// p, retrying on 503 as a device does until deadline. With a valid code
+// (genuine), a decoy is fetched again: the edge answers a valid code with
+// one when its pool of genuine stamps for the second is spent, which it
+// sizes for the next second from this one's demand (edge/platform.go).
+func (r *runner) fetchStamp(deadline time.Time, digits string, genuine bool, p *prepared) error {
 	var putc, psig, voter string
 	wait := 50 * time.Millisecond
 	for {
@@ -177,31 +176,49 @@ func (r *runner) fetchStamp(deadline time.Time, digits string) (int32, string, e
 			psig = string(resp.Header.Peek("P-SIG"))
 			voter = string(resp.Header.Peek("Voter"))
 		})
-		if code == fasthttp.StatusNoContent || code == fasthttp.StatusOK {
-			break
+		if code != 0 && code != fasthttp.StatusServiceUnavailable && code != fasthttp.StatusNoContent && code != fasthttp.StatusOK {
+			return fmt.Errorf("loadtest: GET /stamp: status %d", code)
 		}
-		if code != 0 && code != fasthttp.StatusServiceUnavailable {
-			return 0, "", fmt.Errorf("loadtest: GET /stamp: status %d", code)
+		if code == fasthttp.StatusNoContent || code == fasthttp.StatusOK {
+			sig, derr := base64.StdEncoding.Strict().DecodeString(psig)
+			if derr != nil || len(sig) != len(p.psig) {
+				return fmt.Errorf("loadtest: the edge's P-SIG %q is not a base64 signature", psig)
+			}
+			if !genuine || r.signPub == nil || ed25519.Verify(r.signPub, []byte(putc), sig) {
+				copy(p.psig[:], sig)
+				break
+			}
+			r.decoys.Add(1)
+			err = errors.New("a decoy for a valid booth code: the edge's pool of genuine stamps was spent")
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return 0, "", fmt.Errorf("loadtest: GET /stamp: %w (last: %v)", errGaveUp, err)
+			return fmt.Errorf("loadtest: GET /stamp: %w (last: %v)", errGaveUp, err)
 		}
 		time.Sleep(jitter(wait))
 		wait = min(2*wait, time.Second)
 	}
 	if len(voter) != stamp.VoterLen {
-		return 0, "", fmt.Errorf("loadtest: the edge's voter stamp %q is not %d characters", voter, stamp.VoterLen)
+		return fmt.Errorf("loadtest: the edge's voter stamp %q is not %d characters", voter, stamp.VoterLen)
 	}
-	i, err := r.stamps.add(putc, psig)
-	return i, voter, err
+	i, err := r.stamps.add(putc)
+	if err != nil {
+		return err
+	}
+	p.putc = i
+	copy(p.voter[:], voter)
+	return nil
+}
+
+// work is what p's proof of work covers.
+func (r *runner) work(p *prepared) pow.Work {
+	return pow.Work{PUTC: r.stamps.putc(p.putc), PSig: p.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
 }
 
 // solve finds a nonce at the threshold for p with one worker: the caller
 // runs one solve per core, which for the low thresholds of a load test
 // beats splitting each search across cores.
 func (r *runner) solve(ctx context.Context, p *prepared) error {
-	ps := &r.stamps.list[p.stamp]
-	w := pow.Work{PUTC: ps.putc, PSig: ps.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+	w := r.work(p)
 	res, err := (&pow.Solver{Workers: 1}).Solve(ctx, w, r.threshold)
 	if err != nil {
 		return fmt.Errorf("loadtest: proof of work: %w", err)
@@ -213,8 +230,7 @@ func (r *runner) solve(ctx context.Context, p *prepared) error {
 // weaken sets a nonce that scores below the threshold: a vote the edge
 // must refuse with 489.
 func (r *runner) weaken(p *prepared) error {
-	ps := &r.stamps.list[p.stamp]
-	w := pow.Work{PUTC: ps.putc, PSig: ps.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+	w := r.work(p)
 	p.nlen = pow.MinNonce
 	for range 1000 {
 		if _, err := io.ReadFull(rand.Reader, p.nonce[:p.nlen]); err != nil {

@@ -204,7 +204,7 @@ func (rep *Report) setLists(c ListCheck, settled time.Duration) {
 	rep.PublishedUnacked = c.PublishedUnacked
 	rep.Errors = append(rep.Errors, c.Problems()...)
 	if c.PendingBatch > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d acknowledged votes are not published yet: fewer than a batch, which the publisher holds back until more votes come or the campaign closes", c.PendingBatch))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d acknowledged votes are not published yet: no more than the publisher keeps back for a batch until more votes come or the campaign closes", c.PendingBatch))
 	}
 	if rep.Fillers > 0 && rep.FillersAcknowledged < rep.Fillers {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("only %d of %d filler votes were acknowledged", rep.FillersAcknowledged, rep.Fillers))

@@ -58,6 +58,18 @@ type junkItem struct {
 	p      prepared
 }
 
+// signPubOf returns the UTC-SIGN public key of sec, nil when sec holds
+// neither half.
+func signPubOf(sec *campaign.Secrets) ed25519.PublicKey {
+	switch {
+	case sec.UTCSignPub != nil:
+		return sec.UTCSignPub
+	case sec.UTCSign != nil:
+		return sec.UTCSign.Public().(ed25519.PublicKey)
+	}
+	return nil
+}
+
 // runner holds one run's state.
 type runner struct {
 	cfg        Config
@@ -69,6 +81,10 @@ type runner struct {
 	name       string // campaign name as Receipt-Sig signs it
 	receiptPub ed25519.PublicKey
 	seed       []byte
+	// signPub tells the genuine stamps fetched for votes from decoys;
+	// decoys counts the decoys fetched again (fetchStamp).
+	signPub ed25519.PublicKey
+	decoys  atomic.Int64
 
 	votes   []prepared
 	fillers []prepared
@@ -160,6 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &runner{
 		cfg: cfg, log: cfg.Log, edge: edge, seed: cfg.Campaign.Secrets.TOTPSeed,
 		receiptPub: cfg.Campaign.Secrets.ReceiptKey.Public().(ed25519.PublicKey),
+		signPub:    signPubOf(cfg.Campaign.Secrets),
 		votesRec:   newRecorder(), listRec: newRecorder(), stampRec: newRecorder(), junkRec: newRecorder(),
 	}
 	prepStart := time.Now()
@@ -175,8 +192,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("loadtest: preparation took %v; the first stamps expire at %v (max stamp age %v), before the run and its drain would end: lower --rate or --duration, or raise the campaign's max_stamp_age",
 			prepDur.Round(time.Second), expiry.Format(time.RFC3339), set.MaxStampAge)
 	}
-	fmt.Fprintf(r.log, "prepared %d votes, %d fillers and %d junk requests in %v; sending at %g votes/s for %v (ramp %v)\n",
-		len(r.votes), len(r.fillers), len(r.junk), prepDur.Round(time.Millisecond), s.Rate, s.Duration, s.Ramp)
+	fmt.Fprintf(r.log, "prepared %d votes, %d fillers and %d junk requests in %v (%d decoys for valid booth codes fetched again); sending at %g votes/s for %v (ramp %v)\n",
+		len(r.votes), len(r.fillers), len(r.junk), prepDur.Round(time.Millisecond), r.decoys.Load(), s.Rate, s.Duration, s.Ramp)
 
 	cpu0, err := procCPU(cfg.ServerPIDs)
 	if err != nil {
@@ -192,14 +209,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.CPU = cpuReport(cpu1-cpu0, rep.Acknowledged)
 	}
 
-	// Half the fillers now; the other half only if the lists then stop
-	// growing with a few acknowledged votes missing (see fillerRounds).
-	round := len(r.fillers) / fillerRounds
+	// The first round of fillers now; the second only if the lists then
+	// stop growing with acknowledged votes missing (see fillerFirst).
+	round := min(len(r.fillers), fillerFirst*set.BatchSize)
 	fillAcked := r.sendFillers(ctx, r.fillers[:round])
 	rep.Fillers, rep.FillersAcknowledged = round, fillAcked
 	allowance := 0
 	if round == 0 || fillAcked < round {
-		allowance = set.BatchSize - 1
+		allowance = heldBack(set.BatchSize)
 	}
 	var refill func() bool
 	if allowance == 0 {
@@ -245,7 +262,7 @@ func (r *runner) prepare(ctx context.Context) error {
 	n := r.cfg.Schedule.Count()
 	nFill := 0
 	if !r.cfg.NoFill && set.BatchSize > 1 {
-		nFill = fillerRounds * set.BatchSize
+		nFill = (fillerFirst + fillerSecond) * set.BatchSize
 	}
 	junkSched := r.junkSchedule()
 	nJunk := 0
@@ -316,13 +333,7 @@ func (r *runner) prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		st, voter, err := r.fetchStamp(deadline, digits)
-		if err != nil {
-			return err
-		}
-		items[i].stamp = st
-		copy(items[i].voter[:], voter)
-		return nil
+		return r.fetchStamp(deadline, digits, kinds[i] != junkDecoy, items[i])
 	})
 	if err != nil {
 		return err
@@ -379,15 +390,16 @@ func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d) }
 // none) and, for a 2xx, the Receipt-Sig. A 2xx whose receipt does not carry
 // the vote, or whose signature does not verify, counts as a receipt error.
 func (r *runner) cast(p *prepared, deadline time.Time, rec *recorder) (int, string) {
-	ps := &r.stamps.list[p.stamp]
+	putc := r.stamps.putc(p.putc)
+	psig := b64(p.psig[:])
 	say := r.options[p.opt]
 	path := "/" + hexString(p.nonceBytes())
 	hdr := func(h *fasthttp.RequestHeader) {
 		h.Set("Auth-Pkey", b64(p.tok.AuthPkey[:]))
 		h.Set("Auth-Sig", b64(p.tok.AuthSig[:]))
 		h.Set("Auth-Id", b64(p.tok.AuthID[:]))
-		h.Set("P-UTC", ps.putc)
-		h.Set("P-SIG", ps.psig64)
+		h.Set("P-UTC", putc)
+		h.Set("P-SIG", psig)
 		h.Set("Voter", string(p.voter[:]))
 		h.Set("Say", wire.EncodeOption(say))
 	}
@@ -557,13 +569,35 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
-// fillerRounds is how many batches of filler votes a run prepares. The
-// publisher takes votes and voters from two queues in equal numbers, and
-// a voter can become final a round before its vote record: a batch then
-// publishes a filler's voter in place of an acknowledged vote's, which
-// waits at the head of its queue for the next full batch. The second round
-// of fillers is that batch.
-const fillerRounds = 2
+// Filler votes, in batches of the campaign's batch size. Until the close
+// the publisher keeps at least a batch of votes and of voters back, and
+// publishes only when that leaves at least a batch to publish
+// (docs/PUBLISHING.md): the run's votes are all published once a batch of
+// fillers has become final after the last of them and two batches are
+// ready. The first round of fillers, two batches, makes that so whatever
+// the run left waiting, and is what the publisher then keeps back. But
+// the publisher takes votes and voters from two queues, sorts each
+// round's newly final votes by voter stamp and voters by auth-sig, and a
+// voter can become final a round before its vote record: an acknowledged
+// vote or voter that became final in the same round as fillers can stand
+// among those kept back. The second round, one batch, sent once the lists
+// have stopped growing, becomes final in a later round and pushes them
+// out.
+const (
+	fillerFirst  = 2 // batches of fillers sent after the timed phase
+	fillerSecond = 1 // batches sent if the lists then stop growing with votes missing
+)
+
+// heldBack is how many acknowledged votes the publisher may keep
+// unpublished until the close, with this batch size: up to two batches
+// less one in each of its two queues, votes and voters, which need not
+// hold the same mandates. With a batch size of 1 it keeps nothing back.
+func heldBack(batch int) int {
+	if batch <= 1 {
+		return 0
+	}
+	return 2 * (2*batch - 1)
+}
 
 // sendFillers casts filler votes and returns how many were acknowledged.
 func (r *runner) sendFillers(ctx context.Context, fillers []prepared) int {
@@ -578,7 +612,7 @@ func (r *runner) sendFillers(ctx context.Context, fillers []prepared) int {
 			n.Add(1)
 		}
 	})
-	fmt.Fprintf(r.log, "sent %d filler votes to complete the last batch: %d acknowledged\n", len(fillers), n.Load())
+	fmt.Fprintf(r.log, "sent %d filler votes to push the last votes into a batch: %d acknowledged\n", len(fillers), n.Load())
 	return int(n.Load())
 }
 

@@ -67,19 +67,20 @@ const settleEvery = time.Second
 // fillers accepts that the missing votes wait for a batch.
 const quiet = 10 * time.Second
 
-// refillQuiet is how long the lists must stay unchanged, with fewer than a
-// batch missing, before settle sends the second round of fillers: several
-// publisher rounds.
+// refillQuiet is how long the lists must stay unchanged, with no more
+// missing than the publisher may keep back, before settle sends the
+// second round of fillers: several publisher rounds.
 const refillQuiet = 5 * time.Second
 
 // settle polls the published lists until every acknowledged vote is in
 // them, Settle passes, or (without fillers) the lists have been quiet with
-// fewer than a batch missing. It returns the last verdict and how long it
-// waited.
+// no more than allowance missing. It returns the last verdict and how
+// long it waited.
 //
 // refill, when not nil, sends the second round of fillers and reports
 // whether all were acknowledged; settle calls it once, when the lists have
-// been quiet with fewer than a batch of acknowledged votes missing.
+// been quiet with no more acknowledged votes missing than the publisher
+// may keep back (heldBack).
 func (r *runner) settle(ctx context.Context, acked []Acked, unacked []string, allowance int, refill func() bool) (ListCheck, time.Duration, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute, Transport: hostTransport{r.cfg.Host, http.DefaultTransport}}
 	name := r.cfg.Campaign.Settings.Name
@@ -117,10 +118,10 @@ func (r *runner) settle(ctx context.Context, acked []Acked, unacked []string, al
 			now.After(deadline),
 			allowance > 0 && c.Missing <= allowance && now.Sub(lastChange) >= quiet:
 			return c, now.Sub(start), nil
-		case refill != nil && c.Missing > 0 && c.Missing < r.cfg.Campaign.Settings.BatchSize && now.Sub(lastChange) >= refillQuiet:
-			fmt.Fprintf(r.log, "settle: %d acknowledged votes wait for a batch; sending the second round of fillers\n", c.Missing)
+		case refill != nil && c.Missing > 0 && c.Missing <= heldBack(r.cfg.Campaign.Settings.BatchSize) && now.Sub(lastChange) >= refillQuiet:
+			fmt.Fprintf(r.log, "settle: %d acknowledged votes are kept back for a batch; sending the second round of fillers\n", c.Missing)
 			if !refill() {
-				allowance = r.cfg.Campaign.Settings.BatchSize - 1
+				allowance = heldBack(r.cfg.Campaign.Settings.BatchSize)
 			}
 			refill, lastChange = nil, time.Now()
 		}

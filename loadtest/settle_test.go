@@ -2,81 +2,94 @@ package loadtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 )
 
 // TestSettleRefill serves lists as the publisher can leave them after the
-// fillers: every acknowledged vote's stamp is in the votes list, but one
-// acknowledged vote's voter waits in the queue while a filler's voter was
-// published. settle sends the second round of fillers once the lists are
-// quiet, and returns when the next batch has published the voter.
+// first round of fillers, a batch of votes and of voters kept back: every
+// acknowledged vote's stamp is in the votes list, but acknowledged votes'
+// voters became final in the same round as the fillers' and are kept back
+// among them, one of them or a whole batch. settle sends the second round
+// of fillers once the lists are quiet, and returns when the next batch has
+// published the voters.
 func TestSettleRefill(t *testing.T) {
 	const batch = 4
-	acked := newFixture(t, 6)   // the run's acknowledged votes
-	fillers := newFixture(t, 8) // two rounds of fillers
-	var mu sync.Mutex
-	// Published: the six votes and three fillers' votes; the voters of
-	// five of the votes and of four fillers.
-	votes := append(append(newFixture(t, 0).votes, acked.votes...), fillers.votes[:3]...)
-	voters := append(append(newFixture(t, 0).voters, acked.voters[:5]...), fillers.voters[:4]...)
-	refills := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		mu.Lock()
-		f := &fixture{votes: votes, voters: voters}
-		v, a := f.lists()
-		mu.Unlock()
-		switch req.URL.Path {
-		case "/load-vote.log":
-			w.Write(v)
-		case "/load-auth.log":
-			w.Write(a)
-		default:
-			http.NotFound(w, req)
-		}
-	}))
-	defer srv.Close()
-	r := &runner{
-		cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
-		log:  io.Discard,
-		edge: &edgeClient{base: srv.URL},
-	}
-	refill := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		refills++
-		// The next batch: the waiting voter first, then the rest.
-		votes = append(votes, fillers.votes[3:]...)
-		voters = append(append(voters, acked.voters[5]), fillers.voters[4:]...)
-		return true
-	}
-	start := time.Now()
-	c, _, err := r.settle(context.Background(), acked.acked, nil, 0, refill)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if refills != 1 || c.Missing != 0 || c.Lost != 0 || !c.LengthsEqual {
-		t.Fatalf("after %v: %d refills, %+v; want one refill and every vote published", time.Since(start), refills, c)
-	}
-	if time.Since(start) < refillQuiet {
-		t.Errorf("refilled after %v, before the lists had been quiet for %v", time.Since(start), refillQuiet)
-	}
+	for _, kept := range []int{1, batch} {
+		t.Run(fmt.Sprintf("%d voters kept back", kept), func(t *testing.T) {
+			acked := newFixture(t, 6)                                  // the run's acknowledged votes
+			fillers := newFixture(t, (fillerFirst+fillerSecond)*batch) // both rounds of fillers
+			// 14 ready, a batch kept back: the six votes and four
+			// fillers' votes; the voters of all but kept of the votes,
+			// and of the fillers to make up ten.
+			first := func() ([]listline.Vote, []listline.Voter) {
+				return append(slices.Clone(acked.votes), fillers.votes[:4]...),
+					append(slices.Clone(acked.voters[:6-kept]), fillers.voters[:4+kept]...)
+			}
+			var mu sync.Mutex
+			votes, voters := first()
+			refills := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				mu.Lock()
+				f := &fixture{votes: votes, voters: voters}
+				v, a := f.lists()
+				mu.Unlock()
+				switch req.URL.Path {
+				case "/load-vote.log":
+					w.Write(v)
+				case "/load-auth.log":
+					w.Write(a)
+				default:
+					http.NotFound(w, req)
+				}
+			}))
+			defer srv.Close()
+			r := &runner{
+				cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
+				log:  io.Discard,
+				edge: &edgeClient{base: srv.URL},
+			}
+			refill := func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				refills++
+				// 18 ready, the second round kept back: what was kept
+				// back is published, the waiting voters with it.
+				votes = append(votes, fillers.votes[4:8]...)
+				voters = append(append(voters, acked.voters[6-kept:]...), fillers.voters[4+kept:8]...)
+				return true
+			}
+			start := time.Now()
+			c, _, err := r.settle(context.Background(), acked.acked, nil, 0, refill)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if refills != 1 || c.Missing != 0 || c.Lost != 0 || !c.LengthsEqual || c.VoteLines != 14 {
+				t.Fatalf("after %v: %d refills, %+v; want one refill and every vote published", time.Since(start), refills, c)
+			}
+			if time.Since(start) < refillQuiet {
+				t.Errorf("refilled after %v, before the lists had been quiet for %v", time.Since(start), refillQuiet)
+			}
 
-	// Without the refill, the same lists are a loss once Settle passes.
-	votes = append(append(newFixture(t, 0).votes, acked.votes...), fillers.votes[:3]...)
-	voters = append(append(newFixture(t, 0).voters, acked.voters[:5]...), fillers.voters[:4]...)
-	r.cfg.Settle = 2 * time.Second
-	c, _, err = r.settle(context.Background(), acked.acked, nil, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Lost != 1 {
-		t.Fatalf("without a refill: %+v, want one lost", c)
+			// Without the refill, the same lists are a loss once Settle passes.
+			votes, voters = first()
+			r.cfg.Settle = 2 * time.Second
+			c, _, err = r.settle(context.Background(), acked.acked, nil, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Lost != kept {
+				t.Fatalf("without a refill: %+v, want %d lost", c, kept)
+			}
+		})
 	}
 }

@@ -28,13 +28,16 @@ func (p *Publisher) archivePath() string {
 // Ended reports whether the clock is past Config.End plus
 // Config.CloseDelay: no collector accepts a vote any more, and once the
 // twins have exchanged what they hold the campaign can be closed. False
-// when End is zero.
+// when End is zero. Until the close, rounds keep a batch back (batchLen),
+// after End as before it: votes stamped before the end still come in.
 func (p *Publisher) Ended() bool {
 	return !p.cfg.End.IsZero() && p.cfg.Clock().After(p.cfg.End.Add(p.cfg.CloseDelay))
 }
 
 // Finish closes the campaign: it runs a last round that publishes
-// whatever is final, however few (Flush), then publishes the keys file
+// whatever is final (Flush), at least Config.BatchSize of each whenever
+// a batch was published before or the campaign had that many votes
+// (batchLen), then publishes the keys file
 // and the archive, and records the close in the state. From then on the
 // lists never change, rounds do nothing, and a restart serves the same
 // files. A vote that was still pending (held by one instance of its pair
@@ -68,17 +71,21 @@ func (p *Publisher) Finish(ctx context.Context) error {
 // what the pairs showed: no vote pending and no final vote or voter
 // waiting for a batch.
 func (p *Publisher) settledLocked() bool {
-	if min(len(p.voteQueue), len(p.voterQueue)) > 0 {
-		return false
-	}
+	return min(len(p.voteQueue), len(p.voterQueue)) == 0 && p.pendingLocked() == 0
+}
+
+// pendingLocked counts the votes seen on one instance of their pair only,
+// or in conflict: votes that may still become final, or never will.
+func (p *Publisher) pendingLocked() int {
+	n := 0
 	for _, ps := range p.pairs {
 		for _, pv := range ps.pending {
 			if !pv.queued {
-				return false
+				n++
 			}
 		}
 	}
-	return true
+	return n
 }
 
 // closeLocked writes the keys file and the archive, makes them durable,
@@ -91,15 +98,7 @@ func (p *Publisher) closeLocked() error {
 		// when they happened) leave the queues unequal.
 		p.log.Error("closing with final votes or voters that have no counterpart; they stay unpublished", "votes", len(p.voteQueue), "voters", len(p.voterQueue))
 	}
-	pending := 0
-	for _, ps := range p.pairs {
-		for _, pv := range ps.pending {
-			if !pv.queued {
-				pending++
-			}
-		}
-	}
-	if pending > 0 {
+	if pending := p.pendingLocked(); pending > 0 {
 		p.log.Error("closing with votes held by one instance of their pair only or in conflict; they stay unpublished", "votes", pending)
 	}
 	fail := func(err error) error {

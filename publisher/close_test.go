@@ -89,9 +89,10 @@ func untar(t *testing.T, archive []byte, dir string) []string {
 // TestCloseAndRetractions runs a campaign through its end: the settings
 // are served byte for byte from the start, a split leaves its losing vote
 // in the retracted list and out of the votes list, the keys and the
-// archive are 404 until the end, the end publishes a short last batch and
-// closes, the archive holds everything an offline audit needs, and a
-// restart after the close serves the same files and publishes nothing.
+// archive are 404 until the end, the end publishes the last batch (what
+// was kept back) and closes, the archive holds everything an offline
+// audit needs, and a restart after the close serves the same files and
+// publishes nothing.
 func TestCloseAndRetractions(t *testing.T) {
 	tc := newTestCampaign(t)
 	settings, err := tc.settings.Marshal()
@@ -124,18 +125,18 @@ func TestCloseAndRetractions(t *testing.T) {
 
 	var voters []listline.Voter
 	var votes []listline.Vote
-	for j := range 4 {
+	for j := range 7 {
 		m, v := tc.mandate(t), tc.vote(t, j, 1)
 		tc.cast(t, pr.urls[0], m, v)
 		tc.cast(t, pr.urls[1], m, v)
 		voters, votes = append(voters, m), append(votes, v)
-		if j == 2 {
-			tp.mustRound(t) // a whole batch
+		if j == 5 {
+			tp.mustRound(t) // a batch, and a batch to keep back
 		}
 	}
 	tp.mustRound(t)
-	if s := tp.Status(); s.Lines != 3 || s.HeldVotes != 1 || s.HeldVoters != 1 {
-		t.Fatalf("status %+v, want a batch of 3 and one of each held", s)
+	if s := tp.Status(); s.Lines != 3 || s.HeldVotes != 4 || s.HeldVoters != 4 {
+		t.Fatalf("status %+v, want a batch of 3 and 4 of each held", s)
 	}
 
 	// A mandate votes twice during a split; the older stamp wins.
@@ -153,17 +154,17 @@ func TestCloseAndRetractions(t *testing.T) {
 	if code, body := fetch(t, tp.Publisher, "/solar-retracted.log"); code != 200 || string(body) != loser.Line()+"\n" {
 		t.Errorf("retracted list: %d\n%s\nwant the losing vote's line", code, body)
 	}
-	if s := tp.Status(); s.Lines != 3 || s.HeldVotes != 2 || s.Closed {
-		t.Fatalf("status %+v before the end, want 3 lines and 2 votes held", s)
+	if s := tp.Status(); s.Lines != 3 || s.HeldVotes != 5 || s.Closed {
+		t.Fatalf("status %+v before the end, want 3 lines and 5 votes held", s)
 	}
 
-	// The end: the next round publishes the last, short batch and closes.
+	// The end: the next round publishes the last batch and closes.
 	clock.skip.Store(end.Unix() - clock.tick.now().Unix() + 120)
 	tp.mustRound(t)
 	voters, votes = append(voters, m), append(votes, winner)
 	tp.wantPublished(t, voters, votes)
-	if s := tp.Status(); s.Lines != 5 || !s.Closed {
-		t.Fatalf("status %+v after the end, want 5 lines and closed", s)
+	if s := tp.Status(); s.Lines != 8 || !s.Closed {
+		t.Fatalf("status %+v after the end, want 8 lines and closed", s)
 	}
 	if got, _ := tp.lists(t); strings.Contains(strings.Join(got, "\n"), loser.Voter) {
 		t.Errorf("the retracted vote is in the votes list")
@@ -256,7 +257,7 @@ func TestCloseAndRetractions(t *testing.T) {
 	if !failed["platform-stamp"] {
 		t.Error("audit of the archive did not check the platform stamps: keys file not used")
 	}
-	if rep.Votes != 5 || rep.Voters != 5 || rep.Logs == nil || len(rep.Logs.Since) != len(since) || rep.Logs.History != len(hist) {
+	if rep.Votes != 8 || rep.Voters != 8 || rep.Logs == nil || len(rep.Logs.Since) != len(since) || rep.Logs.History != len(hist) {
 		t.Errorf("audit of the archive: %d votes, %d voters, logs %+v", rep.Votes, rep.Voters, rep.Logs)
 	}
 
@@ -272,7 +273,7 @@ func TestCloseAndRetractions(t *testing.T) {
 	tc.cast(t, pr.urls[0], late, lateVote)
 	tc.cast(t, pr.urls[1], late, lateVote)
 	tp = newPublisher(t, tc, dir, []*testPair{pr}, tweak)
-	tp.rounds = []int64{5}
+	tp.rounds = []int64{8}
 	tp.mustRound(t)
 	if err := tp.Finish(context.Background()); err != nil {
 		t.Fatalf("Finish after the close: %v", err)

@@ -84,24 +84,54 @@
 // only by the other. The other pairs publish as usual.
 //
 // The same nonce in two pairs (one vote replayed under a mandate routed to
-// another pair), two different lines under one nonce, a nonce twice on one
-// instance, or a retraction of a vote that was already final all break the
-// rule's premises. The publisher logs them as errors, counts them
-// (Status.Anomalies), keeps the first of two votes with one nonce and never
-// takes back a published line; the lists stay equal in length (below),
-// with the odd voter or vote held back.
+// another pair), one voter stamp on two votes (a stamp used again, which
+// PROTOCOL.md 5.3 forbids, recorded before the edges and collectors knew
+// of its first vote: docs/THREAT_MODEL.md, Known limits 4), two different
+// lines under one nonce, a nonce twice on one instance, or a retraction of
+// a vote that was already final all break the rule's premises. The
+// publisher logs them as errors, counts them (Status.Anomalies), keeps the
+// first of two votes with one nonce or one voter stamp to become final and
+// publishes the other nowhere (a second line with one stamp would fail the
+// audit of the whole election), and never takes back a published line;
+// the lists stay equal in length (below), with the odd voter or vote held
+// back.
 //
 // # Publishing
 //
 // Final votes and final voters wait in two queues, each in the order they
-// became final (within a round, sorted as below). A round publishes a
-// batch of k = min(len(votes), len(voters)) from the head of each queue
-// (normally both queues hold the same number), but only if k is at least
-// Config.BatchSize: a smaller batch would narrow down who cast which vote.
-// Flush publishes a batch of whatever k there is; so does every round
-// once the clock is past Config.End, and Finish, which then closes the
-// campaign. Close does not: a publisher stopped for maintenance keeps its
-// batches whole.
+// became final (within a round, sorted as below). Let r = min(len(votes),
+// len(voters)) be what is ready (normally both queues hold the same
+// number) and b = Config.BatchSize. A batch smaller than b would narrow
+// down who cast which vote, and so would a small last batch at the close:
+// the votes that trickle in after the last batch before it, after End
+// among them (stamped before End, they are valid for Config.CloseDelay),
+// would go out one or two at a time, line k of one list then being line
+// k of the other, and the history would show which option grew by one.
+// So the rule is:
+//
+//   - before the close, a round publishes the first r - b of each queue
+//     when r >= 2b, and nothing otherwise: it always keeps at least b of
+//     each back, after End as before it;
+//   - the last batch (the close, Finish, Flush) publishes all r.
+//
+// Every batch before the close is then at least b, and so is the last
+// one, since the b kept back only grow until it, whenever the campaign
+// has at least b votes in all (but for a vote retracted after it became
+// final, a broken premise of the merge rule that takes it out of its
+// queue). A campaign with fewer than b votes has one batch, of all of
+// them, at the close. With b = 1 nothing is kept back.
+// The rule needs no state of its own: what is kept back is what was final
+// and not published, which the cursors make a restarted publisher read
+// again (Restart below), so a restart in the middle of a campaign keeps
+// back what the publisher it replaces kept back. Close publishes nothing:
+// a publisher stopped for maintenance keeps its batches whole. Flush
+// before the end would publish what is kept back, and is not for that.
+//
+// The price is latency. A vote is published by the first round after at
+// least b votes have become final behind it in its queue and at least 2b
+// are ready, so it waits for b to 2b - 1 later votes (2b - 1 when it was
+// the first of those kept back), plus a round, at worst until the close:
+// the last b votes or more of every campaign are published at the close.
 //
 // The batch's votes are sorted by voter stamp and its voters by the base64
 // text of auth-sig, so that the order within a batch says nothing about
@@ -219,12 +249,15 @@
 // Once the clock is past Config.End plus Config.CloseDelay (the time a
 // vote stamped at the end stays acceptable to a collector, and a margin
 // for the twins to exchange it), the first round in which every collector
-// answers, no vote is pending on one instance only and no batch is
-// waiting closes the campaign. Finish closes it at once, whatever is
-// still pending: it is for the operator who decides not to wait.
+// answers and no vote is pending on one instance only is the last: it
+// publishes the last batch and closes the campaign (if the lists grew in
+// the same clock second already, the next round does both). Finish closes
+// it at once, whatever is still pending: it is for the operator who
+// decides not to wait.
 //
-// The close runs the last round, which publishes whatever is final,
-// however few; then it writes C-keys.txt,
+// The last round publishes whatever is final (at least Config.BatchSize
+// of each, but in a campaign with fewer votes in all; see Publishing);
+// then the close writes C-keys.txt,
 //
 //	utc-sign <base64 of the UTC-SIGN public key>
 //	utc-hole <base64 of the UTC-HOLE public key>
@@ -253,7 +286,8 @@
 // kept for an instance is the index of its oldest vote record that is
 // neither published nor retracted, so a restart reads again every record
 // whose fate was still open, and skips the published ones it meets. Voter
-// tables are read in full once after a start.
+// tables are read in full once after a start. What a batch kept back is
+// therefore queued again, and the next batch obeys the same rule.
 //
 // # Serving
 //

@@ -111,42 +111,45 @@ func readLines(t *testing.T, path string) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// TestBatches checks that nothing is published below the batch size, that
-// a batch takes as many votes as voters, and that Flush and the end of the
-// campaign publish the rest.
+// TestBatches checks that a round publishes only while it can keep a
+// batch back, that a batch takes as many votes as voters, and that Flush
+// publishes the rest.
 func TestBatches(t *testing.T) {
 	dir := t.TempDir()
 	p := logPublisher(t, dir, testLogKey(t), (&tickClock{}).now, func(c *Config) { c.BatchSize = 5 })
-	items := randomItems(t, 7)
+	items := randomItems(t, 12)
 	lengths := func() (int, int) {
 		return len(readLines(t, filepath.Join(dir, "solar-vote.log"))), len(readLines(t, filepath.Join(dir, "solar-auth.log")))
 	}
-
-	feed(t, p, votesOf(items[:3]), votersOf(items[:3]))
-	feed(t, p, votesOf(items[3:5]), votersOf(items[3:4]))
-	if v, a := lengths(); v != 0 || a != 0 || p.Status().Lines != 0 {
-		t.Fatalf("5 votes and 4 voters ready, batch size 5: published %d and %d lines", v, a)
+	for _, step := range []struct {
+		what          string
+		votes, voters []item
+		want          int // lines of each list after the step
+	}{
+		{"3 of each", items[:3], items[:3], 0},
+		{"5 votes and 4 voters", items[3:5], items[3:4], 0},
+		{"5 votes and 7 voters: a batch, but none left to keep back", nil, items[4:7], 0},
+		{"10 votes and 7 voters", items[5:10], nil, 0},
+		{"10 of each: a batch, and a batch kept back", nil, items[7:10], 5},
+		{"7 of each ready", items[10:12], items[10:12], 5},
+	} {
+		feed(t, p, votesOf(step.votes), votersOf(step.voters))
+		if v, a := lengths(); v != step.want || a != step.want || p.Status().Lines != int64(step.want) {
+			t.Fatalf("%s, batch size 5: published %d and %d lines, want %d", step.what, v, a, step.want)
+		}
 	}
-	if s := p.Status(); s.HeldVotes != 5 || s.HeldVoters != 4 {
-		t.Errorf("status %+v, want 5 votes and 4 voters held", s)
-	}
-	feed(t, p, nil, votersOf(items[4:7]))
-	if v, a := lengths(); v != 5 || a != 5 {
-		t.Fatalf("5 votes and 7 voters ready: published %d and %d lines, want 5 and 5", v, a)
-	}
-	feed(t, p, votesOf(items[5:7]), nil)
-	if v, a := lengths(); v != 5 || a != 5 {
-		t.Fatalf("2 of each ready: published %d and %d lines, want 5 and 5 still", v, a)
+	if s := p.Status(); s.HeldVotes != 7 || s.HeldVoters != 7 {
+		t.Errorf("status %+v, want 7 votes and 7 voters held", s)
 	}
 
 	// The collectors do not answer: Flush says so, and publishes anyway.
 	if err := p.Flush(context.Background()); err == nil || errors.Is(err, ErrFailed) {
 		t.Fatalf("Flush: %v, want the collectors' errors only", err)
 	}
-	if v, a := lengths(); v != 7 || a != 7 {
-		t.Fatalf("after Flush: %d and %d lines, want 7 and 7", v, a)
+	if v, a := lengths(); v != 12 || a != 12 {
+		t.Fatalf("after Flush: %d and %d lines, want 12 and 12", v, a)
 	}
-	if s := p.Status(); s.Lines != 7 || s.HeldVotes != 0 || s.HeldVoters != 0 {
+	if s := p.Status(); s.Lines != 12 || s.HeldVotes != 0 || s.HeldVoters != 0 {
 		t.Errorf("status %+v after Flush", s)
 	}
 
@@ -157,7 +160,7 @@ func TestBatches(t *testing.T) {
 		t.Fatalf("history:\n%s\nwant 2 lines", strings.Join(hist, "\n"))
 	}
 	votes := readLines(t, filepath.Join(dir, "solar-vote.log"))
-	for j, size := range []int{5, 7} {
+	for j, size := range []int{5, 12} {
 		f := strings.Fields(hist[j])
 		if len(f) != 2+len(testOptions) || f[0] != strconv.Itoa(size) {
 			t.Fatalf("history line %q, want size %d and %d counts", hist[j], size, len(testOptions))
@@ -178,14 +181,23 @@ func TestBatches(t *testing.T) {
 		}
 	}
 
-	// Once the clock is past End, every round publishes what is ready.
+	// Past End, but before the close, rounds keep a batch back all the
+	// same: votes stamped before the end still come in.
 	ended := logPublisher(t, t.TempDir(), testLogKey(t), (&tickClock{}).now, func(c *Config) {
-		c.BatchSize = 100
+		c.BatchSize = 5
 		c.End = time.Unix(1767225600, 0)
+		c.CloseDelay = time.Hour
 	})
-	feed(t, ended, votesOf(items[:2]), votersOf(items[:3]))
-	if s := ended.Status(); s.Lines != 2 || s.HeldVoters != 1 {
-		t.Errorf("after End: status %+v, want 2 lines and a voter held", s)
+	feed(t, ended, votesOf(items[:9]), votersOf(items[:9]))
+	if s := ended.Status(); s.Lines != 0 || s.HeldVotes != 9 {
+		t.Errorf("after End, 9 ready: status %+v, want nothing published", s)
+	}
+	feed(t, ended, votesOf(items[9:12]), votersOf(items[9:10]))
+	if s := ended.Status(); s.Lines != 5 || s.HeldVotes != 7 || s.HeldVoters != 5 {
+		t.Errorf("after End, 12 votes and 10 voters ready: status %+v, want 5 lines, 7 votes and 5 voters held", s)
+	}
+	if ended.Ended() {
+		t.Error("Ended before End plus CloseDelay")
 	}
 }
 
@@ -205,6 +217,13 @@ func TestBatchOrderIndependent(t *testing.T) {
 	slices.Reverse(rev)
 	feed(t, b, votesOf(rev[:9]), votersOf(rev[:2]))
 	feed(t, b, votesOf(rev[9:]), votersOf(rev[2:]))
+	// Twelve ready is one batch, with none to keep back: the last batch
+	// publishes them.
+	for _, p := range []*Publisher{a, b} {
+		if err := p.Flush(context.Background()); errors.Is(err, ErrFailed) {
+			t.Fatal(err)
+		}
+	}
 	for _, name := range []string{"solar-vote.log", "solar-auth.log", "solar-vote.checkpoint.12", "solar-auth.checkpoint.12"} {
 		x, err := os.ReadFile(filepath.Join(dirs[0], name))
 		if err != nil {

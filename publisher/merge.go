@@ -27,6 +27,37 @@ func keyOf(nonce []byte) nonceKey {
 	return k
 }
 
+// stampKeyOf is the key of a voter stamp in the sets of queued and
+// published votes, which hold each vote under its nonce and under its
+// voter stamp: a voter stamp is good for one vote (PROTOCOL.md 5.3), so a
+// vote whose stamp either set holds is one the lists must not carry a
+// second time. The key is 0, which is no nonce's length, then the 32
+// symbols of the stamp without its dashes (listline read the stamp in its
+// one written form). A stamp's key enters queuedVotes with its vote and
+// stays there once the vote is published or dropped from the queue (a
+// stamp stays used); New puts the stamps of the votes list in
+// publishedVotes.
+func stampKeyOf(voter string) nonceKey {
+	var k nonceKey
+	j := 1
+	for i := 0; i < len(voter) && j < len(k); i++ {
+		if voter[i] != '-' {
+			k[j] = voter[i]
+			j++
+		}
+	}
+	return k
+}
+
+// stampUsed reports whether a vote with this voter stamp is queued or
+// published.
+func (p *Publisher) stampUsed(voter string) bool {
+	k := stampKeyOf(voter)
+	_, queued := p.queuedVotes[k]
+	_, published := p.publishedVotes[k]
+	return queued || published
+}
+
 // record is one record of an instance's vote log.
 type record struct {
 	index   uint64
@@ -220,7 +251,22 @@ func (p *Publisher) enqueue() {
 				delete(ps.pending, k)
 				continue
 			}
+			if p.stampUsed(pv.vote.Voter) {
+				// Someone used the stamp of a vote a second time and
+				// got that vote recorded before the edges and the
+				// collectors knew of the first (THREAT_MODEL.md, Known
+				// limits 4). A second line with one stamp would fail
+				// the audit of the whole election: the first vote to
+				// become final is published, this one nowhere, and its
+				// voter waits in the queue like the second mandate of
+				// one vote in two pairs.
+				p.anomalies++
+				p.log.Error("a second vote with one voter stamp; it is not published", "pair", ps.k)
+				delete(ps.pending, k)
+				continue
+			}
 			p.queuedVotes[k] = struct{}{}
+			p.queuedVotes[stampKeyOf(pv.vote.Voter)] = struct{}{}
 			votes = append(votes, pv)
 		}
 		for _, v := range ps.newVoters {
@@ -241,8 +287,8 @@ func (p *Publisher) enqueue() {
 	p.voterQueue = append(p.voterQueue, voters...)
 }
 
-// publish appends as many final votes as final voters to the lists, in
-// batches of at least Config.BatchSize unless flushing, extends the logs
+// publish appends as many final votes as final voters to the lists, as
+// many as batchLen allows, extends the logs
 // and the history, and commits; then it moves the cursors. An error means
 // the lists or the state may not be durable: the caller stops publishing.
 func (p *Publisher) publish() error {
@@ -252,13 +298,8 @@ func (p *Publisher) publish() error {
 		}
 		return pv.dropped
 	})
-	n := min(len(p.voteQueue), len(p.voterQueue))
-	clock := p.cfg.Clock()
-	now := clock.Unix()
-	ended := !p.cfg.End.IsZero() && clock.After(p.cfg.End)
-	if n < p.cfg.BatchSize && !p.flushing && !ended {
-		n = 0 // a batch smaller than the batch size would narrow who voted when
-	}
+	n := p.batchLen(min(len(p.voteQueue), len(p.voterQueue)))
+	now := p.cfg.Clock().Unix()
 	if n > 0 && now <= p.st.Modified {
 		// The lists grew in this second already, or the clock went back:
 		// wait, so that Last-Modified changes with every growth.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -177,5 +179,103 @@ func TestEnqueueOneVoteTwoPairs(t *testing.T) {
 	}
 	if s := p.Status(); s != (Status{Lines: 1, HeldVoters: 1, Anomalies: 1}) {
 		t.Errorf("status %+v, want 1 line, a voter held, 1 anomaly", s)
+	}
+}
+
+// TestEnqueueOneStampTwoVotes has two votes with one voter stamp and two
+// nonces recorded, as when a stamp taken from a vote is used again before
+// the edges and collectors know of the first: in two pairs, or in one pair
+// whose instances each recorded one first. The first to become final is
+// published, the second nowhere, the lists stay equal with a voter held
+// back, and the stamp stays used for later rounds and after a restart.
+func TestEnqueueOneStampTwoVotes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pairs [2]int // the pair of each vote
+	}{
+		{"two pairs", [2]int{0, 1}},
+		{"one pair", [2]int{1, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var clock tickClock
+			var logged bytes.Buffer
+			cfg := Config{
+				Campaign: "solar", Pairs: [][2]string{{"http://a", "http://b"}, {"http://c", "http://d"}}, Pass: []byte("s"),
+				Dir: t.TempDir(), Clock: clock.now, Logger: newTextLogger(&logged),
+			}
+			p, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { p.Close() }()
+			first := randomVote(t)
+			// (P-UTC, P-SIG, Voter) of the first, fresh work, another option.
+			used := func() *pendingVote {
+				v := randomVote(t).vote
+				v.PUTC, v.PSig, v.Voter, v.Option = first.vote.PUTC, first.vote.PSig, first.vote.Voter, "No"
+				return &pendingVote{vote: v, line: v.Line()}
+			}
+			second := used()
+			published := func(nonceKey) bool { return false }
+			show := func(k int, votes ...*pendingVote) {
+				ps := p.pairs[k]
+				for i := range 2 {
+					ps.next[i] = max(ps.next[i], 1)
+					for _, v := range votes {
+						vv := v.vote
+						ps.apply(p.log, i, record{index: ps.next[i], vote: &vv, line: v.line}, published)
+						ps.next[i]++
+					}
+				}
+				for range votes {
+					var m listline.Voter // the mandate that cast it
+					rand.Read(m.ID[:])
+					ps.newVoters = append(ps.newVoters, m)
+				}
+			}
+			if tc.pairs[0] == tc.pairs[1] {
+				show(tc.pairs[0], first, second)
+			} else {
+				show(tc.pairs[0], first)
+				show(tc.pairs[1], second)
+			}
+			p.enqueue()
+			if len(p.voteQueue) != 1 || p.voteQueue[0].line != first.line || len(p.voterQueue) != 2 || p.anomalies != 1 {
+				t.Fatalf("%d votes and %d voters queued, %d anomalies; want the first vote, 2 voters and 1 anomaly", len(p.voteQueue), len(p.voterQueue), p.anomalies)
+			}
+			if !strings.Contains(logged.String(), "a second vote with one voter stamp") {
+				t.Errorf("the anomaly is not logged:\n%s", logged.String())
+			}
+			if n := len(p.pairs[0].pending) + len(p.pairs[1].pending); n != 1 {
+				t.Errorf("%d votes pending, want the queued one: the second still holds its records open", n)
+			}
+			if err := p.publish(); err != nil {
+				t.Fatal(err)
+			}
+			if s := p.Status(); s != (Status{Lines: 1, HeldVoters: 1, Anomalies: 1}) {
+				t.Errorf("status %+v, want 1 line, a voter held, 1 anomaly", s)
+			}
+			// Later, and after a restart: the stamp is used.
+			for round := range 2 {
+				show(0, used())
+				p.enqueue()
+				if len(p.voteQueue) != 0 {
+					t.Errorf("round %d: a third vote with the stamp was queued", round)
+				}
+				if round == 0 {
+					p.Close()
+					if p, err = New(cfg); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			votes, err := os.ReadFile(filepath.Join(cfg.Dir, "solar-vote.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(votes) != first.line+"\n" {
+				t.Errorf("votes list %q, want the first vote alone", votes)
+			}
+		})
 	}
 }

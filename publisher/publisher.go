@@ -32,8 +32,8 @@ type Config struct {
 	Dir      string      // where the lists and the state file live; created if missing
 
 	// What the campaign's settings and secrets say.
-	BatchSize int       // the fewest lines a batch adds to each list, but at the end; 0 means 1
-	End       time.Time // once the clock passes it every round publishes all that is ready; zero: only Flush does
+	BatchSize int       // the fewest lines a batch adds to each list, the last at the close included (see batchLen); 0 means 1
+	End       time.Time // the campaign's end: Run closes it, with its last batch, CloseDelay later; zero: only Finish does
 	Options   []string  // the ballot, in order: the history counts votes per option; nil: the history holds sizes and times only
 	LogKey    string    // note signer key (named campaign.LogKeyName(Campaign)) that signs the checkpoints; "": no logs, checkpoints or history are kept
 
@@ -65,6 +65,12 @@ type Config struct {
 	WriteTimeout time.Duration // default 30m
 	IdleTimeout  time.Duration // default 120s
 	MaxConns     int           // concurrent connections; default 4096
+	// MaxConnsPerIP and IdleCloseAt are the edge's (edge.Config): per
+	// IPv4 address or IPv6 /64, default 512, negative for no limit; the
+	// share of MaxConns from which a new connection closes the
+	// longest-idle one, default 90 percent, negative for never (serve.go).
+	MaxConnsPerIP int
+	IdleCloseAt   int
 }
 
 func (c *Config) withDefaults() {
@@ -134,6 +140,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("publisher: BatchSize: %d is negative", c.BatchSize)
 	case c.CloseDelay < 0:
 		return fmt.Errorf("publisher: CloseDelay: %v is negative", c.CloseDelay)
+	case c.MaxConns < 0:
+		return fmt.Errorf("publisher: MaxConns: %d is negative", c.MaxConns)
+	case c.IdleCloseAt > 100:
+		return fmt.Errorf("publisher: IdleCloseAt: %d is over 100 percent", c.IdleCloseAt)
 	}
 	for _, k := range []struct {
 		name string
@@ -222,7 +232,7 @@ type Publisher struct {
 	pairs    []*pairState
 	closed   bool
 	failed   error // set once a write failed (fail stop)
-	flushing bool  // the round under way publishes whatever is ready (Flush)
+	flushing bool  // the round under way publishes the last batch: whatever is ready (Flush, Finish, the close)
 
 	publishedVotes  map[nonceKey]struct{}         // nonces in the votes list
 	publishedVoters map[listline.Mandate]struct{} // mandates in the voters list
@@ -392,13 +402,17 @@ func (p *Publisher) Run(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:       p.cfg.WriteTimeout,
 		IdleTimeout:        p.cfg.IdleTimeout,
 		ReadBufferSize:     8 << 10,
-		MaxRequestBodySize: 1 << 10, // no endpoint takes a body
-		Concurrency:        p.cfg.MaxConns,
+		MaxRequestBodySize: 1 << 10,            // no endpoint takes a body
+		Concurrency:        2 * p.cfg.MaxConns, // the limits are the listener's (serve.go)
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{p.log},
 	}
+	lln, err := p.limitListener(ln)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(lln) }()
 	p.log.Info("publishing", "campaign", p.cfg.Campaign, "addr", ln.Addr().String(), "pairs", len(p.pairs))
 
 	tick := time.NewTicker(p.cfg.Interval)
@@ -448,9 +462,12 @@ func (p *Publisher) PullOnce(ctx context.Context) error {
 // Flush runs a round that publishes every final vote and voter it can
 // pair, however few: the last batch of a campaign. If the lists already
 // grew in the current clock second it waits for the next one (until ctx
-// is done). It returns what PullOnce would. Close does not flush: a
-// publisher stopped in the middle of a campaign must keep its batches
-// whole. Finish flushes and then closes the campaign.
+// is done). It returns what PullOnce would. Finish flushes and then
+// closes the campaign. Flush alone publishes what rounds keep back
+// (batchLen) without closing: before the end, it leaves nothing kept back
+// for the votes that come after it, whose last batch may then be smaller
+// than Config.BatchSize. Close does not flush: a publisher stopped in the
+// middle of a campaign must keep its batches whole.
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
@@ -482,6 +499,36 @@ func (p *Publisher) flushLocked(ctx context.Context) error {
 	return err
 }
 
+// batchLen is how many of the ready votes, and as many voters, the round
+// under way publishes: ready is the smaller of the two queues.
+//
+// A batch smaller than Config.BatchSize would narrow down who cast which
+// vote, and so would the last batch at the close if it were small: votes
+// that come one by one after the last batch before it would be published
+// one by one. So, before the close, a round publishes only what it can
+// take while keeping at least BatchSize back: ready - BatchSize, and only
+// when that is itself at least BatchSize (ready >= 2*BatchSize); nothing
+// otherwise. The last batch (flushing: the close, Finish, Flush) takes
+// everything, which is then at least BatchSize whenever anything was
+// published before it (the BatchSize kept back only grows) and whenever
+// the campaign had at least BatchSize votes in all. A campaign with fewer
+// than that publishes all of them in that one batch at the close.
+//
+// The price is time: a vote is published once at least BatchSize votes
+// have become final after it, and at most 2*BatchSize-1 (when it was the
+// first of those kept back); otherwise at the close. With a batch size of
+// 1 every batch is large enough and nothing is kept back.
+func (p *Publisher) batchLen(ready int) int {
+	b := p.cfg.BatchSize
+	switch {
+	case p.flushing || b <= 1:
+		return ready
+	case ready >= 2*b:
+		return ready - b
+	}
+	return 0
+}
+
 // roundLocked is PullOnce with roundMu held. Once the campaign is closed
 // it does nothing: nothing is published after the close.
 func (p *Publisher) roundLocked(ctx context.Context) error {
@@ -508,22 +555,30 @@ func (p *Publisher) roundLocked(ctx context.Context) error {
 		p.log.Error("publishing stopped", "err", err)
 		return p.failed
 	}
+	err := errors.Join(errs...)
+	// Once the campaign has ended, every collector answered and no vote
+	// is pending on one instance only, nothing can still become final:
+	// this round publishes the last batch, whatever is ready, and closes.
+	closing := !p.flushing && err == nil && p.Ended() && p.pendingLocked() == 0
+	if closing {
+		p.flushing = true
+		defer func() { p.flushing = false }()
+	}
 	if err := p.publish(); err != nil {
 		p.failed = fmt.Errorf("%w: %w", ErrFailed, err)
 		p.log.Error("publishing stopped", "err", err)
 		return p.failed
 	}
-	err := errors.Join(errs...)
+	if closing {
+		if !p.settledLocked() {
+			// The lists grew in this clock second already: the last
+			// batch goes out, and the campaign closes, next round.
+			return nil
+		}
+		return p.closeLocked()
+	}
 	if p.flushing || !p.Ended() {
 		return err
-	}
-	if err == nil && p.settledLocked() {
-		// Every collector answered, nothing is pending on one instance
-		// only and the last batch is out: nothing can still become final.
-		if cerr := p.closeLocked(); cerr != nil {
-			return cerr
-		}
-		return nil
 	}
 	if !p.closeWait {
 		p.closeWait = true

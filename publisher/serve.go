@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/powvote/powvote/internal/connlimit"
 )
 
 // listWords name the two lists in paths: C-vote.log, C-auth.log.
@@ -25,6 +28,40 @@ const (
 	historyFile   = 2
 	retractedFile = 3
 )
+
+// limitListener wraps Run's listener in the same connection limits as
+// the edge's (package connlimit): Config.MaxConns at once, answered 503
+// with an empty body beyond; Config.MaxConnsPerIP per IPv4 address or
+// IPv6 /64, where a new connection takes the place of the client's
+// longest-idle one and gets the same 503 when all of them are busy; and
+// from Config.IdleCloseAt percent of MaxConns on, a new connection takes
+// the place of the longest-idle one of any client. A whole list may take
+// up to WriteTimeout (30 minutes) to a slow reader, and such a download
+// is busy, never closed for a newcomer: the per-address limit is what
+// keeps one address's slow readers from taking every slot.
+func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
+	perIP, idle := p.cfg.MaxConnsPerIP, p.cfg.IdleCloseAt
+	if perIP == 0 {
+		perIP = connlimit.DefaultPerAddr
+	}
+	if idle == 0 {
+		idle = connlimit.DefaultIdlePercent
+	}
+	l, err := connlimit.New(ln, connlimit.Config{
+		Max:     p.cfg.MaxConns,
+		PerAddr: max(perIP, 0),
+		IdleAt:  connlimit.IdleAt(p.cfg.MaxConns, idle),
+		Refusal: []byte(overloaded),
+		Logger:  p.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	return l, nil
+}
+
+// overloaded is the whole answer to a connection beyond a limit.
+const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 // Handle serves GET and HEAD of the campaign's files (package
 // documentation, Serving), 404 with an empty body for a checkpoint or a

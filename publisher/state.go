@@ -314,6 +314,11 @@ func (p *Publisher) recoverList(i int) error {
 				p.log.Error("a nonce stands twice in the votes list", "list", path, "line", n)
 			}
 			p.publishedVotes[k] = struct{}{}
+			sk := stampKeyOf(v.Voter)
+			if _, dup := p.publishedVotes[sk]; dup {
+				p.log.Error("a voter stamp stands twice in the votes list", "list", path, "line", n)
+			}
+			p.publishedVotes[sk] = struct{}{}
 			p.count(v.Option)
 		} else {
 			v, err := listline.ParseVoter(line)

@@ -30,7 +30,9 @@ trap cleanup EXIT
 
 bin/powvote init load --dir "$data" --threshold 8 --batch-size 100 \
 	--option "Evil Neptune" --option "Humble Pluto" --option "Zürich" >/dev/null
-bin/powvote up --dir "$data" --addr "$ADDR" --pprof "$PPROF_ADDR" >"$data/up.log" 2>&1 &
+# Every connection of the load comes from this machine's one address:
+# no per-address connection limit.
+bin/powvote up --dir "$data" --addr "$ADDR" --pprof "$PPROF_ADDR" --max-conns-per-ip 0 >"$data/up.log" 2>&1 &
 up_pid=$!
 for _ in $(seq 100); do
 	if curl -fsS -o /dev/null "http://$ADDR/list" 2>/dev/null; then break; fi

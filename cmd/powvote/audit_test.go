@@ -36,7 +36,8 @@ func TestAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	castVotes(t, data, p.edge, batch)
+	// Two batches: the publisher publishes one and keeps one back.
+	castVotes(t, data, p.edge, 2*batch)
 	waitPublished(t, p.edge, batch)
 	kept := t.TempDir()
 	r := run(t, "audit", p.edge, "--settings", settings, "--save-checkpoints", kept)
@@ -50,7 +51,7 @@ func TestAudit(t *testing.T) {
 		}
 	}
 
-	const n = 2 * batch
+	const n = 2 * batch // of the 3 batches cast, all but the one kept back
 	castVotes(t, data, p.edge, batch)
 	waitPublished(t, p.edge, n)
 	votes, auths := fetch(t, p.edge+"/solar-vote.log"), fetch(t, p.edge+"/solar-auth.log")

@@ -27,7 +27,16 @@ Give one --pair per pair of collectors, in order: pair k is instances 2k and
 Before it listens, the edge reads the collectors' records of the votes whose
 stamps are still live (up to 15 s; then in the background), and it keeps
 reading them every second: a recorded vote sent again with a mandate of
-another pair is refused with 481.
+another pair is refused with 481, and a vote whose voter stamp a recorded
+vote carries with another nonce with 486.
+
+Connections: at most --max-conns at once, and --max-conns-per-ip from one
+IPv4 address or IPv6 /64 (512 by default, for voters behind large NATs).
+From --idle-close-at percent of --max-conns on, a new connection closes
+the longest-idle one, so that connections carrying no request cannot
+fill the edge. Beyond the limits, 503 with an empty body. Behind a proxy
+or TLS terminator every connection comes from its address: give
+--max-conns-per-ip 0 and limit clients at the proxy.
 
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
@@ -42,11 +51,15 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	var pairs, origins stringList
 	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
+	limits := addConnLimits(fs, 10000)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *dir == "" || *listen == "" || len(pairs) == 0 {
 		return usagef("--dir, --listen and at least one --pair are required")
+	}
+	if err := limits.check(); err != nil {
+		return err
 	}
 	c, err := loadRole(*dir, *name, campaign.RoleEdge)
 	if err != nil {
@@ -55,6 +68,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	site := edge.Campaign{
 		Settings:   c.Settings,
 		UTCSignPub: c.Secrets.UTCSignPub,
+		UTCHole:    c.Secrets.UTCHole,
 		VoterKey:   c.Secrets.VoterStampKey,
 		Pass:       c.Secrets.PassSecret,
 	}
@@ -70,8 +84,10 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := logger.With("component", "edge")
-	srv, err := edge.New(edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
-		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})})
+	cfg := edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
+		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})}
+	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
+	srv, err := edge.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -96,8 +96,9 @@ func TestRoleExports(t *testing.T) {
 		"log": []byte(sec.LogKey), "utc-sign public": sec.UTCSignPub,
 	}
 	allowed := map[campaign.Role][]string{
-		campaign.RoleEdge:      {"utc-sign public", "voter-stamp", "pass"},
-		campaign.RoleCollector: {"utc-sign", "utc-hole", "totp", "receipt", "pass", "utc-sign public"},
+		// The edge signs the decoys, which are worth nothing.
+		campaign.RoleEdge:      {"utc-sign public", "utc-hole", "voter-stamp", "pass"},
+		campaign.RoleCollector: {"utc-sign", "totp", "receipt", "pass", "utc-sign public"},
 		// The publisher publishes the UTC-SIGN public key at the close
 		// only; it holds it from the start.
 		campaign.RolePublisher: {"log", "pass", "utc-sign public"},

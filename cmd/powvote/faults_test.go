@@ -103,12 +103,14 @@ func (r *faultRig) startCollector(t *testing.T, i int) {
 
 func (r *faultRig) startEdge(t *testing.T) {
 	t.Helper()
-	r.edge = startProc(t, "edge", "--dir", r.data, "--listen", r.edgeA, "--pair", r.colURL[0]+","+r.colURL[1])
+	// Behind the front every connection comes from its address, as
+	// behind a deployment's proxy: no per-address limit.
+	r.edge = startProc(t, "edge", "--dir", r.data, "--listen", r.edgeA, "--pair", r.colURL[0]+","+r.colURL[1], "--max-conns-per-ip", "0")
 }
 
 func (r *faultRig) startPublisher(t *testing.T) {
 	t.Helper()
-	r.pub = startProc(t, "publisher", "--dir", r.data, "--listen", r.pubA, "--pair", r.colURL[0]+","+r.colURL[1], "--interval", "1s")
+	r.pub = startProc(t, "publisher", "--dir", r.data, "--listen", r.pubA, "--pair", r.colURL[0]+","+r.colURL[1], "--interval", "1s", "--max-conns-per-ip", "0")
 }
 
 // dumpOnFailure stops the processes of a failed scenario and logs the end

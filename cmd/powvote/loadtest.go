@@ -37,8 +37,9 @@ replays, proofs of work below the threshold, decoy stamps and forged voter
 stamps, each of which must get its expected answer. A line a second on
 stderr shows the progress.
 
-Afterwards it sends a batch of filler votes (not counted) so that the
-publisher's last batch fills up, polls the published lists through the
+Afterwards it sends two batches of filler votes (not counted), which the
+publisher keeps back in place of the last measured ones (before the
+close it always keeps a batch back), polls the published lists through the
 edge until every acknowledged vote is there or --settle passes, and
 reports: acknowledged, published_once, lost, duplicated, pending_batch,
 list_lengths_equal, latency percentiles and status counts. Exit status 1
@@ -63,7 +64,7 @@ func runLoadtest(ctx context.Context, e *env, args []string) error {
 	adversarial := fs.Float64("adversarial", 0, "junk requests per vote, 0 to 1")
 	settle := fs.Duration("settle", loadtest.DefaultSettle, "longest wait for the votes to be published")
 	drain := fs.Duration("drain", loadtest.DefaultDrain, "how long after the last due time a vote may still be retried")
-	noFill := fs.Bool("no-fill", false, "send no filler votes: missing votes fewer than a batch are reported as pending_batch")
+	noFill := fs.Bool("no-fill", false, "send no filler votes: missing votes no more than the publisher may keep back (4 x batch size - 2) are reported as pending_batch")
 	noBrowse := fs.Bool("no-browse", false, "send no GET /list and GET /stamp beside the votes")
 	host := fs.String("host", "", "Host header to send, for an edge serving several campaigns (e.g. solar.example.org)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object on stdout")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -270,4 +271,23 @@ func TestInstanceDown(t *testing.T) {
 func votersOf(t *testing.T, pass, url string) int {
 	t.Helper()
 	return strings.Count(collectorGet(t, pass, url+"/records/voters?after=&limit=10000"), "\n")
+}
+
+// startCollectors runs n collector processes of the campaign in data
+// (instance i's twin is i^1, so n is even), each on its own loopback port,
+// and returns their URLs once every one answers /health.
+func startCollectors(t *testing.T, data, pass string, n int) []string {
+	t.Helper()
+	addrs, urls := make([]string, n), make([]string, n)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+		urls[i] = "http://" + addrs[i]
+	}
+	for i := range addrs {
+		startProc(t, "collector", "--dir", data, "--instance", strconv.Itoa(i), "--listen", addrs[i], "--twin", urls[i^1])
+	}
+	for _, u := range urls {
+		waitHealthy(t, pass, u)
+	}
+	return urls
 }

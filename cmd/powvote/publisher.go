@@ -20,7 +20,9 @@ const publisherHelp = `
 Runs the publisher of campaign C of D. Every interval it pulls the new vote
 records and the voter tables of both instances of every pair, publishes the
 votes and voters that both instances of their pair hold (never a retracted
-vote), in equal numbers, and serves the lists:
+vote), in equal numbers and in batches of at least batch_size lines,
+keeping at least a batch back until the close so that the last batch is
+not small either, and serves the lists:
 
   /C-vote.log   one vote a line:  P-UTC P-SIG Voter nonce "option"
   /C-auth.log   one voter a line: auth-pkey auth-sig auth-id
@@ -29,11 +31,16 @@ with ETag, Last-Modified and byte ranges, so wget -c and curl -C - resume
 a download, and /C-settings.yaml, the public settings. The lists are
 kept in D/C/published/ and survive restarts. Once the campaign has ended
 and the stamps of its last votes have expired, and nothing is pending,
-the publisher closes it: it publishes the last batch, whatever its size,
-then /C-keys.txt (the public keys kept secret until then) and
+the publisher closes it: it publishes the last batch, all that was kept
+back (fewer than batch_size lines only if the campaign had fewer votes), then /C-keys.txt (the public keys kept secret until then) and
 /C-archive.tar.gz (everything needed to run powvote audit offline).
 Give one --pair per pair of collectors, in order, as to the edge. A pair
 with an instance down publishes nothing new until it is back.
+
+Connections are limited as the edge's are (--max-conns, 4096 by default,
+--max-conns-per-ip, --idle-close-at; see powvote edge --help): a download
+may take 30 minutes, and one address's slow readers hold at most
+--max-conns-per-ip connections.
 
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
@@ -48,11 +55,15 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
 	var pairs stringList
 	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
+	limits := addConnLimits(fs, 4096)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *dir == "" || *listen == "" || len(pairs) == 0 {
 		return usagef("--dir, --listen and at least one --pair are required")
+	}
+	if err := limits.check(); err != nil {
+		return err
 	}
 	if *interval <= 0 {
 		return usagef("--interval %v: want a positive duration", *interval)
@@ -79,6 +90,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Interval, cfg.Logger = *interval, log
+	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
 	p, err := publisher.New(cfg)
 	if err != nil {
 		return err

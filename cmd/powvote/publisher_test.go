@@ -13,16 +13,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/powvote/powvote/campaign"
 )
 
 // TestPublisherProcess runs `powvote publisher` against the collectors of
-// `powvote up`, casts votes through the edge and downloads the lists.
+// `powvote up`, casts votes through the edge and downloads the lists: a
+// batch is published, and a batch is kept back.
 func TestPublisherProcess(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "pv")
 	p := startUp(t, data)
-	cmd := exec.Command(binary, "publisher", "--dir", data, "--listen", "127.0.0.1:0",
+	// Its own directory: the publisher of `powvote up` publishes the same
+	// campaign's lists in data, in batches of its own.
+	pubDir := filepath.Join(t.TempDir(), "publisher")
+	mustRun(t, "export", "--dir", data, "--role", "publisher", "--out", pubDir)
+	cmd := exec.Command(binary, "publisher", "--dir", pubDir, "--listen", "127.0.0.1:0",
 		"--pair", p.collectors[0]+","+p.collectors[1], "--interval", "50ms")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -50,25 +53,31 @@ func TestPublisherProcess(t *testing.T) {
 		done <- cmd.Wait()
 	}()
 
-	// A whole batch, since the publisher publishes nothing smaller before
-	// the campaign ends.
-	stamps := castVotes(t, data, p.edge, campaign.Demo(time.Now(), nil).BatchSize)
+	// Two batches: until the close the publisher publishes only what
+	// leaves a batch kept back, and no batch smaller than the batch size.
+	stamps := castVotes(t, data, p.edge, 2*demoBatch)
 	// The publisher pulls on its own schedule: poll the list it serves.
 	var votes string
 	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(votes, "\n") < len(stamps) {
+	for strings.Count(votes, "\n") < demoBatch {
 		if time.Now().After(deadline) {
 			t.Fatalf("votes list after 20 s: %q; stderr: %s", votes, stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 		votes = download(t, base+"/solar-vote.log")
 	}
+	published := 0
 	for _, s := range stamps {
-		if n := strings.Count(votes, s); n != 1 {
+		n := strings.Count(votes, s)
+		if n > 1 {
 			t.Errorf("stamp %s stands %d times in the votes list", s, n)
 		}
+		published += n
 	}
-	if voters := download(t, base+"/solar-auth.log"); strings.Count(voters, "\n") != len(stamps) {
+	if lines := strings.Count(votes, "\n"); published != demoBatch || lines != demoBatch {
+		t.Errorf("votes list of %d lines, %d of them votes cast; want a batch of %d:\n%s", lines, published, demoBatch, votes)
+	}
+	if voters := download(t, base+"/solar-auth.log"); strings.Count(voters, "\n") != demoBatch {
 		t.Errorf("voters list: %q", voters)
 	}
 
@@ -83,7 +92,7 @@ func TestPublisherProcess(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("publisher did not stop within 15 s of SIGINT")
 	}
-	kept, err := os.ReadFile(filepath.Join(data, "solar", "published", "solar-vote.log"))
+	kept, err := os.ReadFile(filepath.Join(pubDir, "solar", "published", "solar-vote.log"))
 	if err != nil || string(kept) != votes {
 		t.Errorf("list kept on disk: %v\n%q\nserved:\n%q", err, kept, votes)
 	}

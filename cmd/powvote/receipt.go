@@ -37,9 +37,11 @@ votes list:
     record inclusion proof checked against that root. The proofs are built
     from the hashes of the downloaded list, so the list is downloaded whole.
 
-A receipt whose batch is not published yet fails: try again after the next
-batch. Exits 0 only when everything holds; otherwise the last line of
-stderr names the receipt lines that failed.
+A receipt whose vote is not published yet fails: the publisher keeps the
+latest votes back until a batch of others has come after them, at the
+latest until the close (docs/PUBLISHING.md); try again later. Exits 0
+only when everything holds; otherwise the last line of stderr names the
+receipt lines that failed.
 
 Examples:
   powvote receipt verify my-receipt.txt --edge http://127.0.0.1:8080

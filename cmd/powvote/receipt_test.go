@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/wire"
 )
 
 // TestReceiptVerify saves the receipt of the last vote of a batch, checks
-// it against the running platform once the batch is published, from the
-// edge and from a folder of downloads, then alters it line by line.
+// it against the running platform once enough votes have come after it
+// for the batch to be published, from the edge and from a folder of
+// downloads, then alters it line by line.
 func TestReceiptVerify(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "pv")
 	p := startUp(t, data)
@@ -27,7 +29,10 @@ func TestReceiptVerify(t *testing.T) {
 	// Three votes first, so that the saved receipt carries other voters'
 	// stamps against their options besides its own.
 	const batch = 4
-	castVotes(t, data, p.edge, batch-1)
+	earlier := castVotes(t, data, p.edge, batch-1)
+	// A vote's stamp stands as a decoy once it has been durable for the
+	// collector's DecoyAge (3 s).
+	time.Sleep(3 * time.Second)
 	key := filepath.Join(data, "solar", campaign.DemoAuthorityKey)
 	token := strings.TrimSpace(mustRun(t, "mandates", "--key", key, "--count", "1", "--format", "tokens"))
 	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", data))
@@ -45,7 +50,7 @@ func TestReceiptVerify(t *testing.T) {
 	own := batch - 1 // the receipt line of the chosen option
 	ownStamp, _, _ := strings.Cut(rlines[own], " ")
 
-	waitPublished(t, p.edge, batch)
+	waitPublished(t, p.edge, castUntilPublished(t, data, p.edge, batch, append(earlier, ownStamp)))
 
 	// Without --receipt-pubkey, the key the edge serves.
 	r := run(t, "receipt", "verify", saved, "--edge", p.edge)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	be "encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -30,18 +29,7 @@ func TestCrossPairReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
-	var urls [4]string
-	var addrs [4]string
-	for i := range urls {
-		addrs[i] = freeAddr(t)
-		urls[i] = "http://" + addrs[i]
-	}
-	for i := range urls {
-		startProc(t, "collector", "--dir", data, "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[i^1])
-	}
-	for i := range urls {
-		waitHealthy(t, pass, urls[i])
-	}
+	urls := startCollectors(t, data, pass, 4)
 	pairArgs := []string{"--pair", urls[0] + "," + urls[1], "--pair", urls[2] + "," + urls[3]}
 	edgeAt := func() string {
 		addr := freeAddr(t)

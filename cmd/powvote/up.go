@@ -33,6 +33,10 @@ a demo authority key. A second run on the same D resumes with all its data.
 Prints the URLs to open, and runs until interrupted (a second interrupt
 aborts).
 
+The edge's connections are limited as by powvote edge (--max-conns,
+--max-conns-per-ip, --idle-close-at; see powvote edge --help). A load
+test from one machine needs --max-conns-per-ip 0.
+
 Example:
   powvote up
   powvote up --dir /srv/powvote --addr 0.0.0.0:8080
@@ -43,9 +47,14 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "./powvote-data", "directory of the campaigns and their data")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the edge listens on")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
+	limits := addConnLimits(fs, 10000)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if err := limits.check(); err != nil {
+		return err
+	}
+	maxConns, perIP, idleCloseAt := limits.config()
 	logger, err := newLogger(e)
 	if err != nil {
 		return err
@@ -114,6 +123,9 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		pcfg.Logger = log.With("component", "publisher", "campaign", n)
+		// Its own listener is on loopback and unannounced (the edge
+		// serves the lists); it gets the edge's limits all the same.
+		pcfg.MaxConnsPerIP, pcfg.IdleCloseAt = perIP, idleCloseAt
 		pub, err := publisher.New(pcfg)
 		if err != nil {
 			return err
@@ -129,6 +141,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			Lists:      pub.Handle,
 			Settings:   c.Settings,
 			UTCSignPub: c.Secrets.UTCSignPub,
+			UTCHole:    c.Secrets.UTCHole,
 			VoterKey:   c.Secrets.VoterStampKey,
 			Pass:       c.Secrets.PassSecret,
 			Pairs:      [][2]string{urls},
@@ -141,7 +154,10 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		NonceCacheTTL: nonceMemory(all),
 		Static:        web.FS,
 		// The lists are served here too, and a whole list must fit.
-		WriteTimeout: 30 * time.Minute,
+		WriteTimeout:  30 * time.Minute,
+		MaxConns:      maxConns,
+		MaxConnsPerIP: perIP,
+		IdleCloseAt:   idleCloseAt,
 	})
 	if err != nil {
 		return err

@@ -53,7 +53,29 @@
 // result with Result.Repeat set if the vote is exactly the recorded one
 // (so a retried request gets its receipt again), and [ErrAlreadyVoted]
 // otherwise. The nonce identifies a vote: Accept of a vote whose nonce is
-// recorded for another mandate returns [ErrDuplicateVote].
+// recorded for another mandate returns [ErrDuplicateVote]. A voter stamp is
+// good for one vote (PROTOCOL.md 5.3): Accept of a vote of a mandate that
+// has not voted, whose voter stamp a recorded vote carries, returns
+// [ErrDuplicateStamp]. Someone who took a stamp from the votes list or from
+// a receipt can do fresh work over it with any option and nonce; this is
+// what refuses that vote at the pair that holds the stamp. Both checks read
+// indexes of the live vote records (keys.go) in the writer's transaction,
+// with the mandate check, so two votes with one stamp sent at once are
+// never both recorded by one instance.
+//
+// One instance cannot see what its twin records at the same moment. If the
+// two instances of a pair each record first one of two votes that carry
+// one stamp under two mandates (both reach them at once, or each reaches
+// one instance during a split), each refuses the other's vote, and the
+// edge relays the acceptance of either. When they sync, each applies the
+// twin's vote by mirror rule 1 and logs a warning: the votes belong to two
+// mandates that have each voted once, and a pair must count every mandate
+// once, so both instances keep both votes and hold the same records. The
+// publisher then publishes one vote line for the stamp and holds the
+// second back (package publisher), so the votes list never carries a stamp
+// twice. An edge refuses a stamp it knows recorded before it reaches a
+// collector; this corner needs the stamp before its first vote is
+// recorded, which only whoever sees the voter's traffic has.
 //
 // # Recovery
 //
@@ -66,6 +88,12 @@
 // record that differs from the database, or a log longer than the
 // database, is not a torn tail: Open refuses it with [ErrCorrupt]. Open
 // also refills the recent voter stamps from the last vote records.
+//
+// The indexes live in the database and change in the same batch as the
+// records they index, so recovery leaves them right. A database made
+// before the voter stamp index existed lacks it: the first Open builds it
+// from the nonce index, and marks it built in a synced batch after the
+// index itself, so an Open interrupted while building builds it again.
 //
 // # Mirror
 //
@@ -94,5 +122,8 @@
 //     applied that vote it refused any other for the mandate.
 //
 // [Store.Counts] counts vote records less retractions, so voters equals
-// votes on both instances whatever the order of syncs.
+// votes on both instances whatever the order of syncs. The nonce and voter
+// stamp indexes follow the same records: a retraction takes its vote out
+// of both, so once synced the two instances refuse the same stamps (rule 1
+// with a stamp held here already: see Duplicates).
 package store

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/powvote/powvote/internal/crockford"
 )
@@ -188,6 +192,66 @@ func checkProjection(t testing.TB, s *Store) {
 			t.Fatalf("votes.log record %d is %q, database %q", i+1, log[i], want)
 		}
 	}
+	checkIndexes(t, s)
+}
+
+// checkIndexes checks that the nonce and voter stamp indexes name exactly
+// the vote records no retraction withdrew (a retraction withdraws the
+// first live record with its nonce).
+func checkIndexes(t testing.TB, s *Store) {
+	t.Helper()
+	wantN, wantS := map[string][]uint64{}, map[string][]uint64{}
+	var live []Record
+	for _, r := range allRecords(t, s) {
+		if r.Vote != nil {
+			live = append(live, r)
+			continue
+		}
+		i := slices.IndexFunc(live, func(l Record) bool { return bytes.Equal(l.Vote.Nonce, r.Retract) })
+		if i < 0 {
+			t.Fatalf("record %d retracts %x, which is not a live vote", r.Index, r.Retract)
+		}
+		live = slices.Delete(live, i, i+1)
+	}
+	for _, r := range live {
+		k := string(nonceKey(r.Vote.Nonce))
+		wantN[k] = append(wantN[k], r.Index)
+		k = string(stampKey(r.Vote.Voter))
+		wantS[k] = append(wantS[k], r.Index)
+	}
+	for table, want := range map[byte]map[string][]uint64{tNonce: wantN, tStamp: wantS} {
+		got := indexTable(t, s, table)
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("index %q\n got %v\nwant %v", table, got, want)
+		}
+	}
+}
+
+// indexTable reads an index table ('N' or 'S'), each entry's indexes
+// sorted.
+func indexTable(t testing.TB, s *Store, table byte) map[string][]uint64 {
+	t.Helper()
+	out := map[string][]uint64{}
+	err := s.read(func() error {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{table}, UpperBound: []byte{table + 1}})
+		if err != nil {
+			return err
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			idx, err := decodeIndexes(it.Value(), string(table))
+			if err != nil {
+				return err
+			}
+			slices.Sort(idx)
+			out[string(it.Key())] = idx
+		}
+		return it.Error()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // lockedBuffer is a log destination safe for the writer goroutine.

@@ -11,6 +11,7 @@ import (
 //	'A' auth-pkey(32) auth-id(24)  -> auth-sig(64)              voter table
 //	'V' index(8)                   -> log payload               vote records, index from 1
 //	'N' nonce(8..32)               -> index(8) ...              live vote records by nonce
+//	'S' voter stamp(39)            -> index(8) ...              live vote records by voter stamp
 //	'P' seq(8)                     -> flags(1) index(8) voter(120) vote line
 //	                                                            links of own votes (pairs)
 //	'M' auth-pkey(32) auth-id(24)  -> seq(8)                    held link of a mandate
@@ -21,13 +22,17 @@ import (
 // with that nonce that no retraction withdrew; it is empty for a retracted
 // vote. Normally one index; more only if the twin sends a vote whose nonce
 // another mandate already used here (Accept refuses that, ApplyTwin must
-// mirror it). 'P' and 'M' are the only keys that tie a voter to a vote, and
-// they are deleted once the twin has confirmed the pair (plus Retain, and
-// once the twin cursor has caught up: see Store.Confirm).
+// mirror it). 'S' is the same by voter stamp, as the line writes it: more
+// than one index only if the twin sends a vote whose stamp another vote
+// already carries here (see Duplicates in the package documentation). 'P'
+// and 'M' are the only keys that tie a voter to a vote, and they are
+// deleted once the twin has confirmed the pair (plus Retain, and once the
+// twin cursor has caught up: see Store.Confirm).
 const (
 	tVoter = 'A'
 	tVote  = 'V'
 	tNonce = 'N'
+	tStamp = 'S'
 	tPair  = 'P'
 	tMand  = 'M'
 	tMeta  = '~'
@@ -41,6 +46,12 @@ var (
 	metaVoters = []byte{tMeta, 'a'} // entries of the voter table
 	metaVotes  = []byte{tMeta, 'v'} // vote records not retracted
 )
+
+// metaStamps marks a database whose 'S' index is complete. Unlike the
+// names above it is written once, by the first Open that builds the index
+// (indexStamps), and never again: from then on every batch that adds or
+// withdraws a vote record keeps the index.
+var metaStamps = []byte{tMeta, 'S'}
 
 // pairFlagRetracted marks a link whose own vote lost to the twin's (mirror
 // rule 3): it is kept for the twin, but Accept no longer repeats it.
@@ -61,6 +72,10 @@ func numKey(table byte, n uint64) []byte {
 
 func nonceKey(nonce []byte) []byte {
 	return append([]byte{tNonce}, nonce...)
+}
+
+func stampKey(voter string) []byte {
+	return append([]byte{tStamp}, voter...)
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

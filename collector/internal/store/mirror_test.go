@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // pull is one GET /sync of to against from: confirm what to has applied
@@ -505,4 +508,154 @@ func TestMirrorSameNonce(t *testing.T) {
 func sorted(s ...string) []string {
 	slices.Sort(s)
 	return s
+}
+
+// TestMirrorSameStamp has the two instances accept, for two mandates,
+// votes that carry one voter stamp with different nonces: what a stamp
+// taken from a vote and used again gives when each instance records one
+// of the two first (at once, or during a split). Each mandate counts, so
+// both instances keep both votes, and from then on both refuse the stamp.
+func TestMirrorSameStamp(t *testing.T) {
+	first := testVote(1, 0)
+	copied := testVote(2, 0)
+	copied.PUTC, copied.PSig, copied.Voter = first.PUTC, first.PSig, first.Voter
+	for _, order := range []string{"A pulls first", "B pulls first"} {
+		t.Run(order, func(t *testing.T) {
+			var logged lockedBuffer
+			opt := Options{Logger: newTextLogger(&logged)}
+			a := openT(t, t.TempDir(), opt)
+			b := openT(t, t.TempDir(), opt)
+			if _, err := a.Accept(context.Background(), testVoter(1), first); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Accept(context.Background(), testVoter(2), copied); err != nil {
+				t.Fatal(err)
+			}
+			if order == "A pulls first" {
+				syncBoth(t, a, b)
+			} else {
+				syncBoth(t, b, a)
+			}
+			checkMirrored(t, a, b)
+			if got, want := liveVotes(t, a), sorted(first.Line(), copied.Line()); !slices.Equal(got, want) {
+				t.Errorf("live votes %q, want both %q", got, want)
+			}
+			if n := strings.Count(logged.String(), "carries a voter stamp a vote here carries too"); n != 2 {
+				t.Errorf("%d warnings about the shared stamp, want one per instance:\n%s", n, logged.String())
+			}
+			third := testVote(3, 0)
+			third.PUTC, third.PSig, third.Voter = first.PUTC, first.PSig, first.Voter
+			for name, s := range map[string]*Store{"A": a, "B": b} {
+				if _, err := s.Accept(context.Background(), testVoter(3), third); !errors.Is(err, ErrDuplicateStamp) {
+					t.Errorf("%s: a third vote with the stamp: %v, want ErrDuplicateStamp", name, err)
+				}
+			}
+			// Each holder's retry still gets its receipt, on either side.
+			for _, s := range []*Store{a, b} {
+				for i, v := range map[int]Vote{1: first, 2: copied} {
+					if res, err := s.Accept(context.Background(), testVoter(i), v); err != nil || !res.Repeat {
+						t.Errorf("retry of mandate %d: %+v, %v; want a repeat", i, res, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMirrorStampOfRetracted: the voter stamp index holds the votes no
+// retraction withdrew, so both instances of a pair hold the same stamps
+// once they have synced, whichever of them had the losing vote of a split.
+func TestMirrorStampOfRetracted(t *testing.T) {
+	a := openT(t, t.TempDir(), Options{})
+	b := openT(t, t.TempDir(), Options{})
+	lost := testVote(7, 0)
+	won := testVote(7, 1)
+	won.PUTC = "999999999" // the earlier P-UTC wins
+	if _, err := a.Accept(context.Background(), testVoter(7), lost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Accept(context.Background(), testVoter(7), won); err != nil {
+		t.Fatal(err)
+	}
+	syncBoth(t, a, b)
+	checkMirrored(t, a, b)
+	for name, s := range map[string]*Store{"A": a, "B": b} {
+		if got := indexTable(t, s, tStamp); len(got) != 1 || got[string(stampKey(won.Voter))] == nil {
+			t.Errorf("%s: stamp index %v, want the winner's stamp alone", name, got)
+		}
+	}
+}
+
+// TestIndexStamps opens a database made before the voter stamp index (the
+// index and its mark removed): Open builds the index from the live votes,
+// retractions and a stamp held twice included, and refuses a used stamp
+// from then on.
+func TestIndexStamps(t *testing.T) {
+	var logged lockedBuffer
+	opt := Options{Logger: newTextLogger(&logged)}
+	a := openT(t, t.TempDir(), opt)
+	b := openT(t, t.TempDir(), opt)
+	for i := range 30 {
+		acceptT(t, a, i, 0)
+	}
+	acceptT(t, a, 40, 1) // loses to B's vote for mandate 40: retracted on A
+	won := testVote(40, 0)
+	won.PUTC = "999999999"
+	if _, err := b.Accept(context.Background(), testVoter(40), won); err != nil {
+		t.Fatal(err)
+	}
+	copied := testVote(41, 0) // vote 3's stamp under mandate 41, at B
+	copied.PUTC, copied.PSig, copied.Voter = testVote(3, 0).PUTC, testVote(3, 0).PSig, testVote(3, 0).Voter
+	if _, err := b.Accept(context.Background(), testVoter(41), copied); err != nil {
+		t.Fatal(err)
+	}
+	syncBoth(t, a, b)
+	checkMirrored(t, a, b)
+	want := indexTable(t, a, tStamp)
+	if len(want) != 31 || len(want[string(stampKey(copied.Voter))]) != 2 {
+		t.Fatalf("stamp index of %d entries, %d records under the shared stamp; want 31 and 2", len(want), len(want[string(stampKey(copied.Voter))]))
+	}
+
+	// Make it a database of before the index, then reopen it.
+	err := a.read(func() error {
+		del := a.db.NewBatch()
+		defer del.Close()
+		if err := del.DeleteRange([]byte{tStamp}, []byte{tStamp + 1}, nil); err != nil {
+			return err
+		}
+		if err := del.Delete(metaStamps, nil); err != nil {
+			return err
+		}
+		return del.Commit(pebble.Sync)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = openT(t, a.dir, opt)
+	if got := indexTable(t, a, tStamp); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("rebuilt stamp index\n got %v\nwant %v", got, want)
+	}
+	if !strings.Contains(logged.String(), `indexed the voter stamps of the recorded votes" votes=32`) {
+		t.Errorf("no report of the build in the log:\n%s", logged.String())
+	}
+	checkMirrored(t, a, b)
+	reuse := testVote(50, 0)
+	reuse.PUTC, reuse.PSig, reuse.Voter = testVote(5, 0).PUTC, testVote(5, 0).PSig, testVote(5, 0).Voter
+	if _, err := a.Accept(context.Background(), testVoter(50), reuse); !errors.Is(err, ErrDuplicateStamp) {
+		t.Errorf("a recorded stamp after the rebuild: %v, want ErrDuplicateStamp", err)
+	}
+
+	// An index is built once: the next Open leaves it as it is.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logged = lockedBuffer{}
+	a = openT(t, a.dir, Options{Logger: newTextLogger(&logged)})
+	if strings.Contains(logged.String(), "indexed") {
+		t.Errorf("the index was built again:\n%s", logged.String())
+	}
+	checkProjection(t, a)
 }

@@ -137,12 +137,16 @@ func (s *Store) VoterRecords(after []byte, limit int) (voters []Voter, err error
 // Recent returns up to n voter stamps of the latest votes for option, the
 // newest first: decoys for receipts (PROTOCOL.md 5.4). It counts own and
 // copied votes, leaves out retracted ones and only returns stamps whose
-// vote is durable. It keeps at most 64 stamps per option, in memory; after
-// Open it knows those among the last 65536 vote records. An option no vote
-// has chosen yet returns none.
+// vote has been durable for Options.DecoyAge: a stamp on a receipt is
+// public at once, and by then every edge has read its vote and refuses
+// the stamp for any other vote (docs/THREAT_MODEL.md). It keeps at most
+// 64 such stamps per option, in memory; after Open it knows those among
+// the last 65536 vote records. An option no vote has chosen yet returns
+// none.
 func (s *Store) Recent(option string, n int) []string {
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
+	s.ripenLocked(option, s.clock())
 	l := s.recent[option]
 	n = min(n, len(l))
 	if n <= 0 {

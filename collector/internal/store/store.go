@@ -31,6 +31,11 @@ var (
 	// ErrDuplicateVote means a vote with this nonce is recorded already,
 	// for another mandate: someone replays a vote under a second mandate.
 	ErrDuplicateVote = errors.New("store: a vote with this nonce is recorded for another mandate")
+	// ErrDuplicateStamp means a vote with this voter stamp and another
+	// nonce is recorded already: a voter stamp is good for one vote, and
+	// someone took a recorded one (from the votes list or a receipt) to
+	// cast another.
+	ErrDuplicateStamp = errors.New("store: a vote with this voter stamp is recorded already")
 	// ErrFailed means a commit or an fsync failed: the Store refuses every
 	// write from then on, because it can no longer tell what is durable.
 	// Close it and open it again to recover.
@@ -54,8 +59,11 @@ type Options struct {
 	// stays until this instance has applied every vote the twin accepted
 	// before confirming: see Confirm.) Zero means 10 minutes.
 	Retain time.Duration
-	// Clock tells the time for Retain. Nil means time.Now.
+	// Clock tells the time for Retain and DecoyAge. Nil means time.Now.
 	Clock func() time.Time
+	// DecoyAge is how long a vote is durable before Recent offers its
+	// voter stamp as a decoy. Zero means at once.
+	DecoyAge time.Duration
 }
 
 // cacheSize is Pebble's block cache: the voter table of a large campaign
@@ -142,7 +150,9 @@ type Store struct {
 	failedC chan struct{}           // closed when fail is set
 
 	recentMu sync.Mutex
-	recent   map[string][]string // option -> voter stamps, oldest first; guarded by recentMu
+	recent   map[string][]string     // option -> voter stamps old enough to be decoys, oldest first; guarded by recentMu
+	young    map[string][]youngStamp // option -> voter stamps not old enough yet, oldest first; guarded by recentMu
+	decoyAge time.Duration
 
 	// life is read-held by every reader of db for the length of its read,
 	// and write-held by Close while it closes db, so that no read runs on a
@@ -170,6 +180,9 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	if opt.MaxBatch < 0 {
 		return nil, fmt.Errorf("store: Options.MaxBatch is %d, want 0 or more", opt.MaxBatch)
 	}
+	if opt.DecoyAge < 0 {
+		return nil, fmt.Errorf("store: Options.DecoyAge is %v, want 0 or more", opt.DecoyAge)
+	}
 	if opt.Retain < 0 {
 		return nil, fmt.Errorf("store: Options.Retain is %v, want 0 or more", opt.Retain)
 	}
@@ -184,6 +197,8 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		stopped:  make(chan struct{}),
 		failedC:  make(chan struct{}),
 		recent:   make(map[string][]string),
+		young:    make(map[string][]youngStamp),
+		decoyAge: opt.DecoyAge,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -225,6 +240,11 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		s.file = wrap(f)
 	} else {
 		s.file = f
+	}
+	if err := s.indexStamps(); err != nil {
+		s.file.Close()
+		db.Close()
+		return nil, err
 	}
 	if err := s.rebuildRecent(); err != nil {
 		s.file.Close()
@@ -389,6 +409,118 @@ func (s *Store) repairLog(f *os.File) error {
 			"records", added, "from", sc.records+1, "to", s.st.index)
 	}
 	return nil
+}
+
+// stampBatch is how many vote records indexStamps indexes per Pebble batch.
+const stampBatch = 10000
+
+// indexStamps builds the voter stamp index ('S', keys.go) of a database
+// made before it existed, and marks the index complete; on a database that
+// has the mark it does nothing. The index is built from the nonce index,
+// which names exactly the vote records no retraction withdrew, so it ends
+// as Accept and ApplyTwin would have kept it. It is written in batches
+// without Sync, after the removal of whatever an interrupted build left,
+// and the mark goes last, in a batch with Sync: Pebble makes batches
+// durable in order, so a database with the mark has the whole index, and
+// one without it is built again from the start.
+func (s *Store) indexStamps() error {
+	_, closer, err := s.db.Get(metaStamps)
+	if err == nil {
+		closer.Close()
+		return nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("store: read metadata %q: %w", metaStamps, err)
+	}
+	reset := s.db.NewBatch()
+	defer reset.Close()
+	if err := reset.DeleteRange([]byte{tStamp}, []byte{tStamp + 1}, nil); err != nil {
+		return fmt.Errorf("store: index voter stamps: %w", err)
+	}
+	if err := reset.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("store: index voter stamps: %w", err)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tNonce}, UpperBound: []byte{tNonce + 1}})
+	if err != nil {
+		return fmt.Errorf("store: index voter stamps: %w", err)
+	}
+	defer it.Close()
+	b := s.db.NewIndexedBatch()
+	defer func() { b.Close() }()
+	n, inBatch := 0, 0
+	for ok := it.First(); ok; ok = it.Next() {
+		idx, err := decodeIndexes(it.Value(), "nonce")
+		if err != nil {
+			return err
+		}
+		for _, i := range idx {
+			r, err := s.recordAt(b, i)
+			if err != nil {
+				return err
+			}
+			if r.Vote == nil {
+				return fmt.Errorf("store: the nonce index names record %d, a retraction: %w", i, ErrCorrupt)
+			}
+			sk := stampKey(r.Vote.Voter)
+			have, err := batchGet(b, sk)
+			if err != nil {
+				return fmt.Errorf("store: index voter stamps: %w", err)
+			}
+			if err := b.Set(sk, append(have, u64(i)...), nil); err != nil {
+				return fmt.Errorf("store: index voter stamps: %w", err)
+			}
+			n++
+			if inBatch++; inBatch == stampBatch {
+				if err := b.Commit(pebble.NoSync); err != nil {
+					return fmt.Errorf("store: index voter stamps: %w", err)
+				}
+				b.Close()
+				b, inBatch = s.db.NewIndexedBatch(), 0
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("store: index voter stamps: read the nonce index: %w", err)
+	}
+	if err := b.Set(metaStamps, u64(uint64(n)), nil); err != nil {
+		return fmt.Errorf("store: index voter stamps: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: index voter stamps: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("store: indexed the voter stamps of the recorded votes", "votes", n)
+	}
+	return nil
+}
+
+// recordAt reads and parses vote record i through b.
+func (s *Store) recordAt(b *pebble.Batch, i uint64) (Record, error) {
+	p, err := batchGet(b, numKey(tVote, i))
+	if err != nil {
+		return Record{}, fmt.Errorf("store: read vote record %d: %w", i, err)
+	}
+	if p == nil {
+		return Record{}, fmt.Errorf("store: vote record %d missing: %w", i, ErrCorrupt)
+	}
+	r, err := parseRecord(string(p))
+	if err != nil {
+		return Record{}, fmt.Errorf("store: vote record %d: %w: %w", i, ErrCorrupt, err)
+	}
+	return r, nil
+}
+
+// batchGet returns a copy of the value of key as b sees it, nil if absent.
+func batchGet(b *pebble.Batch, key []byte) ([]byte, error) {
+	v, closer, err := b.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
 }
 
 // recentKeep is how many voter stamps Recent keeps per option; recentScan

@@ -21,6 +21,9 @@ func TestAccept(t *testing.T) {
 	badNonce.Nonce = badNonce.Nonce[:7]
 	badOption := testVote(3, 0)
 	badOption.Option = `say "yes"`
+	// Vote 1's voter stamp with fresh work: another nonce, any option.
+	stampReuse := testVote(6, 0)
+	stampReuse.PUTC, stampReuse.PSig, stampReuse.Voter = testVote(1, 0).PUTC, testVote(1, 0).PSig, testVote(1, 0).Voter
 
 	for _, tc := range []struct {
 		name    string
@@ -37,6 +40,10 @@ func TestAccept(t *testing.T) {
 		{name: "same nonce, other stamp", voter: testVoter(1), vote: otherStamp, wantErr: ErrAlreadyVoted},
 		{name: "replay under a new mandate", voter: testVoter(5), vote: replay, wantErr: ErrDuplicateVote},
 		{name: "replay under a voted mandate", voter: testVoter(2), vote: replay, wantErr: ErrAlreadyVoted},
+		{name: "voter stamp of a recorded vote under a new mandate", voter: testVoter(6), vote: stampReuse, wantErr: ErrDuplicateStamp},
+		{name: "voter stamp of a recorded vote under a voted mandate", voter: testVoter(2), vote: stampReuse, wantErr: ErrAlreadyVoted},
+		{name: "voter stamp of a recorded vote, retried", voter: testVoter(6), vote: stampReuse, wantErr: ErrDuplicateStamp},
+		{name: "the stamp's own vote, retried", voter: testVoter(1), vote: testVote(1, 0), want: Result{Seq: 1, Repeat: true}},
 		{name: "short nonce", voter: testVoter(3), vote: badNonce, wantErr: ErrSyntax, field: "nonce"},
 		{name: "quote in option", voter: testVoter(3), vote: badOption, wantErr: ErrSyntax, field: "option"},
 		{name: "third mandate", voter: testVoter(3), vote: testVote(3, 0), want: Result{Seq: 3}},
@@ -104,6 +111,42 @@ func TestAcceptCopiesNonce(t *testing.T) {
 	if got := liveVotes(t, s); !slices.Equal(got, []string{want}) {
 		t.Errorf("votes %q, want %q", got, want)
 	}
+}
+
+// TestAcceptSameStamp sends votes of many mandates that carry one voter
+// stamp, each with its own nonce, all at once: the writer checks each
+// against the requests before it in its group, so exactly one is recorded
+// and every other gets ErrDuplicateStamp.
+func TestAcceptSameStamp(t *testing.T) {
+	const n = 64
+	s := openT(t, t.TempDir(), Options{})
+	shared := testStamp("shared")
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			v := testVote(i, 0)
+			v.Voter = shared
+			<-start
+			_, errs[i] = s.Accept(context.Background(), testVoter(i), v)
+		})
+	}
+	close(start)
+	wg.Wait()
+	accepted := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			accepted++
+		case !errors.Is(err, ErrDuplicateStamp):
+			t.Errorf("vote %d: %v, want nil or ErrDuplicateStamp", i, err)
+		}
+	}
+	if v, votes := s.Counts(); accepted != 1 || v != 1 || votes != 1 {
+		t.Errorf("%d accepted, Counts %d, %d; want exactly one", accepted, v, votes)
+	}
+	checkProjection(t, s)
 }
 
 // TestAcceptConcurrent has 2000 goroutines try 500 mandates 4 times each,

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -49,8 +50,11 @@ type request struct {
 // gets its receipt again: with the own sequence number while the link is
 // held, with Seq 0 once it is gone or if the vote was copied from the twin.
 // A different vote for a voted mandate returns ErrAlreadyVoted, a vote
-// whose nonce another mandate used returns ErrDuplicateVote, a vote that
-// cannot be written as a list line returns a *FieldError.
+// whose nonce another mandate used returns ErrDuplicateVote, a vote whose
+// voter stamp a recorded vote carries returns ErrDuplicateStamp, a vote
+// that cannot be written as a list line returns a *FieldError. The checks
+// run in the writer, against the database and the requests before this one
+// in its group: of two votes with one stamp sent at once, one is recorded.
 //
 // If ctx ends before the writer takes the request, nothing is recorded. If
 // it ends after, Accept returns at once with an error wrapping ctx.Err()
@@ -293,25 +297,55 @@ func commitSync(b *pebble.Batch) (err error) {
 	return b.Commit(pebble.Sync)
 }
 
+// youngStamp is a voter stamp whose vote became durable at a time, too
+// recently to be a decoy yet.
+type youngStamp struct {
+	stamp string
+	at    time.Time
+}
+
 func (s *Store) applyRecent(ops []recentOp) {
 	if len(ops) == 0 {
 		return
 	}
+	now := s.clock()
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
 	for _, op := range ops {
-		l := s.recent[op.option]
 		if op.remove {
-			if i := slices.Index(l, op.stamp); i >= 0 {
-				s.recent[op.option] = slices.Delete(l, i, i+1)
+			if l := s.recent[op.option]; slices.Contains(l, op.stamp) {
+				s.recent[op.option] = slices.DeleteFunc(l, func(st string) bool { return st == op.stamp })
+			}
+			if y := s.young[op.option]; len(y) > 0 {
+				s.young[op.option] = slices.DeleteFunc(y, func(ys youngStamp) bool { return ys.stamp == op.stamp })
 			}
 			continue
 		}
+		s.young[op.option] = append(s.young[op.option], youngStamp{op.stamp, now})
+		s.ripenLocked(op.option, now)
+	}
+}
+
+// ripenLocked moves the stamps of option that have been durable for
+// decoyAge at now from young to recent, which keeps the newest recentKeep.
+func (s *Store) ripenLocked(option string, now time.Time) {
+	y := s.young[option]
+	n := 0
+	for n < len(y) && !y[n].at.Add(s.decoyAge).After(now) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	l := s.recent[option]
+	for _, ys := range y[n-min(n, recentKeep) : n] {
 		if len(l) == recentKeep {
 			l = slices.Delete(l, 0, 1)
 		}
-		s.recent[op.option] = append(l, op.stamp)
+		l = append(l, ys.stamp)
 	}
+	s.recent[option] = l
+	s.young[option] = slices.Delete(y, 0, n)
 }
 
 // accept is Accept's work inside the group.
@@ -325,6 +359,13 @@ func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
 	}
 	if len(t.nonceIndexes(vote.Nonce)) > 0 {
 		return Result{}, ErrDuplicateVote
+	}
+	// A voter stamp is good for one vote (PROTOCOL.md 5.3): another vote
+	// with it is someone who took the stamp from the votes list or from a
+	// receipt and did fresh work with a mandate of their own. The holder's
+	// own retry never gets here: its mandate has voted (repeat above).
+	if len(t.stampIndexes(vote.Voter)) > 0 {
+		return Result{}, ErrDuplicateStamp
 	}
 	t.st.seq++
 	seq := t.st.seq
@@ -377,6 +418,13 @@ func (t *txn) applyPair(p Pair) {
 		return
 	}
 	if !present { // rule 1
+		if len(t.stampIndexes(p.Vote.Voter)) > 0 {
+			// Both instances accepted a vote with one voter stamp under
+			// two mandates: at once, or during a split. Each mandate
+			// counts, so both votes stay here as on the twin; the
+			// publisher publishes one line per stamp.
+			t.s.log.Warn("store: the twin's vote carries a voter stamp a vote here carries too; keeping both", "twin_seq", p.Seq)
+		}
 		t.insertVoter(p.Voter)
 		t.insertVote(p.Vote)
 		return
@@ -519,6 +567,8 @@ func (t *txn) insertVote(v Vote) uint64 {
 	index := t.appendRecord(line)
 	nk := nonceKey(v.Nonce)
 	t.set(nk, append(t.get(nk), u64(index)...))
+	sk := stampKey(v.Voter)
+	t.set(sk, append(t.get(sk), u64(index)...))
 	t.st.votes++
 	t.recent = append(t.recent, recentOp{option: v.Option, stamp: v.Voter})
 	return index
@@ -528,20 +578,26 @@ func (t *txn) insertVote(v Vote) uint64 {
 func (t *txn) retract(l link) {
 	v := l.pair.Vote
 	t.appendRecord([]byte(retractLine(v.Nonce)))
-	nk := nonceKey(v.Nonce)
+	t.unindex(nonceKey(v.Nonce), t.nonceIndexes(v.Nonce), l.index)
+	t.unindex(stampKey(v.Voter), t.stampIndexes(v.Voter), l.index)
+	t.st.votes--
+	t.recent = append(t.recent, recentOp{option: v.Option, stamp: v.Voter, remove: true})
+}
+
+// unindex removes index from the entry at key of an index table ('N' or
+// 'S'), which holds the indexes have.
+func (t *txn) unindex(key []byte, have []uint64, index uint64) {
 	var keep []byte
-	for _, i := range t.nonceIndexes(v.Nonce) {
-		if i != l.index {
+	for _, i := range have {
+		if i != index {
 			keep = append(keep, u64(i)...)
 		}
 	}
 	if len(keep) == 0 {
-		t.del(nk)
+		t.del(key)
 	} else {
-		t.set(nk, keep)
+		t.set(key, keep)
 	}
-	t.st.votes--
-	t.recent = append(t.recent, recentOp{option: v.Option, stamp: v.Voter, remove: true})
 }
 
 func (t *txn) appendRecord(payload []byte) uint64 {
@@ -577,17 +633,35 @@ func (t *txn) heldLink(v Voter) (link, bool) {
 
 // nonceIndexes returns the indexes of the live vote records with nonce.
 func (t *txn) nonceIndexes(nonce []byte) []uint64 {
-	b := t.get(nonceKey(nonce))
+	return t.indexes(nonceKey(nonce), "nonce")
+}
+
+// stampIndexes returns the indexes of the live vote records with the voter
+// stamp voter.
+func (t *txn) stampIndexes(voter string) []uint64 {
+	return t.indexes(stampKey(voter), "voter stamp")
+}
+
+// indexes reads an entry of an index table: vote record indexes, 8 bytes
+// each.
+func (t *txn) indexes(key []byte, what string) []uint64 {
+	out, err := decodeIndexes(t.get(key), what)
+	if err != nil {
+		t.fail(err)
+	}
+	return out
+}
+
+// decodeIndexes reads the value of an index entry.
+func decodeIndexes(b []byte, what string) ([]uint64, error) {
 	if len(b)%8 != 0 {
-		t.fail(fmt.Errorf("store: nonce index entry of %d bytes: %w", len(b), ErrCorrupt))
-		return nil
+		return nil, fmt.Errorf("store: %s index entry of %d bytes: %w", what, len(b), ErrCorrupt)
 	}
 	var out []uint64
 	for ; len(b) > 0; b = b[8:] {
-		i, _ := readU64(b[:8], "")
-		out = append(out, i)
+		out = append(out, binary.BigEndian.Uint64(b[:8]))
 	}
-	return out
+	return out, nil
 }
 
 // get returns a copy of the value of key as the batch sees it, nil if
