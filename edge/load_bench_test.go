@@ -162,8 +162,11 @@ func BenchmarkEdgeStamp(b *testing.B) {
 
 func benchEdgeStamp(b *testing.B, valid bool) {
 	// The stand-in collectors sign a pool on one core, beside the load:
-	// give them the default timeout.
-	e := startEnv(b, 1, func(c *Config) { c.CollectorTimeout, c.StampPoolMin = 5*time.Second, 256 })
+	// give them the default timeout. Pools as large as the edge takes:
+	// valid codes arrive here faster than StampPoolMax's default.
+	e := startEnv(b, 1, func(c *Config) {
+		c.CollectorTimeout, c.StampPoolMin, c.StampPoolMax = 5*time.Second, 256, maxStampPool
+	})
 	// The shared clock follows the real one, so that the edge's
 	// second-by-second stamps renew as they would in service.
 	e.clock.ns.Store(time.Now().UnixNano())
@@ -235,10 +238,12 @@ func wrongOf(code string) string {
 	return string(b)
 }
 
-// codeCache keeps the booth code of the current 30-second step, so that
-// the client does not spend the benchmark computing HMACs.
+// codeCache keeps the booth code of the current 30-second step of one
+// test environment (each has its own TOTP seed), so that the client does
+// not spend the benchmark computing HMACs.
 var codeCache struct {
 	sync.Mutex
+	env  *testEnv
 	step int64
 	code string
 }
@@ -247,8 +252,8 @@ func codeNow(tb testing.TB, e *testEnv) string {
 	step := e.clock.now().Unix() / int64(totp.Step/time.Second)
 	codeCache.Lock()
 	defer codeCache.Unlock()
-	if codeCache.code == "" || codeCache.step != step {
-		codeCache.step, codeCache.code = step, e.rightCode(tb)
+	if codeCache.env != e || codeCache.step != step {
+		codeCache.env, codeCache.step, codeCache.code = e, step, e.rightCode(tb)
 	}
 	return codeCache.code
 }

@@ -208,7 +208,8 @@ func digits(b []byte, n int) bool {
 
 // platform returns the pool for the current second: the current one, else
 // the prefetched one, else one fetched now. Concurrent callers of one
-// second share one fetch.
+// second share one fetch, and wait for a prefetch of that second still
+// under way rather than fetch again.
 func (s *Server) platform(st *site) *platformStamp {
 	sec := s.cfg.Clock().Unix()
 	st.asked.Store(sec)
@@ -218,16 +219,34 @@ func (s *Server) platform(st *site) *platformStamp {
 	if p := st.next.Load(); p != nil && p.second == sec {
 		return st.install(p)
 	}
-	v, _, _ := s.stamps.Do(st.name+"/"+strconv.FormatInt(sec, 10), func() (any, error) {
-		// A flight for this second may have ended between the Load above
-		// and this one starting.
-		if p := st.platform.Load(); p != nil && p.second == sec {
-			return p, nil
-		}
-		return st.install(s.fetchPlatform(st, sec, false)), nil
+	key := flightKey(st, sec)
+	v, _, _ := s.stamps.Do(key, func() (any, error) {
+		return s.fetchNow(st, sec), nil
 	})
-	return v.(*platformStamp)
+	if p, ok := v.(*platformStamp); ok {
+		return st.install(p)
+	}
+	// The flight was a prefetch that failed: fetch now.
+	v, _, _ = s.stamps.Do(key+"/now", func() (any, error) {
+		return s.fetchNow(st, sec), nil
+	})
+	return st.install(v.(*platformStamp))
 }
+
+// fetchNow returns the pool of second sec, fetching it unless a flight
+// that ended between the caller's look and its own start brought it.
+func (s *Server) fetchNow(st *site, sec int64) *platformStamp {
+	if p := st.platform.Load(); p != nil && p.second == sec {
+		return p
+	}
+	if p := st.next.Load(); p != nil && p.second == sec {
+		return st.install(p)
+	}
+	return st.install(s.fetchPlatform(st, sec, false))
+}
+
+// flightKey names the fetch of one campaign's pool of one second.
+func flightKey(st *site, sec int64) string { return st.name + "/" + strconv.FormatInt(sec, 10) }
 
 // install makes p the current pool unless a later one is there already,
 // records the demand of the pool it replaces, and returns the current pool.
@@ -270,9 +289,16 @@ func (s *Server) prefetch(ctx context.Context) {
 			if p := st.next.Load(); p != nil && p.second > sec {
 				continue
 			}
-			if p := s.fetchPlatform(st, sec+1, true); p.err == nil {
+			// The requests of the next second join this flight if it
+			// is still under way; it gives them nil if it failed.
+			s.stamps.Do(flightKey(st, sec+1), func() (any, error) {
+				p := s.fetchPlatform(st, sec+1, true)
+				if p.err != nil {
+					return nil, nil
+				}
 				st.next.Store(p)
-			}
+				return p, nil
+			})
 		}
 	}
 }
