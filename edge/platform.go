@@ -67,10 +67,10 @@ const (
 	codesLen  = 2*totp.Digits + 1     // "123456 654321"
 
 	// demandSeconds is how many past seconds of demand size a pool.
-	demandSeconds = 10
+	demandSeconds = 3
 	// activeSeconds: a campaign with a /stamp request in the last this
 	// many seconds gets its next pool prefetched.
-	activeSeconds = 10
+	activeSeconds = 5
 	// prefetchAt is how far into a second the next second's pool is
 	// fetched, and prefetchTick how often the loop looks.
 	prefetchAt   = 500 * time.Millisecond

@@ -3,6 +3,7 @@ package edge
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,7 +20,25 @@ type stampOf struct {
 
 func (e *testEnv) stampOf(t testing.TB, code string) stampOf {
 	t.Helper()
-	h := e.getStamp(t, code)
+	return e.stampWith(t, http.DefaultClient, code)
+}
+
+// stampWith is stampOf on client: concurrent requests dial connections
+// ahead, which a test's own client closes before the edge shuts down
+// (newClient).
+func (e *testEnv) stampWith(t testing.TB, client *http.Client, code string) stampOf {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.base+"/stamp", nil)
+	req.Header["TOTP"] = []string{code}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("GET /stamp: status %d, want 204", resp.StatusCode)
+	}
+	h := resp.Header
 	sig, err := base64.StdEncoding.DecodeString(h.Get("P-SIG"))
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		t.Fatalf("P-SIG %q: %v", h.Get("P-SIG"), err)
@@ -35,6 +54,7 @@ func (e *testEnv) stampOf(t testing.TB, code string) stampOf {
 func TestStampValuesNeverRepeat(t *testing.T) {
 	e := startEnv(t, 1, func(c *Config) { c.StampPoolMin = 400 })
 	right, wrong := e.rightCode(t), e.wrongCode(t)
+	client := newClient(t)
 	const n = 200
 	var (
 		mu  sync.Mutex
@@ -45,7 +65,7 @@ func TestStampValuesNeverRepeat(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range n / 4 {
-					s := e.stampOf(t, code)
+					s := e.stampWith(t, client, code)
 					mu.Lock()
 					got[code] = append(got[code], s)
 					mu.Unlock()
@@ -129,12 +149,13 @@ func TestStampPoolSpent(t *testing.T) {
 func TestStampWrongCodeFlood(t *testing.T) {
 	e := startEnv(t, 1, func(c *Config) { c.StampPoolMin = 8 })
 	wrong := e.wrongCode(t)
+	client := newClient(t)
 	for range 5 {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
 				for range 100 {
-					e.stampOf(t, wrong)
+					e.stampWith(t, client, wrong)
 				}
 			})
 		}
