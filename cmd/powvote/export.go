@@ -17,8 +17,9 @@ Writes OUT/CAMPAIGN with the campaign's public settings and only the secrets
 that one process needs (mode 0600 in a 0700 secrets/), for the machine
 that runs it:
 
-  edge       the UTC-SIGN public key, the voter-stamp key, the pass secret
-  collector  UTC-SIGN, UTC-HOLE, the TOTP seed, the receipt key, the pass secret
+  edge       the UTC-SIGN public key, UTC-HOLE (it signs the decoys), the
+             voter-stamp key, the pass secret
+  collector  UTC-SIGN, the TOTP seed, the receipt key, the pass secret
   publisher  the log key, the pass secret, the public halves of UTC-SIGN,
              UTC-HOLE and the receipt key
 
