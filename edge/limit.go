@@ -28,16 +28,13 @@ import (
 // timeout: browsers and HTTP clients send their next request on a new
 // connection. The counts go to Stats; no address is logged.
 
-// overloaded is the whole answer to a connection beyond a limit.
-const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
 // limitListener wraps ln in the edge's connection limits.
 func (s *Server) limitListener(ln net.Listener) (net.Listener, error) {
 	return connlimit.New(ln, connlimit.Config{
 		Max:      s.cfg.MaxConns,
 		PerAddr:  max(s.cfg.MaxConnsPerIP, 0),
 		IdleAt:   connlimit.IdleAt(s.cfg.MaxConns, s.cfg.IdleCloseAt),
-		Refusal:  []byte(overloaded),
+		Refusal:  []byte(connlimit.Unavailable),
 		Counters: &s.conns,
 		Logger:   s.log,
 	})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,7 @@ import (
 // memory comfortably.
 type prepared struct {
 	tok   mandate.Token
-	putc  int32 // index into runner.stamps
+	putc  int64 // P-UTC, in the one spelling stamp.ParsePUTC reads
 	psig  [64]byte
 	voter [stamp.VoterLen]byte
 	opt   uint8 // ballot index
@@ -45,53 +46,6 @@ const (
 )
 
 var junkNames = [junkKinds]string{"replay", "bad_pow", "decoy_stamp", "forged_voter"}
-
-// stampStore interns the P-UTC values of platform stamps: every P-SIG is
-// a vote's own (the edge never gives one twice), but thousands of votes
-// share a second.
-type stampStore struct {
-	mu    sync.Mutex
-	list  []string
-	index map[string]int32
-}
-
-func (s *stampStore) add(putc string) (int32, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if i, ok := s.index[putc]; ok {
-		return i, nil
-	}
-	if _, err := stamp.ParsePUTC(putc); err != nil {
-		return 0, fmt.Errorf("loadtest: the edge's P-UTC %q: %w", putc, err)
-	}
-	if s.index == nil {
-		s.index = map[string]int32{}
-	}
-	i := int32(len(s.list))
-	s.list = append(s.list, putc)
-	s.index[putc] = i
-	return i, nil
-}
-
-func (s *stampStore) putc(i int32) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.list[i]
-}
-
-// oldest returns the earliest P-UTC, in Unix seconds.
-func (s *stampStore) oldest() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var o int64
-	for _, putc := range s.list {
-		t, _ := stamp.ParsePUTC(putc)
-		if o == 0 || t < o {
-			o = t
-		}
-	}
-	return o
-}
 
 // boothDigits returns the six digits of the booth code valid at t, as the
 // booth shows it and `powvote booth code` prints it, check character
@@ -200,18 +154,43 @@ func (r *runner) fetchStamp(deadline time.Time, digits string, genuine bool, p *
 	if len(voter) != stamp.VoterLen {
 		return fmt.Errorf("loadtest: the edge's voter stamp %q is not %d characters", voter, stamp.VoterLen)
 	}
-	i, err := r.stamps.add(putc)
+	t, err := stamp.ParsePUTC(putc)
 	if err != nil {
-		return err
+		return fmt.Errorf("loadtest: the edge's P-UTC %q: %w", putc, err)
 	}
-	p.putc = i
+	p.putc = t
 	copy(p.voter[:], voter)
 	return nil
 }
 
+// putcOf is p's P-UTC as the edge wrote it: ParsePUTC takes one spelling
+// of a number, so formatting it again gives the same bytes.
+func putcOf(p *prepared) string { return strconv.FormatInt(p.putc, 10) }
+
 // work is what p's proof of work covers.
 func (r *runner) work(p *prepared) pow.Work {
-	return pow.Work{PUTC: r.stamps.putc(p.putc), PSig: p.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+	return pow.Work{PUTC: putcOf(p), PSig: p.psig[:], Voter: string(p.voter[:]), Say: r.options[p.opt]}
+}
+
+// oldestStamp returns the earliest P-UTC of the prepared votes, fillers
+// and junk, in Unix seconds.
+func (r *runner) oldestStamp() int64 {
+	var o int64
+	note := func(p *prepared) {
+		if p.putc != 0 && (o == 0 || p.putc < o) {
+			o = p.putc
+		}
+	}
+	for i := range r.votes {
+		note(&r.votes[i])
+	}
+	for i := range r.fillers {
+		note(&r.fillers[i])
+	}
+	for i := range r.junk {
+		note(&r.junk[i].p)
+	}
+	return o
 }
 
 // solve finds a nonce at the threshold for p with one worker: the caller

@@ -75,7 +75,6 @@ type runner struct {
 	cfg        Config
 	log        io.Writer
 	edge       *edgeClient
-	stamps     stampStore
 	options    []string
 	threshold  int
 	name       string // campaign name as Receipt-Sig signs it
@@ -186,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	prepDur := time.Since(prepStart)
 
 	// The oldest stamp must outlive the run.
-	oldest := time.Unix(r.stamps.oldest(), 0)
+	oldest := time.Unix(r.oldestStamp(), 0)
 	start := time.Now().Add(100 * time.Millisecond)
 	if expiry := oldest.Add(set.MaxStampAge); start.Add(s.Last() + cfg.Drain + stampMargin).After(expiry) {
 		return nil, fmt.Errorf("loadtest: preparation took %v; the first stamps expire at %v (max stamp age %v), before the run and its drain would end: lower --rate or --duration, or raise the campaign's max_stamp_age",
@@ -390,7 +389,7 @@ func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d) }
 // none) and, for a 2xx, the Receipt-Sig. A 2xx whose receipt does not carry
 // the vote, or whose signature does not verify, counts as a receipt error.
 func (r *runner) cast(p *prepared, deadline time.Time, rec *recorder) (int, string) {
-	putc := r.stamps.putc(p.putc)
+	putc := putcOf(p)
 	psig := b64(p.psig[:])
 	say := r.options[p.opt]
 	path := "/" + hexString(p.nonceBytes())

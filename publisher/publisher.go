@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -92,6 +93,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 4096
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = connlimit.DefaultPerAddr
+	}
+	if c.IdleCloseAt == 0 {
+		c.IdleCloseAt = connlimit.DefaultIdlePercent
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

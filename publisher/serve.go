@@ -40,18 +40,11 @@ const (
 // is busy, never closed for a newcomer: the per-address limit is what
 // keeps one address's slow readers from taking every slot.
 func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
-	perIP, idle := p.cfg.MaxConnsPerIP, p.cfg.IdleCloseAt
-	if perIP == 0 {
-		perIP = connlimit.DefaultPerAddr
-	}
-	if idle == 0 {
-		idle = connlimit.DefaultIdlePercent
-	}
 	l, err := connlimit.New(ln, connlimit.Config{
 		Max:     p.cfg.MaxConns,
-		PerAddr: max(perIP, 0),
-		IdleAt:  connlimit.IdleAt(p.cfg.MaxConns, idle),
-		Refusal: []byte(overloaded),
+		PerAddr: max(p.cfg.MaxConnsPerIP, 0),
+		IdleAt:  connlimit.IdleAt(p.cfg.MaxConns, p.cfg.IdleCloseAt),
+		Refusal: []byte(connlimit.Unavailable),
 		Logger:  p.log,
 	})
 	if err != nil {
@@ -59,9 +52,6 @@ func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
 	}
 	return l, nil
 }
-
-// overloaded is the whole answer to a connection beyond a limit.
-const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 // Handle serves GET and HEAD of the campaign's files (package
 // documentation, Serving), 404 with an empty body for a checkpoint or a

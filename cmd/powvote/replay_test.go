@@ -8,11 +8,11 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/powvote/powvote/campaign"
-	"github.com/powvote/powvote/listline"
 )
 
 // TestCrossPairReplay copies a recorded vote under a mandate routed to the
@@ -21,44 +21,14 @@ import (
 // holds the vote while catching up), and no collector of the other pair
 // ever holds it.
 func TestCrossPairReplay(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "pv")
-	mustRun(t, "init", "solar", "--dir", data, "--threshold", "12", "--batch-size", "1",
-		"--option", "Evil Neptune", "--option", "Humble Pluto")
-	c, err := campaign.Load(data, "solar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
-	urls := startCollectors(t, data, pass, 4)
-	pairArgs := []string{"--pair", urls[0] + "," + urls[1], "--pair", urls[2] + "," + urls[3]}
-	edgeAt := func() string {
-		addr := freeAddr(t)
-		startProc(t, append([]string{"edge", "--dir", data, "--listen", addr}, pairArgs...)...)
-		return "http://" + addr
-	}
-	first := edgeAt()
-
-	key := filepath.Join(data, "solar", campaign.DemoAuthorityKey)
-	tokens := strings.Fields(mustRun(t, "mandates", "--key", key, "--count", "16", "--format", "tokens"))
-	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", data))
-	r := run(t, "vote", "--edge", first, "--mandate", tokens[0], "--booth-code", code, "--say", "Humble Pluto", "--timeout", "20s")
-	if r.code != 0 {
-		t.Fatalf("vote: %s", r.stderr)
-	}
-	own := ownStamp(t, r.stdout)
-	k := tokenPair(t, tokens[0])
-	var line string
-	for _, l := range strings.Split(voteRecords(t, pass, urls[2*k]), "\n") {
-		if strings.Contains(l, own) {
-			_, line, _ = strings.Cut(l, " ")
-		}
-	}
-	v, err := listline.ParseVote(line)
-	if err != nil {
-		t.Fatalf("the vote's record %q: %v", line, err)
+	tp := startTwoPairs(t)
+	pass, urls, k, own := tp.pass, tp.urls, tp.k, tp.own
+	v, n := recordOf(t, pass, urls[2*k], own)
+	if n == 0 {
+		t.Fatalf("no record of the vote %s at collector %d", own, 2*k)
 	}
 	var other string
-	for _, tok := range tokens[1:] {
+	for _, tok := range tp.tokens[1:] {
 		if tokenPair(t, tok) != k {
 			other = tok
 			break
@@ -68,7 +38,7 @@ func TestCrossPairReplay(t *testing.T) {
 		t.Fatal("no mandate of the other pair among 15")
 	}
 
-	second := edgeAt()
+	second := tp.edge(t)
 	raw, _ := hex.DecodeString(other)
 	req, _ := http.NewRequest("GET", second+"/"+hex.EncodeToString(v.Nonce), nil)
 	req.Header.Set("Auth-Pkey", base64.StdEncoding.EncodeToString(raw[:32]))
@@ -91,6 +61,58 @@ func TestCrossPairReplay(t *testing.T) {
 			t.Errorf("collector %d of the other pair holds the copy: %s", i, recs)
 		}
 	}
+}
+
+// replayThreshold is the proof-of-work threshold of startTwoPairs'
+// campaign: low, so that an attacker's fresh work takes no time here.
+const replayThreshold = 12
+
+// twoPairs is a campaign with two pairs of collector processes, edge
+// processes in front of both, and one vote cast through the first edge.
+type twoPairs struct {
+	data, pass string
+	urls       []string // instance i; pair k is 2k and 2k+1
+	pairArgs   []string // the --pair flags of an edge
+	tokens     []string // hex mandates of the demo authority; tokens[0] voted
+	first      string   // the edge that relayed the vote
+	own        string   // the vote's voter stamp
+	k          int      // the vote's pair
+}
+
+// startTwoPairs makes the campaign, starts 4 collectors and an edge, and
+// casts a vote for "Humble Pluto" with tokens[0].
+func startTwoPairs(t *testing.T) *twoPairs {
+	t.Helper()
+	tp := &twoPairs{data: filepath.Join(t.TempDir(), "pv")}
+	mustRun(t, "init", "solar", "--dir", tp.data, "--threshold", strconv.Itoa(replayThreshold), "--batch-size", "1",
+		"--option", "Evil Neptune", "--option", "Humble Pluto")
+	c, err := campaign.Load(tp.data, "solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.pass = base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	tp.urls = startCollectors(t, tp.data, tp.pass, 4)
+	tp.pairArgs = []string{"--pair", tp.urls[0] + "," + tp.urls[1], "--pair", tp.urls[2] + "," + tp.urls[3]}
+	tp.first = tp.edge(t)
+	key := filepath.Join(tp.data, "solar", campaign.DemoAuthorityKey)
+	tp.tokens = strings.Fields(mustRun(t, "mandates", "--key", key, "--count", "16", "--format", "tokens"))
+	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", tp.data))
+	r := run(t, "vote", "--edge", tp.first, "--mandate", tp.tokens[0], "--booth-code", code, "--say", "Humble Pluto", "--timeout", "20s")
+	if r.code != 0 {
+		t.Fatalf("vote: %s", r.stderr)
+	}
+	tp.own = ownStamp(t, r.stdout)
+	tp.k = tokenPair(t, tp.tokens[0])
+	return tp
+}
+
+// edge starts another edge process in front of both pairs and returns its
+// URL.
+func (tp *twoPairs) edge(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	startProc(t, append([]string{"edge", "--dir", tp.data, "--listen", addr}, tp.pairArgs...)...)
+	return "http://" + addr
 }
 
 // tokenPair is the pair a hex mandate token routes to among two

@@ -150,34 +150,11 @@ func hasReceipt(h http.Header) bool {
 // they refuse it too. The voter's own request, retried at either edge,
 // still gets its receipt.
 func TestStampReuse(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "pv")
-	const threshold = 12
-	mustRun(t, "init", "solar", "--dir", data, "--threshold", fmt.Sprint(threshold), "--batch-size", "1",
-		"--option", "Evil Neptune", "--option", "Humble Pluto")
-	c, err := campaign.Load(data, "solar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
-	urls := startCollectors(t, data, pass, 4)
-	edgeAt := func() string {
-		addr := freeAddr(t)
-		startProc(t, "edge", "--dir", data, "--listen", addr, "--pair", urls[0]+","+urls[1], "--pair", urls[2]+","+urls[3])
-		return "http://" + addr
-	}
-	first := edgeAt()
-
-	key := filepath.Join(data, "solar", campaign.DemoAuthorityKey)
-	tokens := strings.Fields(mustRun(t, "mandates", "--key", key, "--count", "16", "--format", "tokens"))
-	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", data))
-	r := run(t, "vote", "--edge", first, "--mandate", tokens[0], "--booth-code", code, "--say", "Humble Pluto", "--timeout", "20s")
-	if r.code != 0 {
-		t.Fatalf("vote: %s", r.stderr)
-	}
-	own := ownStamp(t, r.stdout)
-	k := tokenPair(t, tokens[0])
+	tp := startTwoPairs(t)
+	pass, urls, tokens, first, own, k := tp.pass, tp.urls, tp.tokens, tp.first, tp.own, tp.k
+	const threshold = replayThreshold
 	recorded, _ := recordOf(t, pass, urls[2*k], own)
-	second := edgeAt()
+	second := tp.edge(t)
 
 	// Mandates of the attacker's, one of each pair.
 	var mine [2]string

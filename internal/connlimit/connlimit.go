@@ -109,6 +109,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Unavailable is the refusal the platform's servers send (Config.Refusal):
+// a 503 with an empty body, like every answer of theirs, and the
+// connection closed.
+const Unavailable = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
 // RefuseTimeout bounds the write of Config.Refusal to a client that does
 // not read.
 const RefuseTimeout = time.Second

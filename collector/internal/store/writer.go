@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -313,12 +312,8 @@ func (s *Store) applyRecent(ops []recentOp) {
 	defer s.recentMu.Unlock()
 	for _, op := range ops {
 		if op.remove {
-			if l := s.recent[op.option]; slices.Contains(l, op.stamp) {
-				s.recent[op.option] = slices.DeleteFunc(l, func(st string) bool { return st == op.stamp })
-			}
-			if y := s.young[op.option]; len(y) > 0 {
-				s.young[op.option] = slices.DeleteFunc(y, func(ys youngStamp) bool { return ys.stamp == op.stamp })
-			}
+			s.recent[op.option] = slices.DeleteFunc(s.recent[op.option], func(st string) bool { return st == op.stamp })
+			s.young[op.option] = slices.DeleteFunc(s.young[op.option], func(ys youngStamp) bool { return ys.stamp == op.stamp })
 			continue
 		}
 		s.young[op.option] = append(s.young[op.option], youngStamp{op.stamp, now})
@@ -670,17 +665,11 @@ func (t *txn) get(key []byte) []byte {
 	if t.err != nil {
 		return nil
 	}
-	v, closer, err := t.b.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
+	v, err := batchGet(t.b, key)
 	if err != nil {
 		t.fail(fmt.Errorf("read %x: %w", key, err))
-		return nil
 	}
-	out := bytes.Clone(v)
-	closer.Close()
-	return out
+	return v
 }
 
 func (t *txn) has(key []byte) bool { return t.get(key) != nil }
