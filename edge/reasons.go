@@ -23,6 +23,8 @@ const (
 	badVoter                     // 487: the voter stamp does not verify
 	heldElsewhere                // 481: another pair holds a vote with this nonce (seen.go)
 	stampUsed                    // 486: a recorded vote with another nonce carries this voter stamp (seen.go)
+	badTime                      // 485: P-UTC outside the campaign, ahead of the clock or stale; a collector's code (vote.go)
+	badOption                    // 482: Say is not on the ballot, under a mandate a collector would pass; a collector's code (vote.go)
 	nonceUsed                    // 480: the nonce's cached answer belongs to another vote (vote.go)
 	noPlatform                   // 503 to GET /stamp: no collector gave a platform stamp
 	noCollector                  // 503 to a vote: neither instance of the pair answered
@@ -59,6 +61,8 @@ var counterNames = [numCounters]string{
 	badVoter:          "bad_voter",
 	heldElsewhere:     "held_elsewhere",
 	stampUsed:         "stamp_used",
+	badTime:           "bad_time",
+	badOption:         "bad_option",
 	nonceUsed:         "nonce_used",
 	noPlatform:        "no_platform",
 	noCollector:       "no_collector",
@@ -89,6 +93,8 @@ var rejectStatus = [...]int{
 	badVoter:      487,
 	heldElsewhere: 481,
 	stampUsed:     486,
+	badTime:       485,
+	badOption:     482,
 	nonceUsed:     480,
 	noPlatform:    fasthttp.StatusServiceUnavailable,
 	noCollector:   fasthttp.StatusServiceUnavailable,
@@ -105,11 +111,17 @@ func (c *counters) add(n counter) { c[n].Add(1) }
 //   - rejections by reason: bad_request (400), low_work (489), not_genuine
 //     (488), bad_voter (487), held_elsewhere (481: another pair holds a
 //     vote with this nonce), stamp_used (486: a recorded vote with another
-//     nonce carries the voter stamp), nonce_used (480: the nonce was
-//     answered to another vote), no_platform (503 to /stamp), no_collector
-//     (503 to a vote), internal (503, a bug);
+//     nonce carries the voter stamp), bad_time (485: the stamp is outside
+//     the campaign), bad_option (482: the option is not on the ballot),
+//     nonce_used (480: the nonce was answered to another vote),
+//     no_platform (503 to /stamp), no_collector (503 to a vote), internal
+//     (503, a bug);
 //   - answers: list, stamp, preflight, replay (from the nonce cache),
-//     accepted (a collector's 2xx), relayed_481 .. relayed_486;
+//     accepted (a collector's 2xx), relayed_481 .. relayed_486 (the
+//     collectors' verdicts; bad_time and bad_option are the edge's own
+//     485 and 482, given before any collector sees the vote, and
+//     relayed_485 and relayed_482 stay at zero while edge and collectors
+//     agree on the clock and the campaign);
 //   - collector_requests (every request sent to a collector) and
 //     stamp_fetches (of which GET /stamp);
 //   - stamp_pool_signed, the genuine stamps the collectors signed for
@@ -189,11 +201,14 @@ func resetResponse(ctx *fasthttp.RequestCtx) {
 // own request with that nonce would find the slot taken (480) instead of
 // its receipt. stampUsed is final: the nonce it is cached under is one no
 // recorded vote has (the recorded vote with the stamp has another), so it
-// takes no voter's slot, and the stamp stays used. nonceUsed is not: it
-// depends on which request with the nonce came first, and it never
-// replaces the cached answer.
+// takes no voter's slot, and the stamp stays used. badTime and badOption
+// are final and kept like the collectors' 485 and 482 that the edge
+// relays, which they stand in for: the same vote gets the same bytes
+// whichever of the two answered it. nonceUsed is not: it depends on which
+// request with the nonce came first, and it never replaces the cached
+// answer.
 func final(r counter) bool {
-	return r == lowWork || r == notGenuine || r == badVoter || r == stampUsed
+	return r == lowWork || r == notGenuine || r == badVoter || r == stampUsed || r == badTime || r == badOption
 }
 
 // cacheable reports whether a rejection is kept in the nonce cache under its

@@ -9,9 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
@@ -34,8 +37,24 @@ import (
 //  6. the voter stamp is not recorded with another nonce, or 486; a vote
 //     with this stamp and nonce is not recorded by another pair, or 481
 //     (seen.go);
-//  7. the vote goes to both instances of the mandate's pair; the first 2xx
+//  7. P-UTC is inside the campaign, or 485: not before its start, not
+//     after its end, at most futureSkew ahead of the edge's clock and at
+//     most the campaign's maximum stamp age old (inCampaign);
+//  8. Say is an option of the ballot, byte for byte once decoded, or 482;
+//     but only for a mandate that would pass the collectors' 484 and 483
+//     (a key of the campaign's authorities whose signature over Auth-Id
+//     verifies): any other goes on, and the collectors answer 484 or 483,
+//     as PROTOCOL.md orders them (answerable);
+//  9. the vote goes to both instances of the mandate's pair; the first 2xx
 //     in pair order wins, else the first 48x, else 503.
+//
+// Steps 7 and 8 are the collectors' first checks, which they keep: the edge
+// answers them itself, with the answer a collector would give, so that a
+// collector is never handed a complete mandate with a vote it will refuse
+// for its time or its option, a mandate it could cast later with another
+// vote. A mandate reaches a collector only with a vote that the collector
+// records, or refuses as 481, 483, 484 or 486 (or 485, for a stamp near a
+// bound of the window, when the collector's clock and the edge's differ).
 //
 // Every answer from step 3 on, except 489, 481 from step 6 and 503, is
 // cached under the nonce with Cache-Control: max-age=300, so a retried vote
@@ -77,6 +96,7 @@ type vote struct {
 
 	authPkey, authSig, authID string // base64, as received
 	pkey                      [authPkeyLen]byte
+	sig                       [authSigLen]byte
 	id                        [authIDLen]byte
 
 	putc   string
@@ -129,7 +149,7 @@ func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
 		raw  *string
 	}{
 		{"Auth-Pkey", v.pkey[:], &v.authPkey},
-		{"Auth-Sig", make([]byte, authSigLen), &v.authSig},
+		{"Auth-Sig", v.sig[:], &v.authSig},
 		{"Auth-Id", v.id[:], &v.authID},
 		{"P-SIG", v.psig[:], &v.psig64},
 	} {
@@ -276,7 +296,7 @@ func enoughWork(st *site, v *vote) bool {
 // errLowWork refuses a vote whose proof of work is below the threshold.
 var errLowWork = reject(lowWork, pow.ErrBelowThreshold)
 
-// judge runs steps 3 to 6 on a vote that is not in the nonce cache. It
+// judge runs steps 4 to 9 on a vote that is not in the nonce cache. It
 // returns the answer to cache, or a rejection.
 func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	if !st.genuine(v.putc, &v.psig) {
@@ -292,6 +312,12 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	case seen == stampSame && held != k:
 		return nil, reject(heldElsewhere, errHeldElsewhere)
 	}
+	if !inCampaign(st.settings, v.putcAt, s.cfg.Clock()) {
+		return nil, errBadTime
+	}
+	if !onBallot(st.settings, v.say) && answerable(st.settings, v) {
+		return nil, errBadOption
+	}
 	a, err := s.relay(st, v, k)
 	if err == nil && a.status/100 == 2 {
 		st.seen.add(v.putcAt, v.voter, v.nonce, k, s.cfg.Clock().Unix())
@@ -306,6 +332,53 @@ var (
 	errHeldElsewhere = errors.New("a vote with this nonce is recorded by another pair")
 	errStampUsed     = errors.New("a vote with this voter stamp and another nonce is recorded")
 )
+
+// futureSkew is how far a P-UTC may be ahead of the edge's clock. It
+// mirrors the default of collector.Config.FutureSkew (collector/collector.go,
+// withDefaults), which the collectors run with: the edge's 485 is theirs,
+// and the two must change together.
+const futureSkew = 5 * time.Second
+
+// errBadTime refuses a vote whose stamp is outside the campaign (485),
+// errBadOption one whose option is not on the ballot (482): the refusals
+// of a collector, given by the edge before any collector sees the mandate.
+var (
+	errBadTime   = reject(badTime, errors.New("P-UTC is outside the campaign or stale"))
+	errBadOption = reject(badOption, errors.New("Say is not an option of the ballot"))
+)
+
+// inCampaign reports whether a platform stamp of second putc may carry a
+// vote at now: inside [Start, End], at most futureSkew ahead of now and at
+// most MaxStampAge old, the bounds included. It is the collectors' rule
+// for 485 (collector.Server.vote), with the edge's clock.
+func inCampaign(set *campaign.Settings, putc int64, now time.Time) bool {
+	t := time.Unix(putc, 0)
+	return !t.Before(set.Start) && !t.After(set.End) && !t.After(now.Add(futureSkew)) && now.Sub(t) <= set.MaxStampAge
+}
+
+// onBallot reports whether say, decoded, is one of the campaign's options,
+// byte for byte, as the collectors match it: no folding of case, spaces or
+// Unicode forms. At most 99 comparisons, most of which the lengths decide.
+func onBallot(set *campaign.Settings, say string) bool {
+	return slices.Contains(set.Options, say)
+}
+
+// answerable reports whether a collector would answer a vote with this
+// mandate 482 when its option is not on the ballot: whether the mandate
+// passes the checks PROTOCOL.md puts before 482, 484 (Auth-Pkey is a key of
+// the campaign's authorities) and 483 (Auth-Sig verifies over Auth-Id). A
+// mandate that fails them is no mandate anyone can cast, and the vote goes
+// on for the collectors to answer 484 or 483 in the protocol's order. The
+// Ed25519 verification is paid only by votes with an option off the
+// ballot, after their proof of work and platform stamp passed.
+func answerable(set *campaign.Settings, v *vote) bool {
+	for _, k := range set.Authorities {
+		if bytes.Equal(k, v.pkey[:]) {
+			return ed25519.Verify(k, v.id[:], v.sig[:])
+		}
+	}
+	return false
+}
 
 // genuine reports whether psig is a UTC-SIGN signature of putc. No two
 // answers to /stamp carry one P-SIG (platform.go), so no two votes share

@@ -28,8 +28,11 @@ type ballot struct {
 	hdr  map[string]string
 }
 
-// mandate returns the headers of a random mandate. The edge does not check
-// the authority's signature (collectors do: 483), so random bytes will do.
+// mandate returns the headers of a random mandate, under no authority's
+// key. The edge looks at a mandate only before it answers 482 (vote.go,
+// answerable): a vote under a random mandate goes to the collectors
+// whatever its option, for them to answer 484, and the stand-ins accept
+// it. Mandates that verify are in precheck_test.go.
 func mandate() map[string]string {
 	return map[string]string{
 		"Auth-Pkey": base64.StdEncoding.EncodeToString(randBytes(32)),
