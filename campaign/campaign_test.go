@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/keyfile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -191,8 +194,8 @@ func TestCreateLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 7 {
-		t.Errorf("%d secret files, want 7", len(entries))
+	if len(entries) != 8 {
+		t.Errorf("%d secret files, want 8", len(entries))
 	}
 	for _, e := range entries {
 		info, _ := e.Info()
@@ -250,14 +253,45 @@ func TestLoadRefuses(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
-	t.Run("short pass secret", func(t *testing.T) {
+	t.Run("internal CA certificate not PEM", func(t *testing.T) {
 		dir := setup(t)
-		p := filepath.Join(dir, "solar", SecretsDir, filePass)
+		p := filepath.Join(dir, "solar", SecretsDir, fileLinkCACert)
 		os.Remove(p)
 		if err := os.WriteFile(p, []byte("c2hvcnQ=\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(dir, "solar"); err == nil || !strings.Contains(err.Error(), "pass.secret") {
+		if _, err := Load(dir, "solar"); err == nil || !strings.Contains(err.Error(), fileLinkCACert) {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("internal CA key of another CA", func(t *testing.T) {
+		dir := setup(t)
+		p := filepath.Join(dir, "solar", SecretsDir, fileLinkCAKey)
+		os.Remove(p)
+		other, _ := GenerateSecrets("solar", nil)
+		if err := keyfile.WriteEd25519(p, other.LinkCAKey); err != nil {
+			t.Fatal(err)
+		}
+		var fe *FieldError
+		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/"+fileLinkCAKey {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("internal CA of another campaign", func(t *testing.T) {
+		dir := setup(t)
+		other, _ := GenerateSecrets("city", nil)
+		for f, write := range map[string]func(string) error{
+			fileLinkCACert: func(p string) error { return keyfile.WriteText(p, strings.TrimSpace(mtls.CertPEM(other.LinkCACert))) },
+			fileLinkCAKey:  func(p string) error { return keyfile.WriteEd25519(p, other.LinkCAKey) },
+		} {
+			p := filepath.Join(dir, "solar", SecretsDir, f)
+			os.Remove(p)
+			if err := write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var fe *FieldError
+		if _, err := Load(dir, "solar"); !errors.As(err, &fe) || fe.Field != "secrets/"+fileLinkCACert {
 			t.Errorf("error %v", err)
 		}
 	})

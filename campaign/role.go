@@ -13,31 +13,32 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/keyfile"
 )
 
 // Role is a process of the platform, named for the secrets it needs. A
 // campaign directory made by Create holds every secret, which an operator
 // keeps offline; Export writes for each machine a directory with only its
-// process's secrets (docs/DEPLOY.md), so that a compromised edge machine,
-// say, yields neither the genuine stamp signing key, nor the booth code
-// seed, nor the receipt and log keys.
+// process's secrets and its certificate for the internal links
+// (docs/DEPLOY.md), so that a compromised edge machine, say, yields neither
+// the genuine stamp signing key, nor the booth code seed, nor the receipt
+// and log keys, nor a certificate any collector accepts for GET /sync.
 type Role string
 
-// The roles Export knows.
+// The roles Export knows. Each also holds the internal CA's certificate
+// and its own certificate and key (Link).
 const (
 	// RoleEdge: the UTC-SIGN public key (which stays secret until the
 	// close: it tells genuine stamps from decoys), UTC-HOLE (the edge
 	// signs every decoy stamp itself, afresh for each answer; a decoy is
 	// worth nothing to whoever steals the key: votes carrying one are
-	// refused), the voter-stamp key and the pass secret.
+	// refused) and the voter-stamp key.
 	RoleEdge Role = "edge"
-	// RoleCollector: UTC-SIGN, the TOTP seed, the receipt key and the pass
-	// secret.
+	// RoleCollector: UTC-SIGN, the TOTP seed and the receipt key.
 	RoleCollector Role = "collector"
-	// RolePublisher: the log key, the pass secret, and the public halves
-	// of UTC-SIGN, UTC-HOLE and the receipt key, which it publishes at the
-	// close.
+	// RolePublisher: the log key and the public halves of UTC-SIGN,
+	// UTC-HOLE and the receipt key, which it publishes at the close.
 	RolePublisher Role = "publisher"
 )
 
@@ -72,9 +73,9 @@ const (
 
 // roleFiles are the files of SecretsDir each role holds.
 var roleFiles = map[Role][]string{
-	RoleEdge:      {fileUTCSignPub, fileUTCHole, fileVoterStamp, filePass},
-	RoleCollector: {fileUTCSign, fileTOTPSeed, filePass, fileReceipt},
-	RolePublisher: {filePass, fileLog, fileUTCSignPub, fileUTCHolePub, fileReceiptPub},
+	RoleEdge:      {fileUTCSignPub, fileUTCHole, fileVoterStamp, fileLinkCACert},
+	RoleCollector: {fileUTCSign, fileTOTPSeed, fileReceipt, fileLinkCACert},
+	RolePublisher: {fileLog, fileUTCSignPub, fileUTCHolePub, fileReceiptPub, fileLinkCACert},
 }
 
 // RoleFiles returns the names of the files in SecretsDir that role holds.
@@ -151,7 +152,23 @@ var secretFiles = map[string]secretFile{
 	fileReceipt:    ed25519File(func(s *Secrets) *ed25519.PrivateKey { return &s.ReceiptKey }),
 	fileTOTPSeed:   bytesFile(func(s *Secrets) *[]byte { return &s.TOTPSeed }),
 	fileVoterStamp: bytesFile(func(s *Secrets) *[]byte { return &s.VoterStampKey }),
-	filePass:       bytesFile(func(s *Secrets) *[]byte { return &s.PassSecret }),
+	fileLinkCAKey:  ed25519File(func(s *Secrets) *ed25519.PrivateKey { return &s.LinkCAKey }),
+	fileLinkCACert: {
+		read: func(p string, sec *Secrets) (err error) {
+			text, err := keyfile.ReadText(p)
+			if err != nil {
+				return err
+			}
+			if sec.LinkCACert, err = mtls.ParseCertPEM(text); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			return nil
+		},
+		write: func(p string, sec *Secrets) error {
+			return keyfile.WriteText(p, strings.TrimSpace(mtls.CertPEM(sec.LinkCACert)))
+		},
+		held: func(sec *Secrets) bool { return sec.LinkCACert != nil && sec.LinkCACert.IsCA },
+	},
 	fileLog: {
 		read: func(p string, sec *Secrets) (err error) {
 			sec.LogKey, err = keyfile.ReadText(p)
@@ -235,7 +252,7 @@ func load(dir, name string, files []string, role Role) (*Campaign, error) {
 // clear overwrites the private keys and secrets sec holds, as far as Go
 // allows (keyfile's package comment).
 func (sec *Secrets) clear() {
-	for _, b := range [][]byte{sec.UTCSign, sec.UTCHole, sec.ReceiptKey, sec.TOTPSeed, sec.VoterStampKey, sec.PassSecret} {
+	for _, b := range [][]byte{sec.UTCSign, sec.UTCHole, sec.ReceiptKey, sec.TOTPSeed, sec.VoterStampKey, sec.LinkCAKey} {
 		clear(b)
 	}
 }
@@ -272,6 +289,15 @@ func (sec *Secrets) validate(name string, files []string, role Role) error {
 		}
 		return &FieldError{"secrets/" + f, errors.New("same key as utc-sign: decoy stamps would be genuine")}
 	}
+	if c := sec.LinkCACert; c != nil {
+		ca := mtls.CA{Cert: c}
+		if ca.Campaign() != name {
+			return &FieldError{"secrets/" + fileLinkCACert, fmt.Errorf("CA of campaign %q, want %q", ca.Campaign(), name)}
+		}
+		if pub, ok := c.PublicKey.(ed25519.PublicKey); sec.LinkCAKey != nil && (!ok || !pub.Equal(sec.LinkCAKey.Public())) {
+			return &FieldError{"secrets/" + fileLinkCAKey, errors.New("not the key of " + fileLinkCACert)}
+		}
+	}
 	if sec.LogKey != "" {
 		signer, err := note.NewSigner(sec.LogKey)
 		if err != nil {
@@ -284,11 +310,13 @@ func (sec *Secrets) validate(name string, files []string, role Role) error {
 	return nil
 }
 
-// Export writes into dir/<name> the campaign's settings and the secrets of
-// one role: what one machine of a deployment needs (docs/DEPLOY.md). c must
-// hold every secret the role needs. It refuses to touch an existing
-// campaign directory.
-func Export(c *Campaign, role Role, dir string) (*Campaign, error) {
+// Export writes into dir/<name> the campaign's settings, the secrets of
+// one role and a certificate and key for its internal links, issued as o
+// says: what one machine of a deployment needs (docs/DEPLOY.md). c must
+// hold every secret the role needs and the internal CA's key. It refuses
+// to touch an existing campaign directory (RenewLink renews the
+// certificate of one).
+func Export(c *Campaign, role Role, dir string, o ExportOptions) (*Campaign, error) {
 	files, ok := roleFiles[role]
 	if !ok {
 		return nil, fmt.Errorf("campaign: %w %q", ErrRole, role)
@@ -310,10 +338,17 @@ func Export(c *Campaign, role Role, dir string) (*Campaign, error) {
 	if err := os.MkdirAll(filepath.Join(cdir, SecretsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("campaign: create %s: %w", cdir, err)
 	}
+	cert, err := issueLink(c, role, o)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range files {
 		if err := secretFiles[f].write(filepath.Join(cdir, SecretsDir, f), &sec); err != nil {
 			return nil, fmt.Errorf("campaign: export %s: %w", f, err)
 		}
+	}
+	if err := writeLink(filepath.Join(cdir, SecretsDir), cert); err != nil {
+		return nil, err
 	}
 	// A deployment map names the booths; the edge and the others do not
 	// read it, but it is public and travels with the settings.

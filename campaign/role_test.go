@@ -20,7 +20,8 @@ func held(sec *Secrets) []string {
 		has  bool
 	}{
 		{fileUTCSign, sec.UTCSign != nil}, {fileUTCHole, sec.UTCHole != nil}, {fileReceipt, sec.ReceiptKey != nil},
-		{fileTOTPSeed, sec.TOTPSeed != nil}, {fileVoterStamp, sec.VoterStampKey != nil}, {filePass, sec.PassSecret != nil},
+		{fileTOTPSeed, sec.TOTPSeed != nil}, {fileVoterStamp, sec.VoterStampKey != nil},
+		{fileLinkCACert, sec.LinkCACert != nil}, {fileLinkCAKey, sec.LinkCAKey != nil},
 		{fileLog, sec.LogKey != ""},
 		{fileUTCSignPub, sec.UTCSignPub != nil}, {fileUTCHolePub, sec.UTCHolePub != nil}, {fileReceiptPub, sec.ReceiptPub != nil},
 	} {
@@ -50,7 +51,7 @@ func TestExportRoles(t *testing.T) {
 	for _, role := range Roles {
 		t.Run(string(role), func(t *testing.T) {
 			out := t.TempDir()
-			x, err := Export(full, role, out)
+			x, err := Export(full, role, out, AnyInstance)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +73,8 @@ func TestExportRoles(t *testing.T) {
 					t.Errorf("%s has mode %v, want %v", e.Name(), info.Mode().Perm(), keyfile.Mode)
 				}
 			}
-			want := RoleFiles(role)
+			// and the role's certificate and key for the internal links.
+			want := append(RoleFiles(role), fileLinkCert, fileLinkKey)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Fatalf("exported %v, want %v", got, want)
@@ -98,7 +100,7 @@ func TestExportRoles(t *testing.T) {
 					t.Errorf("LoadRole %s of the %s directory succeeded", other, role)
 				}
 			}
-			if _, err := Export(full, role, out); err == nil {
+			if _, err := Export(full, role, out, AnyInstance); err == nil {
 				t.Error("a second export over the first succeeded")
 			}
 		})
@@ -114,12 +116,15 @@ func same(t *testing.T, got, want *Secrets) {
 	}{
 		{"UTCSign", got.UTCSign, want.UTCSign}, {"UTCHole", got.UTCHole, want.UTCHole}, {"ReceiptKey", got.ReceiptKey, want.ReceiptKey},
 		{"TOTPSeed", got.TOTPSeed, want.TOTPSeed}, {"VoterStampKey", got.VoterStampKey, want.VoterStampKey},
-		{"PassSecret", got.PassSecret, want.PassSecret},
+		{"LinkCAKey", got.LinkCAKey, want.LinkCAKey},
 		{"UTCSignPub", got.UTCSignPub, want.UTCSignPub}, {"UTCHolePub", got.UTCHolePub, want.UTCHolePub}, {"ReceiptPub", got.ReceiptPub, want.ReceiptPub},
 	} {
 		if k.got != nil && string(k.got) != string(k.want) {
 			t.Errorf("%s differs from the original", k.name)
 		}
+	}
+	if got.LinkCACert != nil && !got.LinkCACert.Equal(want.LinkCACert) {
+		t.Error("LinkCACert differs from the original")
 	}
 	if got.LogKey != "" && got.LogKey != want.LogKey {
 		t.Error("LogKey differs from the original")
@@ -203,7 +208,7 @@ func TestLoadRoleRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
-			if _, err := Export(full, tc.role, out); err != nil {
+			if _, err := Export(full, tc.role, out, AnyInstance); err != nil {
 				t.Fatal(err)
 			}
 			sdir := filepath.Join(out, "solar", SecretsDir)

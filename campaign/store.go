@@ -3,6 +3,7 @@ package campaign
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 // Names of the files of a campaign directory.
@@ -29,13 +32,14 @@ const (
 	fileUTCHole    = "utc-hole.key"
 	fileTOTPSeed   = "totp.seed"
 	fileVoterStamp = "voter-stamp.key"
-	filePass       = "pass.secret"
+	fileLinkCACert = "internal-ca.crt" // the internal links' CA (package mtls), PEM
+	fileLinkCAKey  = "internal-ca.key" // its key: the operator's, never on a server
 	fileReceipt    = "receipt.key"
 	fileLog        = "log.key"
 )
 
 // SecretSize is the size of the symmetric secrets (TOTP seed, voter-stamp
-// key, pass secret).
+// key).
 const SecretSize = 32
 
 // Secrets are the platform's secrets for one campaign. None of them may
@@ -45,9 +49,14 @@ type Secrets struct {
 	UTCHole       ed25519.PrivateKey // signs decoy stamps
 	TOTPSeed      []byte             // booth codes (RFC 6238 secret)
 	VoterStampKey []byte             // HMAC key of voter stamps
-	PassSecret    []byte             // edge to collector authentication
 	ReceiptKey    ed25519.PrivateKey // signs receipts
 	LogKey        string             // signs checkpoints; golang.org/x/mod/sumdb/note signer key
+
+	// The certificate authority of the internal links (package mtls):
+	// every role holds its certificate, only the operator's directory
+	// its key, which issues each process's certificate (Export, Link).
+	LinkCACert *x509.Certificate
+	LinkCAKey  ed25519.PrivateKey
 
 	// The public halves, set by Load and LoadRole whenever the private
 	// key or a public file is at hand. UTCSignPub stays secret until the
@@ -56,7 +65,7 @@ type Secrets struct {
 }
 
 // allFiles are the files of SecretsDir that Create writes and Load reads.
-var allFiles = []string{fileUTCSign, fileUTCHole, fileReceipt, fileTOTPSeed, fileVoterStamp, filePass, fileLog}
+var allFiles = []string{fileUTCSign, fileUTCHole, fileReceipt, fileTOTPSeed, fileVoterStamp, fileLinkCACert, fileLinkCAKey, fileLog}
 
 // ErrNoCampaign means a directory holds no campaign of that name.
 var ErrNoCampaign = errors.New("no campaign")
@@ -83,7 +92,7 @@ func GenerateSecrets(name string, r io.Reader) (*Secrets, error) {
 			return nil, fmt.Errorf("campaign: generate key: %w", err)
 		}
 	}
-	for _, b := range []*[]byte{&s.TOTPSeed, &s.VoterStampKey, &s.PassSecret} {
+	for _, b := range []*[]byte{&s.TOTPSeed, &s.VoterStampKey} {
 		*b = make([]byte, SecretSize)
 		if _, err := io.ReadFull(r, *b); err != nil {
 			return nil, fmt.Errorf("campaign: generate secret: %w", err)
@@ -92,6 +101,11 @@ func GenerateSecrets(name string, r io.Reader) (*Secrets, error) {
 	if s.LogKey, _, err = note.GenerateKey(r, LogKeyName(name)); err != nil {
 		return nil, fmt.Errorf("campaign: generate log key: %w", err)
 	}
+	ca, err := mtls.NewCA(name, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("campaign: generate the internal CA: %w", err)
+	}
+	s.LinkCACert, s.LinkCAKey = ca.Cert, ca.Key
 	return &s, nil
 }
 

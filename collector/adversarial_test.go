@@ -2,7 +2,6 @@ package collector_test
 
 import (
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -11,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 // Adversarial tests of a collecting instance: requests that do not come
@@ -25,48 +26,73 @@ import (
 // stranger might smuggle one past the check, check that the comparison is
 // constant-time, and that the server's limits hold.
 
-// TestPassComparedInConstantTime reads the collector's source: the Pass
-// header must be compared with subtle.ConstantTimeCompare, and the pass
-// secret must never be an operand of ==, != or a comparison function that
-// stops at the first difference. A timing test over loopback could not see
-// the difference between those for a 44-byte value; this one fails as
-// soon as someone writes bytes.Equal(..., s.pass).
+// TestPassComparedInConstantTime reads the source of the collector and of
+// package mtls, which checks the Pass header of plain-HTTP links for it: the
+// header must be compared with subtle.ConstantTimeCompare, and a token must
+// never be an operand of ==, != or a comparison function that stops at the
+// first difference. A timing test over loopback could not see the
+// difference between those for a 43-byte value; this one fails as soon as
+// someone writes bytes.Equal(pass, []byte(tok)).
 func TestPassComparedInConstantTime(t *testing.T) {
 	fset := token.NewFileSet()
-	entries, err := os.ReadDir(".")
+	var files []*ast.File
+	for _, dir := range []string{".", "../internal/mtls"} {
+		files = append(files, parseDir(t, fset, dir)...)
+	}
+	// isPass reports whether e is a token (pass, tok, s.pass) or the Pass
+	// header as received (Peek("Pass")), or either converted.
+	var isPass func(e ast.Expr) bool
+	isPass = func(e ast.Expr) bool {
+		switch x := e.(type) {
+		case *ast.ParenExpr:
+			return isPass(x.X)
+		case *ast.Ident:
+			return x.Name == "pass" || x.Name == "tok"
+		case *ast.SelectorExpr:
+			return x.Sel.Name == "pass"
+		case *ast.CallExpr:
+			if sel, ok := x.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Peek" && len(x.Args) == 1 {
+				lit, ok := x.Args[0].(*ast.BasicLit)
+				return ok && lit.Value == `"Pass"`
+			}
+			if len(x.Args) == 1 {
+				switch f := x.Fun.(type) {
+				case *ast.Ident:
+					return f.Name == "string" && isPass(x.Args[0])
+				case *ast.ArrayType:
+					return isPass(x.Args[0])
+				}
+			}
+		}
+		return false
+	}
+	checkConstantTime(t, fset, files, isPass)
+}
+
+// parseDir parses the non-test Go files of dir.
+func parseDir(t *testing.T, fset *token.FileSet, dir string) []*ast.File {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var files []*ast.File
 	for _, de := range entries {
 		if n := de.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
-			f, err := parser.ParseFile(fset, n, nil, 0)
+			f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			files = append(files, f)
 		}
 	}
-	// isPass reports whether e is the pass secret (s.pass) or the Pass
-	// header as received (Peek("Pass")), or either converted to a string.
-	var isPass func(e ast.Expr) bool
-	isPass = func(e ast.Expr) bool {
-		switch x := e.(type) {
-		case *ast.ParenExpr:
-			return isPass(x.X)
-		case *ast.SelectorExpr:
-			return x.Sel.Name == "pass"
-		case *ast.CallExpr:
-			if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "string" && len(x.Args) == 1 {
-				return isPass(x.Args[0])
-			}
-			if sel, ok := x.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Peek" && len(x.Args) == 1 {
-				lit, ok := x.Args[0].(*ast.BasicLit)
-				return ok && lit.Value == `"Pass"`
-			}
-		}
-		return false
-	}
+	return files
+}
+
+// checkConstantTime fails t unless files compare what isPass matches only
+// with subtle.ConstantTimeCompare, at least once.
+func checkConstantTime(t *testing.T, fset *token.FileSet, files []*ast.File, isPass func(ast.Expr) bool) {
+	t.Helper()
 	constantTime := 0
 	for _, f := range files {
 		{
@@ -106,7 +132,7 @@ func TestPassComparedInConstantTime(t *testing.T) {
 		}
 	}
 	if constantTime == 0 {
-		t.Error("no subtle.ConstantTimeCompare of the pass secret in the collector's source")
+		t.Error("no subtle.ConstantTimeCompare of the Pass header in the source")
 	}
 }
 
@@ -119,12 +145,8 @@ func TestPassSmuggled(t *testing.T) {
 	e := newEnv(t)
 	in := e.start(t, e.config(t.TempDir()))
 	e.healthy(t, in)
-	other, err := campaign.GenerateSecrets("solar", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	right := e.pass()
-	otherPass := base64.StdEncoding.EncodeToString(other.PassSecret)
+	otherPass := mtls.NewPlain("solar").Link(string(campaign.RoleEdge), mtls.AnyInstance).Pass()
 	b := e.newBallot(t, testOptions[0])
 	endpoints := []struct {
 		method, path string
@@ -146,11 +168,11 @@ func TestPassSmuggled(t *testing.T) {
 		{name: "another campaign's pass", hdr: map[string]string{"Pass": otherPass}},
 		{name: "pass with a character more", hdr: map[string]string{"Pass": right + "A"}},
 		{name: "pass twice over", hdr: map[string]string{"Pass": right + right}},
-		// The right pass in the URL-safe alphabet; when its standard form
-		// has no '+' or '/' the two are the same, and the case is the
+		// The right pass in the standard alphabet; when its URL-safe form
+		// has no '-' or '_' the two are the same, and the case is the
 		// right pass with a character more.
-		{name: "pass in URL-safe base64", hdr: map[string]string{"Pass": urlOrLonger(e.secrets.PassSecret)}},
-		{name: "pass without padding", hdr: map[string]string{"Pass": base64.RawStdEncoding.EncodeToString(e.secrets.PassSecret)}},
+		{name: "pass in standard base64", hdr: map[string]string{"Pass": stdOrLonger(right)}},
+		{name: "pass with padding", hdr: map[string]string{"Pass": right + "="}},
 		{name: "pass in the query", query: "Pass=" + strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(right)},
 		{name: "pass as a bearer token", hdr: map[string]string{"Authorization": "Bearer " + right}},
 		{name: "pass as a cookie", hdr: map[string]string{"Cookie": "Pass=" + right}},
@@ -190,7 +212,7 @@ func TestPassSmuggled(t *testing.T) {
 	}
 	checkCounts(t, in, 0, 0)
 	logs := e.logs.String()
-	for _, s := range []string{right, otherPass, base64.RawStdEncoding.EncodeToString(e.secrets.PassSecret)} {
+	for _, s := range []string{right, otherPass} {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log holds a pass value: %q", s)
 		}
@@ -199,14 +221,14 @@ func TestPassSmuggled(t *testing.T) {
 	e.mustVote(t, in, b)
 }
 
-// urlOrLonger is the URL-safe base64 of b when it differs from the standard
-// form, and the standard form with one more character otherwise.
-func urlOrLonger(b []byte) string {
-	std, url := base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b)
-	if url == std {
-		return std + "A"
+// stdOrLonger is a URL-safe base64 token in the standard alphabet when that
+// differs, and the token with one more character otherwise.
+func stdOrLonger(tok string) string {
+	std := strings.NewReplacer("-", "+", "_", "/").Replace(tok)
+	if std == tok {
+		return tok + "A"
 	}
-	return url
+	return std
 }
 
 // rawRequest sends request on a fresh connection to addr and returns the

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -29,6 +28,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector/internal/store"
 	"github.com/powvote/powvote/internal/hedged"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
@@ -38,10 +38,15 @@ import (
 // named on each field.
 type Config struct {
 	Settings *campaign.Settings // the campaign this instance collects for
-	Secrets  *campaign.Secrets  // UTC-SIGN, TOTP seed, receipt key, pass secret
+	Secrets  *campaign.Secrets  // UTC-SIGN, TOTP seed, receipt key
 	Dir      string             // data directory of this instance
 	Instance int                // instance number; 2k and 2k+1 are pair k
-	Twin     string             // base URL of the twin ("http://10.0.0.2:9102", nothing after the port); empty: no twin
+	Twin     string             // base URL of the twin ("https://10.0.0.2:9102", nothing after the port); empty: no twin
+	// Link is this instance's end of the internal links
+	// (campaign.Campaign.Link): Run serves TLS with it and pulls from the
+	// twin with it, and the role it reads from a caller's certificate
+	// decides which endpoints the caller may use (access.go).
+	Link *mtls.Link
 
 	Logger *slog.Logger     // nil: discard
 	Clock  func() time.Time // nil: time.Now
@@ -107,7 +112,6 @@ type Server struct {
 	twinURL string         // Config.Twin without a trailing "/"
 	options map[string]int // option text -> ballot index
 	authz   map[[32]byte]bool
-	pass    []byte // the base64 form the edge sends
 
 	ready atomic.Bool // set once the instance has caught up and takes votes
 
@@ -119,8 +123,8 @@ type Server struct {
 
 // stats counts outcomes by a fixed set of reasons.
 type stats struct {
-	accepted, repeat, alreadyVoted, stampUsed, badTime, badAuthority, badSig, badOption, malformed, unauthorized, notReady atomic.Uint64
-	syncApplied                                                                                                            atomic.Uint64
+	accepted, repeat, alreadyVoted, stampUsed, badTime, badAuthority, badSig, badOption, malformed, unauthorized, forbidden, notReady atomic.Uint64
+	syncApplied                                                                                                                       atomic.Uint64
 }
 
 // New opens the instance's store and prepares the server; it does not
@@ -131,8 +135,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("collector: settings and secrets are required")
 	}
 	if sec := cfg.Secrets; len(sec.UTCSign) != ed25519.PrivateKeySize ||
-		len(sec.ReceiptKey) != ed25519.PrivateKeySize || len(sec.TOTPSeed) == 0 || len(sec.PassSecret) == 0 {
-		return nil, errors.New("collector: the secrets lack UTC-SIGN, the receipt key, the TOTP seed or the pass secret (campaign.RoleCollector)")
+		len(sec.ReceiptKey) != ed25519.PrivateKeySize || len(sec.TOTPSeed) == 0 {
+		return nil, errors.New("collector: the secrets lack UTC-SIGN, the receipt key or the TOTP seed (campaign.RoleCollector)")
+	}
+	if cfg.Link == nil {
+		return nil, errors.New("collector: no credentials for the internal links (Config.Link)")
+	}
+	if self := cfg.Link.Self(); !self.Covers(mtls.Peer{Campaign: cfg.Settings.Name, Role: string(campaign.RoleCollector), Instance: cfg.Instance}) {
+		return nil, fmt.Errorf("collector: the internal links' certificate is for %s, not collector %d of campaign %s", self, cfg.Instance, cfg.Settings.Name)
 	}
 	utcSign, err := hedged.New(cfg.Secrets.UTCSign)
 	if err != nil {
@@ -151,6 +161,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if twinURL != "" {
+		if err := cfg.Link.CheckURL(twinURL); err != nil {
+			return nil, fmt.Errorf("collector: twin: %w", err)
+		}
+	}
 	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge)})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
@@ -161,7 +176,6 @@ func New(cfg Config) (*Server, error) {
 		st:      st,
 		options: make(map[string]int),
 		authz:   make(map[[32]byte]bool),
-		pass:    []byte(base64.StdEncoding.EncodeToString(cfg.Secrets.PassSecret)),
 		twinURL: twinURL,
 		utcSign: utcSign,
 	}
@@ -180,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 			Transport: &http.Transport{
 				Proxy:               nil, // the twin is on the private network
 				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				TLSClientConfig:     cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: cfg.Instance ^ 1}),
 				MaxConnsPerHost:     4,
 				MaxIdleConnsPerHost: 4,
 				// Below the twin's IdleTimeout (default 120 s), so that
@@ -227,8 +242,10 @@ func checkTwinURL(raw string) (string, error) {
 // also when serving stops on its own or the store fails (then with an
 // error).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	// Serve and Shutdown work on the TLS listener; ln is closed below too.
+	tln := s.cfg.Link.Listen(ln)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() { errc <- s.srv.Serve(tln) }()
 
 	// The twin goroutines stop with ctx, or when serving stops first.
 	lctx, stopLoop := context.WithCancel(ctx)
@@ -300,32 +317,43 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 func (s *Server) Counts() (voters, votes int) { return s.st.Counts() }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	// The pass secret first: nothing else is read for a stranger.
-	if subtle.ConstantTimeCompare(ctx.Request.Header.Peek("Pass"), s.pass) != 1 {
+	// Who calls first: nothing else is read for a stranger. With TLS the
+	// handshake has refused a certificate not of the campaign's CA.
+	caller, err := s.cfg.Link.Caller(ctx.TLSConnectionState(), ctx.Request.Header.Peek("Pass"))
+	if err != nil {
 		s.stats.unauthorized.Add(1)
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 		return
 	}
-	path := string(ctx.Path())
-	switch {
-	case path == "/vote" && ctx.IsPost():
+	r := findRoute(string(ctx.Method()), string(ctx.Path()))
+	if r == nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	if !r.allows(caller, s.cfg.Instance) {
+		s.stats.forbidden.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetContentType("text/plain; charset=utf-8")
+		fmt.Fprintf(ctx, "%s may not %s %s at collector %d (docs/INTERNAL.md, Authorisation)\n", caller, r.method, r.path, s.cfg.Instance)
+		return
+	}
+	switch r.path {
+	case "/vote":
 		s.handleVote(ctx)
-	case path == "/stamp" && ctx.IsGet():
+	case "/stamp":
 		s.handleStamp(ctx)
-	case path == "/sync" && ctx.IsGet():
+	case "/sync":
 		s.handleSync(ctx)
-	case path == "/health" && ctx.IsGet():
+	case "/health":
 		if s.ready.Load() && s.st.Err() == nil {
 			ctx.SetStatusCode(fasthttp.StatusNoContent)
 		} else {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		}
-	case path == "/records/votes" && ctx.IsGet():
+	case "/records/votes":
 		s.handleVoteRecords(ctx)
-	case path == "/records/voters" && ctx.IsGet():
+	case "/records/voters":
 		s.handleVoterRecords(ctx)
-	default:
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 	}
 }
 

@@ -28,8 +28,8 @@ func TestPass(t *testing.T) {
 	in := e.start(t, e.config(t.TempDir()))
 	e.healthy(t, in)
 
-	wrong := make([]byte, len(e.secrets.PassSecret))
-	copy(wrong, e.secrets.PassSecret)
+	right := e.pass()
+	wrong := []byte(right)
 	wrong[len(wrong)-1] ^= 1
 	passes := []struct {
 		name string
@@ -37,10 +37,11 @@ func TestPass(t *testing.T) {
 	}{
 		{"no Pass", nil},
 		{"empty", ptr("")},
-		{"last bit flipped", ptr(base64.StdEncoding.EncodeToString(wrong))},
-		{"one character short", ptr(e.pass()[:len(e.pass())-1])},
-		{"hex", ptr(fmt.Sprintf("%x", e.secrets.PassSecret))},
-		{"lower case", ptr(strings.ToLower(e.pass()))},
+		{"last bit flipped", ptr(string(wrong))},
+		{"one character short", ptr(right[:len(right)-1])},
+		{"hex", ptr(fmt.Sprintf("%x", right))},
+		{"lower case", ptr(strings.ToLower(right))},
+		{"upper case", ptr(strings.ToUpper(right))},
 	}
 	b := e.newBallot(t, testOptions[0])
 	requests := []struct {
@@ -585,7 +586,7 @@ func TestSyncLinks(t *testing.T) {
 	// and sends lastSeq as Last-Seq unless it is empty.
 	sync := func(after, limit int, lastSeq string) []string {
 		t.Helper()
-		hdr := map[string]string{"Pass": e.pass()}
+		hdr := map[string]string{"Pass": e.passFor("/sync")}
 		if lastSeq != "" {
 			hdr["Last-Seq"] = lastSeq
 		}
@@ -640,7 +641,7 @@ func TestSyncLinks(t *testing.T) {
 		wantEmpty(t, e.get(t, in, "/sync?"+q), http.StatusBadRequest)
 	}
 	for _, bad := range []string{"x", "-1", "1.5"} {
-		r := e.do(t, http.MethodGet, in.url+"/sync?after=0&limit=1", map[string]string{"Pass": e.pass(), "Last-Seq": bad})
+		r := e.do(t, http.MethodGet, in.url+"/sync?after=0&limit=1", map[string]string{"Pass": e.passFor("/sync"), "Last-Seq": bad})
 		wantEmpty(t, r, http.StatusBadRequest)
 	}
 	e.noErrorsLogged(t)

@@ -22,6 +22,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/collector/internal/store"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
 )
@@ -76,6 +77,9 @@ type env struct {
 	clock     *fakeClock
 	client    *http.Client
 	logs      *lockedBuffer // what every collector of the env logs
+	// plain gives each role its plain-HTTP token: these tests speak to
+	// the collector as each role does (TLS: cmd/powvote's tests).
+	plain *mtls.Plain
 }
 
 func newEnv(t *testing.T) *env {
@@ -111,6 +115,10 @@ func newEnv(t *testing.T) *env {
 		clock:     &fakeClock{now: campaignStart.Add(24 * time.Hour)},
 		client:    &http.Client{Transport: tr, Timeout: 20 * time.Second},
 		logs:      &lockedBuffer{},
+		plain:     mtls.NewPlain("solar"),
+	}
+	for _, r := range campaign.Roles {
+		e.plain.Link(string(r), mtls.AnyInstance)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -126,12 +134,18 @@ func (e *env) config(dir string) collector.Config {
 		Settings: e.settings,
 		Secrets:  e.secrets,
 		Dir:      dir,
+		Link:     e.plain.Link(string(campaign.RoleCollector), mtls.AnyInstance),
 		Clock:    e.clock.Now,
 		Logger:   slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 }
 
-func (e *env) pass() string { return base64.StdEncoding.EncodeToString(e.secrets.PassSecret) }
+// pass is the edge's Pass header value; passOf another role's.
+func (e *env) pass() string { return e.passOf(campaign.RoleEdge) }
+
+func (e *env) passOf(r campaign.Role) string {
+	return e.plain.Link(string(r), mtls.AnyInstance).Pass()
+}
 
 // noErrorsLogged fails the test if a collector logged at level ERROR.
 func (e *env) noErrorsLogged(t *testing.T) {
@@ -247,7 +261,19 @@ func (e *env) do(t *testing.T, method, url string, hdr map[string]string) reply 
 // get sends an authenticated GET.
 func (e *env) get(t *testing.T, in *instance, path string) reply {
 	t.Helper()
-	return e.do(t, http.MethodGet, in.url+path, map[string]string{"Pass": e.pass()})
+	return e.do(t, http.MethodGet, in.url+path, map[string]string{"Pass": e.passFor(path)})
+}
+
+// passFor is the Pass of a role that may use path (docs/INTERNAL.md,
+// Authorisation).
+func (e *env) passFor(path string) string {
+	switch p, _, _ := strings.Cut(path, "?"); p {
+	case "/sync":
+		return e.passOf(campaign.RoleCollector)
+	case "/records/voters":
+		return e.passOf(campaign.RolePublisher)
+	}
+	return e.pass()
 }
 
 // wantEmpty fails the test unless r has status code and an empty body.

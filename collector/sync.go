@@ -115,7 +115,9 @@ func (s *Server) pull(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("collector: pull from twin %s: %w", redact(s.cfg.Twin), err)
 	}
-	req.Header.Set("Pass", string(s.pass))
+	if pass := s.cfg.Link.Pass(); len(pass) > 0 {
+		req.Header.Set("Pass", pass)
+	}
 	req.Header.Set("Last-Seq", strconv.FormatUint(own, 10))
 	resp, err := s.twin.Do(req)
 	if err != nil {

@@ -284,7 +284,7 @@ func TestCatchUp(t *testing.T) {
 	if h.Get("X-Path") != "/sync" || h.Get("X-Query") != "after=0&limit=2000" {
 		t.Errorf("pulled %s?%s", h.Get("X-Path"), h.Get("X-Query"))
 	}
-	if h.Get("Pass") != e.pass() {
+	if h.Get("Pass") != e.passFor("/sync") {
 		t.Error("the pull does not carry the pass")
 	}
 	if h.Get("Last-Seq") != "2" {

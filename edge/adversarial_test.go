@@ -283,7 +283,7 @@ func TestForgedStamps(t *testing.T) {
 		{"P-SIG all zero", good.with("P-SIG", base64.StdEncoding.EncodeToString(make([]byte, 64))).solve(t), 488},
 		{"P-SIG of this second under the next P-UTC", good.with("P-UTC", next.hdr["P-UTC"]).solve(t), 488},
 		{"voter stamp under the attacker's key", withStamp(putc, good.hdr["P-SIG"], randBytes(32)), 487},
-		{"voter stamp under the pass secret", withStamp(putc, good.hdr["P-SIG"], e.keys.pass), 487},
+		{"voter stamp under the pass secret", withStamp(putc, good.hdr["P-SIG"], []byte(e.keys.pass)), 487},
 		{"voter stamp of the next second", good.with("Voter", next.hdr["Voter"]).solve(t), 487},
 		{"next second's stamp, voter stamp of this one", next.with("Voter", older.hdr["Voter"]).solve(t), 487},
 	} {

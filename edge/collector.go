@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 // Connection pool sizing for one collector. A vote holds a connection for
@@ -51,10 +54,10 @@ func (c *collector) unsure(now time.Time) bool {
 	return f != 0 && now.Sub(time.Unix(0, f)) < unsureFor
 }
 
-// newCollector checks a collector base URL and makes its client. The URL
-// must be http or https with a host and nothing after it but an optional
-// "/".
-func newCollector(raw string, timeout time.Duration) (*collector, error) {
+// newCollector checks the base URL of collector instance inst and makes its
+// client. The URL must be https (http with a plain-HTTP link) with a host
+// and nothing after it but an optional "/".
+func newCollector(raw string, timeout time.Duration, link *mtls.Link, inst int) (*collector, error) {
 	// Errors quote the URL without a password, in case one was put there.
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -64,6 +67,9 @@ func newCollector(raw string, timeout time.Duration) (*collector, error) {
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return nil, fmt.Errorf("collector URL %q: want http://host:port or https://host:port and nothing more", u.Redacted())
 	}
+	if err := link.CheckURL(raw); err != nil {
+		return nil, err
+	}
 	base := u.Scheme + "://" + strings.ToLower(u.Host)
 	return &collector{
 		base:     base,
@@ -72,6 +78,7 @@ func newCollector(raw string, timeout time.Duration) (*collector, error) {
 		hc: &fasthttp.HostClient{
 			Addr:                u.Host,
 			IsTLS:               u.Scheme == "https",
+			TLSConfig:           link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: inst}),
 			Name:                "powvote-edge",
 			MaxConns:            collectorMaxConns,
 			MaxConnWaitTimeout:  timeout,
@@ -81,4 +88,12 @@ func newCollector(raw string, timeout time.Duration) (*collector, error) {
 			MaxResponseBodySize: collectorMaxBody,
 		},
 	}, nil
+}
+
+// setPass sets the Pass header of a plain-HTTP link; with TLS the
+// certificate says who the edge is, and no header is sent.
+func setPass(h *fasthttp.RequestHeader, pass string) {
+	if len(pass) > 0 {
+		h.Set("Pass", pass)
+	}
 }

@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -49,6 +48,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/hedged"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -69,9 +69,11 @@ type Campaign struct {
 	// VoterKey is the voter-stamp HMAC key, at least 16 bytes.
 	VoterKey []byte
 
-	// Pass is the pass secret; every request to a collector carries it,
-	// base64, in the Pass header.
-	Pass []byte
+	// Link is the edge's end of the internal links to the campaign's
+	// collectors (campaign.Campaign.Link): TLS with the edge's
+	// certificate, each collector checked to be the instance it is
+	// dialled as; in plain mode, the token the Pass header carries.
+	Link *mtls.Link
 
 	// Pairs are the base URLs of the campaign's collecting instances, such
 	// as {"http://127.0.0.1:9101", "http://127.0.0.1:9102"}: pair k holds
@@ -209,7 +211,7 @@ type site struct {
 	settings  *campaign.Settings
 	signPub   ed25519.PublicKey
 	voterKey  []byte
-	pass      string                  // base64 of the pass secret, ready for the header
+	pass      string                  // the Pass header in plain mode, "" with TLS
 	pairs     [][2]*collector         // pair k: instances 2k and 2k+1
 	instances []*collector            // all instances in order, for GET /stamp
 	listHdr   [][2]string             // Say01.. headers and Cache-Control, ready to send
@@ -376,8 +378,10 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		return nil, fmt.Errorf("edge: campaign %s: UTCHole is %d bytes, want %d", name, len(c.UTCHole), ed25519.PrivateKeySize)
 	case len(c.VoterKey) < minVoterKey:
 		return nil, fmt.Errorf("edge: campaign %s: VoterKey is %d bytes, want at least %d", name, len(c.VoterKey), minVoterKey)
-	case len(c.Pass) == 0:
-		return nil, fmt.Errorf("edge: campaign %s: Pass is empty", name)
+	case c.Link == nil:
+		return nil, fmt.Errorf("edge: campaign %s: no credentials for the internal links (Link)", name)
+	case c.Link.Self().Role != string(campaign.RoleEdge):
+		return nil, fmt.Errorf("edge: campaign %s: the internal links' certificate is for %s", name, c.Link.Self())
 	case len(c.Pairs) == 0:
 		return nil, fmt.Errorf("edge: campaign %s: no collector pairs", name)
 	case len(c.Pairs) > math.MaxUint16:
@@ -396,7 +400,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		settings: c.Settings,
 		signPub:  c.UTCSignPub,
 		voterKey: c.VoterKey,
-		pass:     base64.StdEncoding.EncodeToString(c.Pass),
+		pass:     c.Link.Pass(),
 		lists:    c.Lists,
 		seen:     newSeenVotes(int64((c.Settings.MaxStampAge + stampMargin) / time.Second)),
 	}
@@ -405,7 +409,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		var pair [2]*collector
 		for j, raw := range p {
 			inst := 2*k + j
-			col, err := newCollector(raw, s.cfg.CollectorTimeout)
+			col, err := newCollector(raw, s.cfg.CollectorTimeout, c.Link, inst)
 			if err != nil {
 				return nil, fmt.Errorf("edge: campaign %s: instance %d: %w", name, inst, err)
 			}

@@ -33,7 +33,7 @@ func settings(name string, options ...string) *campaign.Settings {
 func offline(t *testing.T, s *campaign.Settings) Campaign {
 	t.Helper()
 	k := newKeys(t)
-	return Campaign{Settings: s, UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Pass: k.pass,
+	return Campaign{Settings: s, UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Link: k.link,
 		Pairs: [][2]string{{deadURL(t), deadURL(t)}}}
 }
 
@@ -194,7 +194,7 @@ func TestNewRefuses(t *testing.T) {
 		{"no settings", func(c *Campaign) { c.Settings = nil }, "without settings"},
 		{"short UTC-SIGN key", func(c *Campaign) { c.UTCSignPub = c.UTCSignPub[:31] }, "UTCSignPub is 31 bytes"},
 		{"short voter key", func(c *Campaign) { c.VoterKey = c.VoterKey[:15] }, "VoterKey is 15 bytes"},
-		{"no pass", func(c *Campaign) { c.Pass = nil }, "Pass is empty"},
+		{"no link", func(c *Campaign) { c.Link = nil }, "no credentials for the internal links"},
 		{"no pairs", func(c *Campaign) { c.Pairs = nil }, "no collector pairs"},
 		{"twin is itself", func(c *Campaign) { c.Pairs[0][1] = c.Pairs[0][0] }, "instances 0 and 1 are both"},
 		{"same instance in two pairs", func(c *Campaign) { c.Pairs = append(c.Pairs, [2]string{c.Pairs[0][1] + "/", "http://127.0.0.1:1"}) }, "instances 1 and 2 are both"},

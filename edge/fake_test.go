@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/internal/hedged"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/totp"
 	"github.com/powvote/powvote/wire"
@@ -29,12 +30,17 @@ import (
 type platformKeys struct {
 	sign, hole, receipt ed25519.PrivateKey
 	seed                []byte // TOTP
-	voterKey, pass      []byte
+	voterKey            []byte
+	// link is the edge's end of plain-HTTP internal links; pass its token.
+	link *mtls.Link
+	pass string
 }
 
 func newKeys(t testing.TB) *platformKeys {
 	t.Helper()
-	k := &platformKeys{seed: randBytes(totp.SeedSize), voterKey: randBytes(32), pass: randBytes(32)}
+	k := &platformKeys{seed: randBytes(totp.SeedSize), voterKey: randBytes(32)}
+	k.link = mtls.NewPlain("solar").Link("edge", mtls.AnyInstance)
+	k.pass = k.link.Pass()
 	for _, p := range []*ed25519.PrivateKey{&k.sign, &k.hole, &k.receipt} {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -117,7 +123,7 @@ func startCollector(t testing.TB, name string, keys *platformKeys, clock func() 
 		done:    make(chan error, 1),
 	}
 	c.reply.Store(&reply{status: 204})
-	c.setPass(base64.StdEncoding.EncodeToString(keys.pass))
+	c.setPass(keys.pass)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -340,7 +340,7 @@ func (s *Server) fetchFrom(st *site, c *collector, n int, sec int64, ahead bool)
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(c.stampURL)
-	req.Header.Set("Pass", st.pass)
+	setPass(&req.Header, st.pass)
 	req.Header.Set("Count", strconv.Itoa(n))
 	if ahead {
 		req.Header.Set("Second", strconv.FormatInt(sec, 10))

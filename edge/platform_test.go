@@ -58,7 +58,7 @@ type testEnv struct {
 func startEnv(t testing.TB, pairs int, tweak func(*Config), hook ...func(*Server)) *testEnv {
 	t.Helper()
 	e := &testEnv{keys: newKeys(t), clock: newClock(time.Unix(1767225600, 0))}
-	c := Campaign{Settings: settings("solar", "Yes", "Other"), UTCSignPub: e.keys.signPub(), UTCHole: e.keys.hole, VoterKey: e.keys.voterKey, Pass: e.keys.pass}
+	c := Campaign{Settings: settings("solar", "Yes", "Other"), UTCSignPub: e.keys.signPub(), UTCHole: e.keys.hole, VoterKey: e.keys.voterKey, Link: e.keys.link}
 	for k := range pairs {
 		a := startCollector(t, fmt.Sprintf("c%d", 2*k), e.keys, e.clock.now)
 		b := startCollector(t, fmt.Sprintf("c%d", 2*k+1), e.keys, e.clock.now)
@@ -302,7 +302,7 @@ func TestStampOncePerSecondRealClock(t *testing.T) {
 	a := startCollector(t, "c0", keys, nil)
 	b := startCollector(t, "c1", keys, nil)
 	s, base := serve(t, Config{Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: keys.signPub(), UTCHole: keys.hole,
-		VoterKey: keys.voterKey, Pass: keys.pass, Pairs: [][2]string{{a.url, b.url}}}}})
+		VoterKey: keys.voterKey, Link: keys.link, Pairs: [][2]string{{a.url, b.url}}}}})
 	client := newClient(t)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -339,7 +339,7 @@ func TestStampFallback(t *testing.T) {
 	clock := newClock(time.Unix(1767225600, 0))
 	live := startCollector(t, "c1", keys, clock.now)
 	s, base := serve(t, Config{Clock: clock.now, Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: keys.signPub(), UTCHole: keys.hole,
-		VoterKey: keys.voterKey, Pass: keys.pass, Pairs: [][2]string{{deadURL(t), live.url}}}}})
+		VoterKey: keys.voterKey, Link: keys.link, Pairs: [][2]string{{deadURL(t), live.url}}}}})
 	resp, _ := do(t, "GET", base+"/stamp", map[string]string{"TOTP": "000000"})
 	if resp.StatusCode != 204 || live.stamps.Load() != 1 {
 		t.Errorf("first instance down: status %d, second asked %d times; want 204 and 1", resp.StatusCode, live.stamps.Load())

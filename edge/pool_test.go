@@ -180,7 +180,7 @@ func TestStampPrefetch(t *testing.T) {
 	a := startCollector(t, "c0", keys, nil)
 	b := startCollector(t, "c1", keys, nil)
 	s, base := serve(t, Config{Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: keys.signPub(), UTCHole: keys.hole,
-		VoterKey: keys.voterKey, Pass: keys.pass, Pairs: [][2]string{{a.url, b.url}}}}})
+		VoterKey: keys.voterKey, Link: keys.link, Pairs: [][2]string{{a.url, b.url}}}}})
 	e := &testEnv{keys: keys, base: base, srv: s}
 	e.stampOf(t, "000000")
 	before := s.Stats()["stamp_fetches"]

@@ -342,7 +342,7 @@ func TestShutdownWhileReading(t *testing.T) {
 	b, _ := silentCollector(t)
 	k := newKeys(t)
 	s, err := New(Config{
-		Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Pass: k.pass,
+		Campaigns: []Campaign{{Settings: settings("solar", "Yes"), UTCSignPub: k.signPub(), UTCHole: k.hole, VoterKey: k.voterKey, Link: k.link,
 			Pairs: [][2]string{{a, b}}}},
 		TailInterval: 10 * time.Millisecond,
 	})

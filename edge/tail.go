@@ -62,6 +62,7 @@ func (s *Server) newTailer(st *site, pair int, c *collector) *tailer {
 		hc: &fasthttp.HostClient{
 			Addr:                c.hc.Addr,
 			IsTLS:               c.hc.IsTLS,
+			TLSConfig:           c.hc.TLSConfig,
 			Name:                "powvote-edge",
 			MaxConns:            2,
 			MaxIdleConnDuration: collectorIdle,
@@ -205,7 +206,7 @@ func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last ui
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(t.url + "?from=" + strconv.FormatUint(from, 10) + "&limit=" + strconv.Itoa(limit))
-	req.Header.Set("Pass", t.st.pass)
+	setPass(&req.Header, t.st.pass)
 	t.s.counters.add(collectorRequests)
 	if err := t.hc.DoTimeout(req, resp, tailTimeout); err != nil {
 		return nil, 0, 0, fmt.Errorf("GET %s: %w", t.url, err)

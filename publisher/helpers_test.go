@@ -28,6 +28,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
@@ -41,6 +42,13 @@ type testCampaign struct {
 	authKey  ed25519.PrivateKey
 	client   *http.Client
 	clock    tickClock // shared by every publisher of the test, restarts included
+	plain    *mtls.Plain
+}
+
+// link is the plain-HTTP link of role (these tests run the collectors in
+// this process; cmd/powvote's tests run them over TLS).
+func (tc *testCampaign) link(role campaign.Role) *mtls.Link {
+	return tc.plain.Link(string(role), mtls.AnyInstance)
 }
 
 func newTestCampaign(t *testing.T) *testCampaign {
@@ -55,7 +63,11 @@ func newTestCampaign(t *testing.T) *testCampaign {
 	}
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &testCampaign{settings: campaign.Demo(time.Now(), pub), secrets: sec, authKey: priv, client: c}
+	tc := &testCampaign{settings: campaign.Demo(time.Now(), pub), secrets: sec, authKey: priv, client: c, plain: mtls.NewPlain("solar")}
+	for _, r := range campaign.Roles {
+		tc.link(r)
+	}
+	return tc
 }
 
 // mandate issues a new mandate of the test authority.
@@ -94,7 +106,7 @@ func (tc *testCampaign) cast(t *testing.T, base string, m listline.Voter, v list
 	}
 	e := base64.StdEncoding
 	for k, val := range map[string]string{
-		"Pass":      e.EncodeToString(tc.secrets.PassSecret),
+		"Pass":      tc.link(campaign.RoleEdge).Pass(),
 		"Auth-Pkey": e.EncodeToString(m.Pkey[:]),
 		"Auth-Sig":  e.EncodeToString(m.Sig[:]),
 		"Auth-Id":   e.EncodeToString(m.ID[:]),
@@ -121,7 +133,7 @@ func (tc *testCampaign) cast(t *testing.T, base string, m listline.Voter, v list
 func (tc *testCampaign) records(t *testing.T, base string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/records/votes?from=1&limit=10000", nil)
-	req.Header.Set("Pass", base64.StdEncoding.EncodeToString(tc.secrets.PassSecret))
+	req.Header.Set("Pass", tc.link(campaign.RolePublisher).Pass())
 	resp, err := tc.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +200,7 @@ func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 	for i := range lns {
 		srv, err := collector.New(collector.Config{
 			Settings: tc.settings, Secrets: tc.secrets, Dir: t.TempDir(), Instance: 2*k + i,
-			Twin: tp.twin[i].url, SyncInterval: 10 * time.Millisecond,
+			Twin: tp.twin[i].url, SyncInterval: 10 * time.Millisecond, Link: tc.link(campaign.RoleCollector),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +220,7 @@ func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 	for i := range tp.urls {
 		eventually(t, fmt.Sprintf("collector %d ready", 2*k+i), func() bool {
 			req, _ := http.NewRequest("GET", tp.urls[i]+"/health", nil)
-			req.Header.Set("Pass", base64.StdEncoding.EncodeToString(tc.secrets.PassSecret))
+			req.Header.Set("Pass", tc.link(campaign.RolePublisher).Pass())
 			resp, err := tc.client.Do(req)
 			if err != nil {
 				return false
@@ -286,7 +298,7 @@ func newPublisher(t *testing.T, tc *testCampaign, dir string, pairs []*testPair,
 	t.Helper()
 	tp := &testPublisher{dir: dir, log: &logBuffer{}}
 	cfg := Config{
-		Campaign: "solar", Pass: tc.secrets.PassSecret, Dir: dir,
+		Campaign: "solar", Link: tc.link(campaign.RolePublisher), Dir: dir,
 		PageSize: 4, // several pages of votes and of voters
 		Logger:   slog.New(slog.NewTextHandler(tp.log, nil)),
 		Clock:    tc.clock.now,

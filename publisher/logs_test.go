@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -31,7 +32,7 @@ var testOptions = []string{"Yes", "No", "Blank"}
 func logPublisher(t *testing.T, dir, key string, clock func() time.Time, tweak func(*Config)) *Publisher {
 	t.Helper()
 	cfg := Config{
-		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 		Dir: dir, Clock: clock, LogKey: key, Options: testOptions,
 	}
 	if tweak != nil {
@@ -585,7 +586,7 @@ func TestLogsRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := New(Config{
-		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 		Dir: dir, Clock: clock.now, LogKey: key, Options: testOptions,
 	}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("New with a wrong checkpoint: %v, want ErrCorrupt", err)
@@ -603,7 +604,7 @@ func TestLogKeyRefused(t *testing.T) {
 		"PRIVATE+KEY+x+1+2": "LogKey:",
 	} {
 		_, err := New(Config{
-			Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+			Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 			Dir: t.TempDir(), LogKey: key,
 		})
 		if err == nil || !strings.Contains(err.Error(), want) {

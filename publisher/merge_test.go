@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -149,7 +150,7 @@ func TestMergeRule(t *testing.T) {
 func TestEnqueueOneVoteTwoPairs(t *testing.T) {
 	var clock tickClock
 	p, err := New(Config{
-		Campaign: "solar", Pairs: [][2]string{{"http://a", "http://b"}, {"http://c", "http://d"}}, Pass: []byte("s"),
+		Campaign: "solar", Pairs: [][2]string{{"http://a", "http://b"}, {"http://c", "http://d"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 		Dir: t.TempDir(), Clock: clock.now, Logger: newTextLogger(&bytes.Buffer{}),
 	})
 	if err != nil {
@@ -200,7 +201,7 @@ func TestEnqueueOneStampTwoVotes(t *testing.T) {
 			var clock tickClock
 			var logged bytes.Buffer
 			cfg := Config{
-				Campaign: "solar", Pairs: [][2]string{{"http://a", "http://b"}, {"http://c", "http://d"}}, Pass: []byte("s"),
+				Campaign: "solar", Pairs: [][2]string{{"http://a", "http://b"}, {"http://c", "http://d"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 				Dir: t.TempDir(), Clock: clock.now, Logger: newTextLogger(&logged),
 			}
 			p, err := New(cfg)

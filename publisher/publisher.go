@@ -3,7 +3,6 @@ package publisher
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -29,7 +29,7 @@ import (
 type Config struct {
 	Campaign string      // the campaign's name; it names the lists
 	Pairs    [][2]string // base URLs of the collecting instances, pair k = instances 2k and 2k+1; fixed for the campaign's life
-	Pass     []byte      // the pass secret, sent base64 in the Pass header
+	Link     *mtls.Link  // the publisher's end of the internal links (campaign.Campaign.Link)
 	Dir      string      // where the lists and the state file live; created if missing
 
 	// What the campaign's settings and secrets say.
@@ -130,8 +130,15 @@ func (c *Config) validate() error {
 			seen[u] = name
 		}
 	}
-	if len(c.Pass) == 0 {
-		return errors.New("publisher: Pass: empty pass secret")
+	if c.Link == nil {
+		return errors.New("publisher: Link: no credentials for the internal links")
+	}
+	for _, pair := range c.Pairs {
+		for _, u := range pair {
+			if err := c.Link.CheckURL(u); err != nil {
+				return fmt.Errorf("publisher: %w", err)
+			}
+		}
 	}
 	if c.Dir == "" {
 		return errors.New("publisher: Dir: no directory for the lists")
@@ -205,7 +212,7 @@ const (
 type Publisher struct {
 	cfg     Config
 	log     *slog.Logger
-	pass    string // base64 of the pass secret, as the Pass header carries it
+	pass    string // the Pass header of a plain-HTTP link, "" with TLS
 	client  *http.Client
 	paths   [2]string   // "/C-vote.log", "/C-auth.log"
 	files   [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
@@ -291,7 +298,7 @@ func New(cfg Config) (*Publisher, error) {
 	p := &Publisher{
 		cfg:  cfg,
 		log:  cfg.Logger,
-		pass: base64.StdEncoding.EncodeToString(cfg.Pass),
+		pass: cfg.Link.Pass(),
 		// net/http rather than fasthttp: a round makes a few large
 		// requests, and net/http ends them as soon as the context is
 		// cancelled, so shutting down never waits for a slow collector.
@@ -302,6 +309,9 @@ func New(cfg Config) (*Publisher, error) {
 				MaxIdleConnsPerHost: 2,
 				IdleConnTimeout:     time.Minute,
 				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				// Any collector of the campaign: the pairs' order is the
+				// operator's, and each answers only what a publisher may read.
+				TLSClientConfig: cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
 			},
 		},
 		paths:           [2]string{"/" + cfg.Campaign + "-vote.log", "/" + cfg.Campaign + "-auth.log"},

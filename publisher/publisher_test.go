@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -252,7 +253,7 @@ func TestWriteFailureStops(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	var clock tickClock
 	good := func(dir string) Config {
-		return Config{Campaign: "solar", Pairs: [][2]string{{"http://10.0.0.1:9100", "http://10.0.0.2:9100"}}, Pass: []byte("secret"), Dir: dir, Clock: clock.now}
+		return Config{Campaign: "solar", Pairs: [][2]string{{"http://10.0.0.1:9100", "http://10.0.0.2:9100"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance), Dir: dir, Clock: clock.now}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -264,7 +265,7 @@ func TestNewRefuses(t *testing.T) {
 		{"twin is itself", func(c *Config) { c.Pairs[0][1] = c.Pairs[0][0] }, "Pairs[0][1]"},
 		{"not a URL", func(c *Config) { c.Pairs[0][0] = "10.0.0.1:9100" }, "Pairs[0][0]"},
 		{"credentials stay out", func(c *Config) { c.Pairs[0][0] = "ftp://u:hunter2@x" }, "ftp://x"},
-		{"no pass", func(c *Config) { c.Pass = nil }, "Pass"},
+		{"no link", func(c *Config) { c.Link = nil }, "Link"},
 		{"no dir", func(c *Config) { c.Dir = "" }, "Dir"},
 		{"negative interval", func(c *Config) { c.Interval = -1 }, "Interval"},
 	} {
@@ -319,7 +320,7 @@ func TestRunShutsDown(t *testing.T) {
 	dead.Close()
 	log := &logBuffer{}
 	p, err := New(Config{
-		Campaign: "solar", Pairs: [][2]string{{deadURL, deadURL + "/other"}}, Pass: []byte("s"), Dir: t.TempDir(),
+		Campaign: "solar", Pairs: [][2]string{{deadURL, deadURL + "/other"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance), Dir: t.TempDir(),
 		Logger: newTextLogger(log),
 	})
 	if err != nil {

@@ -89,7 +89,9 @@ func (p *Publisher) get(ctx context.Context, base, target string) ([]byte, http.
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Pass", p.pass)
+	if len(p.pass) > 0 {
+		req.Header.Set("Pass", p.pass)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 )
@@ -97,7 +98,7 @@ func (l *statusLog) take() []int {
 func serveOnly(t *testing.T) (*Publisher, string, *statusLog) {
 	t.Helper()
 	p, err := New(Config{
-		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Pass: []byte("s"),
+		Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
 		Dir: t.TempDir(), Clock: (&tickClock{}).now, LogKey: testLogKey(t), Options: []string{"Yes", "No"},
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -47,7 +46,7 @@ func TestBatchesAcrossTheEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	pass := insiders(t, c)
 	urls := startCollectors(t, data, pass, 2)
 	pair := urls[0] + "," + urls[1]
 	edgeAddr, pubAddr := freeAddr(t), freeAddr(t)

@@ -22,11 +22,18 @@ Runs collecting instance N of a campaign: it checks the votes the edge
 forwards, stores voters in D/CAMPAIGN/collector-N/voters (Pebble) and votes
 in D/CAMPAIGN/collector-N/votes.log, and answers with signed receipts.
 Instances 2k and 2k+1 are twins: give each the other's URL with --twin; at
-start an instance catches up from its twin before it takes votes. Only the
-edge may reach it: every request must carry the campaign's pass secret.
+start an instance catches up from its twin before it takes votes.
+
+It speaks TLS 1.3 and requires a client certificate of the campaign's
+internal CA: D holds the certificate and key powvote export --role
+collector wrote (or, in the directory powvote init made, the CA's key, and
+the instance gets a certificate in memory). Each caller may use only what
+its role needs (docs/INTERNAL.md, Authorisation): the edge votes and takes
+stamps, the twin pulls, the publisher reads the records. SIGHUP reloads the
+certificate.
 
 Example:
-  powvote collector --dir /srv/powvote --instance 0 --listen 10.0.0.1:9100 --twin http://10.0.0.2:9100
+  powvote collector --dir /srv/powvote --instance 0 --listen 10.0.0.1:9100 --twin https://10.0.0.2:9100
 `
 
 func runCollector(ctx context.Context, e *env, args []string) error {
@@ -35,7 +42,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	name := fs.String("campaign", "", "campaign (default: the only one in D)")
 	instance := fs.Int("instance", -1, "instance number (required); 2k and 2k+1 form pair k")
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
-	twin := fs.String("twin", "", "base URL of the twin instance")
+	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
 	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -59,8 +66,12 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := logger.With("component", "collector", "instance", *instance)
+	link, err := internalLink(ctx, c, campaign.RoleCollector, *instance, log)
+	if err != nil {
+		return err
+	}
 	cfg := collector.Config{
-		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log,
+		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log, Link: link,
 	}
 	if *skew != 0 {
 		d := *skew

@@ -11,6 +11,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/edge"
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 func init() {
@@ -38,9 +39,14 @@ fill the edge. Beyond the limits, 503 with an empty body. Behind a proxy
 or TLS terminator every connection comes from its address: give
 --max-conns-per-ip 0 and limit clients at the proxy.
 
+The links to the collectors are TLS 1.3 with the edge's certificate from D
+(powvote export --role edge): give https:// URLs. Each collector must show
+a certificate of the campaign's CA for its instance. SIGHUP reloads the
+edge's certificate.
+
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
-      --pair http://10.0.0.1:9100,http://10.0.0.2:9100 --allow-origin https://vote.example.org
+      --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --allow-origin https://vote.example.org
 `
 
 func runEdge(ctx context.Context, e *env, args []string) error {
@@ -65,12 +71,21 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "edge")
+	link, err := internalLink(ctx, c, campaign.RoleEdge, mtls.AnyInstance, log)
+	if err != nil {
+		return err
+	}
 	site := edge.Campaign{
 		Settings:   c.Settings,
 		UTCSignPub: c.Secrets.UTCSignPub,
 		UTCHole:    c.Secrets.UTCHole,
 		VoterKey:   c.Secrets.VoterStampKey,
-		Pass:       c.Secrets.PassSecret,
+		Link:       link,
 	}
 	for _, p := range pairs {
 		urls := strings.Split(p, ",")
@@ -79,11 +94,6 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		}
 		site.Pairs = append(site.Pairs, [2]string{urls[0], urls[1]})
 	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return err
-	}
-	log := logger.With("component", "edge")
 	cfg := edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
 		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})}
 	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 func init() {
@@ -18,16 +19,31 @@ that one process needs (mode 0600 in a 0700 secrets/), for the machine
 that runs it:
 
   edge       the UTC-SIGN public key, UTC-HOLE (it signs the decoys), the
-             voter-stamp key, the pass secret
-  collector  UTC-SIGN, the TOTP seed, the receipt key, the pass secret
-  publisher  the log key, the pass secret, the public halves of UTC-SIGN,
-             UTC-HOLE and the receipt key
+             voter-stamp key
+  collector  UTC-SIGN, the TOTP seed, the receipt key
+  publisher  the log key, the public halves of UTC-SIGN, UTC-HOLE and the
+             receipt key
+
+and for every role the campaign's internal CA certificate and a new
+certificate and key for the role's internal links (secrets/internal.crt,
+secrets/internal.key), issued by the CA whose key stays in D: a TLS 1.3
+client and server certificate naming the role, valid for --cert-lifetime
+(90 days). For a collector, --instance N limits it to instance N, so that
+only its twin may pull its links (without it, one certificate serves every
+collector machine).
 
 Run the process with --dir OUT. Keep the full campaign directory, which
-holds every secret, off the servers (docs/DEPLOY.md).
+holds every secret and the CA's key, off the servers (docs/DEPLOY.md).
+
+To renew a certificate before it expires (or after a machine was lost),
+run export again with --renew into the machine's directory, copy
+secrets/internal.crt and secrets/internal.key to it, and send the process
+SIGHUP: new connections use the new certificate, no vote is lost.
 
 Example:
   powvote export --dir /offline/powvote --role edge --out /tmp/edge-machine
+  powvote export --dir /offline/powvote --role collector --instance 0 --out /tmp/collector-0
+  powvote export --dir /offline/powvote --role edge --out /tmp/edge-machine --renew
 `
 
 func runExport(ctx context.Context, e *env, args []string) error {
@@ -36,6 +52,9 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	name := fs.String("campaign", "", "campaign (default: the only one in D)")
 	roleName := fs.String("role", "", "edge, collector or publisher (required)")
 	out := fs.String("out", "", "directory to write OUT/CAMPAIGN into (required)")
+	instance := fs.Int("instance", mtls.AnyInstance, "collector only: limit the certificate to this instance")
+	lifetime := fs.Duration("cert-lifetime", mtls.CertLifetime, "how long the certificate is valid")
+	renew := fs.Bool("renew", false, "only write a new certificate and key into OUT/CAMPAIGN, exported before for ROLE")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -46,11 +65,25 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if *instance < mtls.AnyInstance || (*instance != mtls.AnyInstance && role != campaign.RoleCollector) {
+		return usagef("--instance %d: only for the collector role, and not negative", *instance)
+	}
+	if *lifetime <= 0 {
+		return usagef("--cert-lifetime %v: want a positive duration", *lifetime)
+	}
 	c, err := loadCampaign(*dir, *name)
 	if err != nil {
 		return err
 	}
-	x, err := campaign.Export(c, role, *out)
+	opt := campaign.ExportOptions{Instance: *instance, Lifetime: *lifetime}
+	if *renew {
+		if err := campaign.RenewLink(c, role, *out, opt); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "campaign %s for the %s: new certificate in %s; send the process SIGHUP\n", c.Settings.Name, role, *out)
+		return nil
+	}
+	x, err := campaign.Export(c, role, *out, opt)
 	if err != nil {
 		return err
 	}

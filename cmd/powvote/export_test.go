@@ -43,17 +43,17 @@ func TestRoleExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass := base64Std(c.Secrets.PassSecret)
+	ins := insiders(t, c)
 	var addrs, urls [2]string
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
-		urls[i] = "http://" + addrs[i]
+		urls[i] = "https://" + addrs[i]
 	}
 	for i := range addrs {
 		startProc(t, "collector", "--dir", dirs[campaign.RoleCollector], "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[1-i])
 	}
 	for i := range urls {
-		waitHealthy(t, pass, urls[i])
+		waitHealthy(t, ins, urls[i])
 	}
 	pair := urls[0] + "," + urls[1]
 	edgeAddr, pubAddr := freeAddr(t), freeAddr(t)
@@ -92,16 +92,16 @@ func TestRoleExports(t *testing.T) {
 	sec := c.Secrets
 	secrets := map[string][]byte{
 		"utc-sign": sec.UTCSign.Seed(), "utc-hole": sec.UTCHole.Seed(), "receipt": sec.ReceiptKey.Seed(),
-		"totp": sec.TOTPSeed, "voter-stamp": sec.VoterStampKey, "pass": sec.PassSecret,
+		"totp": sec.TOTPSeed, "voter-stamp": sec.VoterStampKey, "internal CA": sec.LinkCAKey.Seed(),
 		"log": []byte(sec.LogKey), "utc-sign public": sec.UTCSignPub,
 	}
 	allowed := map[campaign.Role][]string{
 		// The edge signs the decoys, which are worth nothing.
-		campaign.RoleEdge:      {"utc-sign public", "utc-hole", "voter-stamp", "pass"},
-		campaign.RoleCollector: {"utc-sign", "totp", "receipt", "pass", "utc-sign public"},
+		campaign.RoleEdge:      {"utc-sign public", "utc-hole", "voter-stamp"},
+		campaign.RoleCollector: {"utc-sign", "totp", "receipt", "utc-sign public"},
 		// The publisher publishes the UTC-SIGN public key at the close
 		// only; it holds it from the start.
-		campaign.RolePublisher: {"log", "pass", "utc-sign public"},
+		campaign.RolePublisher: {"log", "utc-sign public"},
 	}
 	for _, role := range campaign.Roles {
 		var tree strings.Builder

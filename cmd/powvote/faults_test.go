@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +43,7 @@ const faultCampaign = "faults"
 // them, the router a deployment puts before its public processes.
 type faultRig struct {
 	data    string
-	pass    string
+	ins     *insider
 	colAddr [2]string
 	colURL  [2]string
 	colData [2]string // --data of each instance; "" for the default
@@ -66,10 +65,10 @@ func newFaultRig(t *testing.T) *faultRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.pass = base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	r.ins = insiders(t, c)
 	for i := range 2 {
 		r.colAddr[i] = freeAddr(t)
-		r.colURL[i] = "http://" + r.colAddr[i]
+		r.colURL[i] = "https://" + r.colAddr[i]
 	}
 	r.edgeA, r.pubA = freeAddr(t), freeAddr(t)
 	return r
@@ -82,7 +81,7 @@ func (r *faultRig) start(t *testing.T) {
 		r.startCollector(t, i)
 	}
 	for i := range 2 {
-		waitHealthy(t, r.pass, r.colURL[i])
+		waitHealthy(t, r.ins, r.colURL[i])
 	}
 	r.startEdge(t)
 	r.startPublisher(t)
@@ -152,9 +151,9 @@ func (r *faultRig) health(i int) int {
 	if err != nil {
 		return 0
 	}
-	req.Header.Set("Pass", r.pass)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	resp, err := hc.Do(req)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := r.ins.as(campaign.RolePublisher).Do(req.WithContext(ctx))
 	if err != nil {
 		return 0
 	}
@@ -425,7 +424,7 @@ func faultScenarios() []faultScenario {
 			r.col[i].kill(t)
 			time.Sleep(time.Second)
 			r.startCollector(t, i)
-			waitHealthy(t, r.pass, r.colURL[i])
+			waitHealthy(t, r.ins, r.colURL[i])
 			return ""
 		}
 	}
@@ -464,7 +463,7 @@ func skewCollector(i int, skew string) func(t *testing.T, r *faultRig) string {
 		r.col[i].kill(t)
 		r.colSkew[i] = skew
 		r.startCollector(t, i)
-		waitHealthy(t, r.pass, r.colURL[i])
+		waitHealthy(t, r.ins, r.colURL[i])
 		return fmt.Sprintf("instance %d restarted with its clock %s", i, skew)
 	}
 }
@@ -545,7 +544,7 @@ func tornTail(t *testing.T, r *faultRig) string {
 		t.Fatal(err)
 	}
 	r.startCollector(t, 0)
-	waitHealthy(t, r.pass, r.colURL[0])
+	waitHealthy(t, r.ins, r.colURL[0])
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

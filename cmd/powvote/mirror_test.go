@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -101,13 +100,12 @@ func freeAddr(t *testing.T) string {
 }
 
 // waitHealthy polls a collector's /health until it answers 204.
-func waitHealthy(t *testing.T, pass, url string) {
+func waitHealthy(t *testing.T, ins *insider, url string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		req, _ := http.NewRequest("GET", url+"/health", nil)
-		req.Header.Set("Pass", pass)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := ins.as(campaign.RolePublisher).Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 204 {
 				return
@@ -121,7 +119,7 @@ func waitHealthy(t *testing.T, pass, url string) {
 // pairSetup is a campaign with two collector processes and an edge.
 type pairSetup struct {
 	data  string
-	pass  string
+	ins   *insider
 	addr  [2]string
 	url   [2]string
 	col   [2]*proc
@@ -143,16 +141,16 @@ func newPair(t *testing.T) *pairSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.pass = base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	s.ins = insiders(t, c)
 	for i := range 2 {
 		s.addr[i] = freeAddr(t)
-		s.url[i] = "http://" + s.addr[i]
+		s.url[i] = "https://" + s.addr[i]
 	}
 	for i := range 2 {
 		s.startCollector(t, i)
 	}
 	for i := range 2 {
-		waitHealthy(t, s.pass, s.url[i])
+		waitHealthy(t, s.ins, s.url[i])
 	}
 	edgeAddr := freeAddr(t)
 	s.edge = startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[0]+","+s.url[1])
@@ -208,7 +206,7 @@ func TestCollectorKill9(t *testing.T) {
 	}
 	s.col[0].kill(t)
 	s.startCollector(t, 0)
-	waitHealthy(t, s.pass, s.url[0])
+	waitHealthy(t, s.ins, s.url[0])
 	for i := range 2 {
 		log := collectorState(t, s.data, i)
 		for _, st := range stamps {
@@ -216,7 +214,7 @@ func TestCollectorKill9(t *testing.T) {
 				t.Errorf("collector %d holds %s %d times", i, st, n)
 			}
 		}
-		if v := votersOf(t, s.pass, s.url[i]); v != len(stamps) {
+		if v := votersOf(t, s.ins, s.url[i]); v != len(stamps) {
 			t.Errorf("collector %d holds %d voters, want %d", i, v, len(stamps))
 		}
 	}
@@ -237,7 +235,7 @@ func TestInstanceDown(t *testing.T) {
 		tokens = append(tokens, tok)
 	}
 	s.startCollector(t, 1)
-	waitHealthy(t, s.pass, s.url[1])
+	waitHealthy(t, s.ins, s.url[1])
 	// Caught up before it said it was healthy: the votes are there now.
 	log := collectorState(t, s.data, 1)
 	for _, st := range stamps {
@@ -245,7 +243,7 @@ func TestInstanceDown(t *testing.T) {
 			t.Errorf("instance 1 lacks %s after catching up", st)
 		}
 	}
-	if a, b := votersOf(t, s.pass, s.url[0]), votersOf(t, s.pass, s.url[1]); a != 3 || b != 3 {
+	if a, b := votersOf(t, s.ins, s.url[0]), votersOf(t, s.ins, s.url[1]); a != 3 || b != 3 {
 		t.Errorf("voters %d and %d, want 3 and 3", a, b)
 	}
 	// Through instance 1 alone (an edge whose other instance is dead), a
@@ -268,26 +266,26 @@ func TestInstanceDown(t *testing.T) {
 	})
 }
 
-func votersOf(t *testing.T, pass, url string) int {
+func votersOf(t *testing.T, ins *insider, url string) int {
 	t.Helper()
-	return strings.Count(collectorGet(t, pass, url+"/records/voters?after=&limit=10000"), "\n")
+	return strings.Count(collectorGet(t, ins, url+"/records/voters?after=&limit=10000"), "\n")
 }
 
 // startCollectors runs n collector processes of the campaign in data
 // (instance i's twin is i^1, so n is even), each on its own loopback port,
 // and returns their URLs once every one answers /health.
-func startCollectors(t *testing.T, data, pass string, n int) []string {
+func startCollectors(t *testing.T, data string, ins *insider, n int) []string {
 	t.Helper()
 	addrs, urls := make([]string, n), make([]string, n)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
-		urls[i] = "http://" + addrs[i]
+		urls[i] = "https://" + addrs[i]
 	}
 	for i := range addrs {
 		startProc(t, "collector", "--dir", data, "--instance", strconv.Itoa(i), "--listen", addrs[i], "--twin", urls[i^1])
 	}
 	for _, u := range urls {
-		waitHealthy(t, pass, u)
+		waitHealthy(t, ins, u)
 	}
 	return urls
 }

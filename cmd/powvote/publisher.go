@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/publisher"
 )
 
@@ -42,9 +43,14 @@ Connections are limited as the edge's are (--max-conns, 4096 by default,
 may take 30 minutes, and one address's slow readers hold at most
 --max-conns-per-ip connections.
 
+The links to the collectors are TLS 1.3 with the publisher's certificate
+from D (powvote export --role publisher): give https:// URLs. A collector
+answers the publisher its records and nothing else. SIGHUP reloads the
+certificate.
+
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
-      --pair http://10.0.0.1:9100,http://10.0.0.2:9100
+      --pair https://10.0.0.1:9100,https://10.0.0.2:9100
 `
 
 func runPublisher(ctx context.Context, e *env, args []string) error {
@@ -85,7 +91,11 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := logger.With("component", "publisher")
-	cfg, err := publisherConfig(c, urls)
+	link, err := internalLink(ctx, c, campaign.RolePublisher, mtls.AnyInstance, log)
+	if err != nil {
+		return err
+	}
+	cfg, err := publisherConfig(c, urls, link)
 	if err != nil {
 		return err
 	}
@@ -107,7 +117,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 // publisherConfig is what the publisher of campaign c needs from its
 // settings and secrets: the public settings it serves, and of the keys
 // it publishes at the close only the public halves.
-func publisherConfig(c *campaign.Campaign, pairs [][2]string) (publisher.Config, error) {
+func publisherConfig(c *campaign.Campaign, pairs [][2]string, link *mtls.Link) (publisher.Config, error) {
 	settings, err := c.Settings.Marshal()
 	if err != nil {
 		return publisher.Config{}, fmt.Errorf("campaign %s: %w", c.Settings.Name, err)
@@ -115,7 +125,7 @@ func publisherConfig(c *campaign.Campaign, pairs [][2]string) (publisher.Config,
 	return publisher.Config{
 		Campaign:  c.Settings.Name,
 		Pairs:     pairs,
-		Pass:      c.Secrets.PassSecret,
+		Link:      link,
 		Dir:       publishedDir(c),
 		BatchSize: c.Settings.BatchSize,
 		End:       c.Settings.End,

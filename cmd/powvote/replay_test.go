@@ -22,8 +22,8 @@ import (
 // ever holds it.
 func TestCrossPairReplay(t *testing.T) {
 	tp := startTwoPairs(t)
-	pass, urls, k, own := tp.pass, tp.urls, tp.k, tp.own
-	v, n := recordOf(t, pass, urls[2*k], own)
+	ins, urls, k, own := tp.ins, tp.urls, tp.k, tp.own
+	v, n := recordOf(t, ins, urls[2*k], own)
 	if n == 0 {
 		t.Fatalf("no record of the vote %s at collector %d", own, 2*k)
 	}
@@ -57,7 +57,7 @@ func TestCrossPairReplay(t *testing.T) {
 		t.Fatalf("the copy under a mandate of pair %d: status %d, want 481", 1-k, resp.StatusCode)
 	}
 	for _, i := range []int{2 * (1 - k), 2*(1-k) + 1} {
-		if recs := voteRecords(t, pass, urls[i]); strings.Contains(recs, own) {
+		if recs := voteRecords(t, ins, urls[i]); strings.Contains(recs, own) {
 			t.Errorf("collector %d of the other pair holds the copy: %s", i, recs)
 		}
 	}
@@ -70,13 +70,14 @@ const replayThreshold = 12
 // twoPairs is a campaign with two pairs of collector processes, edge
 // processes in front of both, and one vote cast through the first edge.
 type twoPairs struct {
-	data, pass string
-	urls       []string // instance i; pair k is 2k and 2k+1
-	pairArgs   []string // the --pair flags of an edge
-	tokens     []string // hex mandates of the demo authority; tokens[0] voted
-	first      string   // the edge that relayed the vote
-	own        string   // the vote's voter stamp
-	k          int      // the vote's pair
+	data     string
+	ins      *insider
+	urls     []string // instance i; pair k is 2k and 2k+1
+	pairArgs []string // the --pair flags of an edge
+	tokens   []string // hex mandates of the demo authority; tokens[0] voted
+	first    string   // the edge that relayed the vote
+	own      string   // the vote's voter stamp
+	k        int      // the vote's pair
 }
 
 // startTwoPairs makes the campaign, starts 4 collectors and an edge, and
@@ -90,8 +91,8 @@ func startTwoPairs(t *testing.T) *twoPairs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.pass = base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
-	tp.urls = startCollectors(t, tp.data, tp.pass, 4)
+	tp.ins = insiders(t, c)
+	tp.urls = startCollectors(t, tp.data, tp.ins, 4)
 	tp.pairArgs = []string{"--pair", tp.urls[0] + "," + tp.urls[1], "--pair", tp.urls[2] + "," + tp.urls[3]}
 	tp.first = tp.edge(t)
 	key := filepath.Join(tp.data, "solar", campaign.DemoAuthorityKey)
@@ -128,18 +129,17 @@ func tokenPair(t *testing.T, token string) int {
 }
 
 // voteRecords returns a collector's vote records.
-func voteRecords(t *testing.T, pass, url string) string {
+func voteRecords(t *testing.T, ins *insider, url string) string {
 	t.Helper()
-	return collectorGet(t, pass, url+"/records/votes?from=1&limit=10000")
+	return collectorGet(t, ins, url+"/records/votes?from=1&limit=10000")
 }
 
-// collectorGet sends GET with the pass secret to a collector, wants 200 and
+// collectorGet sends GET to a collector as the publisher, wants 200 and
 // returns the body.
-func collectorGet(t *testing.T, pass, url string) string {
+func collectorGet(t *testing.T, ins *insider, url string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Pass", pass)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ins.as(campaign.RolePublisher).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,11 +111,11 @@ func (a attackVote) rework(t *testing.T, threshold int) attackVote {
 
 // recordOf returns the vote line a collector recorded with this voter
 // stamp, and how many of its records carry the stamp.
-func recordOf(t *testing.T, pass, url, voter string) (listline.Vote, int) {
+func recordOf(t *testing.T, ins *insider, url, voter string) (listline.Vote, int) {
 	t.Helper()
 	var v listline.Vote
 	n := 0
-	for _, l := range strings.Split(voteRecords(t, pass, url), "\n") {
+	for _, l := range strings.Split(voteRecords(t, ins, url), "\n") {
 		_, line, _ := strings.Cut(l, " ")
 		if !strings.Contains(line, " "+voter+" ") {
 			continue
@@ -151,9 +151,9 @@ func hasReceipt(h http.Header) bool {
 // still gets its receipt.
 func TestStampReuse(t *testing.T) {
 	tp := startTwoPairs(t)
-	pass, urls, tokens, first, own, k := tp.pass, tp.urls, tp.tokens, tp.first, tp.own, tp.k
+	ins, urls, tokens, first, own, k := tp.ins, tp.urls, tp.tokens, tp.first, tp.own, tp.k
 	const threshold = replayThreshold
-	recorded, _ := recordOf(t, pass, urls[2*k], own)
+	recorded, _ := recordOf(t, ins, urls[2*k], own)
 	second := tp.edge(t)
 
 	// Mandates of the attacker's, one of each pair.
@@ -193,9 +193,8 @@ func TestStampReuse(t *testing.T) {
 	for _, url := range urls[2*k : 2*k+2] {
 		req := direct.request(t, url)
 		req.Method, req.URL.Path = http.MethodPost, "/vote"
-		req.Header.Set("Pass", pass)
 		req.Header.Set("Nonce", hex.EncodeToString(direct.v.Nonce))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := ins.as(campaign.RoleEdge).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +208,7 @@ func TestStampReuse(t *testing.T) {
 		if i/2 == k {
 			want = 1
 		}
-		if _, n := recordOf(t, pass, url, own); n != want {
+		if _, n := recordOf(t, ins, url, own); n != want {
 			t.Errorf("collector %d records %d votes with the stamp, want %d", i, n, want)
 		}
 	}
@@ -249,14 +248,14 @@ func TestNonceReplay(t *testing.T) {
 		t.Fatalf("vote: %s", r.stderr)
 	}
 	own := ownStamp(t, r.stdout)
-	recorded, _ := recordOf(t, s.pass, s.url[0], own)
+	recorded, _ := recordOf(t, s.ins, s.url[0], own)
 	sig := regexp.MustCompile(`Receipt-Sig: (\S+)`).FindStringSubmatch(r.stdout)
 	if sig == nil {
 		t.Fatalf("no Receipt-Sig in %q", r.stdout)
 	}
 	key := filepath.Join(s.data, "solar", campaign.DemoAuthorityKey)
 	coercer := strings.TrimSpace(mustRun(t, "mandates", "--key", key, "--count", "1", "--format", "tokens"))
-	before := [2]string{voteRecords(t, s.pass, s.url[0]), voteRecords(t, s.pass, s.url[1])}
+	before := [2]string{voteRecords(t, s.ins, s.url[0]), voteRecords(t, s.ins, s.url[1])}
 
 	voter := attackVote{token: token, v: recorded}
 	otherOption := voter
@@ -276,7 +275,7 @@ func TestNonceReplay(t *testing.T) {
 			t.Errorf("%s: status %d, receipt %q, Receipt-Sig %q; want 480 without a receipt", tc.name, status, receiptValues(h), h.Get("Receipt-Sig"))
 		}
 	}
-	after := [2]string{voteRecords(t, s.pass, s.url[0]), voteRecords(t, s.pass, s.url[1])}
+	after := [2]string{voteRecords(t, s.ins, s.url[0]), voteRecords(t, s.ins, s.url[1])}
 	if after != before {
 		t.Errorf("the collectors' records changed:\n%q\n%q", before, after)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -126,7 +127,7 @@ func secretForms(b []byte) []string {
 // everything every process printed for every platform secret and for the
 // demo authority's private key, in every form they could be printed in. It
 // fails if a log line or a message carries a secret, for instance if the
-// edge logged the pass header it sends or a collector the Pass it refused.
+// edge logged a key or a collector a request it refused.
 // It then checks the secret files' modes and that `powvote up` refuses to
 // start on a secret file that its group can read.
 func TestSecretsStayOut(t *testing.T) {
@@ -180,21 +181,23 @@ func TestSecretsStayOut(t *testing.T) {
 			t.Errorf("vote %v succeeded, want a refusal", args)
 		}
 	}
-	// Requests the collectors refuse: without the pass, with a wrong one.
+	// Requests the collectors refuse: TLS without a client certificate,
+	// and plain HTTP with a Pass header to the TLS port.
+	noCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for _, col := range cols {
-		for _, pass := range []string{"", "d3JvbmcgcGFzcyBzZWNyZXQgb2YgMzIgYnl0ZXMhIQ=="} {
-			req, _ := http.NewRequest("GET", col+"/stamp", nil)
-			if pass != "" {
-				req.Header.Set("Pass", pass)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+		if resp, err := noCert.Get(col + "/stamp"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("GET %s/stamp with Pass %q: %d, want 401", col, pass, resp.StatusCode)
-			}
+			t.Errorf("GET %s/stamp without a client certificate: %d, want the handshake refused", col, resp.StatusCode)
+		}
+		req, _ := http.NewRequest("GET", strings.Replace(col, "https://", "http://", 1)+"/stamp", nil)
+		req.Header.Set("Pass", "d3JvbmcgcGFzcyBzZWNyZXQgb2YgMzIgYnl0ZXMhIQ")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain GET %s/stamp: %d, want 400", col, resp.StatusCode)
 		}
 	}
 
@@ -226,7 +229,8 @@ func TestSecretsStayOut(t *testing.T) {
 		{"receipt key", sec.ReceiptKey},
 		{"TOTP seed", sec.TOTPSeed},
 		{"voter-stamp key", sec.VoterStampKey},
-		{"pass secret", sec.PassSecret},
+		{"internal CA seed", sec.LinkCAKey.Seed()},
+		{"internal CA private key", sec.LinkCAKey},
 		{"log key", []byte(logSecret)},
 		{"demo authority seed", authority.Seed()},
 		{"demo authority private key", authority},

@@ -31,7 +31,7 @@ func TestStampCodeSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+	pass := insiders(t, c)
 	signPub := c.Secrets.UTCSign.Public().(ed25519.PublicKey)
 	holePub := c.Secrets.UTCHole.Public().(ed25519.PublicKey)
 	urls := startCollectors(t, data, pass, 2)

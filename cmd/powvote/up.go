@@ -16,6 +16,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/publisher"
 	"github.com/powvote/powvote/web"
 )
@@ -33,6 +34,13 @@ a demo authority key. A second run on the same D resumes with all its data.
 Prints the URLs to open, and runs until interrupted (a second interrupt
 aborts).
 
+The internal links between the edge, the collectors and the publisher are
+TLS 1.3 with certificates issued in memory by the campaign's internal CA,
+as on separate machines. --insecure-plain-internal-http runs them in plain
+HTTP on loopback instead (each role then authenticates by a random token
+held only in memory): only to compare the cost of TLS, or to watch the
+internal traffic.
+
 The edge's connections are limited as by powvote edge (--max-conns,
 --max-conns-per-ip, --idle-close-at; see powvote edge --help). A load
 test from one machine needs --max-conns-per-ip 0.
@@ -47,6 +55,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "./powvote-data", "directory of the campaigns and their data")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the edge listens on")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
+	plainLinks := fs.Bool("insecure-plain-internal-http", false, "run the internal links in plain HTTP on loopback (no TLS): for measurements only")
 	limits := addConnLimits(fs, 10000)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -92,24 +101,53 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	var all []*campaign.Campaign
 	var colURLs [][2]string
 	var pubs []*publisher.Publisher
+	if *plainLinks {
+		log.Warn("internal links in plain HTTP (--insecure-plain-internal-http): anyone who can read loopback traffic reads mandates with their votes")
+	}
 	for _, n := range names {
+		if err := campaign.EnsureLinkCA(*dir, n); err != nil {
+			return err
+		}
 		c, err := campaign.Load(*dir, n)
 		if err != nil {
 			return err
 		}
 		all = append(all, c)
+		link := func(role campaign.Role, instance int) (*mtls.Link, error) { return c.Link(role, instance) }
+		if *plainLinks {
+			plain := mtls.NewPlain(n)
+			for _, r := range campaign.Roles {
+				plain.Link(string(r), mtls.AnyInstance)
+			}
+			link = func(role campaign.Role, _ int) (*mtls.Link, error) {
+				return plain.Link(string(role), mtls.AnyInstance), nil
+			}
+		}
+		edgeLink, err := link(campaign.RoleEdge, mtls.AnyInstance)
+		if err != nil {
+			return err
+		}
+		pubLink, err := link(campaign.RolePublisher, mtls.AnyInstance)
+		if err != nil {
+			return err
+		}
 		var urls [2]string
 		var lns [2]net.Listener
 		for i := range lns {
 			if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 				return fmt.Errorf("listen for collector: %w", err)
 			}
-			urls[i] = "http://" + lns[i].Addr().String()
+			urls[i] = edgeLink.Scheme() + "://" + lns[i].Addr().String()
 		}
 		for i := range lns {
+			colLink, err := link(campaign.RoleCollector, i)
+			if err != nil {
+				return err
+			}
 			srv, err := collector.New(collector.Config{
 				Settings: c.Settings, Secrets: c.Secrets, Dir: collectorDir(c, i), Instance: i, Twin: urls[1-i],
 				Logger: log.With("component", "collector", "campaign", n, "instance", i),
+				Link:   colLink,
 			})
 			if err != nil {
 				return err
@@ -118,7 +156,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			cols.Go(func() error { return srv.Run(colCtx, ln) })
 		}
 		colURLs = append(colURLs, urls)
-		pcfg, err := publisherConfig(c, [][2]string{urls})
+		pcfg, err := publisherConfig(c, [][2]string{urls}, pubLink)
 		if err != nil {
 			return err
 		}
@@ -143,7 +181,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			UTCSignPub: c.Secrets.UTCSignPub,
 			UTCHole:    c.Secrets.UTCHole,
 			VoterKey:   c.Secrets.VoterStampKey,
-			Pass:       c.Secrets.PassSecret,
+			Link:       edgeLink,
 			Pairs:      [][2]string{urls},
 		})
 	}

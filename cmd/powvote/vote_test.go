@@ -152,7 +152,7 @@ func TestVoteEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pass := base64.StdEncoding.EncodeToString(c.Secrets.PassSecret)
+		pass := insiders(t, c)
 		if v := votersOf(t, pass, p.collectors[i]); v != len(stamps) {
 			t.Errorf("collector %d holds %d voters, want %d", i, v, len(stamps))
 		}
