@@ -8,8 +8,11 @@
 //     each signature fresh (platform.go);
 //   - GET /<nonce>, a vote: the edge checks the request, the proof of work,
 //     the platform stamp and the voter stamp itself, refuses a voter stamp
-//     or a nonce it knows recorded by another vote (seen.go), then relays
-//     the vote to both collecting instances of the mandate's pair; it keeps
+//     or a nonce it knows recorded by another vote (seen.go), and a stamp
+//     outside the campaign's time (485) or an option not on the ballot
+//     (482), so that a collector never receives a mandate it would refuse
+//     for those; then it relays the vote over TLS to both collecting
+//     instances of the mandate's pair (Campaign.Link); it keeps
 //     each verdict (all answers but 400, 489, 480, its own 481 and 503)
 //     under the nonce for 300 s (NonceCacheTTL), with a digest of the request,
 //     and gives it again only to the same vote: the same nonce and the same
