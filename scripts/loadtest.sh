@@ -18,6 +18,9 @@ OUT=${OUT:-loadtest-report.json}
 PROFILE=${PROFILE:-}
 PPROF_ADDR=${PPROF_ADDR:-127.0.0.1:16060}
 EXTRA=${EXTRA:-}
+# UP_EXTRA: more flags for powvote up, e.g. --insecure-plain-internal-http
+# to measure what TLS on the internal links costs.
+UP_EXTRA=${UP_EXTRA:-}
 
 go build -o bin/powvote ./cmd/powvote
 data=$(mktemp -d)
@@ -32,7 +35,8 @@ bin/powvote init load --dir "$data" --threshold 8 --batch-size 100 \
 	--option "Evil Neptune" --option "Humble Pluto" --option "Zürich" >/dev/null
 # Every connection of the load comes from this machine's one address:
 # no per-address connection limit.
-bin/powvote up --dir "$data" --addr "$ADDR" --pprof "$PPROF_ADDR" --max-conns-per-ip 0 >"$data/up.log" 2>&1 &
+# shellcheck disable=SC2086
+bin/powvote up --dir "$data" --addr "$ADDR" --pprof "$PPROF_ADDR" --max-conns-per-ip 0 $UP_EXTRA >"$data/up.log" 2>&1 &
 up_pid=$!
 for _ in $(seq 100); do
 	if curl -fsS -o /dev/null "http://$ADDR/list" 2>/dev/null; then break; fi
