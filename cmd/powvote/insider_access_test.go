@@ -36,6 +36,20 @@ func exportRole(t *testing.T, full string, role campaign.Role, extra ...string) 
 	return out, c
 }
 
+// startPairFrom runs collector instances 0 and 1 from a collector's export
+// directory, each naming the other as twin by https URL.
+func startPairFrom(t *testing.T, colDir string) (addrs, urls [2]string, cols []*proc) {
+	t.Helper()
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+		urls[i] = "https://" + addrs[i]
+	}
+	for i := range addrs {
+		cols = append(cols, startProc(t, "collector", "--dir", colDir, "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[1-i]))
+	}
+	return addrs, urls, cols
+}
+
 // exportClient is an HTTP client holding the certificate that
 // powvote export wrote for role (instance for a collector), as that
 // role's process dials a collector.
@@ -60,15 +74,7 @@ func TestInsiderAccess(t *testing.T) {
 	_, col2C := exportRole(t, full, campaign.RoleCollector, "--instance", "2")
 	_, col1C := exportRole(t, full, campaign.RoleCollector, "--instance", "1")
 
-	var addrs, urls [2]string
-	for i := range addrs {
-		addrs[i] = freeAddr(t)
-		urls[i] = "https://" + addrs[i]
-	}
-	cols := make([]*proc, 2)
-	for i := range addrs {
-		cols[i] = startProc(t, "collector", "--dir", colDir, "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[1-i])
-	}
+	addrs, urls, cols := startPairFrom(t, colDir)
 	callers := []struct {
 		name string
 		hc   *http.Client
@@ -211,15 +217,7 @@ func TestCertificateRotation(t *testing.T) {
 	edgeDir, _ := exportRole(t, full, campaign.RoleEdge)
 	_, pubC := exportRole(t, full, campaign.RolePublisher)
 	pub := exportClient(t, pubC, campaign.RolePublisher, mtls.AnyInstance)
-	var addrs, urls [2]string
-	for i := range addrs {
-		addrs[i] = freeAddr(t)
-		urls[i] = "https://" + addrs[i]
-	}
-	cols := make([]*proc, 2)
-	for i := range addrs {
-		cols[i] = startProc(t, "collector", "--dir", colDir, "--instance", fmt.Sprint(i), "--listen", addrs[i], "--twin", urls[1-i])
-	}
+	addrs, urls, cols := startPairFrom(t, colDir)
 	edgeAddr := freeAddr(t)
 	edgeP := startProc(t, "edge", "--dir", edgeDir, "--listen", edgeAddr, "--pair", urls[0]+","+urls[1])
 	edgeURL := "http://" + edgeAddr

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	be "encoding/binary"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -138,15 +137,5 @@ func voteRecords(t *testing.T, ins *insider, url string) string {
 // returns the body.
 func collectorGet(t *testing.T, ins *insider, url string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	resp, err := ins.as(campaign.RolePublisher).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
-	}
-	return string(body)
+	return collectorGetAs(t, ins.as(campaign.RolePublisher), url)
 }
