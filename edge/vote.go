@@ -344,7 +344,7 @@ const futureSkew = 5 * time.Second
 // of a collector, given by the edge before any collector sees the mandate.
 var (
 	errBadTime   = reject(badTime, errors.New("P-UTC is outside the campaign or stale"))
-	errBadOption = reject(badOption, errors.New("Say is not an option of the ballot"))
+	errBadOption = reject(badOption, errors.New("the Say header is not an option of the ballot"))
 )
 
 // inCampaign reports whether a platform stamp of second putc may carry a
