@@ -166,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("collector: twin: %w", err)
 		}
 	}
-	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge)})
+	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}
@@ -267,6 +267,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			s.syncLoop(lctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.purgeLoop(lctx)
+	}()
 
 	var serveErr, failErr error
 	served := false // errc has been read

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -32,11 +33,71 @@ its role needs (docs/INTERNAL.md, Authorisation): the edge votes and takes
 stamps, the twin pulls, the publisher reads the records. SIGHUP reloads the
 certificate.
 
+Once the campaign is closed (its end plus max_stamp_age) and the twin has
+confirmed every vote, the instance purges its data directory: it keeps no
+link between a voter and a vote (docs/MIRRORS.md, What a disk reveals).
+"powvote collector purge" does the same to a stopped instance.
+
 Example:
   powvote collector --dir /srv/powvote --instance 0 --listen 10.0.0.1:9100 --twin https://10.0.0.2:9100
 `
 
+const collectorPurgeHelp = `
+Purges the data directory of collecting instance N, which must not be
+running: every voter record goes into the voter table, sorted, and the
+databases are compacted so that no file keeps a link between a voter and a
+vote. A running instance does this itself once the campaign is closed and
+its twin has confirmed its votes.
+
+The twin's confirmations live in the running instance's memory, so links
+still held are kept, and the command fails saying how many, unless --force
+drops them: their votes then never reach the twin from this instance. Use
+--force only once the twin holds every vote (compare the counts on both
+dashboards) or is lost for good.
+
+Example:
+  powvote collector purge --dir /srv/powvote --instance 0
+`
+
+func runCollectorPurge(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "collector purge", "--dir D [--campaign C] --instance N [--force]", collectorPurgeHelp)
+	dir := fs.String("dir", "", "directory that holds campaigns (required)")
+	name := fs.String("campaign", "", "campaign (default: the only one in D)")
+	instance := fs.Int("instance", -1, "instance number (required)")
+	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
+	force := fs.Bool("force", false, "drop links the twin has not confirmed")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dir == "" || *instance < 0 {
+		return usagef("--dir and --instance are required")
+	}
+	c, err := loadRole(*dir, *name, campaign.RoleCollector)
+	if err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = collectorDir(c, *instance)
+	}
+	logger, err := newLogger(e)
+	if err != nil {
+		return err
+	}
+	links, pending, err := collector.Purge(ctx, *data, c.Settings, *force, logger.With("component", "collector", "instance", *instance))
+	if errors.Is(err, collector.ErrUnconfirmed) {
+		return fmt.Errorf("%w\nrun the instance until its twin has pulled (it purges itself after the close), or give --force", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "purged %s: moved %d voter records, dropped %d links\n", *data, pending, links)
+	return nil
+}
+
 func runCollector(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "purge" {
+		return runCollectorPurge(ctx, e, args[1:])
+	}
 	fs := newFlags(e, "collector", "--dir D [--campaign C] --instance N --listen HOST:PORT [--twin URL]", collectorHelp)
 	dir := fs.String("dir", "", "directory that holds campaigns (required)")
 	name := fs.String("campaign", "", "campaign (default: the only one in D)")

@@ -218,6 +218,28 @@ func TestCollectorKill9(t *testing.T) {
 			t.Errorf("collector %d holds %d voters, want %d", i, v, len(stamps))
 		}
 	}
+
+	// powvote collector purge on the stopped instance 1: without --force
+	// it purges or names the links its twin has not confirmed; forced,
+	// it leaves none, and a second run finds nothing to do. No vote is
+	// lost.
+	s.col[1].interrupt(t)
+	purge := []string{"collector", "purge", "--dir", s.data, "--instance", "1"}
+	if r := run(t, purge...); r.code != 0 && !strings.Contains(r.stderr, "--force") {
+		t.Errorf("purge: exit %d, %q", r.code, r.stderr)
+	}
+	mustRun(t, append(purge, "--force")...)
+	if out := mustRun(t, purge...); !strings.Contains(out, "moved 0 voter records, dropped 0 links") {
+		t.Errorf("second purge: %q", out)
+	}
+	if r := run(t, "collector", "purge", "--dir", s.data, "--instance", "7"); r.code == 0 || !strings.Contains(r.stderr, "holds no collecting instance") {
+		t.Errorf("purge of an instance that never ran: exit %d, %q", r.code, r.stderr)
+	}
+	s.startCollector(t, 1)
+	waitHealthy(t, s.ins, s.url[1])
+	if v := votersOf(t, s.ins, s.url[1]); v != len(stamps) {
+		t.Errorf("after the purge collector 1 holds %d voters, want %d", v, len(stamps))
+	}
 }
 
 // TestInstanceDown stops one instance, votes through the other, brings it

@@ -233,7 +233,7 @@ func indexTable(t testing.TB, s *Store, table byte) map[string][]uint64 {
 	t.Helper()
 	out := map[string][]uint64{}
 	err := s.read(func() error {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{table}, UpperBound: []byte{table + 1}})
+		it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: []byte{table}, UpperBound: []byte{table + 1}})
 		if err != nil {
 			return err
 		}

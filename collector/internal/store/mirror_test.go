@@ -79,8 +79,11 @@ func acceptT(t *testing.T, s *Store, i, try int) Result {
 }
 
 func TestMirror(t *testing.T) {
-	a := openT(t, t.TempDir(), Options{})
-	b := openT(t, t.TempDir(), Options{})
+	// Links are retained past their confirmation, so that the test can
+	// count them.
+	opt := Options{Retain: time.Hour}
+	a := openT(t, t.TempDir(), opt)
+	b := openT(t, t.TempDir(), opt)
 	for i := range 10 {
 		acceptT(t, a, i, 0) // B was down
 	}
@@ -618,7 +621,7 @@ func TestIndexStamps(t *testing.T) {
 
 	// Make it a database of before the index, then reopen it.
 	err := a.read(func() error {
-		del := a.db.NewBatch()
+		del := a.votes.NewBatch()
 		defer del.Close()
 		if err := del.DeleteRange([]byte{tStamp}, []byte{tStamp + 1}, nil); err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -16,7 +17,7 @@ func (s *Store) Links(after uint64, limit int) (pairs []Pair, lastSeq uint64, er
 		return nil, lastSeq, nil
 	}
 	err = s.read(func() error {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: numKey(tPair, after+1), UpperBound: numKey(tPair, lastSeq+1)})
+		it, err := s.links.NewIter(&pebble.IterOptions{LowerBound: numKey(tPair, after+1), UpperBound: numKey(tPair, lastSeq+1)})
 		if err != nil {
 			return err
 		}
@@ -68,7 +69,7 @@ func (s *Store) VoteRecords(from uint64, limit int) (recs []Record, next uint64,
 		return nil, from, nil
 	}
 	err = s.read(func() error {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: numKey(tVote, from), UpperBound: numKey(tVote, last+1)})
+		it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: numKey(tVote, from), UpperBound: numKey(tVote, last+1)})
 		if err != nil {
 			return err
 		}
@@ -94,12 +95,14 @@ func (s *Store) VoteRecords(from uint64, limit int) (recs []Record, next uint64,
 	return recs, from + uint64(len(recs)), nil
 }
 
-// VoterRecords returns the voter table in key order (Voter.Key), starting
-// after the key after (nil or empty: from the start), at most limit
-// entries. It reads
-// committed state, which may include the voters of a group whose votes.log
-// fsync is still under way: they are in the database, so they survive a
-// crash either way.
+// VoterRecords returns the voter records in key order (Voter.Key), those
+// pending in dir/links and those of the voter table merged, starting after
+// the key after (nil or empty: from the start), at most limit entries.
+// Pending voters are returned at once, so the mover delays no
+// publication. It reads committed state, which may include the voters of
+// a group whose votes.log fsync is still under way: they are in dir/links,
+// and Open commits their votes again if need be, so they survive a crash
+// either way.
 func (s *Store) VoterRecords(after []byte, limit int) (voters []Voter, err error) {
 	if limit <= 0 {
 		return nil, nil
@@ -109,24 +112,48 @@ func (s *Store) VoterRecords(after []byte, limit int) (voters []Voter, err error
 		// The smallest key greater than after.
 		lower = append(append(lower, after...), 0)
 	}
+	bounds := &pebble.IterOptions{LowerBound: lower, UpperBound: []byte{tVoter + 1}}
 	err = s.read(func() error {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{tVoter + 1}})
+		// dir/links first. Each iterator reads the state of its creation,
+		// and the mover deletes a voter from dir/links only after it has
+		// committed it to dir/voters: a voter it moves meanwhile is in one
+		// of the two, or in both.
+		pend, err := s.links.NewIter(bounds)
 		if err != nil {
 			return err
 		}
-		defer it.Close()
-		for ok := it.First(); ok && len(voters) < limit; ok = it.Next() {
-			k, val := it.Key(), it.Value()
-			if len(k) != 1+mandateLen || len(val) != 64 {
-				return fmt.Errorf("voter record %x: %w", k, ErrCorrupt)
-			}
-			var v Voter
-			copy(v.Pkey[:], k[1:33])
-			copy(v.ID[:], k[33:])
-			copy(v.Sig[:], val)
-			voters = append(voters, v)
+		defer pend.Close()
+		table, err := s.voters.NewIter(bounds)
+		if err != nil {
+			return err
 		}
-		return it.Error()
+		defer table.Close()
+		okP, okT := pend.First(), table.First()
+		for len(voters) < limit && (okP || okT) {
+			it := table
+			switch {
+			case !okT:
+				it = pend
+			case okP:
+				c := bytes.Compare(pend.Key(), table.Key())
+				if c < 0 {
+					it = pend
+				} else if c == 0 {
+					okP = pend.Next() // in both: once
+				}
+			}
+			v, err := decodeVoter(it.Key(), it.Value())
+			if err != nil {
+				return err
+			}
+			voters = append(voters, v)
+			if it == pend {
+				okP = pend.Next()
+			} else {
+				okT = table.Next()
+			}
+		}
+		return errors.Join(pend.Error(), table.Error())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: voter records: %w", err)

@@ -2,9 +2,12 @@ package store
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,8 +21,10 @@ import (
 
 // Names inside the directory given to Open.
 const (
-	DBDir   = "voters"    // the Pebble database
-	LogFile = "votes.log" // the vote records, framed
+	VotesDir  = "votes"     // Pebble: the vote records, their indexes, the counters
+	LinksDir  = "links"     // Pebble: the links of own votes and the pending voters
+	VotersDir = "voters"    // Pebble: the voter table
+	LogFile   = "votes.log" // the vote records, framed
 )
 
 // Errors callers branch on.
@@ -45,6 +50,13 @@ var (
 	// ErrCorrupt means the files contradict each other or themselves in a
 	// way that recovery does not repair (anything but a bad log tail).
 	ErrCorrupt = errors.New("store: corrupt")
+	// ErrOldLayout means the directory holds a Store of the earlier layout,
+	// whose one database kept voters, votes and links together in
+	// acceptance order. Open does not convert it.
+	ErrOldLayout = errors.New("store: directory of the earlier layout (one database for voters, votes and links)")
+	// ErrUnconfirmed means Purge kept links because the twin has not
+	// confirmed their votes yet.
+	ErrUnconfirmed = errors.New("store: links kept: votes not confirmed by the twin")
 )
 
 // Options configure a Store. The zero value is ready to use.
@@ -55,26 +67,38 @@ type Options struct {
 	// MaxBatch is the most requests one group commit takes. Zero means 512.
 	MaxBatch int
 	// Retain is how long a link stays at least after the twin confirmed
-	// it, so that a retried request still gets its receipt. (A link also
-	// stays until this instance has applied every vote the twin accepted
-	// before confirming: see Confirm.) Zero means 10 minutes.
+	// it. (A link also stays until this instance has applied every vote
+	// the twin accepted before confirming: see Confirm.) Zero means no
+	// longer than that: a link goes with the confirmation that lets it, and
+	// a retried request then gets its receipt from the vote record.
 	Retain time.Duration
-	// Clock tells the time for Retain and DecoyAge. Nil means time.Now.
+	// MoveBatch is the fewest voters the mover moves from dir/links into
+	// the voter table at once (Purge moves any number): a copy of the
+	// disk tells which move a voter came in, so a move must be as large
+	// as a published batch. The collector passes the campaign's
+	// batch_size. Zero means 100.
+	MoveBatch int
+	// Clock tells the time for Retain, DecoyAge and the mover's pace. Nil
+	// means time.Now.
 	Clock func() time.Time
 	// DecoyAge is how long a vote is durable before Recent offers its
 	// voter stamp as a decoy. Zero means at once.
 	DecoyAge time.Duration
 }
 
-// cacheSize is Pebble's block cache: the voter table of a large campaign
-// (a million mandates take about 130 MB) does not fit, but its index and
-// filter blocks do.
+// cacheSize is Pebble's block cache, shared by the three databases: the
+// voter table of a large campaign (a million mandates take about 130 MB)
+// does not fit, but its index and filter blocks do.
 const cacheSize = 64 << 20
 
 const (
-	defaultMaxBatch = 512
-	defaultRetain   = 10 * time.Minute
+	defaultMaxBatch  = 512
+	defaultMoveBatch = 100
 )
+
+// moveInterval is the least time between two runs of the mover, except
+// for Purge.
+const moveInterval = time.Second
 
 // Result is what Accept returns for a recorded vote.
 type Result struct {
@@ -104,11 +128,23 @@ type Record struct {
 // state is the counters the writer keeps; a copy is published after every
 // durable batch.
 type state struct {
+	// In the metadata of dir/votes.
 	seq    uint64 // last own sequence number
 	index  uint64 // last vote record index
 	twin   uint64 // twin cursor
-	voters uint64 // voter table entries
+	voters uint64 // voters recorded, pending or in the voter table
 	votes  uint64 // vote records not retracted
+	group  uint64 // groups committed to dir/votes
+
+	// Counted by Open in dir/links. Every held link's voter is pending.
+	links   uint64 // links held
+	pending uint64 // pending voters
+}
+
+// persisted returns st without the counters that are not in the metadata.
+func (st state) persisted() state {
+	st.links, st.pending = 0, 0
+	return st
 }
 
 // mark is a confirmation of own pairs up to upto, first seen at at, and
@@ -126,20 +162,30 @@ type failure struct{ err error }
 // documentation for its contract.
 type Store struct {
 	// Set by Open, read-only afterwards.
-	dir      string
-	log      *slog.Logger
-	clock    func() time.Time
-	maxBatch int
-	retain   time.Duration
-	db       *pebble.DB // safe for concurrent use; only the writer writes
+	dir       string
+	log       *slog.Logger
+	clock     func() time.Time
+	maxBatch  int
+	moveBatch int
+	retain    time.Duration
+	// The databases are safe for concurrent use; only the writer writes.
+	votes  *pebble.DB // dir/votes
+	links  *pebble.DB // dir/links
+	voters *pebble.DB // dir/voters
 
 	// Owned by the writer goroutine (run) once Open returns; Open uses
 	// them before it starts the writer.
-	file    appender
-	st      state  // as of the last durable batch
-	marks   []mark // confirmations whose links are not dropped yet, by upto
-	dropped uint64 // every link with seq <= dropped is deleted
-	buf     []byte // log records of the batch being written
+	file     appender
+	st       state   // as of the last durable batch
+	marks    []mark  // confirmations whose links are not dropped yet, by upto
+	dropped  uint64  // every link with seq <= dropped is deleted
+	buf      []byte  // log records of the batch being written
+	eligible []Voter // pending voters whose link is gone (or who had none): what the mover moves
+	lastMove time.Time
+	// compactDue is set when links are dropped, or a flush or compaction
+	// of dir/links after a move failed: the mover's next run compacts
+	// dir/links even with nothing to move.
+	compactDue bool
 
 	reqs    chan *request // unbuffered: a completed send is owned by the writer
 	quit    chan struct{} // closed by Close
@@ -154,23 +200,31 @@ type Store struct {
 	young    map[string][]youngStamp // option -> voter stamps not old enough yet, oldest first; guarded by recentMu
 	decoyAge time.Duration
 
-	// life is read-held by every reader of db for the length of its read,
-	// and write-held by Close while it closes db, so that no read runs on a
-	// closed database. It never serializes readers with each other or with
-	// the writer.
+	// life is read-held by every reader of the databases for the length of
+	// its read, and write-held by Close while it closes them, so that no
+	// read runs on a closed database. It never serializes readers with each
+	// other or with the writer.
 	life   sync.RWMutex
 	closed bool // guarded by life
 
 	closeOnce sync.Once
 	closeErr  error
 
-	commits atomic.Int64 // Pebble batches committed with Sync
+	// fault, set by tests before their first write, fails the writer at
+	// the points where a crash would leave the databases apart (faultAt).
+	// Nil in production.
+	fault func(point int) error
+
+	commits atomic.Int64 // groups committed (one or two Pebble commits with Sync)
 	fsyncs  atomic.Int64 // fsyncs of votes.log by the writer
+	moves   atomic.Int64 // mover runs that moved voters
 }
 
 // Open opens or creates the Store in dir and recovers it (see the package
-// documentation): when it returns, votes.log holds exactly the vote records
-// of the database, fsynced.
+// documentation): when it returns, dir/votes holds every group that
+// dir/links holds a redo of, no voter is both pending and in the voter
+// table, and votes.log holds exactly the vote records of dir/votes,
+// fsynced. A directory of the earlier layout is refused with ErrOldLayout.
 func Open(dir string, opt Options) (*Store, error) {
 	return open(dir, opt, nil)
 }
@@ -180,6 +234,9 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	if opt.MaxBatch < 0 {
 		return nil, fmt.Errorf("store: Options.MaxBatch is %d, want 0 or more", opt.MaxBatch)
 	}
+	if opt.MoveBatch < 0 {
+		return nil, fmt.Errorf("store: Options.MoveBatch is %d, want 0 or more", opt.MoveBatch)
+	}
 	if opt.DecoyAge < 0 {
 		return nil, fmt.Errorf("store: Options.DecoyAge is %v, want 0 or more", opt.DecoyAge)
 	}
@@ -187,18 +244,19 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		return nil, fmt.Errorf("store: Options.Retain is %v, want 0 or more", opt.Retain)
 	}
 	s := &Store{
-		dir:      dir,
-		log:      opt.Logger,
-		clock:    opt.Clock,
-		maxBatch: opt.MaxBatch,
-		retain:   opt.Retain,
-		reqs:     make(chan *request),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		failedC:  make(chan struct{}),
-		recent:   make(map[string][]string),
-		young:    make(map[string][]youngStamp),
-		decoyAge: opt.DecoyAge,
+		dir:       dir,
+		log:       opt.Logger,
+		clock:     opt.Clock,
+		maxBatch:  opt.MaxBatch,
+		moveBatch: opt.MoveBatch,
+		retain:    opt.Retain,
+		reqs:      make(chan *request),
+		quit:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		failedC:   make(chan struct{}),
+		recent:    make(map[string][]string),
+		young:     make(map[string][]youngStamp),
+		decoyAge:  opt.DecoyAge,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -209,31 +267,23 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	if s.maxBatch == 0 {
 		s.maxBatch = defaultMaxBatch
 	}
-	if s.retain == 0 {
-		s.retain = defaultRetain
+	if s.moveBatch == 0 {
+		s.moveBatch = defaultMoveBatch
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	// Pebble locks its directory, which also keeps a second process away
-	// from votes.log.
-	popt := &pebble.Options{
-		Logger:             pebbleLogger{s.log},
-		FormatMajorVersion: pebble.FormatNewest,
-		CacheSize:          cacheSize,
+	if err := checkLayout(dir); err != nil {
+		return nil, err
 	}
-	// Most lookups are for keys that are absent (a mandate that has not
-	// voted, a nonce not seen): bloom filters answer them without reading
-	// the tables. Lower levels inherit the policy of L0.
-	popt.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	db, err := pebble.Open(filepath.Join(dir, DBDir), popt)
-	if err != nil {
-		return nil, fmt.Errorf("store: couldn't open %s: %w", filepath.Join(dir, DBDir), err)
+	// Pebble locks each database's directory, which also keeps a second
+	// process away from votes.log.
+	if err := s.openDBs(); err != nil {
+		return nil, err
 	}
-	s.db = db
-	f, err := s.recoverLog()
+	f, err := s.recover()
 	if err != nil {
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	if wrap != nil {
@@ -243,12 +293,12 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	}
 	if err := s.indexStamps(); err != nil {
 		s.file.Close()
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	if err := s.rebuildRecent(); err != nil {
 		s.file.Close()
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	st := s.st
@@ -257,25 +307,306 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	return s, nil
 }
 
-// recoverLog reads the metadata, then makes votes.log the exact projection of
-// the vote records: it cuts a bad tail and appends what the log lacks.
-func (s *Store) recoverLog() (*os.File, error) {
-	var err error
-	for _, m := range []struct {
-		key []byte
-		dst *uint64
-	}{
-		{metaSeq, &s.st.seq}, {metaIndex, &s.st.index}, {metaTwin, &s.st.twin},
-		{metaVoters, &s.st.voters}, {metaVotes, &s.st.votes},
-	} {
-		if *m.dst, err = s.getU64(m.key); err != nil {
-			return nil, err
+// checkLayout refuses a directory of the earlier layout, whose one
+// database was dir/voters. A Store of this layout creates dir/votes before
+// dir/voters, and dir/voters holds a layout mark (checkMark).
+func checkLayout(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, VotesDir))
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, VotersDir)); err == nil {
+		return fmt.Errorf("store: %s has %s/ and no %s/: %w; this release does not convert it: "+
+			"finish its campaign with the release that wrote it, or start from an empty directory",
+			dir, VotersDir, VotesDir, ErrOldLayout)
+	}
+	return nil
+}
+
+// dbOptions returns the Pebble options of one of the three databases,
+// without the block cache.
+func (s *Store) dbOptions(name string) *pebble.Options {
+	o := &pebble.Options{
+		Logger:             pebbleLogger{s.log},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Most lookups are for keys that are absent (a mandate that has not
+	// voted, a nonce not seen): bloom filters answer them without reading
+	// the tables. Lower levels inherit the policy of L0.
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if name != VotesDir {
+		// A recycled write-ahead log is overwritten from its start, and
+		// keeps what it held beyond the new records: links, or the voters
+		// of earlier moves in their batches.
+		o.Cleaner = noRecycle{}
+	}
+	if name == LinksDir {
+		// The MANIFEST keeps the first and last key of every table it ever
+		// listed, with their sequence numbers, until it is rewritten. The
+		// bounds keep flushed tables' ends off voters; rewriting it at
+		// (nearly) every change keeps only the tables of the last few.
+		o.MaxManifestFileSize = 1
+	}
+	return o
+}
+
+// noRecycle deletes obsolete files like pebble.DeleteCleaner, whose Clean
+// it promotes. It also carries the mark of pebble.ArchiveCleaner (a
+// cleaner that needs the files' contents), one level deeper so that its
+// Clean stays hidden: Pebble never recycles a write-ahead log for such a
+// cleaner, and that mark is the only way to ask it not to.
+type noRecycle struct {
+	pebble.DeleteCleaner
+	archiveMark
+}
+
+type archiveMark struct{ pebble.ArchiveCleaner }
+
+// openDBs opens or creates the three databases, dir/votes first.
+func (s *Store) openDBs() error {
+	cache := pebble.NewCache(cacheSize)
+	defer cache.Unref()
+	for _, d := range []struct {
+		name string
+		db   **pebble.DB
+	}{{VotesDir, &s.votes}, {LinksDir, &s.links}, {VotersDir, &s.voters}} {
+		o := s.dbOptions(d.name)
+		o.Cache = cache
+		path := filepath.Join(s.dir, d.name)
+		db, err := pebble.Open(path, o)
+		if err != nil {
+			s.closeDBs()
+			return fmt.Errorf("store: couldn't open %s: %w", path, err)
 		}
+		*d.db = db
+		if err := checkMark(db, d.name); err != nil {
+			s.closeDBs()
+			return fmt.Errorf("store: %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// checkMark checks the layout mark of a database, or writes it into an
+// empty one.
+func checkMark(db *pebble.DB, name string) error {
+	v, closer, err := db.Get(metaLayout)
+	if err == nil {
+		defer closer.Close()
+		if string(v) != name {
+			return fmt.Errorf("the layout mark says %q, want %q: %w", v, name, ErrCorrupt)
+		}
+		return nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("read the layout mark: %w", err)
+	}
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	empty := !it.First()
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if !empty {
+		if name == VotersDir {
+			return fmt.Errorf("data without a layout mark: %w", ErrOldLayout)
+		}
+		return fmt.Errorf("data without a layout mark: %w", ErrCorrupt)
+	}
+	// The bounds, flushed and compacted to the bottom level at once, make
+	// every later table of dir/links and dir/voters, which carries them
+	// too, overlap the bottom level: a compaction then rewrites it, which
+	// zeroes sequence numbers, where an empty bottom level would take a
+	// table as it is, sequence numbers and all.
+	b := db.NewBatch()
+	defer b.Close()
+	if err := b.Set(metaLayout, []byte(name), nil); err != nil {
+		return err
+	}
+	if err := setBounds(b); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("write the layout mark: %w", err)
+	}
+	return compactAll(context.Background(), db)
+}
+
+// recover brings the three databases and votes.log into agreement, in this
+// order: the counters; the redo of dir/links, committed to dir/votes if
+// that lacks its group; the pending voters, less those the voter table
+// holds already; votes.log, cut and completed from dir/votes.
+func (s *Store) recover() (*os.File, error) {
+	if err := s.readMeta(); err != nil {
+		return nil, err
+	}
+	if err := s.redo(); err != nil {
+		return nil, err
 	}
 	if err := s.checkLastIndex(); err != nil {
 		return nil, err
 	}
+	if err := s.recoverPending(); err != nil {
+		return nil, err
+	}
+	return s.recoverLog()
+}
 
+// readMeta reads the counters of dir/votes into s.st.
+func (s *Store) readMeta() error {
+	var err error
+	for _, m := range metas(&s.st) {
+		if *m.v, err = s.getU64(m.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// metas pairs each metadata name with its counter in st.
+func metas(st *state) []struct {
+	key []byte
+	v   *uint64
+} {
+	return []struct {
+		key []byte
+		v   *uint64
+	}{
+		{metaSeq, &st.seq}, {metaIndex, &st.index}, {metaTwin, &st.twin},
+		{metaVoters, &st.voters}, {metaVotes, &st.votes}, {metaGroup, &st.group},
+	}
+}
+
+// redo commits the batch of dir/votes that the redo of dir/links holds if
+// dir/votes lacks its group: the writer commits dir/links first, so a
+// crash between the two commits leaves exactly that.
+func (s *Store) redo() error {
+	v, err := dbGet(s.links, redoKey)
+	if err != nil {
+		return fmt.Errorf("store: read the redo: %w", err)
+	}
+	if v == nil {
+		return nil
+	}
+	if len(v) < 8 {
+		return fmt.Errorf("store: redo of %d bytes: %w", len(v), ErrCorrupt)
+	}
+	g := binary.BigEndian.Uint64(v)
+	switch {
+	case g <= s.st.group:
+		return nil
+	case g > s.st.group+1:
+		return fmt.Errorf("store: redo of group %d, %s has only %d: %w", g, VotesDir, s.st.group, ErrCorrupt)
+	}
+	b := s.votes.NewBatch()
+	defer b.Close()
+	if err := b.SetRepr(v[8:]); err != nil {
+		return fmt.Errorf("store: redo of group %d: %w: %w", g, ErrCorrupt, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: redo of group %d: %w", g, err)
+	}
+	from := s.st.index
+	if err := s.readMeta(); err != nil {
+		return err
+	}
+	if s.st.group != g {
+		return fmt.Errorf("store: the redo of group %d leaves group %d: %w", g, s.st.group, ErrCorrupt)
+	}
+	s.log.Info("store: committed again the last group, which "+VotesDir+" lacked",
+		"group", g, "records", s.st.index-from)
+	return nil
+}
+
+// recoverPending counts the held links and the pending voters, finds the
+// eligible ones, and deletes the pending voters that the voter table holds
+// already: a move was cut short between its two commits.
+func (s *Store) recoverPending() error {
+	held := make(map[string]bool)
+	err := scanTable(s.links, tMand, func(k, _ []byte) error {
+		held[string(k[1:])] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: read the held links: %w", err)
+	}
+	var links uint64
+	err = scanTable(s.links, tPair, func(_, _ []byte) error {
+		links++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: read the links: %w", err)
+	}
+	if links != uint64(len(held)) {
+		return fmt.Errorf("store: %d links, %d mandates with a link: %w", links, len(held), ErrCorrupt)
+	}
+	var moved [][]byte
+	var pending uint64
+	var eligible []Voter
+	err = scanTable(s.links, tVoter, func(k, v []byte) error {
+		voter, err := decodeVoter(k, v)
+		if err != nil {
+			return err
+		}
+		in, err := dbGet(s.voters, k)
+		if err != nil {
+			return err
+		}
+		if in != nil {
+			moved = append(moved, bytes.Clone(k))
+			return nil
+		}
+		pending++
+		if !held[string(k[1:])] {
+			eligible = append(eligible, voter)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: read the pending voters: %w", err)
+	}
+	if pending < links {
+		return fmt.Errorf("store: %d links, %d pending voters: %w", links, pending, ErrCorrupt)
+	}
+	s.st.links, s.st.pending, s.eligible = links, pending, eligible
+	if len(moved) == 0 {
+		// Whatever a crash left in write-ahead logs and tables of
+		// dir/links that a later move deleted goes now, as after a move.
+		if err := compactAll(context.Background(), s.links); err != nil {
+			return fmt.Errorf("store: %s: %w", LinksDir, err)
+		}
+		return nil
+	}
+	b := s.links.NewBatch()
+	defer b.Close()
+	for _, k := range moved {
+		if err := b.Delete(k, nil); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	if err := setBounds(b); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: drop the moved voters from %s: %w", LinksDir, err)
+	}
+	if err := compactAll(context.Background(), s.links); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	s.log.Info("store: dropped the pending voters that the voter table holds already (a move was cut short)",
+		"voters", len(moved))
+	return nil
+}
+
+// recoverLog makes votes.log the exact projection of the vote records: it
+// cuts a bad tail and appends what the log lacks.
+func (s *Store) recoverLog() (*os.File, error) {
 	name := filepath.Join(s.dir, LogFile)
 	_, statErr := os.Stat(name)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
@@ -295,23 +626,55 @@ func (s *Store) recoverLog() (*os.File, error) {
 	return f, nil
 }
 
-// getU64 reads a metadata counter; a missing one is 0.
+// getU64 reads a metadata counter of dir/votes; a missing one is 0.
 func (s *Store) getU64(key []byte) (uint64, error) {
-	v, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
+	v, err := dbGet(s.votes, key)
 	if err != nil {
 		return 0, fmt.Errorf("store: read metadata %q: %w", key, err)
 	}
-	defer closer.Close()
+	if v == nil {
+		return 0, nil
+	}
 	return readU64(v, fmt.Sprintf("metadata %q", key))
+}
+
+// dbGet returns a copy of the value of key in db, nil if absent.
+func dbGet(db *pebble.DB, key []byte) ([]byte, error) {
+	v, closer, err := db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// scanTable calls fn with every key and value of a table of db, in key
+// order. Both are only valid during the call.
+func scanTable(db *pebble.DB, table byte, fn func(k, v []byte) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{table}, UpperBound: []byte{table + 1}})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	return it.Close()
 }
 
 // checkLastIndex checks that the last vote record is the one the metadata
 // names: both are written by the same batches.
 func (s *Store) checkLastIndex() error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tVote}, UpperBound: []byte{tVote + 1}})
+	it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: []byte{tVote}, UpperBound: []byte{tVote + 1}})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -337,7 +700,7 @@ func (s *Store) checkLastIndex() error {
 // record that differs from the database is not a torn tail but a log that
 // belongs elsewhere: repairLog refuses it.
 func (s *Store) repairLog(f *os.File) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: numKey(tVote, 1), UpperBound: []byte{tVote + 1}})
+	it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: numKey(tVote, 1), UpperBound: []byte{tVote + 1}})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -424,7 +787,7 @@ const stampBatch = 10000
 // durable in order, so a database with the mark has the whole index, and
 // one without it is built again from the start.
 func (s *Store) indexStamps() error {
-	_, closer, err := s.db.Get(metaStamps)
+	_, closer, err := s.votes.Get(metaStamps)
 	if err == nil {
 		closer.Close()
 		return nil
@@ -432,7 +795,7 @@ func (s *Store) indexStamps() error {
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("store: read metadata %q: %w", metaStamps, err)
 	}
-	reset := s.db.NewBatch()
+	reset := s.votes.NewBatch()
 	defer reset.Close()
 	if err := reset.DeleteRange([]byte{tStamp}, []byte{tStamp + 1}, nil); err != nil {
 		return fmt.Errorf("store: index voter stamps: %w", err)
@@ -440,12 +803,12 @@ func (s *Store) indexStamps() error {
 	if err := reset.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("store: index voter stamps: %w", err)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tNonce}, UpperBound: []byte{tNonce + 1}})
+	it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: []byte{tNonce}, UpperBound: []byte{tNonce + 1}})
 	if err != nil {
 		return fmt.Errorf("store: index voter stamps: %w", err)
 	}
 	defer it.Close()
-	b := s.db.NewIndexedBatch()
+	b := s.votes.NewIndexedBatch()
 	defer func() { b.Close() }()
 	n, inBatch := 0, 0
 	for ok := it.First(); ok; ok = it.Next() {
@@ -475,7 +838,7 @@ func (s *Store) indexStamps() error {
 					return fmt.Errorf("store: index voter stamps: %w", err)
 				}
 				b.Close()
-				b, inBatch = s.db.NewIndexedBatch(), 0
+				b, inBatch = s.votes.NewIndexedBatch(), 0
 			}
 		}
 	}
@@ -534,7 +897,7 @@ const (
 // rebuildRecent fills the recent stamps from the last vote records,
 // leaving out retracted votes.
 func (s *Store) rebuildRecent() error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tVote}, UpperBound: []byte{tVote + 1}})
+	it, err := s.votes.NewIter(&pebble.IterOptions{LowerBound: []byte{tVote}, UpperBound: []byte{tVote + 1}})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -574,7 +937,8 @@ func (s *Store) rebuildRecent() error {
 
 // Close stops the writer after its current batch, waits for reads in
 // progress and closes the files. Requests not yet taken by the writer get
-// ErrClosed. Close may be called more than once.
+// ErrClosed. Close may be called more than once. Pebble deletes the files
+// it no longer needs in the background; Close returns once it has.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
@@ -583,7 +947,7 @@ func (s *Store) Close() error {
 		defer s.life.Unlock()
 		s.closed = true
 		err := s.file.Close()
-		if dbErr := s.closeDB(); err == nil {
+		if dbErr := s.closeDBs(); err == nil {
 			err = dbErr
 		}
 		if err != nil {
@@ -593,19 +957,34 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// closeDB closes Pebble. After a failed commit Pebble's commit pipeline may
-// be broken and its Close may panic; the Store is already refusing writes
-// then, so that panic becomes an error.
-func (s *Store) closeDB() (err error) {
+// closeDBs closes the databases that are open and returns the first error.
+func (s *Store) closeDBs() error {
+	var first error
+	for _, db := range []**pebble.DB{&s.votes, &s.links, &s.voters} {
+		if *db == nil {
+			continue
+		}
+		if err := closeDB(*db); err != nil && first == nil {
+			first = err
+		}
+		*db = nil
+	}
+	return first
+}
+
+// closeDB closes one database. After a failed commit Pebble's commit
+// pipeline may be broken and its Close may panic; the Store is already
+// refusing writes then, so that panic becomes an error.
+func closeDB(db *pebble.DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("pebble: %v", r)
 		}
 	}()
-	return s.db.Close()
+	return db.Close()
 }
 
-// read runs fn with the database open, or returns ErrClosed.
+// read runs fn with the databases open, or returns ErrClosed.
 func (s *Store) read(fn func() error) error {
 	s.life.RLock()
 	defer s.life.RUnlock()

@@ -18,6 +18,8 @@ const (
 	reqAccept reqKind = iota
 	reqTwin
 	reqConfirm
+	reqMove  // run the mover if it is due, then answer (tests: a barrier)
+	reqPurge // Purge
 )
 
 // request is one call waiting for the writer. The caller fills the inputs
@@ -35,14 +37,18 @@ type request struct {
 	upto     uint64 // reqConfirm
 	twinLast uint64 // reqConfirm
 
+	ctx   context.Context // reqPurge
+	force bool            // reqPurge
+
 	res  Result
 	err  error
 	done chan struct{}
 }
 
 // Accept records a vote if its mandate has not voted. It returns once the
-// voter record, the vote record and the link are committed to Pebble with
-// Sync in one batch and the vote line is appended to votes.log and fsynced.
+// link and the pending voter record are committed to dir/links with Sync,
+// the vote record to dir/votes with Sync, and the vote line is appended to
+// votes.log and fsynced.
 //
 // If the mandate has voted with exactly this vote, Accept returns the
 // earlier result with Repeat set and no error, so that a retried request
@@ -73,7 +79,8 @@ func (s *Store) Accept(ctx context.Context, voter Voter, vote Vote) (Result, err
 
 // ApplyTwin copies the twin's own pairs (from its Links, oldest first) by
 // the mirror rule of the package documentation, and records twinSeq as the
-// twin cursor in the same batch; it is durable like Accept when it returns.
+// twin cursor in the same group; it is durable like Accept when it returns.
+// The voter records it adds are pending, and the mover's to move at once.
 // Pairs at or below the cursor were applied before and are skipped, so a
 // repeated call is harmless. twinSeq must be at least the last pair's Seq.
 func (s *Store) ApplyTwin(pairs []Pair, twinSeq uint64) error {
@@ -106,9 +113,11 @@ const TwinLastUnknown uint64 = math.MaxUint64
 // said so (TwinLastUnknown if it did not say).
 //
 // A link is deleted by the first Confirm that finds both that its
-// confirmation is older than Retain and that the twin cursor has reached
-// the twinLast recorded with it; until then Links still returns it and
-// Accept still repeats it. The second condition is what lets mirror rule 3
+// confirmation is older than Retain (at once by default) and that the twin
+// cursor has reached the twinLast recorded with it; until then Links still
+// returns it and Accept still repeats it. Its voter then waits for the
+// mover, which moves it into the voter table with at least MoveBatch
+// others. The second condition is what lets mirror rule 3
 // work whatever the network does: the twin applied our vote W for a
 // mandate before it confirmed it, and from then on refuses any other vote
 // for that mandate, so a vote of its own that conflicts with W has a
@@ -146,16 +155,23 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 	}
 }
 
-// run is the writer goroutine, the only one that writes to the database
+// run is the writer goroutine, the only one that writes to the databases
 // and votes.log. It waits for a request, takes every other one already
-// waiting (up to maxBatch), commits them together and starts again.
+// waiting (up to maxBatch), commits them together and starts again. Between
+// groups, and once a second when idle, it runs the mover if it is due.
 func (s *Store) run() {
 	defer close(s.stopped)
+	tick := time.NewTicker(moveInterval)
+	defer tick.Stop()
 	batch := make([]*request, 0, s.maxBatch)
+	var writes []*request
 	for {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch[:0], r)
+		case <-tick.C:
+			s.maybeMove()
+			continue
 		case <-s.quit:
 			return
 		}
@@ -168,26 +184,53 @@ func (s *Store) run() {
 				break fill
 			}
 		}
-		s.commit(batch)
+		writes = writes[:0]
+		for _, r := range batch {
+			if r.kind != reqMove && r.kind != reqPurge {
+				writes = append(writes, r)
+			}
+		}
+		if len(writes) > 0 {
+			s.commit(writes)
+		}
+		for _, r := range batch {
+			switch r.kind {
+			case reqMove:
+				s.maybeMove()
+				r.err = s.Err()
+				close(r.done)
+			case reqPurge:
+				r.err = s.purge(r.ctx, r.force)
+				close(r.done)
+			}
+		}
 		clear(batch)
+		clear(writes)
+		s.maybeMove()
 	}
 }
 
-// txn is the batch being built by the writer. Its Pebble batch is indexed,
-// so each request's checks see the writes of the requests before it in the
-// same group.
+// txn is the group being built by the writer: a batch of dir/links and
+// one of dir/votes. Both are indexed, so each request's checks see the
+// writes of the requests before it in the same group.
 type txn struct {
 	s        *Store
-	b        *pebble.Batch
-	st       state      // counters including this batch
-	payloads [][]byte   // new vote records, in index order
-	recent   []recentOp // changes to the recent stamps once durable
-	err      error      // first read or decode error: fails the whole group
+	lb       *pebble.Batch // dir/links: links and pending voters
+	vb       *pebble.Batch // dir/votes: vote records, indexes, metadata
+	st       state         // counters including this group
+	payloads [][]byte      // new vote records, in index order
+	recent   []recentOp    // changes to the recent stamps once durable
+	eligible []Voter       // voters this group makes eligible for the mover
+	err      error         // first read or decode error: fails the whole group
 }
 
 type recentOp struct {
 	option, stamp string
 	remove        bool
+}
+
+func (s *Store) newTxn() *txn {
+	return &txn{s: s, lb: s.links.NewIndexedBatch(), vb: s.votes.NewIndexedBatch(), st: s.st}
 }
 
 // commit applies a group of requests and wakes their callers. A request
@@ -201,7 +244,7 @@ func (s *Store) commit(reqs []*request) {
 		}
 		return
 	}
-	t := &txn{s: s, b: s.db.NewIndexedBatch(), st: s.st}
+	t := s.newTxn()
 	now := s.clock()
 	for _, r := range reqs {
 		switch r.kind {
@@ -216,56 +259,94 @@ func (s *Store) commit(reqs []*request) {
 			break
 		}
 	}
-	err := t.err
-	if err != nil {
-		t.b.Close()
-	} else {
-		err = s.write(t)
-	}
-	if err != nil {
-		f := &failure{fmt.Errorf("%w: %w", ErrFailed, err)}
-		if s.fail.CompareAndSwap(nil, f) {
-			close(s.failedC)
-		}
-		s.log.Error("store: writes refused until reopened", "err", err)
+	if err := s.apply(t); err != nil {
 		for _, r := range reqs {
-			r.res, r.err = Result{}, f.err
-			close(r.done)
+			r.res, r.err = Result{}, err
 		}
-		return
 	}
-	s.st = t.st
-	st := t.st
-	s.pub.Store(&st)
-	s.applyRecent(t.recent)
 	for _, r := range reqs {
 		close(r.done)
 	}
 }
 
-// write makes a group durable: one Pebble commit with Sync, then one write
-// and one fsync of votes.log. The order matters: votes.log is rebuilt from
-// the database on Open, never the other way round.
+// apply makes a group durable and publishes its counters, or stops the
+// Store and returns the error every caller gets.
+func (s *Store) apply(t *txn) error {
+	err := t.err
+	if err != nil {
+		t.lb.Close()
+		t.vb.Close()
+	} else {
+		err = s.write(t)
+	}
+	if err != nil {
+		return s.stop(err)
+	}
+	if t.st.links < s.st.links {
+		// Dropped links stay in the write-ahead log and tables of
+		// dir/links until the mover's next compaction.
+		s.compactDue = true
+	}
+	s.st = t.st
+	st := t.st
+	s.pub.Store(&st)
+	s.applyRecent(t.recent)
+	s.eligible = append(s.eligible, t.eligible...)
+	return nil
+}
+
+// stop makes the Store refuse every write from now on, and returns the
+// error that says so.
+func (s *Store) stop(err error) error {
+	f := &failure{fmt.Errorf("%w: %w", ErrFailed, err)}
+	if s.fail.CompareAndSwap(nil, f) {
+		close(s.failedC)
+	}
+	s.log.Error("store: writes refused until reopened", "err", err)
+	return s.fail.Load().err
+}
+
+// write makes a group durable: a commit of dir/links with Sync, then one of
+// dir/votes with Sync, then one write and one fsync of votes.log. The order
+// matters. The batch of dir/links holds a redo of the batch of dir/votes,
+// so Open can commit that again after a crash between the two; votes.log
+// is rebuilt from dir/votes on Open, never the other way round.
 func (s *Store) write(t *txn) error {
-	if t.st == s.st && t.b.Empty() {
-		t.b.Close()
+	votes := !t.vb.Empty() || t.st.persisted() != s.st.persisted()
+	if !votes && t.lb.Empty() {
+		t.lb.Close()
+		t.vb.Close()
 		return nil
 	}
-	for _, m := range []struct {
-		key []byte
-		v   uint64
-	}{
-		{metaSeq, t.st.seq}, {metaIndex, t.st.index}, {metaTwin, t.st.twin},
-		{metaVoters, t.st.voters}, {metaVotes, t.st.votes},
-	} {
-		if err := t.b.Set(m.key, u64(m.v), nil); err != nil {
+	if votes {
+		t.st.group++
+		for _, m := range metas(&t.st) {
+			if err := t.vb.Set(m.key, u64(*m.v), nil); err != nil {
+				return fmt.Errorf("batch: %w", err)
+			}
+		}
+		repr := t.vb.Repr()
+		redo := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(repr)), t.st.group)
+		if err := t.lb.Set(redoKey, append(redo, repr...), nil); err != nil {
 			return fmt.Errorf("batch: %w", err)
 		}
 	}
-	if err := commitSync(t.b); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if err := setBounds(t.lb); err != nil {
+		return fmt.Errorf("batch: %w", err)
 	}
-	t.b.Close()
+	if err := commitSync(t.lb); err != nil {
+		return fmt.Errorf("commit %s: %w", LinksDir, err)
+	}
+	t.lb.Close()
+	if err := s.faultAt(faultGroupLinks); err != nil {
+		return err
+	}
+	if votes {
+		if err := commitSync(t.vb); err != nil {
+			return fmt.Errorf("commit %s: %w", VotesDir, err)
+		}
+	}
+	t.vb.Close()
 	s.commits.Add(1)
 	if len(t.payloads) == 0 {
 		return nil
@@ -282,6 +363,14 @@ func (s *Store) write(t *txn) error {
 	}
 	s.fsyncs.Add(1)
 	return nil
+}
+
+// setBounds rewrites the bounds of dir/links into b (keys.go).
+func setBounds(b *pebble.Batch) error {
+	if err := b.Set(lowKey, boundVal, nil); err != nil {
+		return err
+	}
+	return b.Set(highKey, boundVal, nil)
 }
 
 // commitSync commits b with Sync. Pebble reports a commit that broke its
@@ -345,7 +434,7 @@ func (s *Store) ripenLocked(option string, now time.Time) {
 
 // accept is Accept's work inside the group.
 func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
-	present := t.has(mandateKey(tVoter, voter))
+	present := t.voted(voter)
 	if t.err != nil {
 		return Result{}, nil
 	}
@@ -368,6 +457,7 @@ func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
 	index := t.insertVote(vote)
 	t.set(numKey(tPair, seq), encodeLink(link{index: index, pair: Pair{Seq: seq, Voter: voter, Vote: vote}}))
 	t.set(mandateKey(tMand, voter), u64(seq))
+	t.st.links++
 	return Result{Seq: seq}, nil
 }
 
@@ -408,7 +498,7 @@ func (t *txn) applyTwin(pairs []Pair, twinSeq uint64) {
 }
 
 func (t *txn) applyPair(p Pair) {
-	present := t.has(mandateKey(tVoter, p.Voter))
+	present := t.voted(p.Voter)
 	if t.err != nil {
 		return
 	}
@@ -422,6 +512,8 @@ func (t *txn) applyPair(p Pair) {
 		}
 		t.insertVoter(p.Voter)
 		t.insertVote(p.Vote)
+		// No link: the mover may take the voter at once.
+		t.eligible = append(t.eligible, p.Voter)
 		return
 	}
 	line := p.Vote.Line()
@@ -506,27 +598,35 @@ func (t *txn) confirm(upto, twinLast uint64, now time.Time) error {
 	if upto > last {
 		s.marks = append(s.marks, mark{upto: upto, at: now, twinLast: twinLast})
 	}
-	for len(s.marks) > 0 && !now.Before(s.marks[0].at.Add(s.retain)) && t.st.twin >= s.marks[0].twinLast {
+	t.release(func(m mark) bool { return !now.Before(m.at.Add(s.retain)) })
+	return nil
+}
+
+// release drops the links of the confirmations, oldest first, whose
+// twinLast the twin cursor has reached and that old says are old enough.
+func (t *txn) release(old func(mark) bool) {
+	s := t.s
+	for len(s.marks) > 0 && old(s.marks[0]) && t.st.twin >= s.marks[0].twinLast {
 		t.dropLinks(s.dropped, s.marks[0].upto)
 		if t.err != nil {
-			return nil
+			return
 		}
 		s.dropped = s.marks[0].upto
 		s.marks = s.marks[1:]
 	}
-	return nil
 }
 
-// dropLinks deletes the links with from < seq <= to.
+// dropLinks deletes the links with from < seq <= to; their voters become
+// eligible for the mover.
 func (t *txn) dropLinks(from, to uint64) {
-	it, err := t.b.NewIter(&pebble.IterOptions{LowerBound: numKey(tPair, from+1), UpperBound: numKey(tPair, to+1)})
+	it, err := t.lb.NewIter(&pebble.IterOptions{LowerBound: numKey(tPair, from+1), UpperBound: numKey(tPair, to+1)})
 	if err != nil {
 		t.fail(fmt.Errorf("links: %w", err))
 		return
 	}
 	defer it.Close()
 	var seqs []uint64
-	var mands [][]byte
+	var voters []Voter
 	for ok := it.First(); ok; ok = it.Next() {
 		seq, err := readU64(it.Key()[1:], "link key")
 		if err != nil {
@@ -539,7 +639,7 @@ func (t *txn) dropLinks(from, to uint64) {
 			return
 		}
 		seqs = append(seqs, seq)
-		mands = append(mands, mandateKey(tMand, l.pair.Voter))
+		voters = append(voters, l.pair.Voter)
 	}
 	if err := it.Error(); err != nil {
 		t.fail(fmt.Errorf("links: %w", err))
@@ -547,13 +647,34 @@ func (t *txn) dropLinks(from, to uint64) {
 	}
 	for i, seq := range seqs {
 		t.del(numKey(tPair, seq))
-		t.del(mands[i])
+		t.del(mandateKey(tMand, voters[i]))
 	}
+	t.st.links -= uint64(len(seqs))
+	t.eligible = append(t.eligible, voters...)
 }
 
+// voted reports whether the mandate of v has a voter record, pending or in
+// the voter table. Only the writer changes either, so the two reads agree.
+func (t *txn) voted(v Voter) bool {
+	k := mandateKey(tVoter, v)
+	if t.has(k) {
+		return true
+	}
+	if t.err != nil {
+		return false
+	}
+	in, err := dbGet(t.s.voters, k)
+	if err != nil {
+		t.fail(fmt.Errorf("read the voter table: %w", err))
+	}
+	return in != nil
+}
+
+// insertVoter adds a pending voter record.
 func (t *txn) insertVoter(v Voter) {
 	t.set(mandateKey(tVoter, v), v.Sig[:])
 	t.st.voters++
+	t.st.pending++
 }
 
 // insertVote appends a vote record and returns its index.
@@ -659,13 +780,23 @@ func decodeIndexes(b []byte, what string) ([]uint64, error) {
 	return out, nil
 }
 
-// get returns a copy of the value of key as the batch sees it, nil if
+// batch returns the batch that holds key's table: dir/links for pending
+// voters and links, dir/votes for the rest.
+func (t *txn) batch(key []byte) *pebble.Batch {
+	switch key[0] {
+	case tVoter, tPair, tMand:
+		return t.lb
+	}
+	return t.vb
+}
+
+// get returns a copy of the value of key as the group sees it, nil if
 // absent (no stored value is empty).
 func (t *txn) get(key []byte) []byte {
 	if t.err != nil {
 		return nil
 	}
-	v, err := batchGet(t.b, key)
+	v, err := batchGet(t.batch(key), key)
 	if err != nil {
 		t.fail(fmt.Errorf("read %x: %w", key, err))
 	}
@@ -676,7 +807,7 @@ func (t *txn) has(key []byte) bool { return t.get(key) != nil }
 
 func (t *txn) set(key, value []byte) {
 	if t.err == nil {
-		if err := t.b.Set(key, value, nil); err != nil {
+		if err := t.batch(key).Set(key, value, nil); err != nil {
 			t.fail(fmt.Errorf("batch: %w", err))
 		}
 	}
@@ -684,7 +815,7 @@ func (t *txn) set(key, value []byte) {
 
 func (t *txn) del(key []byte) {
 	if t.err == nil {
-		if err := t.b.Delete(key, nil); err != nil {
+		if err := t.batch(key).Delete(key, nil); err != nil {
 			t.fail(fmt.Errorf("batch: %w", err))
 		}
 	}
