@@ -20,8 +20,9 @@ func init() {
 
 const collectorHelp = `
 Runs collecting instance N of a campaign: it checks the votes the edge
-forwards, stores voters in D/CAMPAIGN/collector-N/voters (Pebble) and votes
-in D/CAMPAIGN/collector-N/votes.log, and answers with signed receipts.
+forwards, stores them in D/CAMPAIGN/collector-N (the votes in votes.log,
+the voter table, votes and links in Pebble databases apart) and answers
+with signed receipts.
 Instances 2k and 2k+1 are twins: give each the other's URL with --twin; at
 start an instance catches up from its twin before it takes votes.
 

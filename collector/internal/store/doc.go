@@ -6,34 +6,62 @@
 //
 // # What is stored where
 //
-// A Store lives in one directory. dir/voters is a Pebble database holding
-// the voter table (auth-pkey, auth-id → auth-sig), the vote records by
-// index, the links of the votes this instance accepted itself by own
-// sequence number, and counters; keys.go documents the key encoding.
-// dir/votes.log is the vote records again, one per line, in index order:
+// A Store lives in one directory, in three Pebble databases and a log, so
+// that no file holds a voter next to its vote once the twin no longer
+// needs the link (docs/MIRRORS.md, What a disk reveals); keys.go documents
+// the key encoding:
+//
+//   - dir/votes: the vote records by index, their indexes by nonce and by
+//     voter stamp, and the counters. No voter.
+//   - dir/links: the links of the votes this instance accepted itself, by
+//     own sequence number ([Pair]), and the pending voter records: those
+//     whose link is held or that wait for the mover.
+//   - dir/voters: the voter table (auth-pkey, auth-id → auth-sig), written
+//     only by the mover.
+//   - dir/votes.log: the vote records again, one per line, in index order.
+//
+// A line of votes.log is
 //
 //	<crc32c of payload, 8 lower-case hex digits> <payload>\n
 //
 // where the payload is a vote line (PROTOCOL.md 8, [Vote.Line]) or
 // "retract <nonce hex>", which withdraws the vote with that nonce. The log
-// is a projection of the database: record i of the log is vote record i.
+// is a projection of dir/votes: record i of the log is vote record i.
 // A voter record and a vote record share nothing (PROTOCOL.md 7); only a
-// link ([Pair]) ties them, and a link is deleted once the twin has
-// confirmed it, Options.Retain has passed and this instance has applied
-// every vote the twin had accepted when it confirmed ([Store.Confirm]).
+// link ties them, and a link is deleted once the twin has confirmed it,
+// Options.Retain has passed (none by default) and this instance has
+// applied every vote the twin had accepted when it confirmed
+// ([Store.Confirm]).
+//
+// # The mover
+//
+// A voter whose link is gone, or whose vote was copied from the twin, is
+// eligible for the voter table. Between groups, at most once a second, the
+// writer's mover takes the eligible voters if there are at least
+// Options.MoveBatch of them (the campaign's batch_size), commits them to
+// dir/voters in one batch sorted by key, deletes them from dir/links, and
+// flushes and compacts dir/links to its bottom level. It does that last
+// step also when links were dropped with nothing to move, so that a
+// dropped link leaves dir/links' files within about a second. dir/links
+// and dir/voters never recycle a write-ahead log. [Store.Purge], after
+// the close, moves every voter whatever their number and compacts
+// dir/voters too.
 //
 // # When a write is durable
 //
 // [Store.Accept] and [Store.ApplyTwin] return nil only after their records
-// are committed to Pebble in one atomic batch with Sync and appended to
-// votes.log and fsynced. Concurrent calls are group-committed: the writer
-// takes every waiting request (up to Options.MaxBatch), checks each against
-// the database and the requests before it in the group, commits one batch,
-// writes all log records with one write and one fsync, then wakes every
-// caller. If the commit or the fsync fails, every caller of that group gets
-// an error wrapping [ErrFailed] and the Store refuses all writes from then
-// on (fail stop): it never acknowledges something it cannot show durable.
-// Close and Open it again to recover.
+// are committed to dir/links and then dir/votes, each in one atomic batch
+// with Sync, and appended to votes.log and fsynced. The batch of dir/links
+// carries a redo of the batch of dir/votes, so that a crash between the
+// two commits loses nothing (Recovery). Concurrent calls are
+// group-committed: the writer takes every waiting request (up to
+// Options.MaxBatch), checks each against the databases and the requests
+// before it in the group, commits the two batches, writes all log records
+// with one write and one fsync, then wakes every caller. If a commit or
+// the fsync fails, every caller of that group gets an error wrapping
+// [ErrFailed] and the Store refuses all writes from then on (fail stop): it
+// never acknowledges something it cannot show durable. Close and Open it
+// again to recover.
 //
 // # Concurrency
 //
@@ -79,15 +107,20 @@
 //
 // # Recovery
 //
-// Open reads votes.log from the start and compares each record with the
-// database. At the first line that is torn (no line feed), fails its
-// checksum or is malformed, it cuts the log, logging how much it cut; it
-// then appends the vote records the database holds beyond the log's last
-// good record and fsyncs. Since the database is committed first, nothing
-// acknowledged is lost and the log holds each record exactly once. A good
-// record that differs from the database, or a log longer than the
-// database, is not a torn tail: Open refuses it with [ErrCorrupt]. Open
-// also refills the recent voter stamps from the last vote records.
+// Open first commits the redo of dir/links to dir/votes if dir/votes lacks
+// its group, and deletes from dir/links the pending voters that the voter
+// table holds already (a move cut short between its two commits). It then
+// reads votes.log from the start and compares each record with dir/votes.
+// At the first line that is torn (no line feed), fails its checksum or is
+// malformed, it cuts the log, logging how much it cut; it then appends the
+// vote records dir/votes holds beyond the log's last good record and
+// fsyncs. Since the databases are committed first, nothing acknowledged is
+// lost and the log holds each record exactly once. A good record that
+// differs from the database, or a log longer than the database, is not a
+// torn tail: Open refuses it with [ErrCorrupt]. Open also refills the
+// recent voter stamps from the last vote records. A directory of the
+// earlier layout (one database, dir/voters, with everything) is refused
+// with [ErrOldLayout].
 //
 // The indexes live in the database and change in the same batch as the
 // records they index, so recovery leaves them right. A database made
