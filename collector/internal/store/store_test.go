@@ -317,7 +317,39 @@ func TestAcceptCancelled(t *testing.T) {
 // (32 per CPU), as a collector serving many voters has: group commit makes
 // the rate grow with the callers while fsyncs per second stay flat.
 func BenchmarkAccept(b *testing.B) {
+	benchAccept(b, false)
+}
+
+// BenchmarkAcceptConfirmed is BenchmarkAccept with a twin that confirms
+// every own vote five times a second, as its pulls do: links are dropped
+// and dir/links is compacted (the mover) while votes go in, as in a pair.
+func BenchmarkAcceptConfirmed(b *testing.B) {
+	benchAccept(b, true)
+}
+
+func benchAccept(b *testing.B, confirm bool) {
 	s := openT(b, b.TempDir(), Options{})
+	if confirm {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+				if err := s.Confirm(s.LastSeq(), 0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		defer func() { close(stop); <-done }()
+	}
 	var mu sync.Mutex
 	next := 0
 	b.SetParallelism(32)
