@@ -52,6 +52,7 @@ type Config struct {
 	Clock  func() time.Time // nil: time.Now
 
 	SyncInterval   time.Duration // how often to pull from the twin; default 1s
+	HeldReport     time.Duration // how often to log the links and pending voters the store holds; default 1m
 	CatchUpTimeout time.Duration // how long to try the twin at start before serving without it; default 10s
 	FutureSkew     time.Duration // how far a P-UTC may be ahead of this clock (twins' clocks differ a little); default 5s
 	Decoys         int           // recent stamps per option to draw receipt decoys from; default 64
@@ -79,6 +80,7 @@ func (c *Config) withDefaults() {
 		}
 	}
 	def(&c.SyncInterval, time.Second)
+	def(&c.HeldReport, time.Minute)
 	def(&c.CatchUpTimeout, 10*time.Second)
 	def(&c.FutureSkew, 5*time.Second)
 	def(&c.DecoyAge, 3*time.Second)
@@ -267,10 +269,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			s.syncLoop(lctx)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.purgeLoop(lctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.heldLoop(lctx)
 	}()
 
 	var serveErr, failErr error

@@ -94,6 +94,24 @@ func Purge(ctx context.Context, dir string, set *campaign.Settings, force bool, 
 	return links, pending, nil
 }
 
+// heldLoop logs every HeldReport what a copy of the instance's disk could
+// link, while there is any: the links held for the twin and the voters
+// waiting for the mover.
+func (s *Server) heldLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.HeldReport)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if links, pending := s.st.Held(); links+pending > 0 {
+			s.log.Info("store holds links for the twin and voters for the mover", "links", links, "pending_voters", pending)
+		}
+	}
+}
+
 // Held reports how many links between a voter and a vote the instance's
 // store holds, and how many voter records wait to be moved into the voter
 // table (store.Store.Held): what a copy of its disk could tie to votes.

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +22,10 @@ func TestPurgeAfterClose(t *testing.T) {
 	e.settings.BatchSize = 100 // more than the votes: the mover waits
 	lnA, lnB := listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a := e.startOn(t, e.twinConfig(dirA, "http://"+lnB.Addr().String()), lnA)
-	b := e.startOn(t, e.twinConfig(dirB, "http://"+lnA.Addr().String()), lnB)
+	cfgA, cfgB := e.twinConfig(dirA, "http://"+lnB.Addr().String()), e.twinConfig(dirB, "http://"+lnA.Addr().String())
+	cfgA.HeldReport = 20 * time.Millisecond
+	a := e.startOn(t, cfgA, lnA)
+	b := e.startOn(t, cfgB, lnB)
 	e.healthy(t, a)
 	e.healthy(t, b)
 	for i := range 8 {
@@ -37,9 +40,15 @@ func TestPurgeAfterClose(t *testing.T) {
 		vb, _ := b.srv.Counts()
 		return va == 8 && vb == 8
 	})
-	if _, pending := a.srv.Held(); pending == 0 {
+	links, pending := a.srv.Held()
+	if pending == 0 {
 		t.Fatal("A holds no pending voter before the close: the test cannot see a purge")
 	}
+	// The operator sees it in the log.
+	eventually(t, "A reports what it holds", func() bool {
+		return strings.Contains(e.logs.String(), fmt.Sprintf("pending_voters=%d", pending))
+	})
+	t.Logf("before the close: %d links, %d pending voters", links, pending)
 
 	e.clock.Set(collector.Closed(e.settings).Add(time.Second))
 	for _, in := range []*instance{a, b} {
@@ -48,9 +57,9 @@ func TestPurgeAfterClose(t *testing.T) {
 			return links == 0 && pending == 0
 		})
 	}
-	if !strings.Contains(e.logs.String(), "purged the store") {
-		t.Error("no instance logged its purge")
-	}
+	eventually(t, "both log their purge", func() bool {
+		return strings.Count(e.logs.String(), "purged the store") == 2
+	})
 	checkCounts(t, a, 8, 8)
 	e.sameRecords(t, a, b)
 	a.stop()

@@ -109,6 +109,9 @@ func (s *Store) move(ctx context.Context, all bool) error {
 	s.lastMove = s.clock()
 	if err := compactAll(ctx, s.links); err != nil {
 		s.compactDue = true
+		if ctx.Err() != nil { // Purge's caller gave up: no fault
+			return fmt.Errorf("store: %s: %w", LinksDir, err)
+		}
 		s.log.Error("store: couldn't compact "+LinksDir+" after a move; the next move tries again", "err", err)
 		if all {
 			return fmt.Errorf("store: %s: %w", LinksDir, err)
