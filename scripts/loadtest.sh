@@ -21,12 +21,16 @@ EXTRA=${EXTRA:-}
 # UP_EXTRA: more flags for powvote up, e.g. --insecure-plain-internal-http
 # to measure what TLS on the internal links costs.
 UP_EXTRA=${UP_EXTRA:-}
+# UP_LOG=FILE keeps powvote up's log (the collectors report every minute
+# the links and pending voters their stores hold).
+UP_LOG=${UP_LOG:-}
 
 go build -o bin/powvote ./cmd/powvote
 data=$(mktemp -d)
 up_pid=
 cleanup() {
 	if [ -n "$up_pid" ]; then kill "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; fi
+	if [ -n "$UP_LOG" ] && [ -f "$data/up.log" ]; then cp "$data/up.log" "$UP_LOG"; fi
 	rm -rf "$data"
 }
 trap cleanup EXIT
