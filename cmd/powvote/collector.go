@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -62,36 +64,26 @@ Example:
 
 func runCollectorPurge(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "collector purge", "--dir D [--campaign C] --instance N [--force]", collectorPurgeHelp)
-	dir := fs.String("dir", "", "directory that holds campaigns (required)")
-	name := fs.String("campaign", "", "campaign (default: the only one in D)")
-	instance := fs.Int("instance", -1, "instance number (required)")
-	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
+	in := addInstanceFlags(fs, "instance number (required)")
 	force := fs.Bool("force", false, "drop links the twin has not confirmed")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *dir == "" || *instance < 0 {
+	if *in.dir == "" || *in.instance < 0 {
 		return usagef("--dir and --instance are required")
 	}
-	c, err := loadRole(*dir, *name, campaign.RoleCollector)
+	c, data, log, err := in.load(e)
 	if err != nil {
 		return err
 	}
-	if *data == "" {
-		*data = collectorDir(c, *instance)
-	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return err
-	}
-	links, pending, err := collector.Purge(ctx, *data, c.Settings, *force, logger.With("component", "collector", "instance", *instance))
+	links, pending, err := collector.Purge(ctx, data, c.Settings, *force, log)
 	if errors.Is(err, collector.ErrUnconfirmed) {
 		return fmt.Errorf("%w\nrun the instance until its twin has pulled (it purges itself after the close), or give --force", err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "purged %s: moved %d voter records, dropped %d links\n", *data, pending, links)
+	fmt.Fprintf(e.Stdout, "purged %s: moved %d voter records, dropped %d links\n", data, pending, links)
 	return nil
 }
 
@@ -100,40 +92,30 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		return runCollectorPurge(ctx, e, args[1:])
 	}
 	fs := newFlags(e, "collector", "--dir D [--campaign C] --instance N --listen HOST:PORT [--twin URL]", collectorHelp)
-	dir := fs.String("dir", "", "directory that holds campaigns (required)")
-	name := fs.String("campaign", "", "campaign (default: the only one in D)")
-	instance := fs.Int("instance", -1, "instance number (required); 2k and 2k+1 form pair k")
+	in := addInstanceFlags(fs, "instance number (required); 2k and 2k+1 form pair k")
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
 	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
-	data := fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *dir == "" || *listen == "" || *instance < 0 {
+	if *in.dir == "" || *listen == "" || *in.instance < 0 {
 		return usagef("--dir, --instance and --listen are required")
 	}
 	if t := strings.TrimRight(*twin, "/"); t == "http://"+*listen || t == "https://"+*listen {
 		return usagef("--twin %s is this instance itself; give the other instance of the pair", *twin)
 	}
-	c, err := loadRole(*dir, *name, campaign.RoleCollector)
+	c, data, log, err := in.load(e)
 	if err != nil {
 		return err
 	}
-	if *data == "" {
-		*data = collectorDir(c, *instance)
-	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return err
-	}
-	log := logger.With("component", "collector", "instance", *instance)
+	instance := in.instance
 	link, err := internalLink(ctx, c, campaign.RoleCollector, *instance, log)
 	if err != nil {
 		return err
 	}
 	cfg := collector.Config{
-		Settings: c.Settings, Secrets: c.Secrets, Dir: *data, Instance: *instance, Twin: *twin, Logger: log, Link: link,
+		Settings: c.Settings, Secrets: c.Secrets, Dir: data, Instance: *instance, Twin: *twin, Logger: log, Link: link,
 	}
 	if *skew != 0 {
 		d := *skew
@@ -150,6 +132,39 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.Stdout, "collector %d of %s listening on %s\n", *instance, c.Settings.Name, ln.Addr())
 	return srv.Run(ctx, ln)
+}
+
+// instanceFlags are the flags that name a collecting instance's data.
+type instanceFlags struct {
+	dir, name, data *string
+	instance        *int
+}
+
+func addInstanceFlags(fs *flag.FlagSet, instanceUsage string) instanceFlags {
+	return instanceFlags{
+		dir:      fs.String("dir", "", "directory that holds campaigns (required)"),
+		name:     fs.String("campaign", "", "campaign (default: the only one in D)"),
+		instance: fs.Int("instance", -1, instanceUsage),
+		data:     fs.String("data", "", "data directory (default D/CAMPAIGN/collector-N)"),
+	}
+}
+
+// load reads the collector's export and returns it with the instance's
+// data directory and a logger that names the instance.
+func (f instanceFlags) load(e *env) (*campaign.Campaign, string, *slog.Logger, error) {
+	c, err := loadRole(*f.dir, *f.name, campaign.RoleCollector)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	data := *f.data
+	if data == "" {
+		data = collectorDir(c, *f.instance)
+	}
+	logger, err := newLogger(e)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, data, logger.With("component", "collector", "instance", *f.instance), nil
 }
 
 func collectorDir(c *campaign.Campaign, instance int) string {
