@@ -124,10 +124,9 @@ func readDisk(t testing.TB, dir string) []diskFile {
 		case isWAL(name):
 			num, _ := strconv.ParseUint(strings.TrimSuffix(name, ".log"), 10, 64)
 			f.entries, err = readWAL(raw, num)
-		case strings.HasPrefix(name, "MANIFEST-"):
-			// Keys stand raw in version edits; readManifest needs the
-			// keys it looks for, so the attack reads it later.
 		}
+		// A MANIFEST writes keys raw in its version edits: the attack
+		// reads it with the keys it looks for (manifestEntries).
 		if err != nil {
 			// A file being written when the copy was made: its raw
 			// bytes are all there is.
