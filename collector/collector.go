@@ -168,7 +168,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("collector: twin: %w", err)
 		}
 	}
-	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize})
+	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
+		// The odd instance takes the even one's receipts: see keptReceipt.
+		PreferTwinReceipts: cfg.Instance%2 == 1})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}
@@ -508,8 +510,13 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	if !ok {
 		return nil, errBadOption
 	}
-	// 481, 486 and the durable record, in one transaction of the store.
-	res, err := s.st.Accept(context.Background(), voter, v)
+	// The edge asks one instance of the pair only for the signature it
+	// relays: the other's would cost an Ed25519 signature per vote for an
+	// answer the edge throws away.
+	sign := !bytes.Equal(h.Peek("Receipt-Sign"), []byte("no"))
+	// 481, 486 and the durable record, in one transaction of the store,
+	// with the receipt: a repeat of the vote gets the receipt kept then.
+	res, err := s.st.Accept(context.Background(), voter, v, store.Receipt{Decoys: s.drawDecoys(idx), Given: sign})
 	if errors.Is(err, store.ErrAlreadyVoted) || errors.Is(err, store.ErrDuplicateVote) {
 		// ErrDuplicateVote: this very vote (nonce, voter stamp) is recorded
 		// under another mandate, a replay after the edge forgot the nonce.
@@ -536,11 +543,7 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	} else {
 		s.stats.accepted.Add(1)
 	}
-	// The edge asks one instance of the pair only for the signature it
-	// relays: the other's would cost an Ed25519 signature per vote for an
-	// answer the edge throws away.
-	sign := !bytes.Equal(h.Peek("Receipt-Sign"), []byte("no"))
-	return s.receipt(idx, v.Voter, sign), nil
+	return s.receipt(idx, v.Voter, res.Receipt.Decoys, sign), nil
 }
 
 // decodeNonce reads the Nonce header: hex (either case, as the edge
@@ -552,20 +555,47 @@ func decodeNonce(s string) ([]byte, error) {
 	return hex.DecodeString(s)
 }
 
-// receipt builds the receipt lines (PROTOCOL 5.4) and signs them (6): the
-// voter's own stamp against the chosen option, a random recent voter's
-// stamp against every other, "-" for an option nobody has chosen yet. It
-// leaves the signature out unless sign is set.
-func (s *Server) receipt(chosen int, own string, sign bool) *receipt {
+// drawDecoys draws the decoys of a new vote's receipt for option chosen:
+// a random recent voter's stamp against every other option, "-" for an
+// option nobody has chosen yet, "*" for the chosen one, in ballot order
+// and separated by commas (store.Receipt).
+func (s *Server) drawDecoys(chosen int) string {
+	var b strings.Builder
+	for i, o := range s.cfg.Settings.Options {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		switch recent := s.st.Recent(o, s.cfg.Decoys); {
+		case i == chosen:
+			b.WriteByte('*')
+		case len(recent) > 0:
+			b.WriteString(recent[rand.IntN(len(recent))])
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// receipt builds the receipt lines (PROTOCOL 5.4) from decoys
+// (drawDecoys; the ones kept with the vote) and signs them (6): the
+// voter's own stamp against the chosen option, the decoys against the
+// others. It leaves the signature out unless sign is set. Ed25519
+// signatures are deterministic: the same lines get the same Receipt-Sig,
+// so a repeat gets the receipt of the first answer byte for byte. Decoys
+// that do not fit the ballot (none kept: a store from before receipts
+// were kept) are drawn afresh.
+func (s *Server) receipt(chosen int, own, decoys string, sign bool) *receipt {
 	opts := s.cfg.Settings.Options
+	d := strings.Split(decoys, ",")
+	if len(d) != len(opts) || d[chosen] != "*" {
+		d = strings.Split(s.drawDecoys(chosen), ",")
+	}
 	r := &receipt{lines: make([]string, len(opts))}
 	for i, o := range opts {
-		st := own
-		if i != chosen {
-			st = "-"
-			if recent := s.st.Recent(o, s.cfg.Decoys); len(recent) > 0 {
-				st = recent[rand.IntN(len(recent))]
-			}
+		st := d[i]
+		if i == chosen {
+			st = own
 		}
 		r.lines[i] = st + " " + wire.EncodeOption(o)
 	}

@@ -577,10 +577,19 @@ func TestSyncLinks(t *testing.T) {
 	in := e.start(t, e.config(t.TempDir()))
 	e.healthy(t, in)
 	var ballots []*ballot
+	var decoys []string // each vote's receipt as a pair line carries it
 	for i := range 3 {
 		b := e.newBallot(t, testOptions[i])
-		e.mustVote(t, in, b)
+		var d []string
+		for j, l := range receiptLines(t, e.mustVote(t, in, b)) {
+			st, _, _ := strings.Cut(l, " ")
+			if j == i {
+				st = "*"
+			}
+			d = append(d, st)
+		}
 		ballots = append(ballots, b)
+		decoys = append(decoys, strings.Join(d, ","))
 	}
 	// sync asks for the pairs after after, which confirms those up to it,
 	// and sends lastSeq as Last-Seq unless it is empty.
@@ -601,7 +610,7 @@ func TestSyncLinks(t *testing.T) {
 	}
 	pairLine := func(seq int) string {
 		b := ballots[seq-1]
-		return fmt.Sprintf("%d %s %s", seq, b.voterLine(), b.voteLine())
+		return fmt.Sprintf("%d %s r1=%s %s", seq, b.voterLine(), decoys[seq-1], b.voteLine())
 	}
 	if got := sync(0, 2, ""); !slices.Equal(got, []string{pairLine(1), pairLine(2)}) {
 		t.Errorf("after 0:\n got %q\nwant pairs 1 and 2", got)

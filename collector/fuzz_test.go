@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"fmt"
 	"reflect"
 	"testing"
 )
@@ -13,13 +12,17 @@ import (
 func FuzzParsePairs(f *testing.F) {
 	voter := "ORSkiSbwTOnJKXE6vc4HYs8ZuWVnIlVw3jDiIKM7LF0= bZc4Zl9Lj1tcnFNg2ujKgMfrZ4c+4vrS7lf4wS8M0gXqGLEL1O3QHwxrqxh2Tiic1XTxnS2kv9uv+IVkVUb6Dg== 9Uqw0Ioi1Qvm+Ztf+6GnH2mdIuQc13EU"
 	vote := `1767225600 bZc4Zl9Lj1tcnFNg2ujKgMfrZ4c+4vrS7lf4wS8M0gXqGLEL1O3QHwxrqxh2Tiic1XTxnS2kv9uv+IVkVUb6Dg== 7Q2M-W4XE-9JKD-0HBR-P3TV-G6ZS-1NCA-8FYQ 0011223344556677 "Humble Pluto"`
+	rc := "r1=7Q2M-W4XE-9JKD-0HBR-P3TV-G6ZS-1NCA-8FYQ,*,-"
 	f.Add([]byte(""))
-	f.Add([]byte("1 " + voter + " " + vote + "\n"))
-	f.Add([]byte("1 " + voter + " " + vote + "\n2 " + voter + " " + vote + "\n"))
-	f.Add([]byte("007 " + voter + " " + vote))
-	f.Add([]byte("x " + voter + " " + vote + "\n"))
+	f.Add([]byte("1 " + voter + " " + rc + " " + vote + "\n"))
+	f.Add([]byte("1 " + voter + " r0= " + vote + "\n2 " + voter + " " + rc + " " + vote + "\n"))
+	f.Add([]byte("007 " + voter + " " + rc + " " + vote))
+	f.Add([]byte("x " + voter + " " + rc + " " + vote + "\n"))
 	f.Add([]byte("1 " + voter + "\n"))
-	f.Add([]byte("1 " + voter + " " + vote + "\r\n"))
+	f.Add([]byte("1 " + voter + " " + vote + "\n"))
+	f.Add([]byte("1 " + voter + " r2=- " + vote + "\n"))
+	f.Add([]byte("1 " + voter + " r1=a,b " + vote + "\n"))
+	f.Add([]byte("1 " + voter + " " + rc + " " + vote + "\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		pairs, err := parsePairs(body)
 		if err != nil {
@@ -27,7 +30,7 @@ func FuzzParsePairs(f *testing.F) {
 		}
 		var b bytes.Buffer
 		for _, p := range pairs {
-			fmt.Fprintf(&b, "%d %s %s\n", p.Seq, p.Voter.Line(), p.Vote.Line())
+			b.WriteString(pairLine(p))
 		}
 		again, err := parsePairs(b.Bytes())
 		if err != nil {

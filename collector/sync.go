@@ -67,9 +67,22 @@ func (s *Server) handleSync(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; charset=utf-8")
 	var b bytes.Buffer
 	for _, p := range pairs {
-		fmt.Fprintf(&b, "%d %s %s\n", p.Seq, p.Voter.Line(), p.Vote.Line())
+		b.WriteString(pairLine(p))
 	}
 	ctx.SetBody(b.Bytes())
+}
+
+// pairLine writes a pair as a /sync line (docs/INTERNAL.md):
+//
+//	<seq> <voter line> r<given>=<decoys> <vote line>\n
+//
+// with given 1 or 0 and decoys those of store.Receipt, possibly empty.
+func pairLine(p store.Pair) string {
+	given := "0"
+	if p.Receipt.Given {
+		given = "1"
+	}
+	return fmt.Sprintf("%d %s r%s=%s %s\n", p.Seq, p.Voter.Line(), given, p.Receipt.Decoys, p.Vote.Line())
 }
 
 // parsePairs reads a /sync body.
@@ -78,8 +91,8 @@ func parsePairs(body []byte) ([]store.Pair, error) {
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for n := 1; sc.Scan(); n++ {
-		f := strings.SplitN(sc.Text(), " ", 5)
-		if len(f) != 5 {
+		f := strings.SplitN(sc.Text(), " ", 6)
+		if len(f) != 6 {
 			return nil, fmt.Errorf("collector: sync line %d: too few fields", n)
 		}
 		seq, err := strconv.ParseUint(f[0], 10, 64)
@@ -90,11 +103,23 @@ func parsePairs(body []byte) ([]store.Pair, error) {
 		if err != nil {
 			return nil, fmt.Errorf("collector: sync line %d: %w", n, err)
 		}
-		vote, err := store.ParseVoteLine(f[4])
+		var rc store.Receipt
+		switch {
+		case strings.HasPrefix(f[4], "r0="):
+		case strings.HasPrefix(f[4], "r1="):
+			rc.Given = true
+		default:
+			return nil, fmt.Errorf("collector: sync line %d: receipt field %q: want r0= or r1=", n, f[4])
+		}
+		rc.Decoys = f[4][3:]
+		if err := store.CheckReceipt(rc); err != nil {
+			return nil, fmt.Errorf("collector: sync line %d: %w", n, err)
+		}
+		vote, err := store.ParseVoteLine(f[5])
 		if err != nil {
 			return nil, fmt.Errorf("collector: sync line %d: %w", n, err)
 		}
-		out = append(out, store.Pair{Seq: seq, Voter: voter, Vote: vote})
+		out = append(out, store.Pair{Seq: seq, Voter: voter, Vote: vote, Receipt: rc})
 	}
 	return out, sc.Err()
 }

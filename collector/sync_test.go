@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,4 +359,72 @@ func TestTwinHangs(t *testing.T) {
 	if d := time.Since(t0); d > 3*time.Second {
 		t.Errorf("Run took %v to return with a pull to a hung twin under way", d)
 	}
+}
+
+// TestReceiptRepeats plays a vote seller: the same vote sent again must
+// get the same receipt byte for byte, or the line that stays the same
+// across two valid receipts is the seller's choice. The vote goes to both
+// instances of a pair, as the edge sends it (A signs, B is asked for an
+// unsigned answer), then again to A, to B asked to sign (as an edge does
+// when A fails) once B has pulled from A, and to both after a restart.
+// Many recent votes per option make fresh decoys differ almost surely.
+func TestReceiptRepeats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	lnA, lnB := listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	cfg := func(dir string, ln net.Listener, instance int) collector.Config {
+		c := e.twinConfig(dir, "http://"+ln.Addr().String())
+		c.Instance = instance
+		c.DecoyAge = -1 // every vote a decoy at once
+		return c
+	}
+	a := e.startOn(t, cfg(dirA, lnB, 0), lnA)
+	b := e.startOn(t, cfg(dirB, lnA, 1), lnB)
+	e.healthy(t, a)
+	e.healthy(t, b)
+	for i := range 30 {
+		e.mustVote(t, a, e.newBallot(t, testOptions[i%len(testOptions)]))
+	}
+	bl := e.newBallot(t, testOptions[0])
+	signed := e.mustVote(t, a, bl)
+	unsigned := bl.headers(e.pass())
+	unsigned["Receipt-Sign"] = "no"
+	if r := e.voteWith(t, b, unsigned); r.code != http.StatusNoContent {
+		t.Fatalf("B: %d", r.code)
+	}
+	want := receiptOf(t, signed)
+	same := func(what string, r reply) {
+		t.Helper()
+		if got := receiptOf(t, r); got != want {
+			t.Errorf("%s: another receipt\n got %s\nwant %s", what, got, want)
+		}
+	}
+	same("A again", e.mustVote(t, a, bl))
+	// B pulls A's pairs in order: once it has a later vote A alone took,
+	// it has applied A's pair of bl.
+	e.mustVote(t, a, e.newBallot(t, testOptions[1]))
+	eventually(t, "B holds A's votes", func() bool {
+		v, _ := b.srv.Counts()
+		return v == 32
+	})
+	same("B asked to sign, after its pull from A", e.mustVote(t, b, bl))
+	a.stop()
+	b.stop()
+	a = e.startOn(t, cfg(dirA, lnB, 0), relisten(t, lnA.Addr().String()))
+	b = e.startOn(t, cfg(dirB, lnA, 1), relisten(t, lnB.Addr().String()))
+	e.healthy(t, a)
+	e.healthy(t, b)
+	same("A after a restart", e.mustVote(t, a, bl))
+	same("B after a restart", e.mustVote(t, b, bl))
+}
+
+// receiptOf is a signed receipt as one text: its lines and Receipt-Sig.
+func receiptOf(t *testing.T, r reply) string {
+	t.Helper()
+	sig := r.header.Get("Receipt-Sig")
+	if sig == "" {
+		t.Fatal("the receipt is not signed")
+	}
+	return strings.Join(receiptLines(t, r), "\n") + "\n" + sig
 }

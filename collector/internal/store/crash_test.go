@@ -39,7 +39,7 @@ func TestCrashChild(t *testing.T) {
 		go func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0)); err != nil {
+				if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{}); err != nil {
 					fmt.Printf("error %d: %v\n", i, err)
 					os.Exit(2)
 				}

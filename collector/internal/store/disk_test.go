@@ -482,7 +482,7 @@ func TestDiskLinks(t *testing.T) {
 	voters, votes := diskCase(0, rounds*perRound)
 	for r := range rounds {
 		for i := r * perRound; i < (r+1)*perRound; i++ {
-			if _, err := a.Accept(context.Background(), voters[i], votes[i]); err != nil {
+			if _, err := a.Accept(context.Background(), voters[i], votes[i], Receipt{}); err != nil {
 				t.Fatal(err)
 			}
 		}

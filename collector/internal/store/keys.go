@@ -14,6 +14,7 @@ import (
 //	'V' index(8)                   -> log payload               vote records, index from 1
 //	'N' nonce(8..32)               -> index(8) ...              live vote records by nonce
 //	'S' voter stamp(39)            -> index(8) ...              live vote records by voter stamp
+//	'R' index(8)                   -> given(1) decoys           receipt of a vote record (Receipt)
 //	'~' name                       -> uint64(8)                 metadata
 //
 // dir/links, written by every group commit that accepts a vote, records a
@@ -60,6 +61,7 @@ const (
 	tVote  = 'V'
 	tNonce = 'N'
 	tStamp = 'S'
+	tRcpt  = 'R'
 	tPair  = 'P'
 	tMand  = 'M'
 	tMeta  = '~'
@@ -122,6 +124,27 @@ func decodeVoter(k, v []byte) (Voter, error) {
 	copy(voter.ID[:], k[33:])
 	copy(voter.Sig[:], v)
 	return voter, nil
+}
+
+// encodeReceipt writes the value of an 'R' key: 1 or 0 for Given, then
+// Decoys.
+func encodeReceipt(r Receipt) []byte {
+	b := []byte{'0'}
+	if r.Given {
+		b[0] = '1'
+	}
+	return append(b, r.Decoys...)
+}
+
+// decodeReceipt reads the value of an 'R' key; nil is no receipt.
+func decodeReceipt(b []byte) (Receipt, error) {
+	if len(b) == 0 {
+		return Receipt{}, nil
+	}
+	if b[0] != '0' && b[0] != '1' {
+		return Receipt{}, fmt.Errorf("store: receipt value %q: %w", b, ErrCorrupt)
+	}
+	return Receipt{Decoys: string(b[1:]), Given: b[0] == '1'}, nil
 }
 
 func numKey(table byte, n uint64) []byte {

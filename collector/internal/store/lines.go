@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/powvote/powvote/listline"
@@ -33,6 +34,23 @@ func ParseVoterLine(s string) (Voter, error) { return listline.ParseVoter(s) }
 // the only form the Store records: the proof of work covers the stamp's
 // ASCII, so another spelling would be another vote.
 func CheckVoterStamp(s string) error { return listline.CheckVoterStamp(s) }
+
+// CheckReceipt reports whether r can be kept: its Decoys one token of
+// upper-case Crockford symbols, "-", "*" and ",", at most 4096 bytes.
+// What the tokens mean is package collector's to check.
+func CheckReceipt(r Receipt) error {
+	d := r.Decoys
+	if len(d) > 4096 {
+		return fmt.Errorf("store: receipt of %d bytes: %w", len(d), ErrSyntax)
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || c == '-' || c == '*' || c == ',') {
+			return fmt.Errorf("store: receipt: %q at offset %d: %w", c, i, ErrSyntax)
+		}
+	}
+	return nil
+}
 
 // voterKey is the voter table key of a mandate without its table byte:
 // auth-pkey then auth-id. VoterRecords pages by it.

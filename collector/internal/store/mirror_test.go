@@ -71,7 +71,7 @@ func checkMirrored(t *testing.T, a, b *Store) {
 
 func acceptT(t *testing.T, s *Store, i, try int) Result {
 	t.Helper()
-	res, err := s.Accept(context.Background(), testVoter(i), testVote(i, try))
+	res, err := s.Accept(context.Background(), testVoter(i), testVote(i, try), Receipt{})
 	if err != nil {
 		t.Fatalf("Accept(%d, %d): %v", i, try, err)
 	}
@@ -97,7 +97,7 @@ func TestMirror(t *testing.T) {
 	// Someone replays vote 30 under mandate 31, on the other instance: each
 	// mandate counts once, so both instances end up with the line twice.
 	acceptT(t, a, 30, 0)
-	if _, err := b.Accept(context.Background(), testVoter(31), testVote(30, 0)); err != nil {
+	if _, err := b.Accept(context.Background(), testVoter(31), testVote(30, 0), Receipt{}); err != nil {
 		t.Fatal(err)
 	}
 	syncBoth(t, a, b)
@@ -113,7 +113,7 @@ func TestMirror(t *testing.T) {
 	if res := acceptT(t, a, 12, 0); res != (Result{Repeat: true}) {
 		t.Errorf("late Accept of a copied vote = %+v", res)
 	}
-	if _, err := a.Accept(context.Background(), testVoter(12), testVote(12, 1)); !errors.Is(err, ErrAlreadyVoted) {
+	if _, err := a.Accept(context.Background(), testVoter(12), testVote(12, 1), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 		t.Errorf("other vote for a copied mandate: %v", err)
 	}
 	// Applying the same pairs again changes nothing.
@@ -144,7 +144,7 @@ func TestMirrorSplit(t *testing.T) {
 			acceptT(t, a, 2, 3) // B: try 2 wins over A's try 3
 			acceptT(t, b, 2, 2)
 			acceptT(t, a, 7, 0) // B: earlier P-UTC wins over a smaller nonce
-			if _, err := b.Accept(context.Background(), testVoter(7), earlier); err != nil {
+			if _, err := b.Accept(context.Background(), testVoter(7), earlier, Receipt{}); err != nil {
 				t.Fatal(err)
 			}
 			acceptT(t, a, 3, 0) // no conflict
@@ -195,7 +195,7 @@ func TestMirrorSplit(t *testing.T) {
 				}
 			}
 			// A retry of the losing vote is refused, of the winner repeated.
-			if _, err := a.Accept(context.Background(), testVoter(2), testVote(2, 3)); !errors.Is(err, ErrAlreadyVoted) {
+			if _, err := a.Accept(context.Background(), testVoter(2), testVote(2, 3), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 				t.Errorf("retry of a retracted vote: %v", err)
 			}
 			if res := acceptT(t, a, 1, 0); res != (Result{Seq: 1, Repeat: true}) {
@@ -271,7 +271,7 @@ func TestLinksRetain(t *testing.T) {
 	if res := acceptT(t, a, 2, 0); res != (Result{Repeat: true}) {
 		t.Errorf("retry without the link = %+v", res)
 	}
-	if _, err := a.Accept(context.Background(), testVoter(2), testVote(2, 1)); !errors.Is(err, ErrAlreadyVoted) {
+	if _, err := a.Accept(context.Background(), testVoter(2), testVote(2, 1), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 		t.Errorf("other vote without the link: %v", err)
 	}
 
@@ -488,7 +488,7 @@ func TestMirrorSameNonce(t *testing.T) {
 			a := openT(t, t.TempDir(), opt)
 			b := openT(t, t.TempDir(), opt)
 			for s, v := range map[*Store]Vote{a: va, b: vb} {
-				if _, err := s.Accept(context.Background(), testVoter(5), v); err != nil {
+				if _, err := s.Accept(context.Background(), testVoter(5), v, Receipt{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -528,10 +528,10 @@ func TestMirrorSameStamp(t *testing.T) {
 			opt := Options{Logger: newTextLogger(&logged)}
 			a := openT(t, t.TempDir(), opt)
 			b := openT(t, t.TempDir(), opt)
-			if _, err := a.Accept(context.Background(), testVoter(1), first); err != nil {
+			if _, err := a.Accept(context.Background(), testVoter(1), first, Receipt{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Accept(context.Background(), testVoter(2), copied); err != nil {
+			if _, err := b.Accept(context.Background(), testVoter(2), copied, Receipt{}); err != nil {
 				t.Fatal(err)
 			}
 			if order == "A pulls first" {
@@ -549,14 +549,14 @@ func TestMirrorSameStamp(t *testing.T) {
 			third := testVote(3, 0)
 			third.PUTC, third.PSig, third.Voter = first.PUTC, first.PSig, first.Voter
 			for name, s := range map[string]*Store{"A": a, "B": b} {
-				if _, err := s.Accept(context.Background(), testVoter(3), third); !errors.Is(err, ErrDuplicateStamp) {
+				if _, err := s.Accept(context.Background(), testVoter(3), third, Receipt{}); !errors.Is(err, ErrDuplicateStamp) {
 					t.Errorf("%s: a third vote with the stamp: %v, want ErrDuplicateStamp", name, err)
 				}
 			}
 			// Each holder's retry still gets its receipt, on either side.
 			for _, s := range []*Store{a, b} {
 				for i, v := range map[int]Vote{1: first, 2: copied} {
-					if res, err := s.Accept(context.Background(), testVoter(i), v); err != nil || !res.Repeat {
+					if res, err := s.Accept(context.Background(), testVoter(i), v, Receipt{}); err != nil || !res.Repeat {
 						t.Errorf("retry of mandate %d: %+v, %v; want a repeat", i, res, err)
 					}
 				}
@@ -574,10 +574,10 @@ func TestMirrorStampOfRetracted(t *testing.T) {
 	lost := testVote(7, 0)
 	won := testVote(7, 1)
 	won.PUTC = "999999999" // the earlier P-UTC wins
-	if _, err := a.Accept(context.Background(), testVoter(7), lost); err != nil {
+	if _, err := a.Accept(context.Background(), testVoter(7), lost, Receipt{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Accept(context.Background(), testVoter(7), won); err != nil {
+	if _, err := b.Accept(context.Background(), testVoter(7), won, Receipt{}); err != nil {
 		t.Fatal(err)
 	}
 	syncBoth(t, a, b)
@@ -604,12 +604,12 @@ func TestIndexStamps(t *testing.T) {
 	acceptT(t, a, 40, 1) // loses to B's vote for mandate 40: retracted on A
 	won := testVote(40, 0)
 	won.PUTC = "999999999"
-	if _, err := b.Accept(context.Background(), testVoter(40), won); err != nil {
+	if _, err := b.Accept(context.Background(), testVoter(40), won, Receipt{}); err != nil {
 		t.Fatal(err)
 	}
 	copied := testVote(41, 0) // vote 3's stamp under mandate 41, at B
 	copied.PUTC, copied.PSig, copied.Voter = testVote(3, 0).PUTC, testVote(3, 0).PSig, testVote(3, 0).Voter
-	if _, err := b.Accept(context.Background(), testVoter(41), copied); err != nil {
+	if _, err := b.Accept(context.Background(), testVoter(41), copied, Receipt{}); err != nil {
 		t.Fatal(err)
 	}
 	syncBoth(t, a, b)
@@ -647,7 +647,7 @@ func TestIndexStamps(t *testing.T) {
 	checkMirrored(t, a, b)
 	reuse := testVote(50, 0)
 	reuse.PUTC, reuse.PSig, reuse.Voter = testVote(5, 0).PUTC, testVote(5, 0).PSig, testVote(5, 0).Voter
-	if _, err := a.Accept(context.Background(), testVoter(50), reuse); !errors.Is(err, ErrDuplicateStamp) {
+	if _, err := a.Accept(context.Background(), testVoter(50), reuse, Receipt{}); !errors.Is(err, ErrDuplicateStamp) {
 		t.Errorf("a recorded stamp after the rebuild: %v, want ErrDuplicateStamp", err)
 	}
 

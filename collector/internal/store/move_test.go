@@ -131,10 +131,10 @@ func TestMover(t *testing.T) {
 	if res := acceptT(t, a, 3, 0); res != (Result{Repeat: true}) {
 		t.Errorf("retry of a moved voter's vote = %+v", res)
 	}
-	if _, err := a.Accept(context.Background(), testVoter(3), testVote(3, 1)); !errors.Is(err, ErrAlreadyVoted) {
+	if _, err := a.Accept(context.Background(), testVoter(3), testVote(3, 1), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 		t.Errorf("another vote of a moved voter: %v", err)
 	}
-	if _, err := a.Accept(context.Background(), testVoter(100), testVote(100, 1)); !errors.Is(err, ErrAlreadyVoted) {
+	if _, err := a.Accept(context.Background(), testVoter(100), testVote(100, 1), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 		t.Errorf("another vote of a moved copied voter: %v", err)
 	}
 	if err := a.ApplyTwin([]Pair{{Seq: 3, Voter: testVoter(4), Vote: testVote(4, 0)}}, 3); err != nil {
@@ -213,14 +213,14 @@ func TestPurge(t *testing.T) {
 	b := openT(t, t.TempDir(), opt)
 	voters, votes := diskCase(0, 40)
 	for i := range 30 {
-		if _, err := a.Accept(context.Background(), voters[i], votes[i]); err != nil {
+		if _, err := a.Accept(context.Background(), voters[i], votes[i], Receipt{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	twinTakes(t, clock, b, a)
 	// Ten more that the twin has not confirmed.
 	for i := 30; i < 40; i++ {
-		if _, err := a.Accept(context.Background(), voters[i], votes[i]); err != nil {
+		if _, err := a.Accept(context.Background(), voters[i], votes[i], Receipt{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -415,7 +415,7 @@ func TestCrashBetweenCommits(t *testing.T) {
 			if res := acceptT(t, s, 6, 0); res != (Result{Seq: 7, Repeat: true}) {
 				t.Errorf("retry of vote 6 = %+v", res)
 			}
-			if _, err := s.Accept(context.Background(), testVoter(5), testVote(5, 0)); !errors.Is(err, ErrAlreadyVoted) {
+			if _, err := s.Accept(context.Background(), testVoter(5), testVote(5, 0), Receipt{}); !errors.Is(err, ErrAlreadyVoted) {
 				t.Errorf("retry of the retracted vote: %v", err)
 			}
 			if tc.point == faultGroupLinks && !strings.Contains(logged.String(), "committed again the last group") {

@@ -31,6 +31,15 @@ func (s *Store) Links(after uint64, limit int) (pairs []Pair, lastSeq uint64, er
 			if err != nil {
 				return err
 			}
+			// dir/votes has the receipt: its commit precedes the
+			// publication of seq.
+			v, err := dbGet(s.votes, numKey(tRcpt, l.index))
+			if err != nil {
+				return err
+			}
+			if l.pair.Receipt, err = decodeReceipt(v); err != nil {
+				return err
+			}
 			pairs = append(pairs, l.pair)
 		}
 		return it.Error()

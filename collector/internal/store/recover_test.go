@@ -21,7 +21,7 @@ func fillStore(t *testing.T, dir string, n int) []string {
 	}
 	var lines []string
 	for i := range n {
-		if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0)); err != nil {
+		if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{}); err != nil {
 			t.Fatal(err)
 		}
 		lines = append(lines, testVote(i, 0).Line())
@@ -90,7 +90,7 @@ func TestTornTail(t *testing.T) {
 			}
 
 			// The repaired log takes new records after the old ones.
-			if _, err := s.Accept(context.Background(), testVoter(99), testVote(99, 0)); err != nil {
+			if _, err := s.Accept(context.Background(), testVoter(99), testVote(99, 0), Receipt{}); err != nil {
 				t.Fatal(err)
 			}
 			want = append(want, testVote(99, 0).Line())
@@ -201,7 +201,7 @@ func TestFailStop(t *testing.T) {
 		)
 		for i := range votes {
 			wg.Go(func() {
-				_, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0))
+				_, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -216,7 +216,7 @@ func TestFailStop(t *testing.T) {
 		}
 		wg.Wait()
 		if failed > 0 {
-			if _, err := s.Accept(context.Background(), testVoter(999), testVote(999, 0)); !errors.Is(err, ErrFailed) {
+			if _, err := s.Accept(context.Background(), testVoter(999), testVote(999, 0), Receipt{}); !errors.Is(err, ErrFailed) {
 				t.Errorf("failAt %d: Accept after the failure = %v, want ErrFailed", failAt, err)
 			}
 			if err := s.ApplyTwin(nil, 3); !errors.Is(err, ErrFailed) {
@@ -249,7 +249,7 @@ func TestFailStop(t *testing.T) {
 		}
 		// The reopened Store works, and refuses what was committed.
 		for i := range votes {
-			res, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0))
+			res, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{})
 			if err != nil || res.Repeat != slices.Contains(live, testVote(i, 0).Line()) {
 				t.Fatalf("failAt %d: Accept %d after reopen = %+v, %v", failAt, i, res, err)
 			}
@@ -309,7 +309,7 @@ func TestSyncedBeforeReturn(t *testing.T) {
 	}
 	defer s.Close()
 	for i := range 5 {
-		if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0)); err != nil {
+		if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := lf.pending(); n != 0 {

@@ -46,7 +46,7 @@ func BenchmarkVoterTableScale(b *testing.B) {
 					if i >= int64(total) {
 						return
 					}
-					res, err := s.Accept(context.Background(), testVoter(int(i)), testVote(int(i), 0))
+					res, err := s.Accept(context.Background(), testVoter(int(i)), testVote(int(i), 0), Receipt{})
 					if err != nil || res.Repeat {
 						failed.Store(err)
 						return

@@ -84,6 +84,11 @@ type Options struct {
 	// DecoyAge is how long a vote is durable before Recent offers its
 	// voter stamp as a decoy. Zero means at once.
 	DecoyAge time.Duration
+	// PreferTwinReceipts decides, for a vote both instances accepted and
+	// both gave a receipt for, that the twin's replaces this instance's
+	// (ApplyTwin). Exactly one instance of a pair sets it, so that both
+	// end with the same receipt.
+	PreferTwinReceipts bool
 }
 
 // cacheSize is Pebble's block cache, shared by the three databases: the
@@ -108,14 +113,33 @@ type Result struct {
 	Seq uint64
 	// Repeat is true when the vote had been recorded before this call.
 	Repeat bool
+	// Receipt is the receipt kept with the vote: for a new vote the one
+	// Accept was given, for a Repeat the one kept then (or the twin's,
+	// Options.PreferTwinReceipts); empty if none was kept.
+	Receipt Receipt
 }
 
-// Pair is a vote this instance accepted itself, with its voter: what the
-// twin copies. Seq is this instance's own sequence number.
+// Receipt is what a collector needs to give a vote's receipt again,
+// byte for byte. Decoys is the decoy voter stamp it showed against each
+// option of the ballot, in ballot order, separated by commas, with "*" for
+// the vote's own option and "-" for an option it had no decoy for: the
+// Store keeps it opaque (CheckReceipt only keeps it one token), package
+// collector writes and reads it. Given is set once the instance has
+// signed it, so that a voter may hold it: of two instances' receipts for
+// one vote, a given one wins over one that was not (ApplyTwin).
+type Receipt struct {
+	Decoys string
+	Given  bool
+}
+
+// Pair is a vote this instance accepted itself, with its voter and its
+// receipt: what the twin copies. Seq is this instance's own sequence
+// number.
 type Pair struct {
-	Seq   uint64
-	Voter Voter
-	Vote  Vote
+	Seq     uint64
+	Voter   Voter
+	Vote    Vote
+	Receipt Receipt
 }
 
 // Record is one record of votes.log. Exactly one of Vote and Retract is set.
@@ -162,12 +186,13 @@ type failure struct{ err error }
 // documentation for its contract.
 type Store struct {
 	// Set by Open, read-only afterwards.
-	dir       string
-	log       *slog.Logger
-	clock     func() time.Time
-	maxBatch  int
-	moveBatch int
-	retain    time.Duration
+	dir        string
+	log        *slog.Logger
+	clock      func() time.Time
+	maxBatch   int
+	moveBatch  int
+	retain     time.Duration
+	preferTwin bool
 	// The databases are safe for concurrent use; only the writer writes.
 	votes  *pebble.DB // dir/votes
 	links  *pebble.DB // dir/links
@@ -244,19 +269,20 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		return nil, fmt.Errorf("store: Options.Retain is %v, want 0 or more", opt.Retain)
 	}
 	s := &Store{
-		dir:       dir,
-		log:       opt.Logger,
-		clock:     opt.Clock,
-		maxBatch:  opt.MaxBatch,
-		moveBatch: opt.MoveBatch,
-		retain:    opt.Retain,
-		reqs:      make(chan *request),
-		quit:      make(chan struct{}),
-		stopped:   make(chan struct{}),
-		failedC:   make(chan struct{}),
-		recent:    make(map[string][]string),
-		young:     make(map[string][]youngStamp),
-		decoyAge:  opt.DecoyAge,
+		dir:        dir,
+		log:        opt.Logger,
+		clock:      opt.Clock,
+		maxBatch:   opt.MaxBatch,
+		moveBatch:  opt.MoveBatch,
+		retain:     opt.Retain,
+		preferTwin: opt.PreferTwinReceipts,
+		reqs:       make(chan *request),
+		quit:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+		failedC:    make(chan struct{}),
+		recent:     make(map[string][]string),
+		young:      make(map[string][]youngStamp),
+		decoyAge:   opt.DecoyAge,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -50,7 +50,7 @@ func TestAccept(t *testing.T) {
 		{name: "retry second", voter: testVoter(2), vote: testVote(2, 0), want: Result{Seq: 2, Repeat: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Accept(ctx, tc.voter, tc.vote)
+			got, err := s.Accept(ctx, tc.voter, tc.vote, Receipt{})
 			if !errors.Is(err, tc.wantErr) || got != tc.want {
 				t.Fatalf("Accept = %+v, %v; want %+v, %v", got, err, tc.want, tc.wantErr)
 			}
@@ -103,7 +103,7 @@ func TestAccept(t *testing.T) {
 func TestAcceptCopiesNonce(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{})
 	v := testVote(1, 0)
-	if _, err := s.Accept(context.Background(), testVoter(1), v); err != nil {
+	if _, err := s.Accept(context.Background(), testVoter(1), v, Receipt{}); err != nil {
 		t.Fatal(err)
 	}
 	want := testVote(1, 0).Line()
@@ -129,7 +129,7 @@ func TestAcceptSameStamp(t *testing.T) {
 			v := testVote(i, 0)
 			v.Voter = shared
 			<-start
-			_, errs[i] = s.Accept(context.Background(), testVoter(i), v)
+			_, errs[i] = s.Accept(context.Background(), testVoter(i), v, Receipt{})
 		})
 	}
 	close(start)
@@ -167,7 +167,7 @@ func TestAcceptConcurrent(t *testing.T) {
 		for try := range tries {
 			wg.Go(func() {
 				<-start
-				res, err := s.Accept(context.Background(), testVoter(i), testVote(i, try))
+				res, err := s.Accept(context.Background(), testVoter(i), testVote(i, try), Receipt{})
 				out <- outcome{i, try, res, err}
 			})
 		}
@@ -226,7 +226,7 @@ func TestReopen(t *testing.T) {
 	s := openT(t, dir, Options{})
 	ctx := context.Background()
 	for i := range 10 {
-		if _, err := s.Accept(ctx, testVoter(i), testVote(i, 0)); err != nil {
+		if _, err := s.Accept(ctx, testVoter(i), testVote(i, 0), Receipt{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,7 +240,7 @@ func TestReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := s.Accept(ctx, testVoter(30), testVote(30, 0)); !errors.Is(err, ErrClosed) {
+	if _, err := s.Accept(ctx, testVoter(30), testVote(30, 0), Receipt{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Accept after Close: %v", err)
 	}
 	if _, _, err := s.VoteRecords(1, 10); !errors.Is(err, ErrClosed) {
@@ -257,11 +257,11 @@ func TestReopen(t *testing.T) {
 	if got := s.Recent(testOptions[2], 10); !slices.Equal(got, recent) || len(got) != 4 {
 		t.Errorf("Recent after reopen %q, before %q", got, recent)
 	}
-	res, err := s.Accept(ctx, testVoter(10), testVote(10, 0))
+	res, err := s.Accept(ctx, testVoter(10), testVote(10, 0), Receipt{})
 	if err != nil || res.Seq != 11 {
 		t.Errorf("Accept after reopen = %+v, %v; want seq 11", res, err)
 	}
-	res, err = s.Accept(ctx, testVoter(3), testVote(3, 0))
+	res, err = s.Accept(ctx, testVoter(3), testVote(3, 0), Receipt{})
 	if err != nil || res != (Result{Seq: 4, Repeat: true}) {
 		t.Errorf("retry after reopen = %+v, %v", res, err)
 	}
@@ -305,7 +305,7 @@ func TestAcceptCancelled(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Accept(ctx, testVoter(1), testVote(1, 0)); !errors.Is(err, context.Canceled) {
+	if _, err := s.Accept(ctx, testVoter(1), testVote(1, 0), Receipt{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Accept = %v", err)
 	}
 	if v, n := s.Counts(); v != 0 || n != 0 || s.commits.Load() != 0 {
@@ -360,7 +360,7 @@ func benchAccept(b *testing.B, confirm bool) {
 			i := next
 			next++
 			mu.Unlock()
-			if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0)); err != nil {
+			if _, err := s.Accept(context.Background(), testVoter(i), testVote(i, 0), Receipt{}); err != nil {
 				b.Errorf("Accept %d: %v", i, err)
 				return
 			}

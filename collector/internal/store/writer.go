@@ -28,8 +28,9 @@ const (
 type request struct {
 	kind reqKind
 
-	voter Voter // reqAccept
-	vote  Vote  // reqAccept
+	voter   Voter   // reqAccept
+	vote    Vote    // reqAccept
+	receipt Receipt // reqAccept
 
 	pairs   []Pair // reqTwin
 	twinSeq uint64 // reqTwin
@@ -45,7 +46,8 @@ type request struct {
 	done chan struct{}
 }
 
-// Accept records a vote if its mandate has not voted. It returns once the
+// Accept records a vote if its mandate has not voted, and keeps receipt
+// with it (empty: none). It returns once the
 // link and the pending voter record are committed to dir/links with Sync,
 // the vote record to dir/votes with Sync, and the vote line is appended to
 // votes.log and fsynced.
@@ -53,7 +55,9 @@ type request struct {
 // If the mandate has voted with exactly this vote, Accept returns the
 // earlier result with Repeat set and no error, so that a retried request
 // gets its receipt again: with the own sequence number while the link is
-// held, with Seq 0 once it is gone or if the vote was copied from the twin.
+// held, with Seq 0 once it is gone or if the vote was copied from the twin,
+// and with the receipt kept with the vote, not the one given now: a
+// second receipt with other decoys would show which line is the voter's.
 // A different vote for a voted mandate returns ErrAlreadyVoted, a vote
 // whose nonce another mandate used returns ErrDuplicateVote, a vote whose
 // voter stamp a recorded vote carries returns ErrDuplicateStamp, a vote
@@ -65,12 +69,15 @@ type request struct {
 // it ends after, Accept returns at once with an error wrapping ctx.Err()
 // but the group still commits: the vote may be recorded, and a retry
 // tells (Repeat).
-func (s *Store) Accept(ctx context.Context, voter Voter, vote Vote) (Result, error) {
+func (s *Store) Accept(ctx context.Context, voter Voter, vote Vote, receipt Receipt) (Result, error) {
 	if err := checkVote(vote); err != nil {
 		return Result{}, err
 	}
+	if err := CheckReceipt(receipt); err != nil {
+		return Result{}, err
+	}
 	vote.Nonce = bytes.Clone(vote.Nonce)
-	r := &request{kind: reqAccept, voter: voter, vote: vote}
+	r := &request{kind: reqAccept, voter: voter, vote: vote, receipt: receipt}
 	if err := s.submit(ctx, r); err != nil {
 		return Result{}, err
 	}
@@ -92,6 +99,9 @@ func (s *Store) ApplyTwin(pairs []Pair, twinSeq uint64) error {
 		}
 		prev = p.Seq
 		if err := checkVote(p.Vote); err != nil {
+			return fmt.Errorf("store: twin pair %d: %w", p.Seq, err)
+		}
+		if err := CheckReceipt(p.Receipt); err != nil {
 			return fmt.Errorf("store: twin pair %d: %w", p.Seq, err)
 		}
 		p.Vote.Nonce = bytes.Clone(p.Vote.Nonce)
@@ -249,7 +259,7 @@ func (s *Store) commit(reqs []*request) {
 	for _, r := range reqs {
 		switch r.kind {
 		case reqAccept:
-			r.res, r.err = t.accept(r.voter, r.vote)
+			r.res, r.err = t.accept(r.voter, r.vote, r.receipt)
 		case reqTwin:
 			t.applyTwin(r.pairs, r.twinSeq)
 		case reqConfirm:
@@ -433,13 +443,13 @@ func (s *Store) ripenLocked(option string, now time.Time) {
 }
 
 // accept is Accept's work inside the group.
-func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
+func (t *txn) accept(voter Voter, vote Vote, receipt Receipt) (Result, error) {
 	present := t.voted(voter)
 	if t.err != nil {
 		return Result{}, nil
 	}
 	if present {
-		return t.repeat(voter, vote)
+		return t.repeat(voter, vote, receipt.Given)
 	}
 	if len(t.nonceIndexes(vote.Nonce)) > 0 {
 		return Result{}, ErrDuplicateVote
@@ -455,19 +465,57 @@ func (t *txn) accept(voter Voter, vote Vote) (Result, error) {
 	seq := t.st.seq
 	t.insertVoter(voter)
 	index := t.insertVote(vote)
+	t.keepReceipt(index, receipt)
 	t.set(numKey(tPair, seq), encodeLink(link{index: index, pair: Pair{Seq: seq, Voter: voter, Vote: vote}}))
 	t.set(mandateKey(tMand, voter), u64(seq))
 	t.st.links++
-	return Result{Seq: seq}, nil
+	return Result{Seq: seq, Receipt: receipt}, nil
+}
+
+// keepReceipt keeps r with vote record index, replacing any.
+func (t *txn) keepReceipt(index uint64, r Receipt) {
+	if r.Decoys != "" {
+		t.set(numKey(tRcpt, index), encodeReceipt(r))
+	}
+}
+
+// receiptOf returns the receipt kept with vote record index.
+func (t *txn) receiptOf(index uint64) Receipt {
+	r, err := decodeReceipt(t.get(numKey(tRcpt, index)))
+	if err != nil {
+		t.fail(err)
+	}
+	return r
+}
+
+// repeatReceipt returns the receipt kept with vote record index for a
+// repeat of the vote, marked given from now on if this repeat gives it.
+func (t *txn) repeatReceipt(index uint64, given bool) Receipt {
+	r := t.receiptOf(index)
+	if given && !r.Given && r.Decoys != "" {
+		r.Given = true
+		t.keepReceipt(index, r)
+	}
+	return r
+}
+
+// twinReceipt keeps the twin's receipt p of a vote that this instance
+// accepted too, in place of its own, if p was given and its own was not,
+// or both were and the Store prefers the twin's.
+func (t *txn) twinReceipt(index uint64, p Receipt) {
+	own := t.receiptOf(index)
+	if p.Decoys != "" && (own.Decoys == "" || p.Given && (!own.Given || t.s.preferTwin)) {
+		t.keepReceipt(index, p)
+	}
 }
 
 // repeat answers an Accept for a mandate that has voted.
-func (t *txn) repeat(voter Voter, vote Vote) (Result, error) {
+func (t *txn) repeat(voter Voter, vote Vote, given bool) (Result, error) {
 	line := vote.Line()
 	if l, ok := t.heldLink(voter); ok && !l.retracted {
 		// The link names the mandate's vote: it alone decides.
 		if l.pair.Vote.Line() == line {
-			return Result{Seq: l.pair.Seq, Repeat: true}, nil
+			return Result{Seq: l.pair.Seq, Repeat: true, Receipt: t.repeatReceipt(l.index, given)}, nil
 		}
 		return Result{}, ErrAlreadyVoted
 	}
@@ -476,7 +524,7 @@ func (t *txn) repeat(voter Voter, vote Vote) (Result, error) {
 	// link is gone.
 	for _, i := range t.nonceIndexes(vote.Nonce) {
 		if string(t.get(numKey(tVote, i))) == line {
-			return Result{Repeat: true}, nil
+			return Result{Repeat: true, Receipt: t.repeatReceipt(i, given)}, nil
 		}
 	}
 	return Result{}, ErrAlreadyVoted
@@ -511,7 +559,7 @@ func (t *txn) applyPair(p Pair) {
 			t.s.log.Warn("store: the twin's vote carries a voter stamp a vote here carries too; keeping both", "twin_seq", p.Seq)
 		}
 		t.insertVoter(p.Voter)
-		t.insertVote(p.Vote)
+		t.keepReceipt(t.insertVote(p.Vote), p.Receipt)
 		// No link: the mover may take the voter at once.
 		t.eligible = append(t.eligible, p.Voter)
 		return
@@ -524,6 +572,7 @@ func (t *txn) applyPair(p Pair) {
 		// and if both instances took each one for the other's copy they
 		// would keep different votes.
 		if own.Line() == line { // rule 2
+			t.twinReceipt(l.index, p.Receipt)
 			return
 		}
 		// Rule 3: both instances accepted a vote for this mandate. The log
@@ -537,13 +586,14 @@ func (t *txn) applyPair(p Pair) {
 		t.s.log.Info("store: split vote: twin's vote wins, retracting own",
 			"own_seq", l.pair.Seq, "twin_seq", p.Seq)
 		t.retract(l)
-		t.insertVote(p.Vote)
+		t.keepReceipt(t.insertVote(p.Vote), p.Receipt)
 		l.retracted = true
 		t.set(numKey(tPair, l.pair.Seq), encodeLink(l))
 		return
 	}
 	for _, i := range t.nonceIndexes(p.Vote.Nonce) { // rule 2, copied or link gone
 		if string(t.get(numKey(tVote, i))) == line {
+			t.twinReceipt(i, p.Receipt)
 			return
 		}
 	}
