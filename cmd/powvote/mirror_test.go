@@ -242,6 +242,76 @@ func TestCollectorKill9(t *testing.T) {
 	}
 }
 
+// TestReceiptRepeatsAcrossEdges plays a vote seller who votes, then sends
+// the same vote again through another edge process, and again after both
+// collectors of the pair were killed and restarted, hoping for a second
+// valid receipt whose decoys differ: the line the receipts share would
+// prove the choice. Every answer must carry the first receipt, byte for
+// byte (the collectors keep it with the vote).
+func TestReceiptRepeatsAcrossEdges(t *testing.T) {
+	s := newPair(t)
+	opts := []string{"Evil Neptune", "Humble Pluto", "Zürich"}
+	for i := range 9 {
+		if _, r := s.vote(t, s.edgeU, "", opts[i%3]); r.code != 0 {
+			t.Fatalf("vote: %s", r.stderr)
+		}
+	}
+	time.Sleep(3500 * time.Millisecond) // a vote's stamp is a decoy once it is 3 s durable
+	tok, r := s.vote(t, s.edgeU, "", "Humble Pluto")
+	if r.code != 0 {
+		t.Fatalf("vote: %s", r.stderr)
+	}
+	v, n := recordOf(t, s.ins, s.url[0], ownStamp(t, r.stdout))
+	if n != 1 {
+		t.Fatalf("%d records of the vote", n)
+	}
+	receipt := func(edgeURL string) string {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(voteRequest(t, edgeURL, tok, v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("the vote again at %s: status %d", edgeURL, resp.StatusCode)
+		}
+		var b strings.Builder
+		for i := 1; i <= 3; i++ {
+			fmt.Fprintf(&b, "%s\n", resp.Header.Get(fmt.Sprintf("Receipt%02d", i)))
+		}
+		b.WriteString(resp.Header.Get("Receipt-Sig"))
+		return b.String()
+	}
+	first := receipt(s.edgeU) // the edge that answered the vote
+	for i, l := range strings.Split(first, "\n") {
+		want := fmt.Sprintf("Receipt%02d: %s", i+1, l)
+		if i == 3 {
+			want = "Receipt-Sig: " + l
+		}
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("the first edge's answer again is not the voter's receipt: %q lacks %q", r.stdout, want)
+		}
+	}
+	edge := func() string {
+		addr := freeAddr(t)
+		startProc(t, "edge", "--dir", s.data, "--listen", addr, "--pair", s.url[0]+","+s.url[1])
+		return "http://" + addr
+	}
+	if got := receipt(edge()); got != first {
+		t.Errorf("through another edge process: another receipt\n got %q\nwant %q", got, first)
+	}
+	for i := range 2 {
+		s.col[i].kill(t)
+		s.startCollector(t, i)
+	}
+	for i := range 2 {
+		waitHealthy(t, s.ins, s.url[i])
+	}
+	if got := receipt(edge()); got != first {
+		t.Errorf("after both collectors restarted: another receipt\n got %q\nwant %q", got, first)
+	}
+}
+
 // TestInstanceDown stops one instance, votes through the other, brings it
 // back and checks it caught up and refuses a mandate that voted meanwhile.
 func TestInstanceDown(t *testing.T) {

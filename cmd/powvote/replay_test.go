@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 )
 
 // TestCrossPairReplay copies a recorded vote under a mandate routed to the
@@ -38,16 +39,7 @@ func TestCrossPairReplay(t *testing.T) {
 	}
 
 	second := tp.edge(t)
-	raw, _ := hex.DecodeString(other)
-	req, _ := http.NewRequest("GET", second+"/"+hex.EncodeToString(v.Nonce), nil)
-	req.Header.Set("Auth-Pkey", base64.StdEncoding.EncodeToString(raw[:32]))
-	req.Header.Set("Auth-Sig", base64.StdEncoding.EncodeToString(raw[32:96]))
-	req.Header.Set("Auth-Id", base64.StdEncoding.EncodeToString(raw[96:]))
-	req.Header.Set("P-UTC", v.PUTC)
-	req.Header.Set("P-SIG", base64.StdEncoding.EncodeToString(v.PSig[:]))
-	req.Header.Set("Voter", v.Voter)
-	req.Header.Set("Say", v.Option)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(voteRequest(t, second, other, v))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +52,29 @@ func TestCrossPairReplay(t *testing.T) {
 			t.Errorf("collector %d of the other pair holds the copy: %s", i, recs)
 		}
 	}
+}
+
+// voteRequest is the vote request (PROTOCOL.md 5) of v under the hex
+// mandate token, to the edge at edgeURL: the request its voter sent, when
+// the token is the one that cast v.
+func voteRequest(t *testing.T, edgeURL, token string, v listline.Vote) *http.Request {
+	t.Helper()
+	raw, err := hex.DecodeString(token)
+	if err != nil || len(raw) != 120 {
+		t.Fatalf("token %q", token)
+	}
+	req, err := http.NewRequest("GET", edgeURL+"/"+hex.EncodeToString(v.Nonce), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Auth-Pkey", base64.StdEncoding.EncodeToString(raw[:32]))
+	req.Header.Set("Auth-Sig", base64.StdEncoding.EncodeToString(raw[32:96]))
+	req.Header.Set("Auth-Id", base64.StdEncoding.EncodeToString(raw[96:]))
+	req.Header.Set("P-UTC", v.PUTC)
+	req.Header.Set("P-SIG", base64.StdEncoding.EncodeToString(v.PSig[:]))
+	req.Header.Set("Voter", v.Voter)
+	req.Header.Set("Say", v.Option)
+	return req
 }
 
 // replayThreshold is the proof-of-work threshold of startTwoPairs'
