@@ -29,19 +29,30 @@
 // # Zero loss
 //
 // After the timed phase Run downloads the published lists through the
-// edge until every acknowledged vote's voter stamp is in the votes list and
-// its mandate in the voters list, or Config.Settle passes. Until the close
-// the publisher keeps at least a batch of votes and of voters back, and
-// publishes only when that leaves at least a batch to publish, so the last
-// acknowledged votes of a run wait for company that never comes. By
-// default Run sends that company: two batches of filler votes, prepared
-// with the others and not counted, after the timed phase, which push
-// every measured vote into a batch and are what the publisher keeps back;
-// and one more batch if the lists then stop growing with no more
-// acknowledged votes missing than the publisher may keep back (an
+// edge until every acknowledged vote is in them, or Config.Settle passes.
+// A vote is in them when its line stands in the votes list and its
+// mandate's line in the voters list, each exactly once and byte for byte
+// as the run sent it (P-UTC, P-SIG, voter stamp, nonce and option;
+// auth-pkey, auth-sig and auth-id), as package listline writes them. A vote of the run whose voter stamp or mandate stands on
+// any other line is altered, and fails the run whatever else the lists
+// hold.
+//
+// Until the close the publisher keeps at least a batch of votes and of
+// voters back, and publishes only when that leaves at least a batch to
+// publish, so the last acknowledged votes of a run wait for company that
+// never comes. By default Run sends that company: two batches of filler
+// votes, prepared with the others and not counted, after the timed phase,
+// which push every measured vote into a batch and are what the publisher
+// keeps back; and one more batch if the lists then stop growing with no
+// more acknowledged votes missing than the publisher may keep back (an
 // acknowledged vote or voter can become final in the same round as
-// fillers and be kept back with them, fillerFirst). Without fillers,
-// missing votes no more than the publisher may keep back (heldBack: 4 x
-// batch size - 2, for the two queues) are reported as pending_batch
-// rather than lost; more than that are all lost.
+// fillers and be kept back with them, fillerFirst). When every filler is
+// acknowledged, the lists settle: every acknowledged vote must then be
+// published, and a missing one is lost. Without fillers, or when one of
+// them got no 2xx, the last batch may stay incomplete: missing votes no
+// more than the publisher may keep back (heldBack: 4 x batch size - 2, for
+// the two queues) are reported as pending_batch rather than lost, and
+// more than that are all lost. Pending or lost, a missing vote is not
+// published and fails the run: the lists did not settle, so the run does
+// not show zero loss.
 package loadtest

@@ -28,7 +28,8 @@ type Report struct {
 	PublishedOnce    int  `json:"published_once"`
 	Lost             int  `json:"lost"`
 	Duplicated       int  `json:"duplicated"`
-	PendingBatch     int  `json:"pending_batch"`
+	PendingBatch     int  `json:"pending_batch"` // acknowledged votes not published, kept back for a batch the run did not fill: a failure
+	Altered          int  `json:"altered"`       // votes of the run published on another line than sent
 	ListLengthsEqual bool `json:"list_lengths_equal"`
 	VoteListLines    int  `json:"vote_list_lines"`
 	AuthListLines    int  `json:"auth_list_lines"`
@@ -199,13 +200,11 @@ func (rep *Report) setLists(c ListCheck, settled time.Duration) {
 	rep.Duplicated = c.Duplicated
 	rep.DupStamps, rep.DupNonces, rep.DupMandates = c.DupStamps, c.DupNonces, c.DupMandates
 	rep.PendingBatch = c.PendingBatch
+	rep.Altered = c.Altered
 	rep.ListLengthsEqual = c.LengthsEqual
 	rep.VoteListLines, rep.AuthListLines = c.VoteLines, c.AuthLines
 	rep.PublishedUnacked = c.PublishedUnacked
 	rep.Errors = append(rep.Errors, c.Problems()...)
-	if c.PendingBatch > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d acknowledged votes are not published yet: no more than the publisher keeps back for a batch until more votes come or the campaign closes", c.PendingBatch))
-	}
 	if rep.Fillers > 0 && rep.FillersAcknowledged < rep.Fillers {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("only %d of %d filler votes were acknowledged", rep.FillersAcknowledged, rep.Fillers))
 	}
@@ -255,8 +254,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 		ew.printf("  server CPU   %.3fs during the timed phase: %.3fs per 1000 acknowledged votes, %.2fx the Ed25519 floor of %.3fs (2 verifications of %.1fµs, 1 signature of %.1fµs per vote)\n",
 			c.ServerS, c.PerKVotesS, c.OverFloor, c.FloorPerKVotesS, c.VerifyUS, c.SignUS)
 	}
-	ew.printf("  published    %d once, %d lost, %d pending a batch, %d duplicated, %d unacknowledged ones published; lists %d and %d lines (settled in %.1fs, %d fillers)\n",
-		rep.PublishedOnce, rep.Lost, rep.PendingBatch, rep.Duplicated, rep.PublishedUnacked, rep.VoteListLines, rep.AuthListLines, rep.SettleS, rep.Fillers)
+	ew.printf("  published    %d once, %d lost, %d pending a batch, %d altered, %d duplicated, %d unacknowledged ones published; lists %d and %d lines (settled in %.1fs, %d fillers)\n",
+		rep.PublishedOnce, rep.Lost, rep.PendingBatch, rep.Altered, rep.Duplicated, rep.PublishedUnacked, rep.VoteListLines, rep.AuthListLines, rep.SettleS, rep.Fillers)
 	for _, e := range rep.Errors {
 		ew.printf("  error: %s\n", e)
 	}

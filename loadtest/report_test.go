@@ -80,7 +80,7 @@ func TestReportJSON(t *testing.T) {
 	}
 	for k, want := range map[string]float64{
 		"rate_target": 4, "rate_achieved": 4, "duration_s": 1, "acknowledged": 4, "published_once": 4,
-		"lost": 0, "duplicated": 0, "pending_batch": 0, "prepare_s": 1.5,
+		"lost": 0, "duplicated": 0, "pending_batch": 0, "altered": 0, "prepare_s": 1.5,
 	} {
 		if got, ok := m[k].(float64); !ok || got != want {
 			t.Errorf("%s = %v, want %v", k, m[k], want)
@@ -129,6 +129,8 @@ func TestReportFails(t *testing.T) {
 		{name: "lost", lists: ListCheck{VoteLines: 1, AuthLines: 1, LengthsEqual: true, Acknowledged: 2, PublishedOnce: 1, Missing: 1, Lost: 1}},
 		{name: "duplicated", lists: ListCheck{VoteLines: 3, AuthLines: 3, LengthsEqual: true, Acknowledged: 2, PublishedOnce: 2, DupNonces: 1, Duplicated: 1}},
 		{name: "lengths differ", lists: ListCheck{VoteLines: 2, AuthLines: 3, Acknowledged: 2, PublishedOnce: 2}},
+		{name: "pending a batch", lists: ListCheck{VoteLines: 1, AuthLines: 1, LengthsEqual: true, Acknowledged: 2, PublishedOnce: 1, Missing: 1, PendingBatch: 1}},
+		{name: "altered", lists: ListCheck{VoteLines: 2, AuthLines: 2, LengthsEqual: true, Acknowledged: 2, PublishedOnce: 1, Altered: 1, FirstAltered: "another option"}},
 		{name: "valid vote refused", codes: []uint16{204, 485}, lists: clean},
 		{name: "bad proof of work accepted", junk: []uint16{204}, lists: clean},
 		{name: "replay answered differently", sig: "other", lists: clean},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/client"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -213,10 +214,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	round := min(len(r.fillers), fillerFirst*set.BatchSize)
 	fillAcked := r.sendFillers(ctx, r.fillers[:round])
 	rep.Fillers, rep.FillersAcknowledged = round, fillAcked
-	allowance := 0
-	if round == 0 || fillAcked < round {
-		allowance = heldBack(set.BatchSize)
-	}
+	allowance := pendingAllowance(set.BatchSize, round, fillAcked)
 	var refill func() bool
 	if allowance == 0 {
 		refill = func() bool {
@@ -615,16 +613,31 @@ func (r *runner) sendFillers(ctx context.Context, fillers []prepared) int {
 	return int(n.Load())
 }
 
-// acked lists the acknowledged votes, and the voter stamps of the others.
-func (r *runner) acked() ([]Acked, []string) {
-	var a []Acked
-	var u []string
+// acked lists the acknowledged votes and the others, as the published
+// lists must show them.
+func (r *runner) acked() (acked, unacked []Sent) {
 	for i, c := range r.codes {
 		if c/100 == 2 {
-			a = append(a, Acked{Voter: string(r.votes[i].voter[:]), Mandate: keyOf(&r.votes[i].tok)})
+			acked = append(acked, r.sent(&r.votes[i]))
 		} else {
-			u = append(u, string(r.votes[i].voter[:]))
+			unacked = append(unacked, r.sent(&r.votes[i]))
 		}
 	}
-	return a, u
+	return acked, unacked
+}
+
+// sent is p as the lists must show it: its vote line holds P-UTC as the
+// edge wrote it, the option as the ballot spells it in UTF-8, and the
+// nonce sent; its voter line the mandate's three parts.
+func (r *runner) sent(p *prepared) Sent {
+	return Sent{
+		Vote: listline.Vote{
+			PUTC:   putcOf(p),
+			PSig:   p.psig,
+			Voter:  string(p.voter[:]),
+			Nonce:  p.nonceBytes(),
+			Option: r.options[p.opt],
+		},
+		Voter: listline.Voter{Pkey: p.tok.AuthPkey, Sig: p.tok.AuthSig, ID: p.tok.AuthID},
+	}
 }

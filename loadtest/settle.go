@@ -73,15 +73,16 @@ const quiet = 10 * time.Second
 const refillQuiet = 5 * time.Second
 
 // settle polls the published lists until every acknowledged vote is in
-// them, Settle passes, or (without fillers) the lists have been quiet with
-// no more than allowance missing. It returns the last verdict and how
-// long it waited.
+// them, Settle passes, or (without fillers, or with some unacknowledged)
+// the lists have been quiet with no more than allowance missing: they are
+// not going to settle, and the verdict says so. It returns the last
+// verdict and how long it waited.
 //
 // refill, when not nil, sends the second round of fillers and reports
 // whether all were acknowledged; settle calls it once, when the lists have
 // been quiet with no more acknowledged votes missing than the publisher
 // may keep back (heldBack).
-func (r *runner) settle(ctx context.Context, acked []Acked, unacked []string, allowance int, refill func() bool) (ListCheck, time.Duration, error) {
+func (r *runner) settle(ctx context.Context, acked, unacked []Sent, allowance int, refill func() bool) (ListCheck, time.Duration, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute, Transport: hostTransport{r.cfg.Host, http.DefaultTransport}}
 	name := r.cfg.Campaign.Settings.Name
 	votes := &listFile{url: r.edge.base + "/" + name + "-vote.log"}
@@ -111,8 +112,8 @@ func (r *runner) settle(ctx context.Context, acked []Acked, unacked []string, al
 		if size := len(votes.data) + len(auths.data); size != lastSize {
 			lastSize, lastChange = size, now
 		}
-		fmt.Fprintf(r.log, "settle %3.0fs: lists %d/%d lines, %d of %d acknowledged votes published\n",
-			now.Sub(start).Seconds(), c.VoteLines, c.AuthLines, c.Acknowledged-c.Missing, c.Acknowledged)
+		fmt.Fprintf(r.log, "settle %3.0fs: lists %d/%d lines, %d of %d acknowledged votes published once, %d missing, %d votes altered\n",
+			now.Sub(start).Seconds(), c.VoteLines, c.AuthLines, c.PublishedOnce, c.Acknowledged, c.Missing, c.Altered)
 		switch {
 		case c.Missing == 0 && c.LengthsEqual,
 			now.After(deadline),

@@ -41,10 +41,15 @@ Afterwards it sends two batches of filler votes (not counted), which the
 publisher keeps back in place of the last measured ones (before the
 close it always keeps a batch back), polls the published lists through the
 edge until every acknowledged vote is there or --settle passes, and
-reports: acknowledged, published_once, lost, duplicated, pending_batch,
-list_lengths_equal, latency percentiles and status counts. Exit status 1
-when a vote is lost or duplicated, the lists differ in length, a valid vote
-was refused, a receipt does not verify or a junk request got a wrong answer.
+reports: acknowledged, published_once, lost, pending_batch, altered,
+duplicated, list_lengths_equal, latency percentiles and status counts. A
+vote is published when its whole line (P-UTC, P-SIG, voter stamp, nonce,
+option) stands once in the votes list and its mandate's whole line once in
+the voters list, as sent. Exit status 1 when an acknowledged vote is not
+published (lost, or pending a batch that the fillers did not fill), a vote
+is published otherwise than sent or twice, the lists differ in length, a
+valid vote was refused, a receipt does not verify or a junk request got a
+wrong answer.
 
 Examples:
   powvote loadtest --edge http://127.0.0.1:8080 --dir ./powvote-data --rate 500 --duration 1m
@@ -64,7 +69,7 @@ func runLoadtest(ctx context.Context, e *env, args []string) error {
 	adversarial := fs.Float64("adversarial", 0, "junk requests per vote, 0 to 1")
 	settle := fs.Duration("settle", loadtest.DefaultSettle, "longest wait for the votes to be published")
 	drain := fs.Duration("drain", loadtest.DefaultDrain, "how long after the last due time a vote may still be retried")
-	noFill := fs.Bool("no-fill", false, "send no filler votes: missing votes no more than the publisher may keep back (4 x batch size - 2) are reported as pending_batch")
+	noFill := fs.Bool("no-fill", false, "send no filler votes: missing votes no more than the publisher may keep back (4 x batch size - 2) are reported as pending_batch, and fail the run all the same")
 	noBrowse := fs.Bool("no-browse", false, "send no GET /list and GET /stamp beside the votes")
 	host := fs.String("host", "", "Host header to send, for an edge serving several campaigns (e.g. solar.example.org)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object on stdout")
