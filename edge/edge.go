@@ -587,6 +587,11 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	allowed := st != nil && len(origin) > 0 && (s.allowAll || s.origins[string(origin)])
 	var err error
 	switch {
+	case ctx.IsGet() && s.isStrayWorker(ctx):
+		// Before any other route, whatever the Host: a worker may have
+		// been registered at any path, a file of the app or a list
+		// included, and under a campaign this edge no longer serves.
+		s.strayWorker(ctx)
 	case st == nil:
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():

@@ -31,12 +31,13 @@ const (
 	internal                     // 503: a handler error that is not a rejection (a bug)
 
 	// Answers that are not rejections.
-	listServed  // 204 to GET /list
-	stampServed // 204 to GET /stamp
-	preflights  // 204 to a CORS preflight
-	replays     // a vote answered from the nonce cache
-	accepted    // a collector's 2xx relayed
-	relayed481  // a collector's 481 relayed
+	listServed   // 204 to GET /list
+	stampServed  // 204 to GET /stamp
+	preflights   // 204 to a CORS preflight
+	strayWorkers // 200 with the removing worker to a worker's script fetch elsewhere than the app's (static.go)
+	replays      // a vote answered from the nonce cache
+	accepted     // a collector's 2xx relayed
+	relayed481   // a collector's 481 relayed
 	relayed482
 	relayed483
 	relayed484
@@ -70,6 +71,7 @@ var counterNames = [numCounters]string{
 	listServed:        "list",
 	stampServed:       "stamp",
 	preflights:        "preflight",
+	strayWorkers:      "stray_worker",
 	replays:           "replay",
 	accepted:          "accepted",
 	relayed481:        "relayed_481",
@@ -116,7 +118,10 @@ func (c *counters) add(n counter) { c[n].Add(1) }
 //     nonce_used (480: the nonce was answered to another vote),
 //     no_platform (503 to /stamp), no_collector (503 to a vote), internal
 //     (503, a bug);
-//   - answers: list, stamp, preflight, replay (from the nonce cache),
+//   - answers: list, stamp, preflight, stray_worker (the removing
+//     worker served to a service worker's script fetch for a path that is
+//     not the voter app's worker: a browser holds a worker this edge never
+//     served, static.go), replay (from the nonce cache),
 //     accepted (a collector's 2xx), relayed_481 .. relayed_486 (the
 //     collectors' verdicts; bad_time and bad_option are the edge's own
 //     485 and 482, given before any collector sees the vote, and

@@ -2,8 +2,10 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"path"
 	"strings"
 
@@ -25,6 +27,91 @@ const staticIndex = "voter/index.html"
 
 // voterWorker is the voter app's service worker.
 const voterWorker = "voter/sw.js"
+
+// A service worker outlives the edge that registered it. Whoever held the
+// edge for a while (or the TLS in front of it) could register one at a
+// script path of their choosing, with a scope of "/" (their own edge sent
+// Service-Worker-Allowed: /), and from then on read or rewrite every page
+// and request of the voter app in that browser. The browser checks the
+// script for updates, but an update that fails (a 400, a 404, any type
+// other than JavaScript) leaves the installed worker in place: the honest
+// edge's 400 would keep the intruder's worker alive for good. So a
+// worker's script fetch (the browser marks it with Service-Worker: script)
+// for any path but the real worker's gets, instead, a worker that replaces
+// the intruder's and removes itself (strayWorkerScript, strayWorker).
+
+// strayWorkerScript is what the edge serves as the script of any service
+// worker it does not serve: installed as an update of the intruder's
+// worker, it takes over at once, deletes every cache the origin holds (the
+// intruder's worker may have planted pages under the app's own cache
+// name), unregisters, and reloads the pages it controls, which then load
+// from the network with no worker in between. It has no fetch handler, so
+// it serves nothing meanwhile. The real worker, if the app registers it
+// again, starts from scratch.
+const strayWorkerScript = `// This origin serves no service worker at this address: a worker
+// registered here did not come from this platform. It removes itself.
+'use strict';
+self.addEventListener('install', (ev) => { ev.waitUntil(self.skipWaiting()); });
+self.addEventListener('activate', (ev) => {
+  ev.waitUntil((async () => {
+    try { await self.clients.claim(); } catch (e) { /* go on */ }
+    try {
+      const keys = await caches.keys();
+      await Promise.all(keys.map((k) => caches.delete(k)));
+    } catch (e) { /* go on */ }
+    await self.registration.unregister();
+    const wins = await self.clients.matchAll({ type: 'window' });
+    await Promise.all(wins.map((c) => c.navigate(c.url).catch(() => {})));
+  })());
+});
+`
+
+// strayWorkerCSP gives the removing worker nothing to load or connect to.
+const strayWorkerCSP = "default-src 'none'"
+
+// isStrayWorker reports whether a request is a service worker's script
+// fetch for a path that is not the voter app's worker (or any path, when
+// the edge serves no web apps). The real worker's path is compared as
+// static() resolves it, so that exactly the requests static() would answer
+// with the real worker get it.
+func (s *Server) isStrayWorker(ctx *fasthttp.RequestCtx) bool {
+	if string(ctx.Request.Header.Peek("Service-Worker")) != "script" {
+		return false
+	}
+	if s.cfg.Static == nil {
+		return true
+	}
+	name, ok := staticName(ctx.Request.URI().PathOriginal())
+	return !ok || name != voterWorker
+}
+
+// strayWorker answers a stray worker's script fetch with strayWorkerScript.
+func (s *Server) strayWorker(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.SetContentType(staticTypes[".js"])
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", strayWorkerCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	// The browser also wipes the origin's caches and storage, service
+	// worker registrations included, where it honours this header on a
+	// worker's script.
+	h.Set("Clear-Site-Data", `"cache", "storage"`)
+	// An update whose script does not allow the registration's scope
+	// fails, and the old worker stays: the intruder's scope may be any
+	// path of the origin.
+	h.Set("Service-Worker-Allowed", "/")
+	// The same path answers other requests with something else (a file
+	// of the app, a list, a 400): no cache may keep this answer, nor give
+	// another one to a worker's fetch.
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Service-Worker")
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetBodyString(strayWorkerScript)
+	s.counters.add(strayWorkers)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("edge: removing a service worker this edge did not serve", "path", string(ctx.Request.URI().PathOriginal()))
+	}
+}
 
 // staticCSP keeps the apps to their own origin: no inline script, no
 // third-party resource, no framing by another site. 'wasm-unsafe-eval'

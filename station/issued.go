@@ -3,6 +3,8 @@ package station
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +23,30 @@ const IssuedFile = "issued.txt"
 // lineSize is the size of one line of the issued file.
 const lineSize = 2*mandate.TokenSize + 1
 
+var (
+	// ErrForeignKey means a line of the issued file holds a mandate that
+	// the desk's authority key did not sign. The desk's count of cards
+	// handed out is what observers compare with the people seen at the
+	// desk; a mandate of another key, even one the campaign accepts, was
+	// not issued here and must not be counted as if it were.
+	ErrForeignKey = errors.New("station: mandate of another authority key")
+	// ErrDuplicate means a line of the issued file holds a mandate (an
+	// auth-id under the desk's key) that an earlier line holds already. A
+	// mandate counts once, so a repeated line would make the count larger
+	// than the number of cards that can vote.
+	ErrDuplicate = errors.New("station: mandate listed twice")
+)
+
 // issuedLog is the append-only file of issued tokens.
 type issuedLog struct {
 	f     *os.File
 	path  string
+	pub   ed25519.PublicKey // the desk's authority key: every line's auth-pkey
 	lines int
+	// ids maps the auth-id of every line to its line number, to refuse a
+	// second card for one mandate: in the file at start, or from a random
+	// source that repeats itself.
+	ids map[[mandate.IDSize]byte]int
 	// sync makes the file durable; tests replace it to see that an
 	// answer waits for it and what happens when it fails.
 	sync   func(*os.File) error
@@ -34,10 +55,11 @@ type issuedLog struct {
 }
 
 // openIssued opens (or creates) dir/IssuedFile for appending, takes an
-// exclusive lock on it, checks every line and counts them. A last line
-// without its line feed is cut off: it was being written when the desk
-// stopped, before the file was synced, so its card was never shown.
-func openIssued(dir string, log *slog.Logger) (*issuedLog, error) {
+// exclusive lock on it, checks every line (see [readIssued]; pub is the
+// desk's authority key) and counts them. A last line without its line
+// feed is cut off: it was being written when the desk stopped, before the
+// file was synced, so its card was never shown.
+func openIssued(dir string, pub ed25519.PublicKey, log *slog.Logger) (*issuedLog, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("station: create %s: %w", dir, err)
 	}
@@ -48,7 +70,7 @@ func openIssued(dir string, log *slog.Logger) (*issuedLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("station: open %s: %w", path, err)
 	}
-	l := &issuedLog{f: f, path: path, sync: (*os.File).Sync}
+	l := &issuedLog{f: f, path: path, pub: pub, sync: (*os.File).Sync}
 	ok := false
 	defer func() {
 		if !ok {
@@ -83,52 +105,88 @@ func openIssued(dir string, log *slog.Logger) (*issuedLog, error) {
 	return l, nil
 }
 
-// scan checks and counts the lines of the file.
+// scan checks and counts the lines of the file and cuts off an incomplete
+// last line.
 func (l *issuedLog) scan(log *slog.Logger) error {
 	if _, err := l.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("station: read %s: %w", l.path, err)
 	}
-	r := bufio.NewReaderSize(l.f, 64*1024)
-	var good int64
+	ids, good, partial, err := readIssued(l.f, l.path, l.pub)
+	if err != nil {
+		return err
+	}
+	if partial > 0 {
+		log.Warn("cutting off an incomplete last line of the issued file: its mandate was never handed out",
+			"file", l.path, "line", len(ids)+1, "bytes", partial)
+		if err := l.f.Truncate(good); err != nil {
+			return fmt.Errorf("station: truncate %s: %w", l.path, err)
+		}
+		if err := l.sync(l.f); err != nil {
+			return fmt.Errorf("station: sync %s: %w", l.path, err)
+		}
+	}
+	l.ids = ids
+	l.lines = len(ids)
+	return nil
+}
+
+// readIssued reads an issued file from r (name is for errors) and checks
+// every whole line: a token of 240 hex digits (either case), whose
+// auth-pkey is pub, whose signature verifies, and whose auth-id no earlier
+// line holds. It returns the auth-ids of the whole lines with their line
+// numbers, the length of those lines in bytes, and the length of a last
+// line without its line feed, which it does not check.
+//
+// Every whole line is a card that was shown, so a line that fails is not
+// repaired but refused: a file someone edited may hold mandates that were
+// handed out. A line of another key is [ErrForeignKey], a repeated mandate
+// [ErrDuplicate], a line that is no token wraps the mandate package's
+// error.
+func readIssued(r io.Reader, name string, pub ed25519.PublicKey) (ids map[[mandate.IDSize]byte]int, good int64, partial int, err error) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	ids = make(map[[mandate.IDSize]byte]int)
 	for n := 1; ; n++ {
-		line, err := r.ReadSlice('\n')
+		line, err := br.ReadSlice('\n')
 		if errors.Is(err, io.EOF) {
-			if len(line) > 0 {
-				log.Warn("cutting off an incomplete last line of the issued file: its mandate was never handed out",
-					"file", l.path, "line", n, "bytes", len(line))
-				if err := l.f.Truncate(good); err != nil {
-					return fmt.Errorf("station: truncate %s: %w", l.path, err)
-				}
-				if err := l.sync(l.f); err != nil {
-					return fmt.Errorf("station: sync %s: %w", l.path, err)
-				}
-			}
-			return nil
+			return ids, good, len(line), nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return fmt.Errorf("station: %s line %d is not a mandate token: too long", l.path, n)
+			return nil, 0, 0, fmt.Errorf("station: %s line %d is not a mandate token: too long", name, n)
 		}
 		if err != nil {
-			return fmt.Errorf("station: read %s: %w", l.path, err)
+			return nil, 0, 0, fmt.Errorf("station: read %s: %w", name, err)
 		}
 		tok, err := mandate.ParseHex(string(bytes.TrimSuffix(line, []byte("\n"))))
-		if err == nil {
-			err = tok.Verify()
-		}
 		if err != nil {
-			// Not ours to repair: a file someone edited may hold
-			// mandates that were handed out.
-			return fmt.Errorf("station: %s line %d is not a mandate token: %w", l.path, n, err)
+			return nil, 0, 0, fmt.Errorf("station: %s line %d is not a mandate token: %w", name, n, err)
 		}
+		// The key first: a token of another key is not this desk's,
+		// whether or not its signature holds.
+		if !bytes.Equal(tok.AuthPkey[:], pub) {
+			return nil, 0, 0, fmt.Errorf("station: %s line %d: %w %s, not the desk's %s (was the file written with another --key?)",
+				name, n, ErrForeignKey, base64.StdEncoding.EncodeToString(tok.AuthPkey[:]), base64.StdEncoding.EncodeToString(pub))
+		}
+		if err := tok.Verify(); err != nil {
+			return nil, 0, 0, fmt.Errorf("station: %s line %d is not a mandate token: %w", name, n, err)
+		}
+		if first, ok := ids[tok.AuthID]; ok {
+			return nil, 0, 0, fmt.Errorf("station: %s line %d: %w: line %d holds the same mandate", name, n, ErrDuplicate, first)
+		}
+		ids[tok.AuthID] = n
 		good += int64(len(line))
-		l.lines++
 	}
 }
 
 // add appends the token and syncs the file. On an error the file is cut
 // back to its previous size as far as possible; the caller must then stop
 // issuing, because after a failed sync nobody can tell what is on disk.
+// A token whose auth-id a line holds already is refused with
+// [ErrDuplicate] before anything is written: only a random source that
+// repeats itself makes one, and its next ids are no better.
 func (l *issuedLog) add(t mandate.Token) error {
+	if first, ok := l.ids[t.AuthID]; ok {
+		return fmt.Errorf("station: not appending to %s: %w: line %d holds a mandate with the same auth-id (is the random source broken?)", l.path, ErrDuplicate, first)
+	}
 	st, err := l.f.Stat()
 	if err != nil {
 		return fmt.Errorf("station: stat %s: %w", l.path, err)
@@ -144,6 +202,7 @@ func (l *issuedLog) add(t mandate.Token) error {
 		return fmt.Errorf("station: sync %s: %w", l.path, err)
 	}
 	l.lines++
+	l.ids[t.AuthID] = l.lines
 	return nil
 }
 

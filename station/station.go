@@ -157,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.assets[path] = asset{p.contentType, b}
 	}
-	l, err := openIssued(cfg.Dir, s.log)
+	l, err := openIssued(cfg.Dir, cfg.Key.Public().(ed25519.PublicKey), s.log)
 	if err != nil {
 		return nil, err
 	}

@@ -394,18 +394,17 @@ func TestReopen(t *testing.T) {
 		t.Errorf("partial line not cut off:\n%s", b)
 	}
 
-	// Tokens from `powvote mandates --format tokens` are accepted, any
-	// other line is not repaired but refused.
-	other := testKey(t)
-	foreign, _ := mandate.Issue(other, rand.Reader)
-	forged := foreign
+	// Tokens of the desk's key from `powvote mandates --format tokens`
+	// are accepted, any other line is not repaired but refused.
+	printed, _ := mandate.Issue(key, rand.Reader)
+	forged := toks[0]
 	forged.AuthID[0] ^= 1
 	for _, tc := range []struct {
 		name, content string
 		mode          os.FileMode
 		err           string
 	}{
-		{"tokens", string(whole) + foreign.Hex() + "\n", 0o600, ""},
+		{"tokens", string(whole) + printed.Hex() + "\n", 0o600, ""},
 		{"upper case", strings.ToUpper(string(whole)), 0o600, ""},
 		{"empty", "", 0o600, ""},
 		{"readable", string(whole), 0o640, "chmod 600"},
@@ -435,6 +434,126 @@ func TestReopen(t *testing.T) {
 		} else if !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
 		}
+	}
+}
+
+// TestIssuedRefusesWhatTheDeskDidNotIssue plays whoever edits a desk's
+// issued file to make its count of cards say more than the desk handed
+// out: with mandates of another authority key (one the campaign may well
+// accept), with a mandate that claims the desk's key under a signature of
+// another, and with a card listed twice. The desk must refuse to start on
+// each, naming the line and the reason; a caller tells the reasons apart
+// by their sentinel errors.
+func TestIssuedRefusesWhatTheDeskDidNotIssue(t *testing.T) {
+	key := testKey(t)
+	pub := key.Public().(ed25519.PublicKey)
+	var own []mandate.Token
+	for range 3 {
+		tok, err := mandate.Issue(key, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own = append(own, tok)
+	}
+	foreign, _ := mandate.Issue(testKey(t), rand.Reader)
+	// A mandate that names the desk's key but carries another key's
+	// signature of its auth-id.
+	claimed := foreign
+	claimed.AuthPkey = [ed25519.PublicKeySize]byte(pub)
+	lines := func(toks ...mandate.Token) string {
+		var b strings.Builder
+		for _, tok := range toks {
+			b.WriteString(tok.Hex() + "\n")
+		}
+		return b.String()
+	}
+	upper := strings.ToUpper(own[1].Hex()) + "\n"
+	for _, tc := range []struct {
+		name, content string
+		is            error  // the sentinel, if any
+		err           string // in the message
+	}{
+		{"own", lines(own...), nil, ""},
+		{"another key's mandate", lines(own[0], foreign, own[1]), ErrForeignKey, "line 2: station: mandate of another authority key " +
+			base64.StdEncoding.EncodeToString(foreign.AuthPkey[:]) + ", not the desk's " + base64.StdEncoding.EncodeToString(pub)},
+		{"only another key's", lines(foreign), ErrForeignKey, "line 1:"},
+		{"the desk's key, another key's signature", lines(own[0], claimed), mandate.ErrSignature, "line 2 is not a mandate token: mandate: signature"},
+		{"a card twice", lines(own[0], own[1], own[2], own[1]), ErrDuplicate, "line 4: station: mandate listed twice: line 2 holds the same mandate"},
+		{"a card twice, once in upper case", lines(own[0], own[1]) + upper, ErrDuplicate, "line 3: station: mandate listed twice: line 2"},
+		{"a card twice, with spaces", lines(own[0]) + " " + own[0].Hex() + " \n", ErrDuplicate, "line 2: station: mandate listed twice: line 1"},
+		// A partial last line is cut off before it is checked: it was
+		// never a card, whatever it holds.
+		{"another key's mandate, cut short", lines(own[0]) + foreign.Hex()[:200], nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, IssuedFile)
+			if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(Config{Key: key, Dir: dir})
+			if tc.err == "" && tc.is == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				defer s.Close()
+				if total, _ := s.Counts(); total != strings.Count(tc.content, "\n") {
+					t.Errorf("counts %d mandates in %d whole lines", total, strings.Count(tc.content, "\n"))
+				}
+				return
+			}
+			if err == nil {
+				total, _ := s.Counts()
+				s.Close()
+				t.Fatalf("accepted, counting %d mandates", total)
+			}
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error %q, want %v with %q and the file's path", err, tc.is, tc.err)
+			}
+			// Refused files are left as they were.
+			if b, _ := os.ReadFile(p); string(b) != tc.content {
+				t.Errorf("the refused file was changed:\n%s", b)
+			}
+		})
+	}
+}
+
+// repeatRand gives the same bytes again and again: a broken random source.
+type repeatRand struct{}
+
+func (repeatRand) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = 7
+	}
+	return len(b), nil
+}
+
+// TestIssueRefusesRepeatedID: a random source that repeats itself would
+// make the desk print a second card for a mandate that can vote only once.
+// The desk refuses it before anything is written and stops issuing.
+func TestIssueRefusesRepeatedID(t *testing.T) {
+	key := testKey(t)
+	dir := t.TempDir()
+	s, err := New(Config{Key: key, Dir: dir, Rand: repeatRand{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first, err := s.Issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Issue(); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second card from a repeating source: %v, want ErrDuplicate", err)
+	}
+	if _, err := s.Issue(); err == nil {
+		t.Error("the desk issued again after refusing a repeated mandate")
+	}
+	if got := readLines(t, filepath.Join(dir, IssuedFile)); !slices.Equal(got, []string{first.Hex()}) {
+		t.Errorf("issued file %q, want only the first card", got)
+	}
+	if total, session := s.Counts(); total != 1 || session != 1 {
+		t.Errorf("counts %d/%d, want 1/1", total, session)
 	}
 }
 

@@ -119,12 +119,14 @@ func TestBrowserNonASCIIVote(t *testing.T) {
 	}
 
 	// The receipt saved as a voter saves it: the file is what the app
-	// showed.
+	// showed, under a name that gives away nothing of the vote. Names show
+	// in download lists and synced folders; one with the start of the
+	// voter's stamp would lead whoever reads it to the voter's line.
 	b.do("save the receipt", chromedp.Click(chromedp.ID("save")))
 	var saved string
 	eventually(t, "the receipt file is downloaded", func() bool {
-		files, _ := filepath.Glob(filepath.Join(downloads, name+"-receipt-*.txt"))
-		if len(files) != 1 {
+		files, _ := filepath.Glob(filepath.Join(downloads, "*"))
+		if len(files) != 1 || strings.HasSuffix(files[0], ".crdownload") {
 			return false
 		}
 		b, err := os.ReadFile(files[0])
@@ -134,6 +136,19 @@ func TestBrowserNonASCIIVote(t *testing.T) {
 		saved = files[0]
 		return true
 	})
+	if base := filepath.Base(saved); base != name+"-receipt.txt" {
+		t.Errorf("the receipt is saved as %q, want %q", base, name+"-receipt.txt")
+	}
+	// Nor any 4 symbols of the stamp in a row, a group or across two (by
+	// chance a name shares 4 with a random stamp in fewer than one run in
+	// 10,000).
+	symbols := strings.ReplaceAll(own, "-", "")
+	for i := 0; i+4 <= len(symbols); i++ {
+		if strings.Contains(strings.ToUpper(filepath.Base(saved)), symbols[i:i+4]) {
+			t.Errorf("the receipt's file name %q holds %q of the stamp %s", filepath.Base(saved), symbols[i:i+4], own)
+			break
+		}
+	}
 
 	// The published votes list: the vote's line, with the option in UTF-8
 	// between quotes.

@@ -19,6 +19,13 @@
   var expiresAt = 0;
   var timer = 0;
 
+  // token is the display's secret of this start when it serves beyond
+  // loopback: powvote booth serve prints the page's URL with #token=...,
+  // and /code answers only requests that carry it. A fragment never leaves
+  // the browser on its own, so the page sends it, in a header, to its own
+  // origin alone. On loopback there is none and none is needed.
+  var token = (/(?:^#|&)token=([0-9a-f]+)(?:&|$)/.exec(location.hash) || [])[1] || "";
+
   function setText(el, text) {
     if (el.textContent !== text) { el.textContent = text; }
   }
@@ -53,8 +60,10 @@
     var started = performance.now();
     var ctl = typeof AbortController === "function" ? new AbortController() : null;
     var guard = setTimeout(function () { if (ctl) { ctl.abort(); } }, 2500);
-    fetch("code", { cache: "no-store", signal: ctl ? ctl.signal : undefined })
+    var headers = token ? { "X-Booth-Token": token } : {};
+    fetch("code", { cache: "no-store", headers: headers, signal: ctl ? ctl.signal : undefined })
       .then(function (r) {
+        if (r.status === 403) { throw new Error("forbidden"); }
         if (!r.ok) { throw new Error("generator answered " + r.status); }
         return r.json();
       })
@@ -68,9 +77,11 @@
         var next = c.remaining_ms % 1000;
         schedule(Math.max(50, (next === 0 ? 1000 : next) + 30));
       })
-      .catch(function () {
+      .catch(function (err) {
         clearTimeout(guard);
-        offline("the generator does not answer");
+        offline(err && err.message === "forbidden"
+          ? "open the URL that powvote booth serve printed, with its #token"
+          : "the generator does not answer");
         schedule(1000);
       });
   }

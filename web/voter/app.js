@@ -824,7 +824,11 @@
     const blob = new Blob([formatReceipt()], { type: 'text/plain;charset=utf-8' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = (st.campaign || 'powvote') + '-receipt-' + st.stamp.voter.slice(0, 4) + '.txt';
+    // The name says nothing of the vote: a file name shows in download
+    // lists, recent-file menus and synced folders, where anyone who glances
+    // at it could otherwise take the start of the voter's stamp to the
+    // votes list. A second receipt gets the browser's own " (1)".
+    a.download = (st.campaign || 'powvote') + '-receipt.txt';
     document.body.append(a);
     a.click();
     a.remove();
