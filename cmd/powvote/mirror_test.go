@@ -342,7 +342,7 @@ func TestInstanceDown(t *testing.T) {
 	// mandate that voted through instance 0 is refused.
 	deadAddr := freeAddr(t)
 	edgeAddr := freeAddr(t)
-	startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[1]+",http://"+deadAddr)
+	startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", "https://"+deadAddr+","+s.url[1])
 	_, r := s.vote(t, "http://"+edgeAddr, tokens[0], "Evil Neptune")
 	if r.code == 0 || !strings.Contains(r.stderr, "481") {
 		t.Errorf("second vote through the other instance: exit %d, %q; want 481", r.code, r.stderr)

@@ -128,7 +128,15 @@ func TestPublisherArgs(t *testing.T) {
 		{[]string{"publisher", "--dir", data, "--campaign", "city", "--listen", "127.0.0.1:0", "--pair", "http://a,http://b"}, "city"},
 	} {
 		r := run(t, tc.args...)
-		if r.code == 0 || !strings.Contains(r.stderr, tc.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		// Log lines (time=...) may come before the error: the error is
+		// the one other line.
+		var rest []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if !strings.HasPrefix(l, "time=") {
+				rest = append(rest, l)
+			}
+		}
+		if r.code == 0 || len(rest) != 1 || !strings.Contains(rest[0], tc.msg) {
 			t.Errorf("powvote %v: exit %d, stderr %q; want one line naming %q", tc.args, r.code, r.stderr, tc.msg)
 		}
 	}

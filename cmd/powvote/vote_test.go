@@ -27,7 +27,7 @@ type platform struct {
 
 var (
 	upURL  = regexp.MustCompile(`powvote is up at (http://\S+)`)
-	colURL = regexp.MustCompile(`collectors: +(http://\S+) (http://\S+)`)
+	colURL = regexp.MustCompile(`collectors: +(https?://\S+) (https?://\S+)`)
 )
 
 // startUp runs `powvote up` on data, with extra flags if any.
