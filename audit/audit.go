@@ -3,6 +3,21 @@
 // settings. Anyone can run it; it trusts neither the platform nor the
 // publisher.
 //
+// # What it trusts
+//
+// Three inputs decide what the lists are checked against, and an audit is
+// only as good as where they came from: the settings (the ballot, the
+// authority keys, the threshold, the window; Options.SettingsGiven says
+// whether the auditor obtained them independently of the source), the log
+// key that signs the checkpoints (LogOptions.Key, else the one the source
+// serves), and the earlier checkpoints the auditor kept (LogOptions.Since).
+// A platform that serves its own settings can add an authority key of its
+// own and pad both lists with mandates it signed itself: every line would
+// pass. So the report always shows the settings' hash, authorities and
+// threshold; every checkpoint commits to the settings' hash (see
+// CheckpointText); and LogOptions.Strict fails unless the settings were
+// given.
+//
 // # Checks
 //
 // Each check has a fixed name, so that scripts can branch on it:
@@ -22,11 +37,18 @@
 //
 // With Options.Logs, also (see LogOptions):
 //
-//	checkpoint-signature   both latest checkpoints are signed notes of the log key, with the lists' origins
-//	checkpoint-size        each latest checkpoint counts as many lines as its list has
-//	checkpoint-root        each latest checkpoint's root hash is the tree hash of its list
+//	checkpoint-signature   both latest checkpoints, and every checkpoint read after them, are signed notes of the log key, with the lists' origins
+//	checkpoint-size        every line of each list is under a checkpoint whose signature verified
+//	checkpoint-root        each such checkpoint's root hash is the tree hash of its list at its size
 //	consistency            each earlier checkpoint (LogOptions.Since) is a prefix of its list today
 //	history                the history grows, no count ever drops, and every line's counts are the list's tally at its size
+//	settings               every checkpoint's settings line is the hash of the settings audited against, the latest ones have one, and the settings are the auditor's own
+//
+// Lines at the end of a list that no verified checkpoint covers (a
+// source that pads its lists, or a folder whose lists were downloaded
+// after their checkpoints) fail checkpoint-size under LogOptions.Strict;
+// without it they are listed in LogReport.Unsigned and left out of the
+// tally and the work.
 //
 // A failed check names the lines (1-based) where it failed, in its list.
 // The duplicate checks name the later lines and say which earlier line
@@ -74,6 +96,7 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +104,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -107,6 +131,7 @@ const (
 	CheckCheckpointRoot      = "checkpoint-root"
 	CheckConsistency         = "consistency"
 	CheckHistory             = "history"
+	CheckSettings            = "settings"
 )
 
 // Checks lists every check Run makes, in the order reports show them.
@@ -114,12 +139,12 @@ var Checks = []string{
 	CheckVoteFormat, CheckAuthFormat, CheckProofOfWork, CheckOption, CheckStampTime,
 	CheckPlatformStamp, CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
 	CheckDuplicateMandate, CheckCountsEqual,
-	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory,
+	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory, CheckSettings,
 }
 
 // LogChecks are the checks of Checks that only Options.Logs makes.
 var LogChecks = []string{
-	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory,
+	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory, CheckSettings,
 }
 
 // MaxLines bounds Failure.Lines, so that a list where every line is wrong
@@ -141,12 +166,28 @@ type OptionCount struct {
 	Votes  int    `json:"votes"`
 }
 
+// SettingsSummary says which settings the lists were checked against:
+// what a platform that added an authority of its own, or lowered the
+// threshold, would have to change.
+type SettingsSummary struct {
+	SHA256      string   `json:"sha256"`      // SettingsHash of their exact bytes: what the checkpoints commit to
+	Given       bool     `json:"given"`       // obtained independently of the source (Options.SettingsGiven)
+	Authorities []string `json:"authorities"` // standard base64 of each authority key, as in the settings
+	Threshold   int      `json:"threshold"`   // proof-of-work bits
+	Start       string   `json:"start"`       // RFC 3339, UTC
+	End         string   `json:"end"`
+}
+
 // Report is the outcome of an audit.
 type Report struct {
-	Campaign string        `json:"campaign"`
-	Votes    int           `json:"votes"`  // lines of the votes list
-	Voters   int           `json:"voters"` // lines of the voters list
-	Tally    []OptionCount `json:"tally"`  // ballot order
+	Campaign string          `json:"campaign"`
+	Settings SettingsSummary `json:"settings"`
+	Votes    int             `json:"votes"`  // lines of the votes list
+	Voters   int             `json:"voters"` // lines of the voters list
+	// Tally counts the votes per option, in ballot order. When the votes
+	// list has lines that no verified checkpoint covers (Logs.Unsigned),
+	// it counts only the lines before them, and so does Work.
+	Tally    []OptionCount `json:"tally"`
 	Failures []Failure     `json:"failures"`
 	Work     float64       `json:"work"` // expected hashes: the sum of 2^score over the votes
 
@@ -198,6 +239,18 @@ type Options struct {
 	// means the one the source's keys file gives, if it has one; when it
 	// has one too, the two must agree.
 	UTCSignKey ed25519.PublicKey
+	// SettingsData is the exact bytes the settings given to Run were
+	// parsed from. Their SettingsHash is the settings hash the report
+	// shows and every checkpoint must commit to. Nil means
+	// settings.Marshal(), the encoding the publisher serves.
+	SettingsData []byte
+	// SettingsGiven says the settings are the auditor's own copy,
+	// obtained independently of the source (from the authority's
+	// announcement). With Logs, Run then also compares them byte for byte
+	// with the source's settings file (SettingsName), when it has one.
+	// False means they are the source's word, which LogOptions.Strict
+	// fails.
+	SettingsGiven bool
 }
 
 // Run downloads the campaign's two lists from src and checks them against
@@ -207,6 +260,13 @@ type Options struct {
 func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Options) (*Report, error) {
 	if settings == nil {
 		return nil, errors.New("audit: no campaign settings")
+	}
+	settingsData := opt.SettingsData
+	if settingsData == nil {
+		var err error
+		if settingsData, err = settings.Marshal(); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
 	}
 	a := newAuditor(settings, opt)
 	// The keys file is small and read first: the workers need the key.
@@ -219,14 +279,14 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	defer cancel()
 
 	lists := [2]*list{
-		{kind: voteList, name: VoteLogName(settings.Name)},
-		{kind: authList, name: AuthLogName(settings.Name)},
+		{kind: voteList, name: VoteLogName(settings.Name), tailFrom: -1},
+		{kind: authList, name: AuthLogName(settings.Name), tailFrom: -1},
 	}
 	// The publisher's files are read before the lists, so that the lists
 	// read are at least as long as what the checkpoints and history cover.
 	var logs *logState
 	if opt.Logs != nil {
-		if logs, err = fetchLogs(src, settings, opt.Logs); err != nil {
+		if logs, err = fetchLogs(src, settings, opt.Logs, settingsData, opt.SettingsGiven); err != nil {
 			return nil, err
 		}
 		logs.wantMarks(lists)
@@ -292,10 +352,44 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 		}
 	}
 	r := a.report(lists)
+	r.Settings = summary(settings, settingsData, opt.SettingsGiven)
 	if logs != nil {
 		r.Logs = logs.rep
+		// Lines no verified checkpoint covers are not counted.
+		if n := logs.signed[0]; n >= 0 && n < int64(lists[0].lines) {
+			m, _ := lists[0].mark(n, len(settings.Options))
+			r.Tally, r.Work = tallyRows(settings.Options, m.Tally), m.Work
+		}
 	}
 	return r, nil
+}
+
+// summary describes the settings for the report.
+func summary(s *campaign.Settings, data []byte, given bool) SettingsSummary {
+	sum := SettingsSummary{
+		SHA256:      SettingsHash(data),
+		Given:       given,
+		Authorities: []string{},
+		Threshold:   s.Threshold,
+		Start:       s.Start.UTC().Format(time.RFC3339),
+		End:         s.End.UTC().Format(time.RFC3339),
+	}
+	for _, k := range s.Authorities {
+		sum.Authorities = append(sum.Authorities, base64.StdEncoding.EncodeToString(k))
+	}
+	return sum
+}
+
+// tallyRows turns per-index counts into the tally, in ballot order.
+func tallyRows(options []string, counts []int) []OptionCount {
+	rows := make([]OptionCount, len(options))
+	for i, o := range options {
+		rows[i] = OptionCount{Option: o}
+		if i < len(counts) {
+			rows[i].Votes = counts[i]
+		}
+	}
+	return rows
 }
 
 func closeAll(ls []*list) {
@@ -374,13 +468,7 @@ func (a *auditor) report(lists [2]*list) *Report {
 			r.Skipped = append(r.Skipped, Skip{Check: CheckPlatformStamp, Reason: sc.skip})
 		}
 	}
-	for i, o := range a.settings.Options {
-		n := 0
-		if i < len(v.tally) {
-			n = v.tally[i]
-		}
-		r.Tally = append(r.Tally, OptionCount{Option: o, Votes: n})
-	}
+	r.Tally = tallyRows(a.settings.Options, v.tally)
 	for _, c := range Checks {
 		if c == CheckCountsEqual {
 			if v.lines != au.lines {
@@ -420,6 +508,14 @@ type list struct {
 
 	marks  map[int64]bool // sizes at which to take a Mark; nil for none
 	marked map[int64]Mark // the marks taken, by size
+
+	// The votes list, with logs, also keeps the ballot index (-1 for none)
+	// of every line after line tailFrom, the last size marked: tallyAt
+	// then gives the tally at any size up to the end. tailFrom is -1
+	// unless keepTail.
+	keepTail bool
+	tailFrom int64
+	tailOpts []int16
 }
 
 // takeMark notes the tree head and tally of the lines merged so far.
@@ -427,7 +523,7 @@ func (l *list) takeMark() {
 	if l.marked == nil {
 		l.marked = make(map[int64]Mark)
 	}
-	m := Mark{Tree: l.tree.head()}
+	m := Mark{Tree: l.tree.head(), Work: l.work}
 	if l.kind == voteList {
 		m.Tally = append([]int(nil), l.tally...)
 	}
@@ -442,12 +538,34 @@ func (l *list) mark(n int64, nOptions int) (Mark, bool) {
 	}
 	m, ok := l.marked[n]
 	if !ok && n == int64(l.lines) {
-		m, ok = Mark{Tree: l.tree.head(), Tally: slices.Clone(l.tally)}, true
+		m, ok = Mark{Tree: l.tree.head(), Tally: slices.Clone(l.tally), Work: l.work}, true
 	}
 	if ok && l.kind == voteList && m.Tally == nil {
 		m.Tally = make([]int, nOptions) // no well-formed vote yet
 	}
 	return m, ok
+}
+
+// tallyAt returns the votes list's tally after its first n lines: at a
+// mark, or after the last mark from the ballot indexes kept since.
+func (l *list) tallyAt(n int64, nOptions int) ([]int, bool) {
+	if m, ok := l.mark(n, nOptions); ok {
+		return m.Tally, true
+	}
+	if !l.keepTail || n <= l.tailFrom || n > int64(l.lines) {
+		return nil, false
+	}
+	base, ok := l.mark(l.tailFrom, nOptions)
+	if !ok {
+		return nil, false
+	}
+	t := slices.Clone(base.Tally)
+	for _, o := range l.tailOpts[:n-l.tailFrom] {
+		if o >= 0 {
+			t[o]++
+		}
+	}
+	return t, true
 }
 
 type listKind uint8
@@ -488,6 +606,13 @@ func (l *list) merge(b *batch, nOptions int) {
 			l.record(b.fails[fi].check, ln, b.fails[fi].msg)
 		}
 		l.mergeLine(b, i, ln, nOptions)
+		if l.keepTail && int64(ln) > l.tailFrom {
+			o := int16(-1)
+			if rec := &b.votes[i]; rec.ok {
+				o = rec.option
+			}
+			l.tailOpts = append(l.tailOpts, o)
+		}
 		// A mark is taken once the line is wholly in: in the tree and in
 		// the tally.
 		if l.marks[int64(ln)] {

@@ -12,7 +12,8 @@ import (
 // FuzzOpenCheckpoint reads arbitrary checkpoint texts, signed by the test's
 // key or not signed at all: it must not panic, must refuse every text the
 // key did not sign, and what it accepts must hold the origin, a canonical
-// non-negative size and a 32-byte root.
+// non-negative size and a 32-byte root, and begin with what CheckpointText
+// writes for it.
 func FuzzOpenCheckpoint(f *testing.F) {
 	skey, vkey, err := note.GenerateKey(rand.Reader, "powvote/fuzz")
 	if err != nil {
@@ -31,6 +32,9 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		"powvote/solar/vote\n12\n" + root + "\n",
 		"powvote/solar/vote\n0\n" + root + "\n",
 		"powvote/solar/vote\n12\n" + root + "\nextension line\n",
+		"powvote/solar/vote\n12\n" + root + "\nsettings " + strings.Repeat("ab", 32) + "\n",
+		"powvote/solar/vote\n12\n" + root + "\nsettings " + strings.Repeat("ab", 32) + "\nextension line\n",
+		"powvote/solar/vote\n12\n" + root + "\nextension line\nsettings " + strings.Repeat("ab", 32) + "\n",
 		"powvote/solar/vote\n012\n" + root + "\n",
 		"powvote/solar/vote\n-1\n" + root + "\n",
 		"powvote/solar/vote\n99999999999999999999\n" + root + "\n",
@@ -63,6 +67,11 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 		if cp.Tree.N < 0 || strconv.FormatInt(cp.Tree.N, 10) != lines[1] {
 			t.Errorf("size %d from %q", cp.Tree.N, lines[1])
+		}
+		// One text per checkpoint: what was accepted is what
+		// CheckpointText writes, then extension lines it ignored.
+		if want := CheckpointText(cp.Origin, cp.Tree, cp.Settings); !strings.HasPrefix(text, want) {
+			t.Errorf("accepted %q, which does not begin with %q", text, want)
 		}
 	})
 }

@@ -1,7 +1,7 @@
 package audit
 
 import (
-	"encoding/base64"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +19,20 @@ import (
 
 // LogOptions asks Run to check, beyond the lists, what the publisher signs
 // and records about them (docs/PUBLISHING.md): the latest checkpoint of
-// each list, the history, and earlier checkpoints an auditor kept.
+// each list, the history, earlier checkpoints an auditor kept, and the
+// settings every checkpoint commits to.
 //
 // The key, the checkpoints and the history are optional files: a source
 // that does not have them (an edge whose publisher has no log key, a
 // folder of lists only) gets those checks reported as skipped, with the
 // reason, unless Strict is set.
+//
+// What the log checks trust: the log key (Key, else the one the source
+// serves, which a platform that rewrites its lists can replace), the
+// settings (Options.SettingsGiven says whether the auditor obtained them
+// independently) and the earlier checkpoints in Since, which are the
+// auditor's own records. Everything else the source serves is checked
+// against those.
 type LogOptions struct {
 	// Key is the note verifier key of the checkpoints, as text
 	// ("powvote-solar+0dd4a274+Aep..."). Empty means the one the source
@@ -32,28 +40,27 @@ type LogOptions struct {
 	// since a platform that rewrites its lists can serve a new key too.
 	Key string
 	// Since holds earlier checkpoints (signed notes, as served) of either
-	// list, told apart by their origin. Each must verify under the key and
-	// be a prefix of the list as read now.
+	// list, told apart by their origin. Each must be a prefix of the list
+	// as read now, and verify under the key when there is one (see
+	// checkSince).
 	Since [][]byte
-	// Strict fails the checks that need the key, the checkpoints or the
-	// history when the source does not have them, rather than skipping
-	// them. It does not touch the platform-stamp check, whose key an open
-	// campaign legitimately lacks (see Options.UTCSignKey).
+	// Strict fails, rather than skips, the checks that need the key, the
+	// checkpoints or the history when the source does not have them. It
+	// also fails lines of a list that no verified checkpoint covers
+	// (without it they are reported as unsigned and left out of the
+	// tally), settings not obtained independently (Options.SettingsGiven),
+	// and a latest checkpoint without a settings line. It does not touch
+	// the platform-stamp check, whose key an open campaign legitimately
+	// lacks (see Options.UTCSignKey).
 	Strict bool
 }
 
 // Mark is the state of a list after its first Tree.N lines: its tree head
-// and, for the votes list, its tally in ballot order.
+// and, for the votes list, its tally in ballot order and its work.
 type Mark struct {
 	Tree  tlog.Tree
 	Tally []int
-}
-
-// Checkpoint is a checkpoint whose signature verified.
-type Checkpoint struct {
-	Origin string    `json:"origin"`
-	Tree   tlog.Tree `json:"tree"`
-	Note   []byte    `json:"-"` // the signed note as read, to keep for a later Since
+	Work  float64
 }
 
 // Skip is a check that was not made, and why.
@@ -83,48 +90,33 @@ func (g Growth) Ratio() float64 {
 	return float64(g.Largest) / g.Median
 }
 
+// Unsigned is a run of lines at the end of a list, beyond its latest
+// checkpoint, that no checkpoint whose signature verified covers. Without
+// LogOptions.Strict they are reported here and left out of the tally and
+// the work; with it they fail the checkpoint-size check.
+type Unsigned struct {
+	List  string `json:"list"`
+	First int64  `json:"first"` // 1-based
+	Last  int64  `json:"last"`
+}
+
 // LogReport is what LogOptions adds to a Report.
 type LogReport struct {
-	Key     string       `json:"key,omitempty"`      // the verifier key used
-	KeyFrom string       `json:"key_from,omitempty"` // "given", or the file it was read from
-	Vote    *Checkpoint  `json:"vote_checkpoint,omitempty"`
-	Auth    *Checkpoint  `json:"auth_checkpoint,omitempty"`
-	Since   []Checkpoint `json:"since,omitempty"`
-	History int          `json:"history_lines"`
-	Growth  []Growth     `json:"growth,omitempty"` // most unusual first
-	Skipped []Skip       `json:"skipped,omitempty"`
+	Key      string       `json:"key,omitempty"`      // the verifier key used
+	KeyFrom  string       `json:"key_from,omitempty"` // "given", or the file it was read from
+	Vote     *Checkpoint  `json:"vote_checkpoint,omitempty"`
+	Auth     *Checkpoint  `json:"auth_checkpoint,omitempty"`
+	Since    []Checkpoint `json:"since,omitempty"`
+	History  int          `json:"history_lines"`
+	Growth   []Growth     `json:"growth,omitempty"` // most unusual first
+	Unsigned []Unsigned   `json:"unsigned,omitempty"`
+	Skipped  []Skip       `json:"skipped,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
 }
 
 // Origins of the two lists' checkpoints.
 func VoteOrigin(campaign string) string { return "powvote/" + campaign + "/vote" }
 func AuthOrigin(campaign string) string { return "powvote/" + campaign + "/auth" }
-
-// OpenCheckpoint verifies a checkpoint's signature under v and reads its
-// text: origin, size and root hash (C2SP tlog-checkpoint; extension lines
-// are allowed and ignored).
-func OpenCheckpoint(data []byte, v note.Verifier) (*Checkpoint, error) {
-	n, err := note.Open(data, note.VerifierList(v))
-	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return nil, fmt.Errorf("not signed by %s", v.Name())
-		}
-		return nil, err
-	}
-	lines := strings.Split(n.Text, "\n")
-	if len(lines) < 4 || lines[len(lines)-1] != "" {
-		return nil, errors.New("not a checkpoint: want origin, size and root hash lines")
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
-		return nil, fmt.Errorf("not a checkpoint: size %q", lines[1])
-	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(lines[2])
-	if err != nil || len(raw) != len(tlog.Hash{}) {
-		return nil, fmt.Errorf("not a checkpoint: root hash %q", lines[2])
-	}
-	return &Checkpoint{Origin: lines[0], Tree: tlog.Tree{N: size, Hash: tlog.Hash(raw)}, Note: data}, nil
-}
 
 // ParseLogKey reads a note verifier key.
 func ParseLogKey(text string) (note.Verifier, error) {
@@ -143,18 +135,39 @@ type historyLine struct {
 	counts []int
 }
 
+// namedCheckpoint is a checkpoint and the file (or the earlier
+// checkpoint) it was read from.
+type namedCheckpoint struct {
+	name string
+	cp   *Checkpoint
+}
+
 // logState is what the publisher serves besides the lists, as read once
-// before them.
+// before them, and what the checks found.
 type logState struct {
 	settings *campaign.Settings
 	opt      *LogOptions
 	rep      *LogReport
 
+	settingsData   []byte // the bytes of the settings audited against
+	settingsHash   string // SettingsHash(settingsData)
+	settingsGiven  bool   // obtained independently of the source
+	servedSettings []byte // the source's settings file, read when settingsGiven; nil when it has none
+
 	verifier note.Verifier // nil without a key
 	keyErr   string        // why the key is unusable, "" when missing or fine
-	cps      [2][]byte     // latest checkpoints as read; nil when missing
+	cps      [2][]byte     // latest checkpoints as first read; nil when missing
 	history  []byte        // nil when missing
-	racing   bool          // the lists grew while being read: they are ahead of the files
+	reread   bool          // history is a second reading, taken after the lists
+
+	// Set by the checks. signed[i] is how many lines of list i a checkpoint
+	// whose signature verified covers, -1 when no latest checkpoint
+	// verified. verified is every checkpoint read whose signature verified
+	// (and the earlier ones, verified or not), latest the one of each list
+	// that covers signed[i] lines.
+	signed   [2]int64
+	verified []namedCheckpoint
+	latest   [2]*namedCheckpoint
 }
 
 // readOptional reads a whole file the source may not have; (nil, nil) when
@@ -178,8 +191,14 @@ func readOptional(src Source, name string) ([]byte, error) {
 	return b, nil
 }
 
-func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions) (*logState, error) {
-	st := &logState{settings: s, opt: opt, rep: &LogReport{}}
+// fetchLogs reads the key, the latest checkpoints, the history and, when
+// the settings were given, the settings the source serves: all before the
+// lists, so that the lists read are at least as long as what the
+// checkpoints and the history cover.
+func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions, settingsData []byte, given bool) (*logState, error) {
+	st := &logState{settings: s, opt: opt, rep: &LogReport{},
+		settingsData: settingsData, settingsHash: SettingsHash(settingsData), settingsGiven: given,
+		signed: [2]int64{-1, -1}}
 	key := opt.Key
 	st.rep.KeyFrom = "given"
 	if key == "" {
@@ -200,34 +219,36 @@ func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions) (*logState, er
 			st.verifier, st.rep.Key = v, strings.TrimSpace(key)
 		}
 	}
-	if err := st.fetchLatest(src); err != nil {
+	var err error
+	for i, name := range []string{VoteCheckpointName(s.Name), AuthCheckpointName(s.Name)} {
+		if st.cps[i], err = readOptional(src, name); err != nil {
+			return nil, err
+		}
+	}
+	if st.history, err = readOptional(src, HistoryName(s.Name)); err != nil {
 		return nil, err
+	}
+	if given {
+		if st.servedSettings, err = readOptional(src, SettingsName(s.Name)); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }
 
-// fetchLatest reads the latest checkpoints and the history.
-func (st *logState) fetchLatest(src Source) error {
-	var err error
-	for i, name := range []string{VoteCheckpointName(st.settings.Name), AuthCheckpointName(st.settings.Name)} {
-		if st.cps[i], err = readOptional(src, name); err != nil {
-			return err
-		}
-	}
-	st.history, err = readOptional(src, HistoryName(st.settings.Name))
-	return err
-}
-
 // wantMarks asks the scans for the tree heads and tallies the checks need:
-// at each checkpoint's size and each history line's.
+// at each checkpoint's size and each history line's. The votes list also
+// keeps the option of every line after the last of those sizes, so that a
+// history read again after the lists can be checked at any size up to
+// the list's end (list.tallyAt).
 func (st *logState) wantMarks(lists [2]*list) {
 	for i, l := range lists {
 		l.marks = make(map[int64]bool)
-		if cp := st.peekSize(st.cps[i]); cp > 0 {
+		if cp := peekSize(st.cps[i]); cp > 0 {
 			l.marks[cp] = true
 		}
 		for _, data := range st.opt.Since {
-			if cp := st.peekSize(data); cp > 0 {
+			if cp := peekSize(data); cp > 0 {
 				l.marks[cp] = true // marks on the other list cost nothing
 			}
 		}
@@ -236,10 +257,15 @@ func (st *logState) wantMarks(lists [2]*list) {
 	for _, h := range hist {
 		lists[0].marks[h.size] = true
 	}
+	votes := lists[0]
+	votes.keepTail, votes.tailFrom = true, 0
+	for n := range votes.marks {
+		votes.tailFrom = max(votes.tailFrom, n)
+	}
 }
 
 // peekSize reads a checkpoint's size without checking anything, or -1.
-func (st *logState) peekSize(data []byte) int64 {
+func peekSize(data []byte) int64 {
 	lines := strings.SplitN(string(data), "\n", 3)
 	if len(lines) < 3 {
 		return -1
@@ -277,6 +303,10 @@ func (st *logState) skip(check, reason string) {
 	st.rep.Skipped = append(st.rep.Skipped, Skip{Check: check, Reason: reason})
 }
 
+func (st *logState) warn(format string, args ...any) {
+	st.rep.Warnings = append(st.rep.Warnings, fmt.Sprintf(format, args...))
+}
+
 // missing skips check, or fails it under Strict.
 func (st *logState) missing(l *list, check, file, reason string) {
 	if st.opt.Strict {
@@ -286,47 +316,19 @@ func (st *logState) missing(l *list, check, file, reason string) {
 	st.skip(check, reason)
 }
 
-// check makes the log checks on the scanned lists.
-func (st *logState) check(src Source, lists [2]*list) error {
-	s := st.settings
-	nOpt := len(s.Options)
-	// The lists may have grown between reading the publisher's files and
-	// reading the lists; read them again then, once, so that a live
-	// publisher is compared with files of the same moment. The marks taken
-	// at the sizes first read still serve the earlier checks.
-	grew := false
-	for i, l := range lists {
-		if n := st.peekSize(st.cps[i]); n >= 0 && int64(l.lines) > n {
-			grew = true
-		}
+// open verifies a checkpoint under the key and checks its origin.
+func (st *logState) open(data []byte, origin string) (*Checkpoint, error) {
+	cp, err := OpenCheckpoint(data, st.verifier)
+	if err == nil && cp.Origin != origin {
+		err = fmt.Errorf("origin %q, want %q", cp.Origin, origin)
 	}
-	if hist, _ := parseHistory(st.history, nOpt); len(hist) > 0 && int64(lists[0].lines) > hist[len(hist)-1].size {
-		grew = true
-	}
-	if grew {
-		before := *st
-		if err := st.fetchLatest(src); err != nil {
-			return err
-		}
-		// Grown again, past the lists as read: the files of the first
-		// reading are kept, and what only timing explains is skipped
-		// rather than failed.
-		ahead := false
-		for i, l := range lists {
-			if st.peekSize(st.cps[i]) > int64(l.lines) {
-				ahead = true
-			}
-		}
-		if hist, _ := parseHistory(st.history, nOpt); len(hist) > 0 && hist[len(hist)-1].size > int64(lists[0].lines) {
-			ahead = true
-		}
-		if ahead {
-			*st = before
-			st.racing = true
-		}
-	}
+	return cp, err
+}
 
-	keyName := LogKeyName(s.Name)
+// check makes the log checks on the scanned lists. It reads from src again
+// only what the lists, read after the first reading, may have outgrown.
+func (st *logState) check(src Source, lists [2]*list) error {
+	keyName := LogKeyName(st.settings.Name)
 	switch {
 	case st.keyErr != "":
 		lists[0].failure(CheckCheckpointSignature, keyName, 0, st.keyErr)
@@ -335,14 +337,29 @@ func (st *logState) check(src Source, lists [2]*list) error {
 		st.skip(CheckCheckpointSize, "no log key")
 		st.skip(CheckCheckpointRoot, "no log key")
 	default:
-		st.checkLatest(lists)
+		if err := st.checkLatest(src, lists); err != nil {
+			return err
+		}
 	}
 	st.checkSince(lists)
-	st.checkHistory(lists[0], nOpt)
+	if err := st.checkHistory(src, lists[0], len(st.settings.Options)); err != nil {
+		return err
+	}
+	st.checkSettings(lists[0])
 	return nil
 }
 
-func (st *logState) checkLatest(lists [2]*list) {
+// checkLatest checks each list against its latest checkpoint, and finds
+// how many of its lines a verified checkpoint covers.
+//
+// The checkpoints were read before the lists, so a list may be longer
+// than its checkpoint: a live publisher published a batch in between. But
+// a dishonest source can pad a list the same way, with lines nobody
+// signed, so the extra lines count only once a checkpoint whose
+// signature verifies covers them (cover). Nothing is skipped because of
+// timing: what no verified checkpoint covers is unsigned, and fails under
+// Strict.
+func (st *logState) checkLatest(src Source, lists [2]*list) error {
 	s := st.settings
 	names := [2]string{VoteCheckpointName(s.Name), AuthCheckpointName(s.Name)}
 	origins := [2]string{VoteOrigin(s.Name), AuthOrigin(s.Name)}
@@ -354,57 +371,138 @@ func (st *logState) checkLatest(lists [2]*list) {
 			st.skip(CheckCheckpointRoot, names[i]+" is not published")
 			continue
 		}
-		cp, err := OpenCheckpoint(data, st.verifier)
-		if err == nil && cp.Origin != origins[i] {
-			err = fmt.Errorf("origin %q, want %q", cp.Origin, origins[i])
-		}
+		cp, err := st.open(data, origins[i])
 		if err != nil {
 			l.failure(CheckCheckpointSignature, names[i], 0, err.Error())
 			st.skip(CheckCheckpointSize, names[i]+" does not verify")
 			st.skip(CheckCheckpointRoot, names[i]+" does not verify")
 			continue
 		}
-		if i == 0 {
-			st.rep.Vote = cp
-		} else {
-			st.rep.Auth = cp
-		}
+		latest := &namedCheckpoint{names[i], cp}
+		st.verified = append(st.verified, *latest)
 		n := int64(l.lines)
-		if st.racing && cp.Tree.N < n {
-			st.skip(CheckCheckpointSize, fmt.Sprintf("%s grew while it was read; run the audit again", l.name))
-		} else if cp.Tree.N != n {
+		if cp.Tree.N > n {
 			l.failure(CheckCheckpointSize, names[i], 0,
 				fmt.Sprintf("the checkpoint counts %d lines, %s has %d", cp.Tree.N, l.name, n))
+			st.skip(CheckCheckpointRoot, fmt.Sprintf("%s: %s is shorter than the checkpoint", names[i], l.name))
+			st.setLatest(i, latest, n) // the failure says it all
+			continue
 		}
 		// The root is compared wherever the list reaches the checkpoint:
 		// a list longer than its checkpoint must still begin with it.
-		m, ok := l.mark(cp.Tree.N, len(s.Options))
-		switch {
-		case cp.Tree.N > n:
-			st.skip(CheckCheckpointRoot, fmt.Sprintf("%s: %s is shorter than the checkpoint", names[i], l.name))
-		case !ok:
-			// Only a checkpoint read again, after a growth, can lack a mark.
-			st.skip(CheckCheckpointRoot, fmt.Sprintf("%s grew while it was read; run the audit again", l.name))
-		case m.Tree.Hash != cp.Tree.Hash:
+		if m, ok := l.mark(cp.Tree.N, len(s.Options)); ok && m.Tree.Hash != cp.Tree.Hash {
 			l.failure(CheckCheckpointRoot, names[i], 0,
 				fmt.Sprintf("the checkpoint's root hash %s is not the tree hash %s of the first %d lines of %s", cp.Tree.Hash, m.Tree.Hash, cp.Tree.N, l.name))
 		}
+		signed := cp.Tree.N
+		if signed < n {
+			c, err := st.cover(src, l, names[i], origins[i])
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				latest, signed = c, n
+			}
+		}
+		st.setLatest(i, latest, signed)
+		if signed < n {
+			msg := fmt.Sprintf("lines %d to %d of %s are beyond its latest signed checkpoint (%d lines), and no checkpoint read covers them: they are not signed",
+				signed+1, n, l.name, signed)
+			if st.opt.Strict {
+				l.failure(CheckCheckpointSize, names[i], 0, msg)
+			} else {
+				st.skip(CheckCheckpointSize, msg+"; they are not counted")
+				st.rep.Unsigned = append(st.rep.Unsigned, Unsigned{List: l.name, First: signed + 1, Last: n})
+			}
+		}
+	}
+	return nil
+}
+
+func (st *logState) setLatest(i int, c *namedCheckpoint, signed int64) {
+	st.latest[i], st.signed[i] = c, signed
+	if i == 0 {
+		st.rep.Vote = c.cp
+	} else {
+		st.rep.Auth = c.cp
 	}
 }
 
+// cover looks for a checkpoint, signed by the key, of list l at exactly the
+// size read: the latest checkpoint read again (the publisher may have
+// caught up with the list), else the one the publisher keeps for every
+// size a batch ended at (name.<size>, docs/PUBLISHING.md). Every one read
+// must verify, the second reading of the latest included: a source that
+// answers it with a forged text fails checkpoint-signature. A latest
+// checkpoint that is further ahead again covers nothing by itself, since
+// the lines between are not read. It returns nil when none covers the
+// list.
+func (st *logState) cover(src Source, l *list, name, origin string) (*namedCheckpoint, error) {
+	n := int64(l.lines)
+	for _, file := range []string{name, name + "." + strconv.FormatInt(n, 10)} {
+		data, err := readOptional(src, file)
+		if err != nil {
+			return nil, err
+		}
+		if data == nil {
+			continue
+		}
+		cp, err := st.open(data, origin)
+		if err != nil {
+			if file == name {
+				err = fmt.Errorf("read again after %s: %w", l.name, err)
+			}
+			l.failure(CheckCheckpointSignature, file, 0, err.Error())
+			continue
+		}
+		st.verified = append(st.verified, namedCheckpoint{file, cp})
+		if cp.Tree.N != n {
+			if file != name {
+				l.failure(CheckCheckpointSize, file, 0, fmt.Sprintf("the checkpoint kept for %d lines counts %d", n, cp.Tree.N))
+			}
+			continue
+		}
+		if m, _ := l.mark(n, len(st.settings.Options)); m.Tree.Hash != cp.Tree.Hash {
+			l.failure(CheckCheckpointRoot, file, 0,
+				fmt.Sprintf("the checkpoint's root hash %s is not the tree hash %s of the %d lines of %s", cp.Tree.Hash, m.Tree.Hash, n, l.name))
+			return nil, nil
+		}
+		return &namedCheckpoint{file, cp}, nil
+	}
+	return nil, nil
+}
+
+// checkSince checks that each list extends the earlier checkpoints.
+//
+// The earlier checkpoints are the auditor's own records: what the log
+// showed them before, verified when it was saved (powvote audit
+// --save-checkpoints keeps only checkpoints whose signature verified). So
+// their roots are compared with the lists whether or not a log key is at
+// hand now: a check that waited for the source to serve a key would let a
+// source that rewrote its lists stop serving the key and pass. With a key
+// (given, or served), each must also verify under it: an earlier
+// checkpoint that does not was signed by another key, and a platform that
+// changed its log key has started a new log, which is a failure too.
+// Without one, the report says that the signatures were not verified.
 func (st *logState) checkSince(lists [2]*list) {
 	if len(st.opt.Since) == 0 {
 		st.skip(CheckConsistency, "no earlier checkpoint given")
 		return
 	}
-	if st.verifier == nil {
-		st.skip(CheckConsistency, "no log key to verify the earlier checkpoints with")
-		return
-	}
 	s := st.settings
+	unverified := 0
 	for k, data := range st.opt.Since {
 		what := fmt.Sprintf("earlier checkpoint %d", k+1)
-		cp, err := OpenCheckpoint(data, st.verifier)
+		var cp *Checkpoint
+		var err error
+		if st.verifier != nil {
+			if cp, err = OpenCheckpoint(data, st.verifier); err != nil {
+				err = fmt.Errorf("%w: the log key is not the one that signed it", err)
+			}
+		} else {
+			cp, err = openUnverified(data)
+			unverified++
+		}
 		if err != nil {
 			lists[0].failure(CheckConsistency, "", 0, fmt.Sprintf("%s: %v", what, err))
 			continue
@@ -420,6 +518,7 @@ func (st *logState) checkSince(lists [2]*list) {
 			continue
 		}
 		st.rep.Since = append(st.rep.Since, *cp)
+		st.verified = append(st.verified, namedCheckpoint{what, cp})
 		if cp.Tree.N > int64(l.lines) {
 			l.failure(CheckConsistency, l.name, 0, fmt.Sprintf("%s counts %d lines, the list now only %d", what, cp.Tree.N, l.lines))
 			continue
@@ -429,6 +528,50 @@ func (st *logState) checkSince(lists [2]*list) {
 			l.failure(CheckConsistency, l.name, 0,
 				fmt.Sprintf("%s at %d lines: its root hash %s is not the tree hash %s of the first %d lines now; the list was rewritten", what, cp.Tree.N, cp.Tree.Hash, m.Tree.Hash, cp.Tree.N))
 		}
+	}
+	if unverified > 0 {
+		st.warn("no log key: the %d earlier checkpoint(s) were compared by the roots they hold, as the auditor's own records, without verifying their signatures", unverified)
+	}
+}
+
+// checkSettings checks that every checkpoint that commits to settings
+// commits to the ones audited against, that the latest checkpoints do
+// commit to them, and that the settings are the auditor's own.
+func (st *logState) checkSettings(votes *list) {
+	name := SettingsName(st.settings.Name)
+	for _, v := range st.verified {
+		if v.cp.Settings != "" && v.cp.Settings != st.settingsHash {
+			votes.failure(CheckSettings, v.name, 0,
+				fmt.Sprintf("it commits to settings with SHA-256 %s, not to the settings audited against (%s)", v.cp.Settings, st.settingsHash))
+		}
+	}
+	var reasons []string
+	switch {
+	case st.settingsGiven && st.servedSettings != nil && !bytes.Equal(st.servedSettings, st.settingsData):
+		votes.failure(CheckSettings, name, 0,
+			fmt.Sprintf("the source serves settings with SHA-256 %s, not the ones given (%s)", SettingsHash(st.servedSettings), st.settingsHash))
+	case st.settingsGiven:
+	case st.opt.Strict:
+		votes.failure(CheckSettings, name, 0, "the settings were taken from the source under audit: nothing shows they are the ones the authority announced; give the auditor's own copy")
+	default:
+		reasons = append(reasons, "the settings were taken from the source under audit, not obtained independently")
+	}
+	if st.latest[0] == nil && st.latest[1] == nil {
+		reasons = append(reasons, "no latest checkpoint verified, so none commits to the settings")
+	}
+	for _, c := range st.latest {
+		if c == nil || c.cp.Settings != "" {
+			continue
+		}
+		msg := c.name + " has no settings line (a publisher from before the line signed it): the log key does not sign the settings"
+		if st.opt.Strict {
+			votes.failure(CheckSettings, c.name, 0, msg)
+		} else {
+			reasons = append(reasons, msg)
+		}
+	}
+	for _, r := range reasons {
+		st.skip(CheckSettings, r)
 	}
 }
 
@@ -480,19 +623,50 @@ func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]st
 	return hist, bad
 }
 
-func (st *logState) checkHistory(votes *list, nOpt int) {
+// checkHistory checks the history against the votes list: it only grows,
+// no count drops, every line's counts are the list's tally at its size,
+// and it reaches the list's signed size (all of the list when no
+// checkpoint verified).
+//
+// The history was read before the lists. When it stops short of them, the
+// publisher may have published in between, so it is read once more: a
+// history is append-only, so the first reading must be a prefix of the
+// second. The second reading may go beyond the lists as read; those
+// lines describe lines not read and are not checked, which the report
+// says.
+func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	s := st.settings
 	name := HistoryName(s.Name)
 	if st.history == nil {
 		st.missing(votes, CheckHistory, name, name+" is not published")
-		return
+		return nil
+	}
+	target := st.signed[0]
+	if target < 0 {
+		target = int64(votes.lines)
 	}
 	hist, bad := parseHistory(st.history, nOpt)
+	if len(hist) == 0 || hist[len(hist)-1].size < target {
+		data, err := readOptional(src, name)
+		if err != nil {
+			return err
+		}
+		switch {
+		case data == nil:
+		case !bytes.HasPrefix(data, st.history):
+			votes.failure(CheckHistory, name, 0, "it changed between two readings: the first is not the beginning of the second")
+		default:
+			st.history, st.reread = data, true
+			hist, bad = parseHistory(data, nOpt)
+		}
+	}
 	st.rep.History = len(hist) + len(bad)
 	fails := map[int]string{}
 	for ln, msg := range bad {
 		fails[ln] = msg
 	}
+	beyond := 0
+	last := int64(0) // the last size the lists reach
 	for i, h := range hist {
 		if i > 0 {
 			prev := hist[i-1]
@@ -517,26 +691,35 @@ func (st *logState) checkHistory(votes *list, nOpt int) {
 			}
 		}
 		if h.size > int64(votes.lines) {
+			if st.reread {
+				beyond++
+				continue
+			}
 			fails[h.line] = fmt.Sprintf("size %d, but %s has %d lines", h.size, votes.name, votes.lines)
 			continue
 		}
-		if m, ok := votes.mark(h.size, nOpt); ok && !slices.Equal(m.Tally, h.counts) {
-			fails[h.line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.counts), h.size, votes.name, joinInts(m.Tally))
+		last = max(last, h.size)
+		tally, ok := votes.tallyAt(h.size, nOpt)
+		switch {
+		case !ok:
+			// Only a second reading can name a size the first did not
+			// reach below the latest checkpoint's: not a history that
+			// grew.
+			fails[h.line] = fmt.Sprintf("size %d: no tally of %s was kept at that size", h.size, votes.name)
+		case !slices.Equal(tally, h.counts):
+			fails[h.line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.counts), h.size, votes.name, joinInts(tally))
 		}
 	}
-	// The last line is the list as it stands.
-	last := int64(0)
-	if len(hist) > 0 {
-		last = hist[len(hist)-1].size
+	if beyond > 0 {
+		st.warn("%s, read again after the lists, has %d line(s) beyond the %d lines of %s read: they were not checked", name, beyond, votes.lines, votes.name)
 	}
-	if last < int64(votes.lines) && st.racing {
-		st.skip(CheckHistory, fmt.Sprintf("%s grew while it was read; its last lines are not in the history read", votes.name))
-	} else if last < int64(votes.lines) {
+	// The history must reach the list as signed.
+	if last < target {
 		ln := st.rep.History
 		if ln == 0 {
-			votes.failure(CheckHistory, name, 0, fmt.Sprintf("the history is empty, but %s has %d lines", votes.name, votes.lines))
-		} else {
-			fails[ln] = fmt.Sprintf("the history stops at %d lines, %s has %d", last, votes.name, votes.lines)
+			votes.failure(CheckHistory, name, 0, fmt.Sprintf("the history is empty, but %s has %d lines", votes.name, target))
+		} else if _, failed := fails[ln]; !failed {
+			fails[ln] = fmt.Sprintf("the history stops at %d lines, %s has %d", last, votes.name, target)
 		}
 	}
 	lns := make([]int, 0, len(fails))
@@ -548,6 +731,7 @@ func (st *logState) checkHistory(votes *list, nOpt int) {
 		votes.failure(CheckHistory, name, ln, fails[ln])
 	}
 	st.rep.Growth = growth(hist, s.Options)
+	return nil
 }
 
 // growth finds each option's largest increase between consecutive history
@@ -585,11 +769,20 @@ func growth(hist []historyLine, options []string) []Growth {
 func (lr *LogReport) writeText(b *strings.Builder) {
 	for _, c := range []*Checkpoint{lr.Vote, lr.Auth} {
 		if c != nil {
-			fmt.Fprintf(b, "checkpoint %s: %d lines, root %s\n", c.Origin, c.Tree.N, c.Tree.Hash)
+			fmt.Fprintf(b, "checkpoint %s: %d lines, root %s", c.Origin, c.Tree.N, c.Tree.Hash)
+			if c.Settings != "" {
+				fmt.Fprintf(b, ", settings %s", c.Settings)
+			} else {
+				b.WriteString(", no settings line")
+			}
+			b.WriteByte('\n')
 		}
 	}
 	if lr.Key != "" {
 		fmt.Fprintf(b, "log key (%s): %s\n", lr.KeyFrom, lr.Key)
+	}
+	for _, w := range lr.Warnings {
+		fmt.Fprintf(b, "warning: %s\n", w)
 	}
 	if len(lr.Growth) > 0 {
 		fmt.Fprintf(b, "\nlargest growth between history lines (%d lines), against the median:\n", lr.History)

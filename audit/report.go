@@ -24,18 +24,26 @@ var descriptions = map[string]string{
 	CheckDuplicateVoterStamp: "no voter stamp is used twice",
 	CheckDuplicateMandate:    "no mandate votes twice",
 	CheckCountsEqual:         "as many votes as voters",
-	CheckCheckpointSignature: "the latest checkpoints are signed by the log key",
-	CheckCheckpointSize:      "the latest checkpoints count the lists' lines",
-	CheckCheckpointRoot:      "the latest checkpoints' roots are the lists' tree hashes",
+	CheckCheckpointSignature: "every checkpoint read is signed by the log key",
+	CheckCheckpointSize:      "every line of the lists is under a signed checkpoint",
+	CheckCheckpointRoot:      "the signed checkpoints' roots are the lists' tree hashes",
 	CheckConsistency:         "the lists extend the earlier checkpoints",
 	CheckHistory:             "the history grows and agrees with the votes list",
+	CheckSettings:            "the checkpoints commit to the settings, the auditor's own",
 }
 
 // WriteText writes the report for people: the tally, the counts, then
 // every check with its verdict and, for a failed one, its lines.
 func (r *Report) WriteText(w io.Writer) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "campaign %s: %d votes, %d voters\n\n", r.Campaign, r.Votes, r.Voters)
+	fmt.Fprintf(&b, "campaign %s: %d votes, %d voters\n", r.Campaign, r.Votes, r.Voters)
+	r.Settings.writeText(&b)
+	if r.Logs != nil {
+		for _, u := range r.Logs.Unsigned {
+			fmt.Fprintf(&b, "UNSIGNED: lines %d to %d of %s are beyond its latest signed checkpoint; they are not counted\n", u.First, u.Last, u.List)
+		}
+	}
+	b.WriteByte('\n')
 
 	width := len("option")
 	for _, t := range r.Tally {
@@ -111,6 +119,19 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(&b, "\nfailed: %s\n", strings.Join(r.Failed(), ", "))
 	}
 	io.WriteString(w, b.String())
+}
+
+// writeText says which settings the lists were checked against.
+func (s *SettingsSummary) writeText(b *strings.Builder) {
+	from := "given"
+	if !s.Given {
+		from = "from the source under audit, not obtained independently"
+	}
+	fmt.Fprintf(b, "settings sha256 %s (%s)\n", s.SHA256, from)
+	fmt.Fprintf(b, "threshold %d bits, from %s to %s\n", s.Threshold, s.Start, s.End)
+	for _, k := range s.Authorities {
+		fmt.Fprintf(b, "authority %s\n", k)
+	}
 }
 
 func joinInts(xs []int) string {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
@@ -220,7 +221,7 @@ func TestCloseAndRetractions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s checkpoint at %d: %v", word, size, err)
 			}
-			if got, want := n.Text, wantCheckpointText(t, "powvote/solar/"+word, leaves[:size]); got != want {
+			if got, want := n.Text, wantCheckpointText(t, "powvote/solar/"+word, leaves[:size], settings); got != want {
 				t.Errorf("%s checkpoint at %d:\n%s\nwant\n%s", listWords[i], size, got, want)
 			}
 		}
@@ -240,7 +241,11 @@ func TestCloseAndRetractions(t *testing.T) {
 			since = append(since, mustRead(t, filepath.Join(out, name)))
 		}
 	}
-	rep, err := audit.Run(context.Background(), audit.Dir(out), fromArchive, audit.Options{Logs: &audit.LogOptions{Key: vkey, Since: since, Strict: true}})
+	// The test's own copy of the settings stands for the auditor's.
+	rep, err := audit.Run(context.Background(), audit.Dir(out), fromArchive, audit.Options{
+		Logs:         &audit.LogOptions{Key: vkey, Since: since, Strict: true},
+		SettingsData: settings, SettingsGiven: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +313,10 @@ func mustFetch(t *testing.T, p *Publisher, path string) []byte {
 	return body
 }
 
-// wantCheckpointText is the text a checkpoint of these leaves must carry.
-func wantCheckpointText(t *testing.T, origin string, leaves []string) string {
+// wantCheckpointText is the text a checkpoint of these leaves must carry,
+// with the settings line of the settings file settings, written out here
+// rather than by audit.CheckpointText.
+func wantCheckpointText(t *testing.T, origin string, leaves []string, settings []byte) string {
 	t.Helper()
 	var hashes []tlog.Hash
 	for i, l := range leaves {
@@ -335,7 +342,9 @@ func wantCheckpointText(t *testing.T, origin string, leaves []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return origin + "\n" + strconv.Itoa(len(leaves)) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
+	sum := sha256.Sum256(settings)
+	return origin + "\n" + strconv.Itoa(len(leaves)) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n" +
+		"settings " + hex.EncodeToString(sum[:]) + "\n"
 }
 
 // TestFinish closes a campaign by hand before its collectors answer: the

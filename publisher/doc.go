@@ -160,25 +160,35 @@
 // tlog-tiles: leaf n is line n of the list without its "\n". After each
 // batch the publisher signs a C2SP tlog-checkpoint of each list with
 // Config.LogKey, a golang.org/x/mod/sumdb/note Ed25519 key named
-// powvote-C: a signed note whose text is three lines,
+// powvote-C: a signed note whose text (audit.CheckpointText, the one
+// definition writers and readers share) is four lines,
 //
 //	powvote/C/vote       the origin (powvote/C/auth for the voters list)
 //	308                  the number of lines, in decimal
 //	<base64 root hash>   tlog.TreeHash of the list at that size
+//	settings <hex>       lower-case hex SHA-256 of Config.Settings (/C-settings.yaml)
 //
-// followed by a blank line and the signature line. For example, with the
-// signer key PRIVATE+KEY+powvote-solar+0dd4a274+AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
+// followed by a blank line and the signature line. The fourth line is a
+// C2SP tlog-checkpoint extension line: it makes the log key sign the
+// settings (ballot, authorities, threshold, window) the lists are to be
+// audited against, so that a platform serving other settings, an
+// authority key of its own among them, would have to sign them too.
+// Clients and witnesses that follow C2SP accept and ignore extension
+// lines. Without Config.Settings the checkpoints have three lines. For
+// example, with the signer key PRIVATE+KEY+powvote-solar+0dd4a274+AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
 // (served as its verifier key
-// powvote-solar+0dd4a274+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs),
-// a votes list of campaign solar holding the one line of the worked
-// example of package lines has this checkpoint (TestExampleCheckpoint
-// checks it byte for byte):
+// powvote-solar+0dd4a274+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs)
+// and, for brevity, the 12 bytes "name: solar\n" as Config.Settings, a
+// votes list of campaign solar holding the one line of the worked example
+// of package lines has this checkpoint (TestExampleCheckpoint checks it
+// byte for byte):
 //
 //	powvote/solar/vote
 //	1
 //	7SzLwCSl0yXBYxbgIz+cLaOHWDMCIfcF+dMd4NIMo6U=
+//	settings d37e5747311cd2cf341f162afbec4495585e153769841018d80aedbadc89e548
 //
-//	— powvote-solar DdSidBA/hy7FqtTLZTxmvPuanBgdD2pVcdtn1RSVzaDTzGbItdFr9rKuntd2of/fuOmUeD8mkGBcC1U1llE5mDPx0wQ=
+//	— powvote-solar DdSidFnq28pm851LpPTC03zo7nGJYhh69vG4LhdKOWbOq3zfw5vPNpIhhtZL6wgVmEPVfb0HptkwGwNWexxzSX71KgI=
 //
 // Anyone who kept an
 // older checkpoint can ask for a consistency proof from the tiles (or
@@ -194,8 +204,16 @@
 // batch boundaries. Here the lists are the only record: the hash files
 // follow from them, and New cuts each to the committed tree and recomputes
 // whatever a crash left missing, then checks that the latest checkpoint
-// file is what the key signs for the recomputed tree (Ed25519 signatures
-// are deterministic), and refuses to start (ErrCorrupt) if it is not.
+// file is what the key signs for the recomputed tree and Config.Settings
+// (Ed25519 signatures are deterministic), and refuses to start
+// (ErrCorrupt) if it is not, naming settings that changed since they were
+// signed. One exception: a directory written before checkpoints carried
+// the settings line, whose latest checkpoint is the same text without it.
+// That file is served as the latest checkpoint as it stands, with a
+// warning in the log, and every checkpoint signed from the next batch on
+// carries the line; the earlier checkpoint files are left as they were.
+// An audit accepts such a checkpoint with a warning, and fails it under
+// --strict until the next batch has published one with the line.
 //
 // Tiles follow C2SP tlog-tiles, with the two lists as the entries: tile
 // height 8, hash tiles at C-vote/tile/<L>/<N>[.p/<W>] computed from the

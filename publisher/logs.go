@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/powvote/powvote/audit"
 )
 
 // tileHeight is the height of C2SP tlog-tiles tiles: 256 hashes wide.
@@ -137,16 +139,14 @@ func (c committedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// checkpointText is the body of a C2SP tlog-checkpoint, before signing.
-func checkpointText(origin string, size int64, root tlog.Hash) string {
-	return origin + "\n" + strconv.FormatInt(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
-}
-
-// signCheckpoint returns the signed note of a checkpoint. Ed25519
-// signatures are deterministic, so signing the same tree again gives the
-// same bytes: New uses that to check the checkpoint files.
-func signCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash) ([]byte, error) {
-	msg, err := note.Sign(&note.Note{Text: checkpointText(origin, size, root)}, s)
+// signCheckpoint returns the signed note of a checkpoint: its text is
+// audit.CheckpointText, the one definition auditors read it by, with the
+// settings line of settingsHash ("" for none). Ed25519 signatures are
+// deterministic, so signing the same tree again gives the same bytes: New
+// uses that to check the checkpoint files.
+func signCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash, settingsHash string) ([]byte, error) {
+	text := audit.CheckpointText(origin, tlog.Tree{N: size, Hash: root}, settingsHash)
+	msg, err := note.Sign(&note.Note{Text: text}, s)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't sign checkpoint %s %d: %w", origin, size, err)
 	}

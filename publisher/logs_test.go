@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
@@ -593,6 +595,76 @@ func TestLogsRestart(t *testing.T) {
 	}
 }
 
+// TestLogsRestartSettingsLine restarts a publisher over a directory
+// written before checkpoints carried the settings line: it starts, serves
+// the latest checkpoint as it was, and signs the next batch's with the
+// line; restarted with other settings, or none, it refuses to start and
+// names the settings.
+func TestLogsRestartSettingsLine(t *testing.T) {
+	dir, key, clock := t.TempDir(), testLogKey(t), &tickClock{}
+	settings := []byte("name: solar\n")
+	// Without Settings a publisher signs three-line checkpoints, exactly
+	// what one from before the line wrote.
+	p := logPublisher(t, dir, key, clock.now, nil)
+	items := randomItems(t, 6)
+	feed(t, p, votesOf(items[:3]), votersOf(items[:3]))
+	old, err := os.ReadFile(filepath.Join(dir, "solar-vote.checkpoint.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if strings.Count(string(old), "\n") != 5 || strings.Contains(string(old), "settings") {
+		t.Fatalf("a checkpoint without Settings:\n%s", old)
+	}
+
+	var log logBuffer
+	p = logPublisher(t, dir, key, clock.now, func(c *Config) {
+		c.Settings = settings
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	if code, got := fetch(t, p, "/solar-vote.checkpoint"); code != 200 || !bytes.Equal(got, old) {
+		t.Errorf("latest checkpoint after the restart: %d\n%s\nwant the one on disk\n%s", code, got, old)
+	}
+	if !strings.Contains(log.String(), "signed before checkpoints carried the settings line") {
+		t.Errorf("the restart does not warn:\n%s", log.String())
+	}
+	feed(t, p, votesOf(items[3:]), votersOf(items[3:]))
+	v, err := note.NewVerifier(p.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, word := range listWords {
+		latest, err := os.ReadFile(filepath.Join(dir, "solar-"+word+".checkpoint.6"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := audit.OpenCheckpoint(latest, v)
+		if err != nil || cp.Origin != p.origins[i] || cp.Tree.N != 6 || cp.Settings != audit.SettingsHash(settings) {
+			t.Errorf("%s checkpoint after the restart: %+v, %v", word, cp, err)
+		}
+		if _, got := fetch(t, p, "/solar-"+word+".checkpoint"); !bytes.Equal(got, latest) {
+			t.Errorf("%s: the latest checkpoint served is not the new one:\n%s", word, got)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "solar-vote.checkpoint.3")); !bytes.Equal(b, old) {
+		t.Errorf("the old checkpoint file changed:\n%s", b)
+	}
+	p.Close()
+
+	// The same settings again: it starts as usual.
+	logPublisher(t, dir, key, clock.now, func(c *Config) { c.Settings = settings }).Close()
+	for _, other := range [][]byte{[]byte("name: solar\nthreshold: 1\n"), nil} {
+		_, err := New(Config{
+			Campaign: "solar", Pairs: [][2]string{{"http://127.0.0.1:1", "http://127.0.0.1:2"}}, Link: mtls.NewPlain("solar").Link("publisher", mtls.AnyInstance),
+			Dir: dir, Clock: clock.now, LogKey: key, Options: testOptions, Settings: other,
+		})
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "commits to settings with SHA-256 "+audit.SettingsHash(settings)) ||
+			!strings.Contains(err.Error(), "the settings changed after the log signed them") {
+			t.Errorf("New with settings %q: %v", other, err)
+		}
+	}
+}
+
 // TestLogKeyRefused checks that New names a log key it cannot use.
 func TestLogKeyRefused(t *testing.T) {
 	other, _, err := note.GenerateKey(rand.Reader, "powvote-town")
@@ -619,8 +691,9 @@ func TestLogKeyRefused(t *testing.T) {
 func TestExampleCheckpoint(t *testing.T) {
 	const skey = "PRIVATE+KEY+powvote-solar+0dd4a274+AQcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"
 	const vkey = "powvote-solar+0dd4a274+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs"
-	const want = "powvote/solar/vote\n1\n7SzLwCSl0yXBYxbgIz+cLaOHWDMCIfcF+dMd4NIMo6U=\n\n" +
-		"— powvote-solar DdSidBA/hy7FqtTLZTxmvPuanBgdD2pVcdtn1RSVzaDTzGbItdFr9rKuntd2of/fuOmUeD8mkGBcC1U1llE5mDPx0wQ=\n"
+	const want = "powvote/solar/vote\n1\n7SzLwCSl0yXBYxbgIz+cLaOHWDMCIfcF+dMd4NIMo6U=\n" +
+		"settings d37e5747311cd2cf341f162afbec4495585e153769841018d80aedbadc89e548\n\n" +
+		"— powvote-solar DdSidFnq28pm851LpPTC03zo7nGJYhh69vG4LhdKOWbOq3zfw5vPNpIhhtZL6wgVmEPVfb0HptkwGwNWexxzSX71KgI=\n"
 	doc, err := os.ReadFile("doc.go")
 	if err != nil {
 		t.Fatal(err)
@@ -631,7 +704,7 @@ func TestExampleCheckpoint(t *testing.T) {
 		}
 	}
 
-	p := logPublisher(t, t.TempDir(), skey, (&tickClock{}).now, nil)
+	p := logPublisher(t, t.TempDir(), skey, (&tickClock{}).now, func(c *Config) { c.Settings = []byte("name: solar\n") })
 	if p.vkey != vkey {
 		t.Errorf("verifier key %q, want %q", p.vkey, vkey)
 	}

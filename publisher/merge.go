@@ -405,7 +405,7 @@ func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error
 		if err != nil {
 			return 0, fmt.Errorf("tree of %s: %w", p.listPath(i), err)
 		}
-		if cps[i], err = signCheckpoint(p.signer, p.origins[i], size, root); err != nil {
+		if cps[i], err = signCheckpoint(p.signer, p.origins[i], size, root, p.settingsHash); err != nil {
 			return 0, err
 		}
 		if err := writeFileSync(p.checkpointPath(i, size), cps[i]); err != nil {

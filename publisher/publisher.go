@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/mtls"
@@ -45,7 +46,12 @@ type Config struct {
 	CloseDelay time.Duration
 	// Settings is the campaign's public settings file, as
 	// campaign.Settings.Marshal writes it, served as /C-settings.yaml and
-	// put in the archive; nil: not served.
+	// put in the archive. With LogKey, every checkpoint signed commits to
+	// these exact bytes (the settings line of audit.CheckpointText), so
+	// they must not change during the campaign: New refuses to start when
+	// the latest checkpoint commits to other settings. nil: not served,
+	// and the checkpoints carry no settings line, which a strict audit
+	// refuses.
 	Settings []byte
 	// The public keys that stay secret during the campaign, published in
 	// /C-keys.txt once it is closed: UTC-SIGN tells genuine stamps from
@@ -223,10 +229,13 @@ type Publisher struct {
 	// otherwise and the fields below are unused).
 	logs    bool
 	signer  note.Signer
-	vkey    string        // the verifier key of signer, served as /C-log.vkey
-	origins [2]string     // "powvote/C/vote", "powvote/C/auth"
-	history *os.File      // C-history.log; written like the lists
-	hashes  [2]*hashStore // stored hashes of each list's tree
+	vkey    string    // the verifier key of signer, served as /C-log.vkey
+	origins [2]string // "powvote/C/vote", "powvote/C/auth"
+	// settingsHash is audit.SettingsHash of Config.Settings, the settings
+	// line of every checkpoint signed; "" without Config.Settings.
+	settingsHash string
+	history      *os.File      // C-history.log; written like the lists
+	hashes       [2]*hashStore // stored hashes of each list's tree
 
 	// The retracted list (retract.go): appended by rounds, served below
 	// the size in the snapshot.
@@ -331,7 +340,10 @@ func New(cfg Config) (*Publisher, error) {
 		p.logs = true
 		p.signer, _ = note.NewSigner(cfg.LogKey) // checked by validate
 		p.vkey, _ = verifierKey(cfg.LogKey)
-		p.origins = [2]string{"powvote/" + cfg.Campaign + "/vote", "powvote/" + cfg.Campaign + "/auth"}
+		p.origins = [2]string{audit.VoteOrigin(cfg.Campaign), audit.AuthOrigin(cfg.Campaign)}
+		if cfg.Settings != nil {
+			p.settingsHash = audit.SettingsHash(cfg.Settings)
+		}
 	}
 	if err := p.open(); err != nil {
 		p.closeFiles()

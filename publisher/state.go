@@ -16,8 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -204,28 +206,21 @@ func (p *Publisher) openLogs() error {
 }
 
 // recoverLogs, once the lists are read back and their hashes complete,
-// checks the latest checkpoint files against the trees and removes those
-// that a crash left above the committed size.
+// checks the latest checkpoint files against the trees (latestCheckpoint)
+// and removes those that a crash left above the committed size.
 func (p *Publisher) recoverLogs() error {
 	for i := range p.hashes {
 		root, err := tlog.TreeHash(p.st.Lines, p.hashes[i])
 		if err != nil {
 			return fmt.Errorf("publisher: tree of %s: %w", p.listPath(i), err)
 		}
-		cp, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root)
+		cp, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root, p.settingsHash)
 		if err != nil {
 			return fmt.Errorf("publisher: %w", err)
 		}
 		if p.st.Lines > 0 {
-			// The same key over the same tree signs the same bytes: a
-			// difference means another key or other lists.
-			path := p.checkpointPath(i, p.st.Lines)
-			onDisk, err := os.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("publisher: latest checkpoint: %w: %w", err, ErrCorrupt)
-			}
-			if string(onDisk) != string(cp) {
-				return fmt.Errorf("publisher: %s is not what LogKey signs for %s: %w", path, p.listPath(i), ErrCorrupt)
+			if cp, err = p.latestCheckpoint(i, root, cp); err != nil {
+				return err
 			}
 		}
 		p.checkpoint[i] = cp
@@ -251,6 +246,56 @@ func (p *Publisher) recoverLogs() error {
 		}
 	}
 	return nil
+}
+
+// latestCheckpoint checks the checkpoint file of list i at the committed
+// size against want, what the key signs today for its tree (root), and
+// returns the checkpoint to serve as the latest.
+//
+// The same key over the same tree and settings signs the same bytes, so a
+// file that differs was signed by another key, over other lists, or for
+// other settings, and New refuses to start (ErrCorrupt), naming a change
+// of settings, since the checkpoints committed to the settings the
+// campaign was audited against. One difference is expected: a directory
+// written before checkpoints carried the settings line. Its latest
+// checkpoint, the same text without the line, is served as it stands (it
+// is the file of its size, which clients may have kept, and a second
+// checkpoint of one size would serve two texts for it); the checkpoints
+// of the next batch carry the line.
+func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte, error) {
+	path := p.checkpointPath(i, p.st.Lines)
+	onDisk, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("publisher: latest checkpoint: %w: %w", err, ErrCorrupt)
+	}
+	if string(onDisk) == string(want) {
+		return want, nil
+	}
+	if p.settingsHash != "" {
+		before, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root, "")
+		if err != nil {
+			return nil, fmt.Errorf("publisher: %w", err)
+		}
+		if string(onDisk) == string(before) {
+			p.log.Warn("the latest checkpoint was signed before checkpoints carried the settings line: it is served as it is, and the next batch's checkpoints carry the line",
+				"file", path)
+			return onDisk, nil
+		}
+	}
+	if v, err := note.NewVerifier(p.vkey); err == nil {
+		cp, err := audit.OpenCheckpoint(onDisk, v)
+		if err == nil && cp.Tree == (tlog.Tree{N: p.st.Lines, Hash: root}) && cp.Settings != p.settingsHash {
+			was, now := "commits to settings with SHA-256 "+cp.Settings, "Config.Settings hash to "+p.settingsHash
+			if cp.Settings == "" {
+				was = "has no settings line"
+			}
+			if p.settingsHash == "" {
+				now = "Config.Settings is not set"
+			}
+			return nil, fmt.Errorf("publisher: %s %s, but %s: the settings changed after the log signed them: %w", path, was, now, ErrCorrupt)
+		}
+	}
+	return nil, fmt.Errorf("publisher: %s is not what LogKey signs for %s: %w", path, p.listPath(i), ErrCorrupt)
 }
 
 // recoverList cuts list i to its committed size and reads it back.

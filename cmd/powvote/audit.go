@@ -28,21 +28,46 @@ public data allows: the format of every line, every vote's proof of work
 against the threshold, that every option is on the ballot and every stamp
 time inside the campaign, every mandate's signature and authority, that no
 mandate, nonce or voter stamp stands twice, and that there are as many votes
-as voters. Prints the tally and each check's verdict with the line numbers
-that fail it. Exits 0 only when every check passes.
+as voters. Prints the tally, the settings it checked against (their SHA-256,
+the authority keys, the threshold and the window) and each check's verdict
+with the line numbers that fail it. Exits 0 only when every check passes.
 
 It also checks what the publisher signs about the lists
-(docs/PUBLISHING.md): both latest checkpoints must verify under the log key
-(<campaign>-log.vkey, or --log-key, better obtained independently of the
-platform), carry their list's origin, count the list's lines and have its
-tree hash as root. Each --since checkpoint, kept from an earlier audit
-(--save-checkpoints), must be a prefix of its list now. The history
+(docs/PUBLISHING.md). Both latest checkpoints, and every checkpoint read
+after them, must verify under the log key and carry their list's origin;
+every line of each list must be under a verified checkpoint whose root is
+the list's tree hash at its size. A list read longer than its checkpoint
+(the publisher published meanwhile, or padded the list) is covered by the
+checkpoint the publisher keeps for that size (<campaign>-vote.checkpoint.N);
+lines no verified checkpoint covers are unsigned: they fail under --strict,
+and otherwise the report names them and leaves them out of the tally. Each
+--since checkpoint must be a prefix of its list now. The history
 (<campaign>-history.log) must grow, no option's count may drop, and each
 line's counts must be the tally of the votes list at its size; the report
 also shows each option's largest growth from one history line to the next
-against its median growth, which is worth a look but is no failure. A source
-that does not have the key, the checkpoints or the history gets those
-checks skipped, unless --strict.
+against its median growth, which is worth a look but is no failure. Every
+checkpoint commits to the settings (a "settings <SHA-256>" line); each
+must name the SHA-256 of the settings checked against, and with --settings
+the file SOURCE serves as <campaign>-settings.yaml must be that file, byte
+for byte. A source that does not have the key, the checkpoints or the
+history gets those checks skipped, unless --strict.
+
+What it trusts, and where it must come from:
+  - the settings (ballot, authority keys, threshold, window): --settings
+    FILE, the copy the election authority announced, obtained apart from
+    SOURCE. Without it they are read from SOURCE, the platform under audit,
+    which could add an authority key of its own and pad both lists with
+    mandates it signed itself; the report says so, and --strict fails.
+  - the log key: --log-key, obtained apart from SOURCE (for example kept
+    from the campaign's start). Without it the key SOURCE serves is used,
+    and a platform that rewrote its lists can serve a new key with them.
+  - the checkpoints you kept (--since): your own record of what the lists
+    were. --save-checkpoints keeps only checkpoints whose signature
+    verified. Their roots are compared with the lists even when no key is
+    at hand, and with a key they must verify under it: a log key that
+    changed fails.
+A checkpoint without a settings line (signed by a publisher from before
+the line) is accepted with a warning, and fails under --strict.
 
 Once the campaign has closed, every vote's P-SIG must be a UTC-SIGN
 signature of its P-UTC: a decoy stamp (UTC-HOLE) or a forged one must
@@ -56,18 +81,16 @@ under --strict: that is what an open campaign looks like.
 SOURCE is the base URL of an edge or a publisher, or a folder holding the
 downloaded <campaign>-vote.log and <campaign>-auth.log.
 
-The public settings (ballot, authorities, threshold, dates) come from
---settings, else from the folder (<campaign>-settings.yaml, then
-campaign.yaml), else from <SOURCE>/<campaign>-settings.yaml. Settings taken
-from the platform under audit are only as trustworthy as the platform: an
-auditor should compare them with the ones the authority announced.
+The public settings come from --settings, else from the folder
+(<campaign>-settings.yaml, then campaign.yaml), else from
+<SOURCE>/<campaign>-settings.yaml.
 
 Examples:
-  powvote audit http://127.0.0.1:8080 --settings powvote-data/solar/campaign.yaml
+  powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey --strict
   powvote audit ./downloads --campaign solar --json
-  powvote audit http://127.0.0.1:8080 --settings campaign.yaml --log-key solar-log.vkey \
+  powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey \
       --since kept/solar-vote.checkpoint.308 --save-checkpoints kept
-  powvote audit ./solar --utc-sign-key solar-utc-sign.pub
+  powvote audit ./solar --settings solar-settings.yaml --utc-sign-key solar-utc-sign.pub
 `
 
 // bigList is the size from which a progress bar is worth drawing.
@@ -75,7 +98,7 @@ const bigList = 4 << 20
 
 func runAudit(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "audit", "SOURCE [--settings FILE] [--campaign C] [--workers N] [--json]", auditHelp)
-	settingsFile := fs.String("settings", "", "the campaign's public settings (a campaign.yaml)")
+	settingsFile := fs.String("settings", "", "the campaign's public settings `FILE` as the authority announced them, obtained apart from SOURCE (default: the ones SOURCE serves)")
 	name := fs.String("campaign", "", "campaign name (default: the one the settings name)")
 	workers := fs.Int("workers", 0, "verifying goroutines (default: all cores)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
@@ -83,7 +106,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	var since stringList
 	fs.Var(&since, "since", "an earlier checkpoint `FILE` of either list that the lists must extend; repeatable")
 	saveDir := fs.String("save-checkpoints", "", "write the checkpoints verified into `DIR`, for a later --since")
-	strict := fs.Bool("strict", false, "fail, rather than skip, when SOURCE lacks the log key, the checkpoints or the history")
+	strict := fs.Bool("strict", false, "fail, rather than skip or warn, when SOURCE lacks the log key, the checkpoints or the history, when lines are not under a signed checkpoint, when a latest checkpoint has no settings line, and without --settings")
 	utcSignKey := fs.String("utc-sign-key", "", "the UTC-SIGN public key (base64 or hex), or a file holding it (default: the one SOURCE's keys file gives, after the close)")
 	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
@@ -115,7 +138,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	settings, from, err := auditSettings(src, pos[0], *settingsFile, *name)
+	settings, settingsData, from, err := auditSettings(src, pos[0], *settingsFile, *name)
 	if err != nil {
 		return err
 	}
@@ -137,8 +160,10 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 			bar.add(int(done - shown))
 			shown = done
 		},
-		Logs:       logs,
-		UTCSignKey: utcSign,
+		Logs:          logs,
+		UTCSignKey:    utcSign,
+		SettingsData:  settingsData,
+		SettingsGiven: *settingsFile != "",
 	})
 	bar.finish()
 	if err != nil {
@@ -186,25 +211,27 @@ func auditSource(ctx context.Context, s string) (audit.Source, error) {
 	return audit.Dir(s), nil
 }
 
-// auditSettings finds the campaign's public settings and says where they
-// came from.
-func auditSettings(src audit.Source, source, file, name string) (*campaign.Settings, string, error) {
-	check := func(s *campaign.Settings, from string) (*campaign.Settings, string, error) {
+// auditSettings finds the campaign's public settings, with the exact bytes
+// they were read from, and says where they came from. Only --settings FILE
+// is the auditor's own copy; the others come from SOURCE, the platform
+// under audit.
+func auditSettings(src audit.Source, source, file, name string) (*campaign.Settings, []byte, string, error) {
+	check := func(s *campaign.Settings, data []byte, from string) (*campaign.Settings, []byte, string, error) {
 		if name != "" && s.Name != name {
-			return nil, "", fmt.Errorf("the settings in %s are for campaign %q, not %q", from, s.Name, name)
+			return nil, nil, "", fmt.Errorf("the settings in %s are for campaign %q, not %q", from, s.Name, name)
 		}
-		return s, from, nil
+		return s, data, from, nil
 	}
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, "", fmt.Errorf("couldn't read the settings: %w", err)
+			return nil, nil, "", fmt.Errorf("couldn't read the settings: %w", err)
 		}
 		s, err := campaign.Parse(data)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", file, err)
+			return nil, nil, "", fmt.Errorf("%s: %w", file, err)
 		}
-		return check(s, file)
+		return check(s, data, file)
 	}
 	var candidates []string
 	if name != "" {
@@ -218,37 +245,37 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 		candidates = append(candidates, campaign.SettingsFile)
 	}
 	for _, c := range candidates {
-		s, err := openSettings(src, c)
+		s, data, err := openSettings(src, c)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		return check(s, where(source, c))
+		return check(s, data, where(source, c))
 	}
 	if name == "" {
-		return nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves C-settings.yaml")
+		return nil, nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves C-settings.yaml")
 	}
-	return nil, "", usagef("no settings: %s has no %s; give --settings FILE", source, strings.Join(candidates, " or "))
+	return nil, nil, "", usagef("no settings: %s has no %s; give --settings FILE", source, strings.Join(candidates, " or "))
 }
 
-func openSettings(src audit.Source, name string) (*campaign.Settings, error) {
+func openSettings(src audit.Source, name string) (*campaign.Settings, []byte, error) {
 	r, err := src.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer r.Close()
 	// Parse refuses more than 1 MiB; reading one byte more lets it say so.
 	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", name, err)
+		return nil, nil, fmt.Errorf("couldn't read %s: %w", name, err)
 	}
 	s, err := campaign.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return s, nil
+	return s, data, nil
 }
 
 func where(source, name string) string {

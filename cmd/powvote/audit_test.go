@@ -74,6 +74,19 @@ func TestAudit(t *testing.T) {
 	if !strings.Contains(r.stdout, "every check passed") || !strings.Contains(r.stdout, "largest growth") {
 		t.Errorf("report:\n%s", r.stdout)
 	}
+	// The report names the settings it checked against, and the
+	// checkpoints commit to the same hash.
+	settingsBytes, err := os.ReadFile(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settingsHash := audit.SettingsHash(settingsBytes)
+	if !strings.Contains(r.stdout, "settings sha256 "+settingsHash+" (given)") ||
+		!strings.Contains(r.stdout, "authority "+base64.StdEncoding.EncodeToString(s.Authorities[0])) ||
+		!strings.Contains(r.stdout, fmt.Sprintf("threshold %d bits", s.Threshold)) ||
+		!strings.Contains(r.stdout, "settings "+settingsHash+"\n") {
+		t.Errorf("the report does not name the settings %s:\n%s", settingsHash, r.stdout)
+	}
 	// The edge also serves the settings: the audit can take them from it.
 	if r := run(t, "audit", p.edge, "--campaign", "solar"); r.code != 0 || !strings.Contains(r.stdout, "settings: "+p.edge+"/solar-settings.yaml") {
 		t.Errorf("audit of the edge with its own settings: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
@@ -91,6 +104,10 @@ func TestAudit(t *testing.T) {
 		rep.Logs == nil || rep.Logs.Vote == nil || rep.Logs.Vote.Tree.N != n || rep.Logs.History != 2 {
 		t.Errorf("--json report %+v, logs %+v", rep, rep.Logs)
 	}
+	if rep.Settings.SHA256 != settingsHash || !rep.Settings.Given || rep.Settings.Threshold != s.Threshold ||
+		len(rep.Settings.Authorities) != len(s.Authorities) || rep.Logs.Vote.Settings != settingsHash {
+		t.Errorf("--json settings %+v, checkpoint %+v; want %s", rep.Settings, rep.Logs.Vote, settingsHash)
+	}
 
 	// A folder of downloads, with the settings beside the lists.
 	files := map[string]string{"solar-vote.log": votes, "solar-auth.log": auths}
@@ -104,8 +121,13 @@ func TestAudit(t *testing.T) {
 	}
 	files[campaign.SettingsFile] = string(b)
 	dir := auditFolder(t, files)
-	if r := run(t, "audit", dir, "--strict"); r.code != 0 || strings.Contains(r.stdout, "skip  checkpoint") {
+	if r := run(t, "audit", dir, "--strict", "--settings", settings); r.code != 0 || strings.Contains(r.stdout, "skip  checkpoint") || strings.Contains(r.stdout, "skip  settings") {
 		t.Fatalf("audit of the folder: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	// --strict needs the auditor's own settings: those beside the lists
+	// came with them.
+	if r := run(t, "audit", dir, "--strict"); r.code != 1 || !strings.Contains(r.stdout, "FAIL  settings ") || !strings.Contains(r.stdout, "taken from the source under audit") {
+		t.Errorf("--strict without --settings: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	// The key given out of band, as a file and as text.
 	vkey := filepath.Join(kept, "solar-log.vkey")
@@ -158,10 +180,20 @@ func TestAudit(t *testing.T) {
 			[]string{audit.CheckCheckpointRoot}},
 		{"the tail truncated", map[string]string{"solar-vote.log": join(vl[:batch]), "solar-auth.log": join(al[:batch])}, nil,
 			[]string{audit.CheckCheckpointSize, audit.CheckHistory}},
-		{"a duplicate mandate appended", map[string]string{"solar-auth.log": join(al, al[:1])}, nil,
+		// A line beyond the checkpoint is unsigned: named, not counted,
+		// and a failure under --strict.
+		{"a duplicate mandate appended", map[string]string{"solar-auth.log": join(al, al[:1])}, []string{"--strict", "--settings", settings},
 			[]string{audit.CheckDuplicateMandate, audit.CheckCountsEqual, audit.CheckCheckpointSize}},
-		{"a vote below the threshold inserted", map[string]string{"solar-vote.log": join(vl[:batch], []string{auditWeakVote(t, vl[0], s.Threshold)}, vl[batch:])}, nil,
+		{"a vote below the threshold inserted", map[string]string{"solar-vote.log": join(vl[:batch], []string{auditWeakVote(t, vl[0], s.Threshold)}, vl[batch:])},
+			[]string{"--strict", "--settings", settings},
 			[]string{audit.CheckProofOfWork, audit.CheckCheckpointSize}},
+		// A platform that serves settings with an authority key of its own:
+		// the checkpoints it signed commit to the settings it started
+		// with, and the auditor's own copy is not what it serves.
+		{"the settings served with an authority added", map[string]string{campaign.SettingsFile: auditAddAuthority(t, files[campaign.SettingsFile])}, nil,
+			[]string{audit.CheckSettings}},
+		{"the settings served with an authority added, --settings", map[string]string{"solar-settings.yaml": auditAddAuthority(t, files[campaign.SettingsFile])},
+			[]string{"--settings", settings}, []string{audit.CheckSettings}},
 		{"a rewritten list against --since", map[string]string{"solar-vote.log": join(inBatch)}, []string{"--since", since[0]},
 			[]string{audit.CheckConsistency, audit.CheckCheckpointRoot}},
 		{"a forged checkpoint", map[string]string{"solar-vote.checkpoint": strings.Replace(files["solar-vote.checkpoint"], "\n8\n", "\n9\n", 1)}, nil,
@@ -201,7 +233,8 @@ func auditPlatformStamps(t *testing.T, data, dir string, files map[string]string
 	b64 := base64.StdEncoding.EncodeToString
 	keys := "utc-sign " + b64(signPub) + "\nutc-hole " + b64(c.Secrets.UTCHole.Public().(ed25519.PublicKey)) + "\n"
 
-	if r := run(t, "audit", dir, "--strict"); r.code != 0 || !strings.Contains(r.stdout, "skip  platform-stamp ") || !strings.Contains(r.stdout, "has not closed") {
+	settings := filepath.Join(data, "solar", campaign.SettingsFile)
+	if r := run(t, "audit", dir, "--strict", "--settings", settings); r.code != 0 || !strings.Contains(r.stdout, "skip  platform-stamp ") || !strings.Contains(r.stdout, "has not closed") {
 		t.Errorf("platform stamps of an open campaign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	keyFile := filepath.Join(t.TempDir(), "utc-sign.pub")
@@ -217,7 +250,7 @@ func auditPlatformStamps(t *testing.T, data, dir string, files map[string]string
 
 	closed := maps.Clone(files)
 	closed["solar-keys.txt"] = keys
-	if r := run(t, "audit", auditFolder(t, closed), "--strict"); r.code != 0 || !strings.Contains(r.stdout, "ok    platform-stamp ") || !strings.Contains(r.stdout, "utc-sign key (solar-keys.txt)") {
+	if r := run(t, "audit", auditFolder(t, closed), "--strict", "--settings", settings); r.code != 0 || !strings.Contains(r.stdout, "ok    platform-stamp ") || !strings.Contains(r.stdout, "utc-sign key (solar-keys.txt)") {
 		t.Errorf("audit of a closed campaign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -292,6 +325,25 @@ func auditFolder(t *testing.T, files map[string]string) string {
 		auditWriteFile(t, filepath.Join(dir, name), text)
 	}
 	return dir
+}
+
+// auditAddAuthority returns settings with one more authority key.
+func auditAddAuthority(t *testing.T, settings string) string {
+	t.Helper()
+	s, err := campaign.Parse([]byte(settings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Authorities = append(s.Authorities, pub)
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // auditOtherOption returns a vote line (with its line feed) for another
