@@ -170,7 +170,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
 		// The odd instance takes the even one's receipts: see keptReceipt.
-		PreferTwinReceipts: cfg.Instance%2 == 1})
+		PreferTwinReceipts: cfg.Instance%2 == 1,
+		// A retraction is signed by the key that signed the retracted
+		// vote's receipt: its holder can hold the platform to both.
+		ReceiptKey: cfg.Secrets.ReceiptKey, Campaign: cfg.Settings.Name})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}
@@ -516,7 +519,11 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	sign := !bytes.Equal(h.Peek("Receipt-Sign"), []byte("no"))
 	// 481, 486 and the durable record, in one transaction of the store,
 	// with the receipt: a repeat of the vote gets the receipt kept then.
-	res, err := s.st.Accept(context.Background(), voter, v, store.Receipt{Decoys: s.drawDecoys(idx), Given: sign})
+	decoys := string(h.Peek("Decoys"))
+	if !s.validDecoys(decoys, idx, v.Voter) {
+		decoys = s.drawDecoys(idx)
+	}
+	res, err := s.st.Accept(context.Background(), voter, v, store.Receipt{Decoys: decoys, Given: sign})
 	if errors.Is(err, store.ErrAlreadyVoted) || errors.Is(err, store.ErrDuplicateVote) {
 		// ErrDuplicateVote: this very vote (nonce, voter stamp) is recorded
 		// under another mandate, a replay after the edge forgot the nonce.
@@ -575,6 +582,31 @@ func (s *Server) drawDecoys(chosen int) string {
 		}
 	}
 	return b.String()
+}
+
+// validDecoys reports whether d, the edge's Decoys header, can be the
+// decoys of a receipt for a vote for option chosen with voter stamp own:
+// one field per option, "*" at chosen and only there, a voter stamp other
+// than own or "-" elsewhere. The edge draws them from every pair's recent
+// votes (edge/decoys.go), which this instance cannot see; without them,
+// or with a malformed header, it draws its own from its pair's.
+func (s *Server) validDecoys(d string, chosen int, own string) bool {
+	f := strings.Split(d, ",")
+	if d == "" || len(f) != len(s.cfg.Settings.Options) {
+		return false
+	}
+	for i, x := range f {
+		switch {
+		case i == chosen:
+			if x != "*" {
+				return false
+			}
+		case x == "-":
+		case x == own || store.CheckVoterStamp(x) != nil:
+			return false
+		}
+	}
+	return true
 }
 
 // receipt builds the receipt lines (PROTOCOL 5.4) from decoys

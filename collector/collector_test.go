@@ -813,3 +813,41 @@ func TestConcurrentVotes(t *testing.T) {
 	}
 	checkCounts(t, in, mandates, mandates)
 }
+
+// TestEdgeDecoys: the edge's Decoys header (drawn from every pair's votes)
+// becomes the receipt's decoys when it fits the ballot; a header that does
+// not (a field too few, the own stamp as a decoy, no "*" or a "*" on
+// another option, a field that is no stamp) is ignored, and the instance
+// draws its own.
+func TestEdgeDecoys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := e.start(t, e.config(t.TempDir()))
+	e.healthy(t, in)
+	const other = "7Q2M-W4XE-9JKD-0HBR-P3TV-G6ZS-1NCA-8FYQ"
+	for _, tc := range []struct {
+		name   string
+		decoys func(own string) string
+		taken  bool
+	}{
+		{"fits", func(string) string { return "*," + other + ",-" }, true},
+		{"a field too few", func(string) string { return "*," + other }, false},
+		{"the own stamp", func(own string) string { return "*," + own + ",-" }, false},
+		{"no star", func(string) string { return "-," + other + ",-" }, false},
+		{"star elsewhere", func(string) string { return other + ",*,-" }, false},
+		{"no stamp", func(string) string { return "*,x,-" }, false},
+	} {
+		b := e.newBallot(t, testOptions[0])
+		hdr := b.headers(e.pass())
+		hdr["Decoys"] = tc.decoys(b.voter)
+		r := e.voteWith(t, in, hdr)
+		if r.code != http.StatusNoContent {
+			t.Fatalf("%s: %d", tc.name, r.code)
+		}
+		lines := receiptLines(t, r)
+		got := lines[1] == other+" "+wire.EncodeOption(testOptions[1]) && lines[2] == "- "+wire.EncodeOption(testOptions[2])
+		if got != tc.taken || lines[0] != b.voter+" "+wire.EncodeOption(testOptions[0]) {
+			t.Errorf("%s: receipt %q; edge's decoys taken: %v, want %v", tc.name, lines, got, tc.taken)
+		}
+	}
+}

@@ -233,6 +233,8 @@ type site struct {
 	// live; tails keep it up to date from every instance (tail.go).
 	seen  *seenVotes
 	tails []*tailer
+	// decoys are the recent stamps of every pair, for receipts (decoys.go).
+	decoys *decoyPool
 }
 
 // Server is an edge process. Its fields are set by New and never change,
@@ -406,6 +408,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 		pass:     c.Link.Pass(),
 		lists:    c.Lists,
 		seen:     newSeenVotes(int64((c.Settings.MaxStampAge + stampMargin) / time.Second)),
+		decoys:   newDecoyPool(c.Settings.Options, decoyAge),
 	}
 	seen := make(map[string]int)
 	for k, p := range c.Pairs {

@@ -106,6 +106,7 @@ type vote struct {
 	voter  string
 	sayRaw string // as received, percent-encoded if it was
 	say    string // decoded: what the proof of work covers
+	decoys string // the receipt's decoys, for both instances (decoys.go)
 }
 
 // nonceShaped reports whether path is "/" and 16 to 64 hex digits, an even
@@ -318,6 +319,7 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	if !onBallot(st.settings, v.say) && answerable(st.settings, v) {
 		return nil, errBadOption
 	}
+	v.decoys = st.decoys.draw(st.decoys.index(v.say), v.voter, s.cfg.Clock())
 	a, err := s.relay(st, v, k)
 	if err == nil && a.status/100 == 2 {
 		st.seen.add(v.putcAt, v.voter, v.nonce, k, s.cfg.Clock().Unix())
@@ -507,6 +509,9 @@ func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, erro
 	h.Set("Voter", v.voter)
 	h.Set("Say", v.sayRaw)
 	h.Set("Nonce", v.nonceHex)
+	if v.decoys != "" {
+		h.Set("Decoys", v.decoys)
+	}
 	if !sign {
 		h.Set("Receipt-Sign", "no")
 	}

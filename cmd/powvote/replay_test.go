@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/listline"
@@ -153,4 +156,44 @@ func voteRecords(t *testing.T, ins *insider, url string) string {
 func collectorGet(t *testing.T, ins *insider, url string) string {
 	t.Helper()
 	return collectorGetAs(t, ins.as(campaign.RolePublisher), url)
+}
+
+// TestDecoysAcrossPairs: a receipt's decoys come from the recent votes of
+// every pair, not only the voter's own: were they drawn from one pair,
+// published receipts would sort the votes list into pairs, and the voters
+// list tells each mandate's pair. Every vote for "Evil Neptune" is cast
+// with mandates of the other pair; a later vote for "Humble Pluto" in the
+// first pair must show one of them as its decoy, where its own pair has
+// none to show.
+func TestDecoysAcrossPairs(t *testing.T) {
+	tp := startTwoPairs(t)
+	neptune := regexp.MustCompile(`Receipt01: (\S+) Evil Neptune`)
+	var others []string
+	var mine []string // further mandates of the first vote's pair
+	for _, tok := range tp.tokens[1:] {
+		if tokenPair(t, tok) == tp.k {
+			mine = append(mine, tok)
+			continue
+		}
+		if len(others) == 3 {
+			continue
+		}
+		code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", tp.data))
+		out := mustRun(t, "vote", "--edge", tp.first, "--mandate", tok, "--booth-code", code, "--say", "Evil Neptune", "--timeout", "20s")
+		m := neptune.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no own stamp in %q", out)
+		}
+		others = append(others, m[1])
+	}
+	if len(others) < 3 || len(mine) == 0 {
+		t.Fatalf("mandates: %d of the other pair, %d of this one, among 15", len(others), len(mine))
+	}
+	time.Sleep(3500 * time.Millisecond) // a stamp is a decoy 3 s after the edge read it
+	code := strings.TrimSpace(mustRun(t, "booth", "code", "--dir", tp.data))
+	out := mustRun(t, "vote", "--edge", tp.first, "--mandate", mine[0], "--booth-code", code, "--say", "Humble Pluto", "--timeout", "20s")
+	m := neptune.FindStringSubmatch(out)
+	if m == nil || !slices.Contains(others, m[1]) {
+		t.Errorf("the decoy against Evil Neptune on a receipt of pair %d is %q, want one of the other pair's votes %q:\n%s", tp.k, m, others, out)
+	}
 }
