@@ -413,7 +413,10 @@ func runFaultScenario(t *testing.T, sc faultScenario, rate int, duration time.Du
 		t.Errorf("votes list of %d lines for %d acknowledged votes", rep.VoteListLines, rep.Acknowledged)
 	}
 
-	a := run(t, "audit", r.front, "--campaign", faultCampaign, "--strict")
+	// --strict wants the settings from elsewhere than the audited source:
+	// the operator's campaign directory stands for the authority's copy.
+	a := run(t, "audit", r.front, "--campaign", faultCampaign, "--strict",
+		"--settings", filepath.Join(r.data, faultCampaign, campaign.SettingsFile))
 	if a.code == 0 {
 		o.audit = "PASS"
 	} else {
