@@ -232,7 +232,7 @@ func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last ui
 }
 
 // parseRecords reads a page of vote records numbered from from: lines
-// "<index> <record>" (listline.ParseIndexed), in order.
+// "<index> <vote line>" or "<index> retract <nonce hex>", in order.
 func parseRecords(body []byte, from uint64) ([]tailRecord, error) {
 	var recs []tailRecord
 	for len(body) > 0 {
@@ -241,19 +241,20 @@ func parseRecords(body []byte, from uint64) ([]tailRecord, error) {
 			return nil, fmt.Errorf("record %d: no line feed: %w", from, errTailAnswer)
 		}
 		body = rest
-		index, rec, err := listline.ParseIndexed(string(line))
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", from, err)
-		}
-		if index != from {
+		num, payload, ok := bytes.Cut(line, []byte(" "))
+		if !ok || string(num) != strconv.FormatUint(from, 10) {
 			return nil, fmt.Errorf("record %d: wrong number: %w", from, errTailAnswer)
 		}
 		var r tailRecord
-		if v := rec.Vote; v != nil {
+		if !bytes.HasPrefix(payload, []byte("retract ")) {
+			v, err := listline.ParseVote(string(payload))
+			if err != nil {
+				return nil, fmt.Errorf("record %d: %w", from, err)
+			}
 			if r.putc, err = stamp.ParsePUTC(v.PUTC); err != nil {
 				return nil, fmt.Errorf("record %d: %w", from, err)
 			}
-			r.nonce, r.voter = v.Nonce, v.Voter
+			r.nonce, r.voter, r.option = v.Nonce, v.Voter, v.Option
 		}
 		recs = append(recs, r)
 		from++
