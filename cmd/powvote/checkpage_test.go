@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -27,17 +23,30 @@ import (
 
 // TestCheckPage runs the results page (web/check, /app/check/index.html)
 // in Chromium against `powvote up` with one batch of votes published: its
-// tally, work and line counts equal `powvote audit`'s; both lists match
-// their signed checkpoints; a saved receipt, pasted or picked, has a valid
-// signature and every stamp in the list against its option (and "-"
-// against the options nobody had chosen yet); a stamp changed is missing
-// and breaks the signature, a changed Receipt-Sig breaks it alone; the own
-// stamp finds the own line and option; lists tampered with on their way
-// (through a proxy) fail their checkpoints, a list that grew matches on its
-// signed prefix, and a missing receipt key is said so; downloaded files
-// with a vote below the threshold added show it apart and do not count it,
-// and have no checkpoint check; the page's tree hash equals tlog's; and the
-// page reads in every language.
+// tally, work and counts equal `powvote audit`'s; both lists match their
+// signed checkpoints, every mandate verifies, and the page remembers the
+// checkpoints; a saved receipt, pasted or picked, has a valid signature and
+// every stamp in the list against its option (and "-" against the options
+// nobody had chosen yet); a stamp changed is missing and breaks the
+// signature, a changed Receipt-Sig breaks it alone; the own stamp finds the
+// own line and option; downloaded files with a vote below the threshold
+// added show it apart and do not count it, and have no checkpoint check;
+// the page's tree hash equals tlog's, its mandate checks give the shared
+// vectors' verdicts, and it reads in every language.
+//
+// Then, through a proxy that plays a dishonest publisher: lists tampered
+// with fail their checkpoints, a line appended is unsigned and not counted,
+// and a missing receipt key is said so (checkTampered); browsers alone get
+// an unsigned tail of copied votes, a vote's line the platform kept back and
+// junk voters, which the page shows apart while it counts what the audit
+// counts (checkUnsignedTail); lists signed with the log key itself that
+// repeat nonces, stamps and mandates, or hold mandates with a bad signature
+// or an unknown authority, have them refused, and the checkpoints'
+// settings line is checked (checkSignedDuplicates); a checkpoint the
+// browser remembered is proved extended through the tiles, or shown
+// rewritten, older, or not checkable (checkRewrites); and the page's proofs
+// from tiles agree with tlog's on a log of three tile levels
+// (checkConsistencyMath).
 func TestCheckPage(t *testing.T) {
 	b := newBrowser(t)
 	data := filepath.Join(t.TempDir(), "pv")
@@ -121,6 +130,29 @@ func TestCheckPage(t *testing.T) {
 	if got := b.text("#cp-vote"); got != fmt.Sprintf("Votes list: matches the signed checkpoint at size %d.", published) {
 		t.Errorf("votes checkpoint result %q", got)
 	}
+	// Whether the checkpoints commit to the settings depends on the
+	// publisher; the page must say which.
+	wantSettings := "uncommitted"
+	if strings.Contains(fetch(t, p.edge+"/solar-vote.checkpoint"), "\nsettings ") {
+		wantSettings = "committed"
+	}
+	if got := dataResult(b, "cp-settings"); got != wantSettings {
+		t.Errorf("settings %q (%q), want %s", got, b.text("#cp-settings"), wantSettings)
+	}
+	for _, w := range []string{"cons-vote", "cons-auth"} {
+		if got := dataResult(b, w); got != "first" {
+			t.Errorf("first visit: %s is %q (%q), want first", w, got, b.text("#"+w))
+		}
+	}
+	if ps := problems(b); len(ps) != 0 {
+		t.Errorf("the platform's own lists have problems: %v", ps)
+	}
+	if got := dataResult(b, "trust"); got != "signed" {
+		t.Errorf("the tally of the site's lists stands on %q", got)
+	}
+	if evalJS[bool](b, `!document.getElementById('alarm').hidden`) {
+		t.Errorf("the platform's own lists raise the alarm: %q", b.text("#alarm"))
+	}
 
 	// The saved receipt, pasted: every stamp in the list against its option.
 	b.do("paste the receipt",
@@ -190,13 +222,15 @@ func TestCheckPage(t *testing.T) {
 	first := strings.SplitAfter(voteLog, "\n")[0]
 	weak := auditWeakVote(t, first, c.Settings.Threshold)
 	dir := t.TempDir()
-	files := []string{filepath.Join(dir, "solar-vote.log"), filepath.Join(dir, "solar-auth.log")}
+	files := []string{filepath.Join(dir, "solar-vote.log"), filepath.Join(dir, "solar-auth.log"), filepath.Join(dir, "solar-settings.yaml")}
 	auditWriteFile(t, files[0], voteLog+weak)
 	auditWriteFile(t, files[1], fetch(t, p.edge+"/solar-auth.log"))
+	auditWriteFile(t, files[2], fetch(t, p.edge+"/solar-settings.yaml"))
 	b.do("check downloaded files",
 		chromedp.Click(chromedp.CSS("#files summary")),
 		chromedp.SetUploadFiles(chromedp.ID("vote-file"), files[:1]),
-		chromedp.SetUploadFiles(chromedp.ID("auth-file"), files[1:]),
+		chromedp.SetUploadFiles(chromedp.ID("auth-file"), files[1:2]),
+		chromedp.SetUploadFiles(chromedp.ID("settings-file"), files[2:]),
 		chromedp.Click(chromedp.ID("check-files")),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-done="true"] #below-note`)),
 	)
@@ -220,12 +254,19 @@ func TestCheckPage(t *testing.T) {
 		t.Errorf("below-threshold note %q", note)
 	}
 	wantCheckpoints(t, b, "downloaded files", "unavailable", "unavailable")
+	if got := [2]string{dataResult(b, "trust"), dataResult(b, "cp-settings")}; got != [2]string{"files", "unavailable"} {
+		t.Errorf("downloaded files: trust and settings %q", got)
+	}
+	if ps := problems(b); len(ps) != 0 || b.text("#sum-sumVoters") != fmt.Sprint(rep.Voters) {
+		t.Errorf("downloaded files: problems %v, %s voters", ps, b.text("#sum-sumVoters"))
+	}
 	b.shot("files-with-weak-vote")
 	b.fits("files-with-weak-vote")
 
 	// The page's own tree hash, over several of its runs of lines, against
 	// tlog's, for the whole list and for prefixes.
 	checkTreeHash(t, b)
+	checkMandateVectorsInPage(t, b)
 
 	// The other languages have every message the English one has.
 	for _, lang := range []string{"de", "pl"} {
@@ -240,12 +281,28 @@ func TestCheckPage(t *testing.T) {
 	if len(missing) != 0 {
 		t.Errorf("messages missing from de or pl: %q", missing)
 	}
+	// Nor left in English: a message of more than three words reads the
+	// same in no two of the languages.
+	untranslated := evalJS[[]string](b, `Promise.all(['en', 'de', 'pl'].map((l) => fetch('/app/check/i18n/' + l + '.json').then((r) => r.json())))
+		.then(([en, de, pl]) => Object.keys(en).filter((k) => en[k].split(' ').length > 3 && (de[k] === en[k] || pl[k] === en[k])))`, chromedp.EvalAwaitPromise)
+	if len(untranslated) != 0 {
+		t.Errorf("messages in English in de or pl: %q", untranslated)
+	}
 
 	// Lists tampered with between the platform and the page: a proxy in
 	// front of the edge passes everything through but the votes list (and,
 	// in one case, the receipt key), which it changes. The checkpoints and
 	// the log key are the platform's own.
-	checkTampered(t, b, p.edge, voteLog, string(text))
+	d := startDishonestPublisher(t, p.edge)
+	checkTampered(t, b, d, voteLog, string(text), &rep)
+
+	// A publisher that shows browsers more than it signs, and one that
+	// signs what it should not, with the campaign's own log key.
+	checkUnsignedTail(t, b, d, data, p.edge, c, &rep)
+	s := newLogSigner(t, c, p.edge)
+	checkSignedDuplicates(t, b, d, p.edge, c, s, &rep)
+	checkRewrites(t, b, d, p.edge, s)
+	checkConsistencyMath(t, b, d)
 }
 
 // checkReceiptResult checks the receipt lines the page marked ok, missing
@@ -375,76 +432,57 @@ func checkTreeHash(t *testing.T, b *browser) {
 	}
 }
 
-// checkTampered loads the page through a proxy in front of the edge that
-// changes the votes list, for each way of changing it, and checks what the
-// page says about the checkpoints and about the receipt's signature.
-func checkTampered(t *testing.T, b *browser, edgeURL, voteLog, receipt string) {
+// checkTampered loads the page through the dishonest publisher d, which
+// changes the votes list for every client, for each way of changing it, and
+// checks what the page says about the checkpoints and about the receipt's
+// signature. A line appended after the signed ones is not signed: the page
+// shows it apart and does not count it.
+func checkTampered(t *testing.T, b *browser, d *dishonestPublisher, voteLog, receipt string, rep *audit.Report) {
 	t.Helper()
-	target, err := url.Parse(edgeURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	type tamper struct {
-		edit         func(string) string
-		noReceiptKey bool
-	}
-	var current atomic.Pointer[tamper]
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tm := current.Load()
-		switch {
-		case r.URL.Path == "/solar-vote.log":
-			resp, err := http.Get(edgeURL + r.URL.Path)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 {
-				http.Error(w, fmt.Sprint(resp.StatusCode, err), http.StatusBadGateway)
-				return
-			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-cache")
-			io.WriteString(w, tm.edit(string(body)))
-		case r.URL.Path == "/solar-receipt.key" && tm.noReceiptKey:
-			w.Header().Set("Cache-Control", "no-cache")
-			w.WriteHeader(http.StatusNotFound)
-		default:
-			rp.ServeHTTP(w, r)
-		}
-	}))
-	defer proxy.Close()
-
 	lines := strings.SplitAfter(voteLog, "\n")
 	lines = lines[:len(lines)-1] // after the last line feed
 	size := len(lines)
 	for _, tc := range []struct {
 		name       string
-		tamper     tamper
+		list       string // the votes list served, "" for the platform's
+		gone       []string
 		vote, note string
 		sig        string
 	}{
-		{"unchanged", tamper{edit: func(s string) string { return s }}, "match",
+		{"unchanged", "", nil, "match",
 			fmt.Sprintf("Votes list: matches the signed checkpoint at size %d.", size), "valid"},
-		{"two lines swapped", tamper{edit: func(string) string {
-			return lines[1] + lines[0] + strings.Join(lines[2:], "")
-		}}, "mismatch", fmt.Sprintf("Votes list: does NOT match the signed checkpoint at size %d.", size), "valid"},
-		{"last line dropped", tamper{edit: func(string) string { return strings.Join(lines[:size-1], "") }}, "short",
+		{"two lines swapped", lines[1] + lines[0] + strings.Join(lines[2:], ""), nil,
+			"mismatch", fmt.Sprintf("Votes list: does NOT match the signed checkpoint at size %d.", size), "valid"},
+		{"last line dropped", strings.Join(lines[:size-1], ""), nil, "short",
 			fmt.Sprintf("the signed checkpoint covers %d lines, but the list has only %d.", size, size-1), "valid"},
-		{"a line appended, as if the list grew", tamper{edit: func(s string) string { return s + lines[0] }}, "match",
-			fmt.Sprintf("matches the signed checkpoint at size %d. The list has grown since to %d lines", size, size+1), "valid"},
-		{"no receipt key", tamper{edit: func(s string) string { return s }, noReceiptKey: true}, "match", "", "nokey"},
+		{"a line appended, as if the list grew", voteLog + lines[0], nil, "tail",
+			fmt.Sprintf("its first %d lines match the signed checkpoint. Lines after them, which it does NOT sign: 1.", size), "valid"},
+		{"no receipt key", "", []string{"/solar-receipt.key"}, "match", "", "nokey"},
 	} {
-		current.Store(&tc.tamper)
+		v := publisherView{gone: tc.gone}
+		if tc.list != "" {
+			v.all = map[string]string{"/solar-vote.log": tc.list}
+		}
+		d.serve(v)
 		b.do("open the page through the proxy: "+tc.name,
-			chromedp.Navigate(proxy.URL+"/app/check/index.html?lang=en"),
+			chromedp.Navigate(d.URL+"/app/check/index.html?lang=en"),
 			chromedp.WaitVisible(chromedp.CSS(`body[data-done="true"] #tally tbody tr`)),
 		)
 		wantCheckpoints(t, b, tc.name, tc.vote, "match")
 		if got := b.text("#cp-vote"); !strings.Contains(got, tc.note) {
 			t.Errorf("%s: the page says %q, want it to say %q", tc.name, got, tc.note)
+		}
+		// Only signed lines count: all of them, or none when the list is
+		// not the one signed.
+		wantTrust, wantCounted := "signed", fmt.Sprint(size)
+		if tc.vote == "mismatch" || tc.vote == "short" {
+			wantTrust, wantCounted = "unsigned", "0"
+		}
+		if got := [2]string{dataResult(b, "trust"), b.text("#sum-sumVotes")}; got != [2]string{wantTrust, wantCounted} {
+			t.Errorf("%s: the tally stands on %q lines, want %s %s", tc.name, got, wantTrust, wantCounted)
+		}
+		if wantTrust == "signed" {
+			wantTally(t, b, tc.name, rep)
 		}
 		b.do("paste the receipt: "+tc.name,
 			chromedp.SetValue(chromedp.ID("receipt-text"), receipt),
@@ -455,6 +493,7 @@ func checkTampered(t *testing.T, b *browser, edgeURL, voteLog, receipt string) {
 		b.shot("tampered-" + strings.ReplaceAll(tc.name, " ", "-"))
 		b.fits("tampered-" + tc.name)
 	}
+	d.serve(publisherView{})
 }
 
 // eventuallyJS waits, with chromedp's own polling, until expr is true in

@@ -1,8 +1,9 @@
 // Recomputes the proof of work of vote lines for the results page
 // (PROTOCOL.md 5.3 and 8): the digest SHA-256(P-UTC || raw P-SIG || Voter ||
 // option text || nonce) and its score, the count of its leading zero bits;
-// and the Merkle tree hashes of the lists, to compare with their signed
-// checkpoints.
+// checks the mandates of voter lines (PROTOCOL.md 3): their form, their
+// authority key and their Ed25519 signature; and computes the Merkle tree
+// hashes of the lists, to compare with their signed checkpoints.
 //
 // SHA-256 is the voter app's own (web/voter/pow-worker.js, loaded by URL):
 // its compression function, schedule loader, constants and score. That
@@ -133,9 +134,101 @@ function tree(msg) {
   self.postMessage({ id: msg.id, hash }, [hash.buffer]);
 }
 
+// ---- mandates (PROTOCOL.md 3 and 8) ----
+
+// Verdicts on a voter line, as mandates answers them; the page adds the
+// duplicates, which need every earlier line.
+const MANDATE_OK = 0; // well formed, signed by one of the authorities
+const MANDATE_UNREADABLE = 1; // not "<auth-pkey> <auth-sig> <auth-id>" in canonical base64
+const MANDATE_AUTHORITY = 2; // auth-pkey is not one of the campaign's authorities
+const MANDATE_BADSIG = 3; // auth-sig does not verify over auth-id under auth-pkey
+const MANDATE_UNCHECKED = 4; // this browser cannot verify Ed25519 signatures
+
+// canonical decodes standard padded base64 of exactly n bytes, written as
+// Go's encoding/base64 writes it, or returns null: one mandate has one
+// spelling, so that duplicates are found by comparing text.
+function canonical(s, n) {
+  if (s.length !== 4 * Math.ceil(n / 3) || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return null;
+  let bin;
+  try {
+    bin = atob(s);
+  } catch (e) {
+    return null;
+  }
+  if (bin.length !== n || btoa(bin) !== s) return null;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+// Imported public keys, by base64: the authorities' are used for every
+// line, so each is imported once per worker. Keys of lines whose authority
+// is not checked (no settings) are kept up to a bound.
+const keys = new Map();
+const KEYS_KEPT = 256;
+
+async function publicKey(b64, raw) {
+  let k = keys.get(b64);
+  if (k === undefined) {
+    k = crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']).catch(() => null);
+    if (keys.size >= KEYS_KEPT) keys.clear();
+    keys.set(b64, k);
+  }
+  return k;
+}
+
+// ed25519 tells whether this worker can verify Ed25519 signatures: the
+// public key of RFC 8032's first test vector must import.
+let ed25519 = null;
+function canVerify() {
+  if (ed25519 === null) {
+    const probe = Uint8Array.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g), (h) => parseInt(h, 16));
+    ed25519 = !self.crypto || !crypto.subtle ? Promise.resolve(false)
+      : crypto.subtle.importKey('raw', probe, { name: 'Ed25519' }, false, ['verify']).then(() => true, () => false);
+  }
+  return ed25519;
+}
+
+// mandateVerdict checks one voter line against the authorities (base64
+// public keys, or null when the campaign's are not known: then any key
+// whose signature verifies is taken).
+async function mandateVerdict(line, authorities, verify) {
+  const f = line.split(' ');
+  if (f.length !== 3) return MANDATE_UNREADABLE;
+  const pkey = canonical(f[0], 32), sig = canonical(f[1], 64), id = canonical(f[2], 24);
+  if (!pkey || !sig || !id) return MANDATE_UNREADABLE;
+  if (authorities !== null && !authorities.has(f[0])) return MANDATE_AUTHORITY;
+  if (!verify) return MANDATE_UNCHECKED;
+  const key = await publicKey(f[0], pkey);
+  if (key === null) return MANDATE_BADSIG; // not a public key: nothing verifies under it
+  try {
+    return (await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, id)) ? MANDATE_OK : MANDATE_BADSIG;
+  } catch (e) {
+    return MANDATE_BADSIG;
+  }
+}
+
+// mandates answers {id, verdicts} for {id, kind: 'mandates', lines,
+// authorities}: one verdict a line. The signatures of a message are
+// verified together, so that WebCrypto works on many at once.
+async function mandates(msg) {
+  const authorities = msg.authorities === null ? null : new Set(msg.authorities);
+  const verify = await canVerify();
+  const verdicts = new Int8Array(msg.lines.length);
+  await Promise.all(msg.lines.map(async (line, i) => {
+    verdicts[i] = await mandateVerdict(line, authorities, verify);
+  }));
+  self.postMessage({ id: msg.id, verdicts }, [verdicts.buffer]);
+}
+
 // A message is {id, lines}; the answer is {id, scores}, -1 for a line that
-// is not a vote line. Messages with a kind are tree hashes (above).
+// is not a vote line. Messages with a kind are tree hashes or mandates
+// (above).
 self.onmessage = (ev) => {
+  if (ev.data.kind === 'mandates') {
+    mandates(ev.data).catch((e) => self.postMessage({ id: ev.data.id, error: String(e) }));
+    return;
+  }
   if (ev.data.kind) {
     tree(ev.data);
     return;

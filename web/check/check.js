@@ -1,6 +1,12 @@
 // The results page: reads the published lists (PROTOCOL.md 8) from this
-// site or from files, recomputes every vote's proof of work in Web Workers,
-// checks the lists against their signed checkpoints, and shows the tally,
+// site or from files, checks them against their signed checkpoints, and
+// counts only what is signed: the first <size> lines under a checkpoint
+// whose signature and tree hash verify. It recomputes every vote's proof
+// of work and checks every mandate's signature and authority in Web
+// Workers, refuses duplicate nonces, voter stamps and mandates, checks
+// that each checkpoint commits to the campaign's settings, and keeps the
+// last checkpoint it verified in the browser, so that the next visit can
+// prove through the tiles that the list only grew. It shows the tally,
 // the work, the votes over time, one voter's vote, and a receipt's
 // signature and lines against the list.
 'use strict';
@@ -15,16 +21,33 @@
     campaign: '',
     options: [], // ballot texts, decoded; empty when only files are known
     threshold: 25,
-    votes: null, // [{line, putc, voter, option, score}] once checked
-    voters: null, // lines of the voters list, or null when not given
-    byStamp: new Map(), // voter stamp without dashes -> index in votes
+    // Per list ('vote', 'auth'): {lines, counted, site}. The list has
+    // `lines` lines; the first `counted` are checked and counted: from this
+    // site, the lines a verified checkpoint signs (none without one); from
+    // downloaded files, all. The lines after them are unsigned: counted
+    // apart, never in the tally.
+    scope: {},
+    votes: null, // [{n, putc, voter, nonce, option, score, status}], the counted lines of the votes list
+    byStamp: new Map(), // voter stamp without dashes -> index in votes of its first line
+    unsigned: new Map(), // voter stamp without dashes -> line number of its first unsigned line
+    voters: null, // {lines, counted, ...verdicts} or null when the voters list is not given
     tally: [], // [{option, votes, below, onBallot}]
     work: 0,
-    unreadable: 0,
-    // Per list ('vote', 'auth'): {result, size, lines}, result being match,
-    // mismatch, short, badsig, nosig, badkey, malformed, origin, missing,
-    // unsupported or unavailable (downloaded files).
+    // [{kind, count, lines}]: what is wrong in the counted lines, lines
+    // being the first few line numbers (1-based).
+    problems: [],
+    // Per list: {result, size, lines}, result being match, tail (match,
+    // with unsigned lines after the signed ones), mismatch, short, badsig,
+    // nosig, badkey, malformed, origin, missing, unsupported or
+    // unavailable (downloaded files).
     checkpoints: {},
+    // {result}: committed, uncommitted, mismatch, missing or unavailable.
+    settings: null,
+    // Per list, against the checkpoint this browser kept from before:
+    // {result, from, to}, result being first, same, consistent,
+    // rewritten, older, unchecked, badtiles, keychanged or nostorage.
+    consistency: {},
+    authorities: null, // canonical base64 of the campaign's authority keys, or null when not known
     done: false,
     running: false,
   };
@@ -76,6 +99,7 @@
   }
 
   const utf8 = new TextEncoder();
+  const text = (b) => new TextDecoder().decode(b);
 
   // b64 decodes standard base64 with padding, or returns null.
   function b64(s) {
@@ -90,6 +114,16 @@
     }
   }
 
+  function toB64(bytes) {
+    let bin = '';
+    for (const x of bytes) bin += String.fromCharCode(x);
+    return btoa(bin);
+  }
+
+  function toHex(bytes) {
+    return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
+  }
+
   function concat(...parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
@@ -101,6 +135,10 @@
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
+  }
+
+  async function sha256(bytes) {
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   }
 
   // ---- signatures (WebCrypto) ----
@@ -138,14 +176,14 @@
   // Ed25519 public key)" and checks its hash, the first 4 bytes of
   // SHA-256(name || "\n" || 0x01 || key), as golang.org/x/mod/sumdb/note
   // does. It returns {name, hash, pub} or null.
-  async function parseVerifierKey(text) {
-    const v = text.trim();
+  async function parseVerifierKey(keyText) {
+    const v = keyText.trim();
     const a = v.indexOf('+');
     const b = v.indexOf('+', a + 1);
     if (a <= 0 || b < 0) return null;
     const name = v.slice(0, a), hash = v.slice(a + 1, b), key = b64(v.slice(b + 1));
     if (/[\s+]/.test(name) || !/^[0-9a-fA-F]{8}$/.test(hash) || !key || key.length !== 33 || key[0] !== 1) return null;
-    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(utf8.encode(name + '\n'), key)));
+    const sum = await sha256(concat(utf8.encode(name + '\n'), key));
     const want = ((sum[0] << 24) | (sum[1] << 16) | (sum[2] << 8) | sum[3]) >>> 0;
     if (parseInt(hash, 16) !== want) return null;
     return { name, hash: want, pub: key.slice(1) };
@@ -166,7 +204,7 @@
     if (/[\x00-\x09\x0b-\x1f]/.test(msg)) return { result: 'malformed' };
     const split = msg.lastIndexOf('\n\n');
     if (split < 0) return { result: 'malformed' };
-    const text = msg.slice(0, split + 1), sigs = msg.slice(split + 2);
+    const body = msg.slice(0, split + 1), sigs = msg.slice(split + 2);
     if (!sigs.endsWith('\n')) return { result: 'malformed' };
     let found = false;
     for (const line of sigs.slice(0, -1).split('\n')) {
@@ -177,20 +215,70 @@
       if (!name || !sig || sig.length < 5) return { result: 'malformed' };
       const hash = ((sig[0] << 24) | (sig[1] << 16) | (sig[2] << 8) | sig[3]) >>> 0;
       if (name !== vk.name || hash !== vk.hash) continue; // another signer's
-      if (!(await verifyEd25519(vk.pub, utf8.encode(text), sig.slice(4)))) return { result: 'badsig' };
+      if (!(await verifyEd25519(vk.pub, utf8.encode(body), sig.slice(4)))) return { result: 'badsig' };
       found = true;
     }
-    return found ? { result: 'ok', text } : { result: 'nosig' };
+    return found ? { result: 'ok', text: body, note: msg } : { result: 'nosig' };
   }
 
-  // parseCheckpoint reads the text of a tlog-checkpoint: origin, size in
-  // decimal, base64 root hash, then optional extension lines.
-  function parseCheckpoint(text) {
-    const ls = text.split('\n');
-    if (ls.length < 4 || !/^(0|[1-9][0-9]{0,15})$/.test(ls[1])) return null;
+  // parseCheckpoint reads the text of a tlog-checkpoint (with its last line
+  // feed): origin, size in decimal, base64 root hash, then any extension
+  // lines, each non-empty (C2SP tlog-checkpoint). One of them may be
+  // "settings <lower-case hex SHA-256 of <campaign>-settings.yaml>", by
+  // which the log key signs the campaign's settings; a second one, or one
+  // that is not exactly that, makes the checkpoint unreadable. It returns
+  // {origin, size, root, settings} (settings null without the line), or
+  // null.
+  function parseCheckpoint(body) {
+    const ls = body.split('\n');
+    if (ls.length < 4 || ls[ls.length - 1] !== '' || ls[0] === '') return null;
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(ls[1]) || !Number.isSafeInteger(Number(ls[1]))) return null;
     const root = b64(ls[2]);
     if (!root || root.length !== 32) return null;
-    return { origin: ls[0], size: Number(ls[1]), root };
+    let settings = null;
+    for (const ext of ls.slice(3, -1)) {
+      if (ext === '') return null;
+      if (ext.startsWith('settings ')) {
+        if (settings !== null || !/^settings [0-9a-f]{64}$/.test(ext)) return null;
+        settings = ext.slice('settings '.length);
+      }
+    }
+    return { origin: ls[0], size: Number(ls[1]), root, settings };
+  }
+
+  // ---- the campaign's settings ----
+
+  // parseAuthorities reads the authority keys from campaign settings in
+  // YAML as campaign.yaml has them: "authorities:" followed by one "- key"
+  // a line (or a flow list "[a, b]"), each key 32 bytes in base64 or hex.
+  // It returns their canonical base64, or null when the settings have no
+  // such list or a key cannot be read.
+  function parseAuthorities(yaml) {
+    const ls = yaml.replace(/\r\n/g, '\n').split('\n');
+    const at = ls.findIndex((l) => /^authorities\s*:/.test(l));
+    if (at < 0) return null;
+    const rest = ls[at].replace(/^authorities\s*:/, '').replace(/\s+#.*$/, '').trim();
+    const items = [];
+    if (rest.startsWith('[') && rest.endsWith(']')) {
+      items.push(...rest.slice(1, -1).split(',').map((s) => s.trim()).filter((s) => s !== ''));
+    } else if (rest !== '') {
+      return null;
+    } else {
+      for (const l of ls.slice(at + 1)) {
+        if (/^\s*(#.*)?$/.test(l)) continue;
+        const m = /^\s*-\s+(\S+)\s*(#.*)?$/.exec(l);
+        if (!m) break;
+        items.push(m[1]);
+      }
+    }
+    const keys = [];
+    for (let it of items) {
+      if (/^(["']).*\1$/.test(it)) it = it.slice(1, -1);
+      const raw = /^[0-9a-fA-F]{64}$/.test(it) ? Uint8Array.from(it.match(/../g), (h) => parseInt(h, 16)) : b64(it);
+      if (!raw || raw.length !== 32) return null;
+      keys.push(toB64(raw));
+    }
+    return keys.length ? keys : null;
   }
 
   // ---- the ballot ----
@@ -220,63 +308,108 @@
     $('campaign').textContent = st.campaign ? t('campaign', { name: st.campaign, bits: st.threshold }) : t('noCampaign');
   }
 
-  // ---- checking ----
+  // ---- work in Web Workers ----
 
-  // splitLines returns the non-empty lines of a list.
-  function splitLines(text) {
-    const ls = text.split('\n');
+  // splitLines returns the lines of a list; a last line without its line
+  // feed is a line too.
+  function splitLines(s) {
+    const ls = s.split('\n');
     if (ls.length && ls[ls.length - 1] === '') ls.pop();
     return ls.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   }
 
-  // parseVote returns what the page shows of a vote line; the worker
-  // decides whether the line is well formed.
+  // parseVote returns what the page compares and shows of a vote line; the
+  // worker decides whether the line is well formed.
   function parseVote(line) {
     const f = line.split(' ');
-    if (f.length < 5) return { putc: NaN, voter: '', option: null };
+    if (f.length < 5) return { putc: NaN, voter: '', nonce: '', option: null };
     const opt = f.slice(4).join(' ');
     const quoted = opt.length >= 2 && opt[0] === '"' && opt[opt.length - 1] === '"';
-    return { putc: Number(f[0]), voter: f[2], option: quoted ? opt.slice(1, -1) : null };
+    return { putc: Number(f[0]), voter: f[2], nonce: f[3], option: quoted ? opt.slice(1, -1) : null };
   }
 
-  // CHUNK lines go to a worker at a time: enough to keep it busy, few
-  // enough for the progress bar to move.
+  // CHUNK lines go to a worker at a time: enough to keep it busy (and,
+  // for mandates, to give WebCrypto many signatures at once), few enough
+  // for the progress bar to move.
   const CHUNK = 2048;
 
-  // scoreAll recomputes the proof of work of every line with one worker
-  // per core and returns the scores.
-  function scoreAll(lines, progress) {
+  // runPool runs jobs 0 .. jobs-1 on one worker per core, one job per
+  // worker at a time: make(i) returns the message of job i, take(data)
+  // receives each answer, progress(done) is called with the number of jobs
+  // done. It resolves once every job is answered.
+  function runPool(jobs, make, take, progress) {
     return new Promise((resolve, reject) => {
-      const scores = new Int16Array(lines.length);
-      const n = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 16));
-      const chunks = Math.ceil(lines.length / CHUNK);
-      let next = 0, done = 0, failed = false;
+      if (jobs === 0) { resolve(); return; }
+      const n = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 16, jobs));
       const workers = [];
+      let next = 0, done = 0, settled = false;
       const finish = (err) => {
+        if (settled) return;
+        settled = true;
         workers.forEach((w) => w.terminate());
-        if (err) reject(err); else resolve(scores);
+        if (err) reject(err); else resolve();
       };
-      if (chunks === 0) { resolve(scores); return; }
       const feed = (w) => {
-        if (next >= chunks) return;
-        const id = next++;
-        w.postMessage({ id, lines: lines.slice(id * CHUNK, (id + 1) * CHUNK) });
+        if (settled || next >= jobs) return;
+        w.postMessage(make(next++));
       };
-      for (let i = 0; i < Math.min(n, chunks); i++) {
+      for (let i = 0; i < n; i++) {
         const w = new Worker('/app/check/check-worker.js');
         w.onmessage = (ev) => {
-          scores.set(ev.data.scores, ev.data.id * CHUNK);
+          if (ev.data.error) { finish(new Error(ev.data.error)); return; }
+          take(ev.data);
           done++;
-          progress(Math.min(done * CHUNK, lines.length));
-          if (done === chunks) finish(null); else feed(w);
+          progress(done);
+          if (done === jobs) finish(null); else feed(w);
         };
-        w.onerror = (e) => {
-          if (!failed) { failed = true; finish(new Error(e.message || 'worker')); }
-        };
+        w.onerror = (e) => finish(new Error(e.message || 'worker'));
         workers.push(w);
         feed(w);
       }
     });
+  }
+
+  // scoreAll recomputes the proof of work of every line and returns the
+  // scores, -1 for a line that is not a vote line.
+  async function scoreAll(lines, progress) {
+    const scores = new Int16Array(lines.length);
+    await runPool(Math.ceil(lines.length / CHUNK),
+      (id) => ({ id, lines: lines.slice(id * CHUNK, (id + 1) * CHUNK) }),
+      (data) => scores.set(data.scores, data.id * CHUNK),
+      (done) => progress(Math.min(done * CHUNK, lines.length)));
+    return scores;
+  }
+
+  // The worker's verdicts on a voter line, by the number it answers.
+  const MANDATE_VERDICTS = ['ok', 'unreadable', 'authority', 'badsig', 'unchecked'];
+
+  // checkMandates checks every voter line in the workers: its form, its
+  // authority (one of authorities, base64; any key when null) and its
+  // signature. It returns one verdict a line: ok, unreadable, authority,
+  // badsig, unchecked (this browser cannot verify Ed25519), or duplicate:
+  // the mandate (auth-pkey, auth-id) of an earlier well-formed line, which
+  // is not counted again whatever its signature.
+  async function checkMandates(lines, authorities, progress) {
+    const codes = new Int8Array(lines.length);
+    await runPool(Math.ceil(lines.length / CHUNK),
+      (id) => ({ id, kind: 'mandates', lines: lines.slice(id * CHUNK, (id + 1) * CHUNK), authorities }),
+      (data) => codes.set(data.verdicts, data.id * CHUNK),
+      (done) => progress(Math.min(done * CHUNK, lines.length)));
+    // auth-pkey -> set of auth-ids; a well-formed line is 44 + 1 + 88 + 1
+    // + 32 characters, and slices of it cost no copy.
+    const seen = new Map();
+    const out = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const c = codes[i];
+      if (MANDATE_VERDICTS[c] === 'unreadable') { out[i] = 'unreadable'; continue; }
+      const pkey = lines[i].slice(0, 44), id = lines[i].slice(134);
+      let ids = seen.get(pkey);
+      if (ids === undefined) { ids = new Set(); seen.set(pkey, ids); }
+      if (ids.has(id)) { out[i] = 'duplicate'; continue; }
+      ids.add(id);
+      out[i] = MANDATE_VERDICTS[c];
+    }
+    return out;
   }
 
   // RUN is how many lines a worker hashes into one subtree: a power of two,
@@ -341,51 +474,278 @@
     });
   }
 
-  // checkCheckpoints checks each list's checkpoint under the log key and
-  // each list (its bytes) against its checkpoint, and records the results
-  // in st.checkpoints. cps is {vkey, vote, auth} as downloaded (null for a
-  // file that could not be downloaded), lists is {vote, auth} bytes.
-  async function checkCheckpoints(cps, lists, lineCounts) {
-    const out = {};
-    const words = ['vote', 'auth'];
-    const set = (w, result, extra) => { out[w] = Object.assign({ result, lines: lineCounts[w] }, extra); };
-    if (!(await canVerify())) {
-      words.forEach((w) => set(w, 'unsupported'));
-      return out;
+  // ---- the list only grew: consistency proofs from tiles ----
+  //
+  // The publisher serves each list's Merkle tree as C2SP tlog-tiles of
+  // height 8 (docs/PUBLISHING.md): the tile at level L, number N holds the
+  // hashes of the subtrees of 2^(8L) leaves numbered 256N to 256N+W-1, W
+  // being 256 or, for the last tile of a tree, less (path .p/W). Any
+  // complete subtree of a tree is hashed from the hashes of one tile. With
+  // them the page builds the RFC 6962 consistency proof between an earlier
+  // checkpoint and the current one as golang.org/x/mod/sumdb/tlog does
+  // (ProveTree) and checks it against both signed roots (CheckTree):
+  // hashes from the tiles are trusted for nothing until they give the
+  // current root.
+
+  const TILE_HEIGHT = 8;
+  const TILE_WIDTH = 2 ** TILE_HEIGHT;
+
+  // nodeHash is SHA-256(0x01 || left || right).
+  function nodeHash(l, r) {
+    const m = new Uint8Array(65);
+    m[0] = 1;
+    m.set(l, 1);
+    m.set(r, 33);
+    return sha256(m);
+  }
+
+  // tilePath is "<L>/<N>[.p/<W>]", N written in groups of three digits,
+  // all but the last prefixed with "x".
+  function tilePath(level, n, w) {
+    const groups = [];
+    do {
+      groups.unshift(String(n % 1000).padStart(3, '0'));
+      n = Math.floor(n / 1000);
+    } while (n > 0);
+    return level + '/' + groups.map((g, i) => (i < groups.length - 1 ? 'x' + g : g)).join('/') + (w < TILE_WIDTH ? '.p/' + w : '');
+  }
+
+  // A TileError is a tile the site does not serve (missing) or serves with
+  // a length that is not its width's (malformed).
+  class TileError extends Error {
+    constructor(kind, path) { super(kind + ' ' + path); this.kind = kind; }
+  }
+
+  // tileReader returns read(level, index), the hash of the complete subtree
+  // of 2^level leaves numbered from index * 2^level, from the tiles of the
+  // tree of size leaves served under base (such as "/solar-vote").
+  // Sizes are JavaScript numbers, exact below 2^53: no 32-bit shifts.
+  function tileReader(base, size) {
+    const tiles = new Map();
+    const tile = (level, n, w) => {
+      const path = base + '/tile/' + tilePath(level, n, w);
+      if (!tiles.has(path)) {
+        tiles.set(path, (async () => {
+          let r;
+          try {
+            r = await fetch(path, { credentials: 'omit' });
+          } catch (e) {
+            throw new TileError('missing', path);
+          }
+          if (!r.ok) throw new TileError('missing', path);
+          const b = new Uint8Array(await r.arrayBuffer());
+          if (b.length !== 32 * w) throw new TileError('malformed', path);
+          return b;
+        })());
+      }
+      return tiles.get(path);
+    };
+    const within = async (data, start, count) => {
+      if (count === 1) return data.slice(32 * start, 32 * start + 32);
+      const half = count / 2;
+      return nodeHash(await within(data, start, half), await within(data, start + half, half));
+    };
+    return async (level, index) => {
+      const L = Math.floor(level / TILE_HEIGHT), r = level - L * TILE_HEIGHT;
+      const first = index * 2 ** r; // its first hash at level 8L
+      const n = Math.floor(first / TILE_WIDTH);
+      const width = Math.min(TILE_WIDTH, Math.floor(size / 2 ** (L * TILE_HEIGHT)) - n * TILE_WIDTH);
+      const start = first - n * TILE_WIDTH, count = 2 ** r;
+      if (start + count > width) throw new Error('tiles: subtree ' + level + '/' + index + ' is not in a tree of ' + size);
+      return within(await tile(L, n, width), start, count);
+    };
+  }
+
+  // rangeHash is the hash of leaves [lo, hi) of the tree read reads, the
+  // complete subtrees of the range from the left, largest first (tlog's
+  // subTreeHash).
+  async function rangeHash(read, lo, hi) {
+    const parts = [];
+    while (lo < hi) {
+      let k = 1, level = 0;
+      while (k * 2 <= hi - lo) { k *= 2; level++; }
+      parts.push(read(level, lo / k));
+      lo += k;
     }
-    const vk = cps.vkey === null ? null : await parseVerifierKey(new TextDecoder().decode(cps.vkey));
+    const hs = await Promise.all(parts);
+    let h = hs[hs.length - 1];
+    for (let i = hs.length - 2; i >= 0; i--) h = await nodeHash(hs[i], h);
+    return h;
+  }
+
+  // below is the largest power of two smaller than n (n >= 2).
+  function below(n) {
+    let k = 1;
+    while (k * 2 < n) k *= 2;
+    return k;
+  }
+
+  // treeProof is tlog's: the proof that the tree of leaves [lo, hi)
+  // contains its first n leaves (lo < n <= hi), as a list of hashes.
+  async function treeProof(read, lo, hi, n) {
+    if (n === hi) return lo === 0 ? [] : [await rangeHash(read, lo, hi)];
+    const k = below(hi - lo);
+    if (n <= lo + k) return [...await treeProof(read, lo, lo + k, n), await rangeHash(read, lo + k, hi)];
+    return [...await treeProof(read, lo + k, hi, n), await rangeHash(read, lo, lo + k)];
+  }
+
+  // runTreeProof is tlog's: it returns the hashes [old, new] that proof p
+  // implies for the first n leaves and for all of [lo, hi), old being the
+  // hash of the first n leaves where the proof relies on it, or null when
+  // the proof has the wrong number of hashes.
+  async function runTreeProof(p, lo, hi, n, old) {
+    if (n === hi) {
+      if (lo === 0) return p.length === 0 ? [old, old] : null;
+      return p.length === 1 ? [p[0], p[0]] : null;
+    }
+    if (p.length === 0) return null;
+    const k = below(hi - lo);
+    const last = p[p.length - 1], rest = p.slice(0, -1);
+    if (n <= lo + k) {
+      const r = await runTreeProof(rest, lo, lo + k, n, old);
+      return r && [r[0], await nodeHash(r[1], last)];
+    }
+    const r = await runTreeProof(rest, lo + k, hi, n, old);
+    return r && [await nodeHash(last, r[0]), await nodeHash(last, r[1])];
+  }
+
+  // consistency tells how the tree of size n and root h (a checkpoint seen
+  // before) stands to the tree of size t and root th (today's), both
+  // signed: same, consistent (the first is a prefix of the second, proved
+  // from the tiles under base), rewritten (it is not), older (today's is
+  // smaller), unchecked (the site does not serve the tiles) or badtiles
+  // (the tiles it serves do not give today's root, so they prove nothing).
+  async function consistency(base, n, h, t, th) {
+    if (n > t) return 'older';
+    if (n === t) return equalBytes(h, th) ? 'same' : 'rewritten';
+    if (n === 0) return 'consistent';
+    const read = tileReader(base, t);
+    let proof, prefix;
+    try {
+      // The first n leaves' hash from the tiles stands in for the old root
+      // where the proof relies on it, so that a root that differs shows as
+      // a rewrite rather than as tiles that do not give today's root.
+      [proof, prefix] = await Promise.all([treeProof(read, 0, t, n), rangeHash(read, 0, n)]);
+    } catch (e) {
+      if (e instanceof TileError) return e.kind === 'missing' ? 'unchecked' : 'badtiles';
+      throw e;
+    }
+    const r = await runTreeProof(proof, 0, t, n, prefix);
+    if (r === null || !equalBytes(r[1], th)) return 'badtiles';
+    // The proof gives today's signed root: its hash of the first n leaves
+    // is the one today's tree has.
+    return equalBytes(r[0], h) ? 'consistent' : 'rewritten';
+  }
+
+  // memoryKey names where this browser keeps the last checkpoint of a list
+  // it verified: {vkey, note}, the log key's verifier key and the signed
+  // note as served. Kept per campaign and per list (localStorage is kept
+  // per site already).
+  const memoryKey = (w) => 'powvote-checkpoint:' + st.campaign + ':' + w;
+
+  // checkHistory compares the checkpoint cp of list w (signed, verified,
+  // with its note) with the one this browser kept from an earlier visit,
+  // and keeps cp instead when it extends it (or nothing was kept). A
+  // checkpoint that is not a prefix of today's stays kept, and so does one
+  // that could not be compared, for the next visit to try again.
+  async function checkHistory(w, cp, vk, vkeyText) {
+    let stored;
+    try {
+      stored = localStorage.getItem(memoryKey(w));
+    } catch (e) {
+      return { result: 'nostorage', to: cp.size };
+    }
+    const keep = () => {
+      try {
+        localStorage.setItem(memoryKey(w), JSON.stringify({ vkey: vkeyText, note: cp.note }));
+        return true;
+      } catch (e) {
+        return false;
+      }
+    };
+    let old = null;
+    try { old = stored === null ? null : JSON.parse(stored); } catch (e) { old = null; }
+    if (!old || typeof old.note !== 'string' || typeof old.vkey !== 'string') {
+      return { result: keep() ? 'first' : 'nostorage', to: cp.size };
+    }
+    if (old.vkey.trim() !== vkeyText) return { result: 'keychanged', to: cp.size, evidence: old.vkey + '\n\n' + old.note };
+    const opened = await openNote(utf8.encode(old.note), vk);
+    const prev = opened.result === 'ok' ? parseCheckpoint(opened.text) : null;
+    // What this browser kept and the key no longer opens is no evidence.
+    if (!prev || prev.origin !== cp.origin) return { result: keep() ? 'first' : 'nostorage', to: cp.size };
+    const result = await consistency('/' + st.campaign + '-' + w, prev.size, prev.root, cp.size, cp.root);
+    if (result === 'same' || result === 'consistent') keep();
+    return { result, from: prev.size, to: cp.size, evidence: old.note };
+  }
+
+  // ---- checking ----
+
+  // listName is a list's name in messages.
+  const listName = (w, cap) => t(w === 'vote' ? (cap ? 'voteListCap' : 'voteList') : (cap ? 'authListCap' : 'authList'));
+
+  // checkCheckpoints checks each list's checkpoint under the log key and
+  // each list (its bytes) against its checkpoint. src is what loadSite
+  // downloaded: {vkey, cps: {vote, auth}, votes, auths}, null for a file
+  // that could not be downloaded. It returns {checkpoints, valid, vk,
+  // vkeyText}: valid holds, per list, the checkpoint whose signature and
+  // origin verified, with its note.
+  async function checkCheckpoints(src, counts) {
+    const out = {}, valid = {};
+    const set = (w, result, extra) => { out[w] = Object.assign({ result, lines: counts[w] }, extra); };
+    if (!(await canVerify())) {
+      ['vote', 'auth'].forEach((w) => set(w, 'unsupported'));
+      return { checkpoints: out, valid };
+    }
+    const vkeyText = src.vkey === null ? null : text(src.vkey).trim();
+    const vk = vkeyText === null ? null : await parseVerifierKey(vkeyText);
     const bar = $('progress');
-    for (const w of words) {
-      if (cps.vkey === null || cps[w] === null || lists[w] === null) { set(w, 'missing'); continue; }
+    for (const w of ['vote', 'auth']) {
+      const list = w === 'vote' ? src.votes : src.auths;
+      if (vkeyText === null || src.cps[w] === null || list === null) { set(w, 'missing'); continue; }
       if (vk === null) { set(w, 'badkey'); continue; }
-      const note = await openNote(cps[w], vk);
+      const note = await openNote(src.cps[w], vk);
       if (note.result !== 'ok') { set(w, note.result); continue; }
       const cp = parseCheckpoint(note.text);
       if (cp === null) { set(w, 'malformed'); continue; }
       if (cp.origin !== 'powvote/' + st.campaign + '/' + w) { set(w, 'origin', { size: cp.size, origin: cp.origin }); continue; }
+      valid[w] = Object.assign(cp, { note: note.note });
       bar.hidden = false;
       bar.max = Math.max(1, cp.size);
       bar.value = 0;
-      status('hashing', { list: t(w === 'vote' ? 'voteList' : 'authList'), done: 0, total: cp.size });
-      const root = await hashTree(lists[w], cp.size, (d) => {
+      status('hashing', { list: listName(w), done: 0, total: cp.size });
+      const root = await hashTree(list, cp.size, (d) => {
         bar.value = d;
-        status('hashing', { list: t(w === 'vote' ? 'voteList' : 'authList'), done: d, total: cp.size });
+        status('hashing', { list: listName(w), done: d, total: cp.size });
       });
       if (root === null) set(w, 'short', { size: cp.size });
-      else set(w, equalBytes(root, cp.root) ? 'match' : 'mismatch', { size: cp.size });
+      else if (!equalBytes(root, cp.root)) set(w, 'mismatch', { size: cp.size });
+      else set(w, counts[w] > cp.size ? 'tail' : 'match', { size: cp.size, unsigned: counts[w] - cp.size });
     }
     bar.hidden = true;
-    return out;
+    return { checkpoints: out, valid, vk, vkeyText };
   }
 
-  // check recomputes the proof of work of the votes list and, when the
-  // lists come from this site with their checkpoints (cps, with the lists'
-  // bytes), checks them against the checkpoints.
-  async function check(voteText, authText, cps) {
+  // checkSettings compares the settings lines of the verified checkpoints
+  // with the SHA-256 of the settings file as downloaded (null when the
+  // site serves none).
+  async function checkSettings(valid, settings) {
+    const committing = Object.values(valid).filter((cp) => cp.settings !== null);
+    if (committing.length === 0) return { result: 'uncommitted' };
+    if (settings === null) return { result: 'missing' };
+    const sum = toHex(await sha256(settings));
+    return { result: committing.every((cp) => cp.settings === sum) ? 'committed' : 'mismatch' };
+  }
+
+  // check checks and counts the lists. src is {site, votes, auths,
+  // settings} (bytes; auths and settings null when not given) and, for
+  // lists from this site, {vkey, cps: {vote, auth}} as downloaded.
+  async function check(src) {
     if (st.running) return;
     st.running = true;
     st.done = false;
     st.checkpoints = {};
+    st.settings = null;
+    st.consistency = {};
     delete document.body.dataset.done;
     showError('');
     $('load-site').disabled = true;
@@ -398,26 +758,72 @@
     $('receipt-summary').textContent = '';
     $('receipt-lines').textContent = '';
     try {
-      const lines = splitLines(voteText);
-      st.voters = authText === null ? null : splitLines(authText).length;
-      const bar = $('progress');
-      bar.hidden = false;
-      bar.max = Math.max(1, lines.length);
-      bar.value = 0;
-      status('checking', { done: 0, total: lines.length });
       const t0 = performance.now();
-      const scores = await scoreAll(lines, (d) => {
+      const voteLines = splitLines(text(src.votes));
+      const authLines = src.auths === null ? null : splitLines(text(src.auths));
+      st.authorities = src.settings === null ? null : parseAuthorities(text(src.settings));
+      const counts = { vote: voteLines.length, auth: authLines === null ? 0 : authLines.length };
+
+      // What is signed: from this site, the first <size> lines under a
+      // checkpoint that verifies, and nothing without one.
+      if (src.site) {
+        const c = await checkCheckpoints(src, counts);
+        st.checkpoints = c.checkpoints;
+        st.settings = await checkSettings(c.valid, src.settings);
+        for (const w of Object.keys(c.valid)) st.consistency[w] = await checkHistory(w, c.valid[w], c.vk, c.vkeyText);
+      } else {
+        st.checkpoints = { vote: { result: 'unavailable', lines: counts.vote }, auth: { result: 'unavailable', lines: counts.auth } };
+        st.settings = { result: 'unavailable' };
+      }
+      const signed = (w) => {
+        if (!src.site) return counts[w];
+        const r = st.checkpoints[w];
+        return r.result === 'match' || r.result === 'tail' ? r.size : 0;
+      };
+      st.scope = {
+        vote: { lines: counts.vote, counted: signed('vote'), site: src.site },
+        auth: { lines: counts.auth, counted: authLines === null ? 0 : signed('auth'), site: src.site },
+      };
+
+      // The votes: proof of work of the counted lines; the stamps of the
+      // others, to tell a voter that their line is there but unsigned.
+      const bar = $('progress');
+      const counted = voteLines.slice(0, st.scope.vote.counted);
+      bar.hidden = false;
+      bar.max = Math.max(1, counted.length);
+      bar.value = 0;
+      status('checking', { done: 0, total: counted.length });
+      const scores = await scoreAll(counted, (d) => {
         bar.value = d;
-        status('checking', { done: d, total: lines.length });
+        status('checking', { done: d, total: counted.length });
       });
-      st.votes = lines.map((l, i) => Object.assign(parseVote(l), { score: scores[i] }));
-      tallyVotes();
+      st.votes = counted.map((l, i) => Object.assign(parseVote(l), { n: i + 1, score: scores[i], status: '' }));
+      st.unsigned = new Map();
+      for (let i = counted.length; i < voteLines.length; i++) {
+        const k = stampKey(parseVote(voteLines[i]).voter);
+        if (k && !st.unsigned.has(k)) st.unsigned.set(k, i + 1);
+      }
+
+      // The mandates of the counted lines.
+      st.voters = null;
+      if (authLines !== null) {
+        const mine = authLines.slice(0, st.scope.auth.counted);
+        bar.max = Math.max(1, mine.length);
+        bar.value = 0;
+        status('mandatesChecking', { done: 0, total: mine.length });
+        const verdicts = await checkMandates(mine, st.authorities, (d) => {
+          bar.value = d;
+          status('mandatesChecking', { done: d, total: mine.length });
+        });
+        const v = { lines: mine.length, ok: 0, unreadable: [], duplicate: [], authority: [], badsig: [], unchecked: [] };
+        verdicts.forEach((x, i) => { if (x === 'ok') v.ok++; else v[x].push(i + 1); });
+        st.voters = v;
+      }
       bar.hidden = true;
+      tallyVotes();
+      findProblems();
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
-      const counts = { vote: lines.length, auth: st.voters === null ? 0 : st.voters };
-      st.checkpoints = cps ? await checkCheckpoints(cps, cps.lists, counts)
-        : { vote: { result: 'unavailable', lines: counts.vote }, auth: { result: 'unavailable', lines: counts.auth } };
-      status('checked', { total: lines.length, secs });
+      status('checked', { total: counted.length, secs });
       showResults();
       st.done = true;
       document.body.dataset.done = 'true';
@@ -431,20 +837,24 @@
     }
   }
 
-  // tallyVotes counts the votes per option: those whose work reaches the
-  // threshold, and apart from them those below it. A line that is not a
-  // vote line counts nowhere but in st.unreadable.
+  // tallyVotes counts the votes per option among the counted lines: those
+  // whose work reaches the threshold, and apart from them those below it.
+  // A line that is not a vote line, or that repeats the nonce or the voter
+  // stamp of an earlier vote line, counts nowhere: the first one stands.
   function tallyVotes() {
     const rows = st.options.map((o) => ({ option: o, votes: 0, below: 0, onBallot: true }));
     const index = new Map(st.options.map((o, i) => [o, i]));
+    const nonces = new Set();
     st.byStamp = new Map();
     st.work = 0;
-    st.unreadable = 0;
     st.votes.forEach((v, i) => {
-      if (v.score < 0 || v.option === null) { st.unreadable++; return; }
-      st.work += 2 ** v.score;
+      if (v.score < 0 || v.option === null) { v.status = 'unreadable'; return; }
+      if (nonces.has(v.nonce)) { v.status = 'dupNonce'; return; }
+      nonces.add(v.nonce);
       const k = stampKey(v.voter);
-      if (!st.byStamp.has(k)) st.byStamp.set(k, i);
+      if (st.byStamp.has(k)) { v.status = 'dupStamp'; return; }
+      st.byStamp.set(k, i);
+      st.work += 2 ** v.score;
       let r = index.get(v.option);
       if (r === undefined) {
         r = rows.length;
@@ -453,24 +863,67 @@
         // ballot is not known (files checked offline).
         rows.push({ option: v.option, votes: 0, below: 0, onBallot: st.options.length === 0 });
       }
-      if (v.score >= st.threshold) rows[r].votes++; else rows[r].below++;
+      if (v.score >= st.threshold) { rows[r].votes++; v.status = 'counted'; } else { rows[r].below++; v.status = 'below'; }
     });
     st.tally = rows;
   }
 
+  // SHOWN is how many line numbers a problem names.
+  const SHOWN = 5;
+
+  // findProblems lists what is wrong in the counted lines, in the order
+  // the page shows it.
+  function findProblems() {
+    const ps = [];
+    const add = (kind, lines) => { if (lines.length) ps.push({ kind, count: lines.length, lines: lines.slice(0, SHOWN) }); };
+    for (const kind of ['unreadable', 'dupNonce', 'dupStamp']) {
+      add(kind === 'unreadable' ? 'voteUnreadable' : kind, st.votes.filter((v) => v.status === kind).map((v) => v.n));
+    }
+    if (st.voters !== null) {
+      add('authUnreadable', st.voters.unreadable);
+      add('dupMandate', st.voters.duplicate);
+      add('badSig', st.voters.badsig);
+      add('authority', st.voters.authority);
+      add('mandatesUnchecked', st.voters.unchecked);
+      if (st.authorities === null && st.voters.lines > 0) ps.push({ kind: 'noAuthorities', count: 0, lines: [] });
+    }
+    st.problems = ps;
+  }
+
   // ---- showing ----
 
-  function cell(tr, text, cls) {
+  function cell(tr, s, cls) {
     const td = document.createElement('td');
-    td.textContent = text;
+    td.textContent = s;
     if (cls) td.className = cls;
     tr.append(td);
   }
 
+  // lineList writes the first line numbers of a problem, "…" after them
+  // when there are more; without digit grouping, whose commas would read
+  // as separators.
+  function lineList(p) {
+    return p.lines.map(String).join(', ') + (p.count > p.lines.length ? ', …' : '');
+  }
+
   function showResults() {
+    // A site that contradicts what its log key signed is said first.
+    const alarm = ['rewritten', 'older', 'keychanged'].some((r) => Object.values(st.consistency).some((c) => c.result === r)) ||
+      (st.settings !== null && ['mismatch', 'missing'].includes(st.settings.result));
+    $('alarm').textContent = alarm ? t('alarm') : '';
+    $('alarm').hidden = !alarm;
+
+    // What the tally stands on.
+    const trust = $('trust');
+    const sv = st.scope.vote;
+    const trustKey = !sv.site ? 'trustFiles' : sv.counted > 0 || st.checkpoints.vote.result === 'match' || st.checkpoints.vote.result === 'tail' ? 'trustSigned' : 'trustNone';
+    trust.textContent = t(trustKey, { n: num(sv.counted) });
+    trust.className = trustKey === 'trustNone' ? 'error' : trustKey === 'trustSigned' ? 'ok' : 'hint';
+    trust.dataset.result = { trustFiles: 'files', trustSigned: 'signed', trustNone: 'unsigned' }[trustKey];
+
     const body = $('tally').tBodies[0];
     body.textContent = '';
-    let below = 0;
+    let belowCount = 0;
     for (const r of st.tally) {
       const tr = document.createElement('tr');
       if (!r.onBallot) tr.className = 'extra';
@@ -478,14 +931,23 @@
       cell(tr, num(r.votes), 'num');
       cell(tr, r.below ? num(r.below) : '', 'num below');
       body.append(tr);
-      below += r.below;
+      belowCount += r.below;
     }
     $('tally-caption').textContent = t('tallyCaption', { bits: st.threshold });
-    const notes = [];
-    if (below) notes.push(t('belowNote', { n: num(below), bits: st.threshold }));
-    if (st.unreadable) notes.push(t('unreadableNote', { n: num(st.unreadable) }));
-    $('below-note').textContent = notes.join(' ');
-    $('below-note').hidden = notes.length === 0;
+    $('below-note').textContent = belowCount ? t('belowNote', { n: num(belowCount), bits: st.threshold }) : '';
+    $('below-note').hidden = belowCount === 0;
+
+    const problems = $('problems');
+    problems.textContent = '';
+    for (const p of st.problems) {
+      const li = document.createElement('li');
+      li.textContent = t('problem_' + p.kind, { n: num(p.count), lines: lineList(p) });
+      li.className = p.kind === 'noAuthorities' ? 'hint' : 'error';
+      li.dataset.kind = p.kind;
+      li.dataset.count = String(p.count);
+      problems.append(li);
+    }
+    problems.hidden = st.problems.length === 0;
 
     const dl = $('summary');
     dl.textContent = '';
@@ -497,10 +959,15 @@
       dd.id = 'sum-' + k;
       dl.append(dt, dd);
     };
-    item('sumVotes', num(st.votes.length));
-    item('sumVoters', st.voters === null ? t('notGiven') : num(st.voters));
+    item('sumVotes', num(sv.counted));
+    item('sumVoters', st.voters === null ? t('notGiven') : num(st.voters.ok));
+    const tailVotes = sv.lines - sv.counted, tailVoters = st.scope.auth.lines - st.scope.auth.counted;
+    if (tailVotes > 0 || tailVoters > 0) {
+      item('sumUnsigned', t('unsignedValue', { vote: num(tailVotes), auth: num(tailVoters) }));
+      $('sum-sumUnsigned').className = 'error';
+    }
     item('sumWork', t('workValue', { hashes: num(st.work), log: st.work > 0 ? Math.log2(st.work).toFixed(1) : '0' }));
-    if (st.voters !== null && st.voters !== st.votes.length) {
+    if (st.voters !== null && st.scope.auth.counted !== sv.counted) {
       const dd = document.createElement('dd');
       dd.className = 'error wide';
       dd.textContent = t('countsDiffer');
@@ -513,24 +980,49 @@
     $('receipt').hidden = false;
   }
 
-  // showCheckpoints says, per list, what its checkpoint check found.
+  // showResult writes message key into li with the result as data-result
+  // and a class: ok, bad, or none for what is only said.
+  function showResult(li, result, key, args, ok, neutral) {
+    if (!result) {
+      li.textContent = '';
+      li.hidden = true;
+      delete li.dataset.result;
+      return;
+    }
+    li.hidden = false;
+    li.textContent = t(key, args);
+    li.dataset.result = result;
+    li.className = ok.includes(result) ? 'ok' : neutral.includes(result) ? '' : 'bad';
+  }
+
+  // showCheckpoints says, per list, what its checkpoint check found, what
+  // the checkpoints say of the settings, and how each checkpoint stands to
+  // the one this browser kept from before.
   function showCheckpoints() {
     const keys = {
-      match: 'cpMatch', mismatch: 'cpMismatch', short: 'cpShort', badsig: 'cpBadSig', nosig: 'cpNoSig',
+      match: 'cpMatch', tail: 'cpTail', mismatch: 'cpMismatch', short: 'cpShort', badsig: 'cpBadSig', nosig: 'cpNoSig',
       badkey: 'cpBadKey', malformed: 'cpMalformed', origin: 'cpOrigin', missing: 'cpMissing',
       unsupported: 'cpUnsupported', unavailable: 'cpUnavailable',
     };
     for (const w of ['vote', 'auth']) {
       const li = $('cp-' + w);
       const r = st.checkpoints[w];
-      if (!r) { li.textContent = ''; delete li.dataset.result; continue; }
-      const args = { list: t(w === 'vote' ? 'voteListCap' : 'authListCap'), size: num(r.size || 0), lines: num(r.lines || 0), origin: r.origin || '' };
-      let text = t(keys[r.result], args);
-      if (r.result === 'match' && r.lines > r.size) text += ' ' + t('cpGrown', args);
-      li.textContent = text;
-      li.dataset.result = r.result;
-      li.className = r.result === 'match' ? 'ok' : ['unavailable', 'unsupported'].includes(r.result) ? '' : 'bad';
+      if (!r) { showResult(li, null); continue; }
+      const args = { list: listName(w, true), size: num(r.size || 0), lines: num(r.lines || 0), extra: num(r.unsigned || 0), origin: r.origin || '' };
+      showResult(li, r.result, keys[r.result], args, ['match'], ['unavailable', 'unsupported']);
+      li.dataset.unsigned = String(r.unsigned || 0);
     }
+    const s = st.settings;
+    showResult($('cp-settings'), s && s.result, s && 'set_' + s.result, {}, ['committed'], ['uncommitted', 'unavailable']);
+    const evidence = [];
+    for (const w of ['vote', 'auth']) {
+      const c = st.consistency[w];
+      const args = c && { list: listName(w, true), from: num(c.from || 0), to: num(c.to || 0) };
+      showResult($('cons-' + w), c && c.result, c && 'cons_' + c.result, args, ['first', 'same', 'consistent'], ['unchecked', 'nostorage']);
+      if (c && c.evidence && ['rewritten', 'older', 'keychanged'].includes(c.result)) evidence.push(c.evidence);
+    }
+    $('evidence').hidden = evidence.length === 0;
+    $('evidence-text').textContent = evidence.join('\n');
   }
 
   const SVG = 'http://www.w3.org/2000/svg';
@@ -556,7 +1048,7 @@
     const index = new Map(rows.map((r, i) => [r.option, i]));
     const series = rows.map(() => []);
     for (const v of st.votes) {
-      if (v.score >= st.threshold && v.option !== null && Number.isFinite(v.putc)) series[index.get(v.option)].push(v.putc);
+      if (v.status === 'counted' && Number.isFinite(v.putc)) series[index.get(v.option)].push(v.putc);
     }
     const all = series.flat();
     if (all.length === 0) {
@@ -576,9 +1068,9 @@
     svg.append(title);
     svg.append(svgEl('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }));
     svg.append(svgEl('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }));
-    const label = (text, attrs) => {
+    const label = (s, attrs) => {
       const e = svgEl('text', attrs);
-      e.textContent = text;
+      e.textContent = s;
       svg.append(e);
     };
     label(num(top), { x: L - 4, y: T + 10, 'text-anchor': 'end' });
@@ -608,21 +1100,38 @@
 
   // ---- find my vote ----
 
+  // lookup finds a voter stamp: {result: 'found', vote} among the counted
+  // lines, {result: 'unsigned', line} when only a line outside them carries
+  // it, or {result: 'missing'}.
+  function lookup(stamp) {
+    const k = stampKey(stamp);
+    const i = st.byStamp.get(k);
+    if (i !== undefined) return { result: 'found', vote: st.votes[i] };
+    const n = st.unsigned.get(k);
+    if (n !== undefined) return { result: 'unsigned', line: n };
+    return { result: 'missing' };
+  }
+
   function findVote(ev) {
     if (ev) ev.preventDefault();
     const out = $('find-result');
     const k = stampKey($('stamp').value);
     out.className = '';
+    delete out.dataset.result;
     if (!k) { out.textContent = t('stampEmpty'); out.className = 'bad'; return; }
-    const i = st.byStamp.get(k);
-    if (i === undefined) {
+    const f = lookup(k);
+    out.dataset.result = f.result === 'found' ? f.vote.status : f.result;
+    if (f.result === 'missing') {
       out.textContent = t('stampMissing');
       out.className = 'bad';
-      return;
+    } else if (f.result === 'unsigned') {
+      out.textContent = t('stampUnsigned', { line: num(f.line) });
+      out.className = 'bad';
+    } else {
+      const v = f.vote;
+      out.textContent = t(v.status === 'counted' ? 'stampFound' : 'stampFoundBelow', { line: num(v.n), option: v.option });
+      out.className = v.status === 'counted' ? 'ok' : 'bad';
     }
-    const v = st.votes[i];
-    out.textContent = t(v.score >= st.threshold ? 'stampFound' : 'stampFoundBelow', { line: num(i + 1), option: v.option });
-    out.className = v.score >= st.threshold ? 'ok' : 'bad';
   }
 
   // ---- check my receipt ----
@@ -631,10 +1140,10 @@
   // Receipt-Sig:) and returns {campaign, sig, lines: [{n, raw, stamp,
   // option}]} or null; raw is the line as the header carried it, which the
   // signature covers.
-  function parseReceipt(text) {
+  function parseReceipt(s) {
     let campaign = null, sig = null;
     const lines = [];
-    for (const raw of text.replace(/\r\n/g, '\n').split('\n')) {
+    for (const raw of s.replace(/\r\n/g, '\n').split('\n')) {
       const l = raw.trim();
       if (!l) continue;
       const c = l.indexOf(': ');
@@ -716,36 +1225,36 @@
       sigOut.className = r === 'valid' ? 'ok' : r === 'invalid' ? 'bad' : '';
       sigOut.dataset.result = r;
     });
-    let ok = 0, missing = 0, wrong = 0, none = 0;
+    const n = { ok: 0, missing: 0, unsigned: 0, wrong: 0, none: 0 };
     for (const l of rc.lines) {
       // "-" stands against an option nobody had chosen yet (PROTOCOL 5.4).
-      const i = l.stamp === '-' ? undefined : st.byStamp.get(stampKey(l.stamp));
-      let key, cls;
-      if (l.stamp === '-') { key = 'lineNone'; cls = ''; none++; }
-      else if (i === undefined) { key = 'lineMissing'; cls = 'bad'; missing++; }
-      else if (st.votes[i].option !== l.option) { key = 'lineWrong'; cls = 'bad'; wrong++; }
-      else { key = 'lineOk'; cls = 'ok'; ok++; }
+      const f = l.stamp === '-' ? null : lookup(l.stamp);
+      let result, args = {};
+      if (f === null) result = 'none';
+      else if (f.result === 'missing') result = 'missing';
+      else if (f.result === 'unsigned') { result = 'unsigned'; args = { line: num(f.line) }; }
+      else if (f.vote.option !== l.option) { result = 'wrong'; args = { line: num(f.vote.n), listed: f.vote.option }; }
+      else { result = 'ok'; args = { line: num(f.vote.n) }; }
+      n[result]++;
       const li = document.createElement('li');
-      li.className = cls;
-      li.dataset.result = { lineOk: 'ok', lineMissing: 'missing', lineWrong: 'wrong', lineNone: 'none' }[key];
+      li.className = result === 'ok' ? 'ok' : result === 'none' ? '' : 'bad';
+      li.dataset.result = result;
       const code = document.createElement('code');
       code.textContent = l.stamp;
-      li.append(code, document.createTextNode(' ' + l.option + ': ' +
-        t(key, { line: i === undefined ? '' : num(i + 1), listed: i === undefined ? '' : st.votes[i].option })));
+      const key = { ok: 'lineOk', missing: 'lineMissing', unsigned: 'lineUnsigned', wrong: 'lineWrong', none: 'lineNone' }[result];
+      li.append(code, document.createTextNode(' ' + l.option + ': ' + t(key, args)));
       list.append(li);
     }
     const parts = [];
     if (st.campaign && rc.campaign !== st.campaign) parts.push(t('receiptOtherCampaign', { name: rc.campaign }));
-    if (missing === 0 && wrong === 0) parts.push(t('receiptAllOk', { n: num(ok) }));
-    else parts.push(t('receiptSome', { ok: num(ok), missing: num(missing), wrong: num(wrong), n: num(rc.lines.length - none) }));
-    const good = missing === 0 && wrong === 0 && parts.length === 1;
-    if (none) parts.push(t('receiptNone', { n: num(none) }));
+    const bad = n.missing + n.unsigned + n.wrong;
+    if (bad === 0) parts.push(t('receiptAllOk', { n: num(n.ok) }));
+    else parts.push(t('receiptSome', { ok: num(n.ok), missing: num(n.missing), unsigned: num(n.unsigned), wrong: num(n.wrong), n: num(rc.lines.length - n.none) }));
+    const good = bad === 0 && parts.length === 1;
+    if (n.none) parts.push(t('receiptNone', { n: num(n.none) }));
     sum.textContent = parts.join(' ');
     sum.className = good ? 'ok' : 'bad';
-    sum.dataset.ok = String(ok);
-    sum.dataset.missing = String(missing);
-    sum.dataset.wrong = String(wrong);
-    sum.dataset.none = String(none);
+    for (const k of Object.keys(n)) sum.dataset[k] = String(n[k]);
   }
 
   async function receiptFile() {
@@ -780,7 +1289,9 @@
     const c = '/' + st.campaign + '-';
     // The key and the checkpoints first: the lists only grow, so lists
     // downloaded after them hold at least the lines they sign.
-    const [vkey, voteCp, authCp] = await Promise.all([fetchOptional(c + 'log.vkey'), fetchOptional(c + 'vote.checkpoint'), fetchOptional(c + 'auth.checkpoint')]);
+    const [vkey, voteCp, authCp, settings] = await Promise.all([
+      fetchOptional(c + 'log.vkey'), fetchOptional(c + 'vote.checkpoint'), fetchOptional(c + 'auth.checkpoint'), fetchOptional(c + 'settings.yaml'),
+    ]);
     let votes, auths;
     try {
       [votes, auths] = await Promise.all([fetchBytes(c + 'vote.log'), fetchBytes(c + 'auth.log')]);
@@ -789,8 +1300,7 @@
       showError(t('downloadFailed'));
       return;
     }
-    const text = (b) => new TextDecoder().decode(b);
-    await check(text(votes), text(auths), { vkey, vote: voteCp, auth: authCp, lists: { vote: votes, auth: auths } });
+    await check({ site: true, votes, auths, settings, vkey, cps: { vote: voteCp, auth: authCp } });
   }
 
   async function loadFiles(ev) {
@@ -806,16 +1316,36 @@
       return;
     }
     st.threshold = th;
-    const af = $('auth-file').files[0];
-    await check(await vf.text(), af ? await af.text() : null, null);
+    const bytes = async (id) => {
+      const f = $(id).files[0];
+      return f ? new Uint8Array(await f.arrayBuffer()) : null;
+    };
+    await check({ site: false, votes: await bytes('vote-file'), auths: await bytes('auth-file'), settings: await bytes('settings-file') });
   }
 
-  // treeHash is for tests: the tree hash of the first size lines of text,
-  // in base64, by the page's own workers (null when text is shorter).
-  st.treeHash = async (text, size) => {
-    const root = await hashTree(utf8.encode(text), size, () => {});
-    return root === null ? null : btoa(String.fromCharCode(...root));
+  // ---- for tests: the page's own computations on given inputs ----
+
+  // treeHash is the tree hash of the first size lines of text, in base64,
+  // by the page's own workers (null when text is shorter).
+  st.treeHash = async (s, size) => {
+    const root = await hashTree(utf8.encode(s), size, () => {});
+    return root === null ? null : toB64(root);
   };
+
+  // checkMandates gives the page's verdict on each voter line (a list of
+  // strings) under authorities (base64 keys, or null for none known).
+  st.checkMandates = (lines, authorities) => checkMandates(lines, authorities, () => {});
+
+  // consistency compares a tree of size n and root h with one of size t
+  // and root th (base64) through the tiles served under base.
+  st.checkConsistency = (base, n, h, tt, th) => consistency(base, n, b64(h), tt, b64(th));
+
+  // parseCheckpoint and parseAuthorities, on text.
+  st.parseCheckpoint = (s) => {
+    const cp = parseCheckpoint(s);
+    return cp && { origin: cp.origin, size: cp.size, root: toB64(cp.root), settings: cp.settings };
+  };
+  st.parseAuthorities = parseAuthorities;
 
   // ---- start ----
 
