@@ -34,11 +34,26 @@
 //	duplicate-voter-stamp  no voter stamp stands on two vote lines
 //	duplicate-mandate      no mandate (auth-pkey, auth-id) stands on two voter lines
 //	counts-equal           the votes list has as many lines as the voters list
+//	retracted-format       every line of the retracted list is exactly what listline.ParseRetracted accepts, and ends with '\n'
+//	retraction-loser       no retracted vote's nonce stands in the votes list, nor its voter stamp but on its winner's line, nor either twice in the retracted list
+//	retraction-winner      every retracted vote's winner stands in the votes list (under its signed checkpoint), beats it by mirror rule 3 (listline.Wins), and wins over no other retracted vote
+//	retraction-signature   every retraction's signature verifies under the receipt key over wire.RetractionMessage of the retracted vote's line and its winner's
+//
+// The retracted list (RetractedLogName) explains the votes that collecting
+// instances withdrew by mirror rule 3 (docs/MIRRORS.md): each line is the
+// retracted vote, the nonce of the vote that won for the same mandate, and
+// the receipt key's signature binding the two. Each retracted vote must
+// also pass proof-of-work, option, stamp-time and platform-stamp, which
+// then name the retracted list's lines. The receipt key is
+// Options.ReceiptKey, else the one the source serves (ReceiptKeyName), else
+// its keys file's. Without any, retraction-signature is skipped when
+// there is a binding to check, and fails under LogOptions.Strict. A source
+// that does not publish the retracted list gets the four checks skipped.
 //
 // With Options.Logs, also (see LogOptions):
 //
-//	checkpoint-signature   both latest checkpoints, and every checkpoint read after them, are signed notes of the log key, with the lists' origins
-//	checkpoint-size        every line of each list is under a checkpoint whose signature verified
+//	checkpoint-signature   the latest checkpoints of both lists and of the retracted list, and every checkpoint read after them, are signed notes of the log key, with their origins
+//	checkpoint-size        every line of each list, and of the retracted list, is under a checkpoint whose signature verified
 //	checkpoint-root        each such checkpoint's root hash is the tree hash of its list at its size
 //	consistency            each earlier checkpoint (LogOptions.Since) is a prefix of its list today
 //	history                the history grows, no count ever drops, and every line's counts are the list's tally at its size
@@ -48,7 +63,7 @@
 // source that pads its lists, or a folder whose lists were downloaded
 // after their checkpoints) fail checkpoint-size under LogOptions.Strict;
 // without it they are listed in LogReport.Unsigned and left out of the
-// tally and the work.
+// tally and the work, or of Report.Retractions for the retracted list.
 //
 // A failed check names the lines (1-based) where it failed, in its list.
 // The duplicate checks name the later lines and say which earlier line
@@ -103,6 +118,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +142,11 @@ const (
 	CheckDuplicateMandate    = "duplicate-mandate"
 	CheckCountsEqual         = "counts-equal"
 
+	CheckRetractedFormat     = "retracted-format"
+	CheckRetractionLoser     = "retraction-loser"
+	CheckRetractionWinner    = "retraction-winner"
+	CheckRetractionSignature = "retraction-signature"
+
 	CheckCheckpointSignature = "checkpoint-signature"
 	CheckCheckpointSize      = "checkpoint-size"
 	CheckCheckpointRoot      = "checkpoint-root"
@@ -139,6 +160,7 @@ var Checks = []string{
 	CheckVoteFormat, CheckAuthFormat, CheckProofOfWork, CheckOption, CheckStampTime,
 	CheckPlatformStamp, CheckMandateSignature, CheckAuthority, CheckDuplicateNonce, CheckDuplicateVoterStamp,
 	CheckDuplicateMandate, CheckCountsEqual,
+	CheckRetractedFormat, CheckRetractionLoser, CheckRetractionWinner, CheckRetractionSignature,
 	CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory, CheckSettings,
 }
 
@@ -196,6 +218,17 @@ type Report struct {
 	VoteTree tlog.Tree `json:"vote_tree"`
 	AuthTree tlog.Tree `json:"auth_tree"`
 
+	// Retractions counts the lines of the retracted list: the votes
+	// withdrawn by mirror rule 3, each bound to the vote that won. Like
+	// the tally it leaves out lines no verified checkpoint covers
+	// (Logs.Unsigned). RetractedTree is the list's tree head as read;
+	// ReceiptKey the key (base64) the bindings were checked under, and
+	// ReceiptKeyFrom where it came from: "given", or the file.
+	Retractions    int       `json:"retractions"`
+	RetractedTree  tlog.Tree `json:"retracted_tree"`
+	ReceiptKey     string    `json:"receipt_key,omitempty"`
+	ReceiptKeyFrom string    `json:"receipt_key_from,omitempty"`
+
 	// UTCSignKey is the UTC-SIGN key the platform-stamp check used, in
 	// base64, and UTCSignFrom where it came from: "given" or the keys
 	// file. Empty when the check was not made.
@@ -244,6 +277,11 @@ type Options struct {
 	// shows and every checkpoint must commit to. Nil means
 	// settings.Marshal(), the encoding the publisher serves.
 	SettingsData []byte
+	// ReceiptKey is the receipt public key, obtained out of band: it
+	// checks the signatures that bind each retracted vote to the vote
+	// that won. Nil means the one the source serves (ReceiptKeyName), else
+	// the one its keys file gives after the close.
+	ReceiptKey ed25519.PublicKey
 	// SettingsGiven says the settings are the auditor's own copy,
 	// obtained independently of the source (from the authority's
 	// announcement). With Logs, Run then also compares them byte for byte
@@ -283,7 +321,8 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 		{kind: authList, name: AuthLogName(settings.Name), tailFrom: -1},
 	}
 	// The publisher's files are read before the lists, so that the lists
-	// read are at least as long as what the checkpoints and history cover.
+	// read are at least as long as what the checkpoints and history cover,
+	// and hold every winner the retracted list names.
 	var logs *logState
 	if opt.Logs != nil {
 		if logs, err = fetchLogs(src, settings, opt.Logs, settingsData, opt.SettingsGiven); err != nil {
@@ -291,6 +330,11 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 		}
 		logs.wantMarks(lists)
 	}
+	retracted, err := readRetracted(src, settings.Name)
+	if err != nil {
+		return nil, err
+	}
+	lists[0].winners = retracted.winners
 	// Both lists are opened and read at once: they take about as long as
 	// each other to verify, and a download left idle while the other list
 	// is verified could be cut by the server's timeouts.
@@ -346,19 +390,40 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	all := [3]*list{lists[0], lists[1], retracted.list}
+	signedVotes := int64(-1)
 	if logs != nil {
-		if err := logs.check(src, lists); err != nil {
+		if err := logs.check(src, all); err != nil {
 			return nil, err
 		}
+		signedVotes = logs.signed[0]
 	}
-	r := a.report(lists)
+	var keys *Keys
+	if a.stamps != nil {
+		keys = a.stamps.keys
+	}
+	key, keyFrom, keyErr := receiptKey(src, settings.Name, opt.ReceiptKey, keys)
+	if keyErr != nil && keyFrom == "" {
+		return nil, keyErr // the key given, or the source failed
+	}
+	a.checkRetractions(retracted, lists[0], signedVotes, key)
+	skips := retracted.verdicts(key != nil, keyFrom, keyErr, opt.Logs != nil && opt.Logs.Strict)
+	r := a.report(all)
+	r.Skipped = append(r.Skipped, skips...)
 	r.Settings = summary(settings, settingsData, opt.SettingsGiven)
+	r.Retractions, r.RetractedTree = retracted.list.lines, retracted.list.tree.head()
+	if key != nil {
+		r.ReceiptKey, r.ReceiptKeyFrom = keyText(key), keyFrom
+	}
 	if logs != nil {
 		r.Logs = logs.rep
 		// Lines no verified checkpoint covers are not counted.
 		if n := logs.signed[0]; n >= 0 && n < int64(lists[0].lines) {
 			m, _ := lists[0].mark(n, len(settings.Options))
 			r.Tally, r.Work = tallyRows(settings.Options, m.Tally), m.Work
+		}
+		if n := logs.signed[retractedList]; n >= 0 && n < int64(r.Retractions) {
+			r.Retractions = int(n)
 		}
 	}
 	return r, nil
@@ -450,8 +515,9 @@ func (a *auditor) advance(n int64) {
 	a.progress(a.done, a.total)
 }
 
-// report gathers the lists' findings in the order of Checks.
-func (a *auditor) report(lists [2]*list) *Report {
+// report gathers the findings of the lists and of the retracted list, in
+// the order of Checks.
+func (a *auditor) report(lists [3]*list) *Report {
 	v, au := lists[0], lists[1]
 	r := &Report{
 		Campaign: a.settings.Name,
@@ -509,6 +575,15 @@ type list struct {
 	marks  map[int64]bool // sizes at which to take a Mark; nil for none
 	marked map[int64]Mark // the marks taken, by size
 
+	// all is every leaf hash of the retracted list, which is read whole:
+	// its marks are computed from it. absent says the source does not
+	// publish it.
+	all    []tlog.Hash
+	absent bool
+	// winners are the votes the retracted list names as winners: the
+	// votes list notes where each stands (mergeLine).
+	winners map[nonceKey]*winnerRef
+
 	// The votes list, with logs, also keeps the ballot index (-1 for none)
 	// of every line after line tailFrom, the last size marked: tallyAt
 	// then gives the tally at any size up to the end. tailFrom is -1
@@ -535,6 +610,16 @@ func (l *list) mark(n int64, nOptions int) (Mark, bool) {
 	if n == 0 {
 		var t treeBuilder
 		return Mark{Tree: t.head(), Tally: make([]int, nOptions)}, true
+	}
+	if l.kind == retractedList {
+		if n > int64(len(l.all)) {
+			return Mark{}, false
+		}
+		var t treeBuilder
+		for _, h := range l.all[:n] {
+			t.push(h)
+		}
+		return Mark{Tree: t.head()}, true
 	}
 	m, ok := l.marked[n]
 	if !ok && n == int64(l.lines) {
@@ -573,6 +658,7 @@ type listKind uint8
 const (
 	voteList listKind = iota
 	authList
+	retractedList // read whole, not scanned (retracted.go); also its index in the logs' arrays
 )
 
 // record notes that line ln fails check c.
@@ -649,6 +735,13 @@ func (l *list) mergeLine(b *batch, i, ln, nOptions int) {
 		}
 		if rec.option >= 0 {
 			l.tally[rec.option]++
+		}
+		if w := l.winners[rec.nonce]; w != nil && w.line == 0 {
+			start := 0
+			if i > 0 {
+				start = b.ends[i-1]
+			}
+			w.line, w.text = ln, strings.Clone(b.text[start:b.ends[i]])
 		}
 		l.work += math.Ldexp(1, int(rec.score))
 	case authList:

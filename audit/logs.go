@@ -40,9 +40,9 @@ type LogOptions struct {
 	// since a platform that rewrites its lists can serve a new key too.
 	Key string
 	// Since holds earlier checkpoints (signed notes, as served) of either
-	// list, told apart by their origin. Each must be a prefix of the list
-	// as read now, and verify under the key when there is one (see
-	// checkSince).
+	// list or of the retracted list, told apart by their origin. Each must
+	// be a prefix of its list as read now, and verify under the key when
+	// there is one (see checkSince).
 	Since [][]byte
 	// Strict fails, rather than skips, the checks that need the key, the
 	// checkpoints or the history when the source does not have them. It
@@ -102,21 +102,23 @@ type Unsigned struct {
 
 // LogReport is what LogOptions adds to a Report.
 type LogReport struct {
-	Key      string       `json:"key,omitempty"`      // the verifier key used
-	KeyFrom  string       `json:"key_from,omitempty"` // "given", or the file it was read from
-	Vote     *Checkpoint  `json:"vote_checkpoint,omitempty"`
-	Auth     *Checkpoint  `json:"auth_checkpoint,omitempty"`
-	Since    []Checkpoint `json:"since,omitempty"`
-	History  int          `json:"history_lines"`
-	Growth   []Growth     `json:"growth,omitempty"` // most unusual first
-	Unsigned []Unsigned   `json:"unsigned,omitempty"`
-	Skipped  []Skip       `json:"skipped,omitempty"`
-	Warnings []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
+	Key       string       `json:"key,omitempty"`      // the verifier key used
+	KeyFrom   string       `json:"key_from,omitempty"` // "given", or the file it was read from
+	Vote      *Checkpoint  `json:"vote_checkpoint,omitempty"`
+	Auth      *Checkpoint  `json:"auth_checkpoint,omitempty"`
+	Retracted *Checkpoint  `json:"retracted_checkpoint,omitempty"`
+	Since     []Checkpoint `json:"since,omitempty"`
+	History   int          `json:"history_lines"`
+	Growth    []Growth     `json:"growth,omitempty"` // most unusual first
+	Unsigned  []Unsigned   `json:"unsigned,omitempty"`
+	Skipped   []Skip       `json:"skipped,omitempty"`
+	Warnings  []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
 }
 
-// Origins of the two lists' checkpoints.
-func VoteOrigin(campaign string) string { return "powvote/" + campaign + "/vote" }
-func AuthOrigin(campaign string) string { return "powvote/" + campaign + "/auth" }
+// Origins of the checkpoints of the two lists and of the retracted list.
+func VoteOrigin(campaign string) string      { return "powvote/" + campaign + "/vote" }
+func AuthOrigin(campaign string) string      { return "powvote/" + campaign + "/auth" }
+func RetractedOrigin(campaign string) string { return "powvote/" + campaign + "/retracted" }
 
 // ParseLogKey reads a note verifier key.
 func ParseLogKey(text string) (note.Verifier, error) {
@@ -156,18 +158,19 @@ type logState struct {
 
 	verifier note.Verifier // nil without a key
 	keyErr   string        // why the key is unusable, "" when missing or fine
-	cps      [2][]byte     // latest checkpoints as first read; nil when missing
+	cps      [3][]byte     // latest checkpoints of the lists and the retracted list as first read; nil when missing
 	history  []byte        // nil when missing
 	reread   bool          // history is a second reading, taken after the lists
 
-	// Set by the checks. signed[i] is how many lines of list i a checkpoint
-	// whose signature verified covers, -1 when no latest checkpoint
-	// verified. verified is every checkpoint read whose signature verified
-	// (and the earlier ones, verified or not), latest the one of each list
-	// that covers signed[i] lines.
-	signed   [2]int64
+	// Set by the checks. signed[i] is how many lines of log i (the two
+	// lists, the retracted list) a checkpoint whose signature verified
+	// covers, -1 when no latest checkpoint verified. verified is every
+	// checkpoint read whose signature verified (and the earlier ones,
+	// verified or not), latest the one of each log that covers signed[i]
+	// lines.
+	signed   [3]int64
 	verified []namedCheckpoint
-	latest   [2]*namedCheckpoint
+	latest   [3]*namedCheckpoint
 }
 
 // readOptional reads a whole file the source may not have; (nil, nil) when
@@ -198,7 +201,7 @@ func readOptional(src Source, name string) ([]byte, error) {
 func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions, settingsData []byte, given bool) (*logState, error) {
 	st := &logState{settings: s, opt: opt, rep: &LogReport{},
 		settingsData: settingsData, settingsHash: SettingsHash(settingsData), settingsGiven: given,
-		signed: [2]int64{-1, -1}}
+		signed: [3]int64{-1, -1, -1}}
 	key := opt.Key
 	st.rep.KeyFrom = "given"
 	if key == "" {
@@ -220,7 +223,7 @@ func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions, settingsData [
 		}
 	}
 	var err error
-	for i, name := range []string{VoteCheckpointName(s.Name), AuthCheckpointName(s.Name)} {
+	for i, name := range checkpointNames(s.Name) {
 		if st.cps[i], err = readOptional(src, name); err != nil {
 			return nil, err
 		}
@@ -325,9 +328,19 @@ func (st *logState) open(data []byte, origin string) (*Checkpoint, error) {
 	return cp, err
 }
 
-// check makes the log checks on the scanned lists. It reads from src again
-// only what the lists, read after the first reading, may have outgrown.
-func (st *logState) check(src Source, lists [2]*list) error {
+// checkpointNames are the latest checkpoints of the two lists and of the
+// retracted list; logOrigins their origins.
+func checkpointNames(campaign string) [3]string {
+	return [3]string{VoteCheckpointName(campaign), AuthCheckpointName(campaign), RetractedCheckpointName(campaign)}
+}
+func logOrigins(campaign string) [3]string {
+	return [3]string{VoteOrigin(campaign), AuthOrigin(campaign), RetractedOrigin(campaign)}
+}
+
+// check makes the log checks on the scanned lists and the retracted list.
+// It reads from src again only what they, read after the first reading,
+// may have outgrown.
+func (st *logState) check(src Source, lists [3]*list) error {
 	keyName := LogKeyName(st.settings.Name)
 	switch {
 	case st.keyErr != "":
@@ -359,12 +372,14 @@ func (st *logState) check(src Source, lists [2]*list) error {
 // signature verifies covers them (cover). Nothing is skipped because of
 // timing: what no verified checkpoint covers is unsigned, and fails under
 // Strict.
-func (st *logState) checkLatest(src Source, lists [2]*list) error {
+func (st *logState) checkLatest(src Source, lists [3]*list) error {
 	s := st.settings
-	names := [2]string{VoteCheckpointName(s.Name), AuthCheckpointName(s.Name)}
-	origins := [2]string{VoteOrigin(s.Name), AuthOrigin(s.Name)}
+	names, origins := checkpointNames(s.Name), logOrigins(s.Name)
 	for i, l := range lists {
 		data := st.cps[i]
+		if data == nil && l.absent && !st.opt.Strict {
+			continue // no retracted list at all: its checks say so
+		}
 		if data == nil {
 			st.missing(l, CheckCheckpointSignature, names[i], names[i]+" is not published")
 			st.skip(CheckCheckpointSize, names[i]+" is not published")
@@ -421,10 +436,13 @@ func (st *logState) checkLatest(src Source, lists [2]*list) error {
 
 func (st *logState) setLatest(i int, c *namedCheckpoint, signed int64) {
 	st.latest[i], st.signed[i] = c, signed
-	if i == 0 {
+	switch listKind(i) {
+	case voteList:
 		st.rep.Vote = c.cp
-	} else {
+	case authList:
 		st.rep.Auth = c.cp
+	default:
+		st.rep.Retracted = c.cp
 	}
 }
 
@@ -484,7 +502,7 @@ func (st *logState) cover(src Source, l *list, name, origin string) (*namedCheck
 // checkpoint that does not was signed by another key, and a platform that
 // changed its log key has started a new log, which is a failure too.
 // Without one, the report says that the signatures were not verified.
-func (st *logState) checkSince(lists [2]*list) {
+func (st *logState) checkSince(lists [3]*list) {
 	if len(st.opt.Since) == 0 {
 		st.skip(CheckConsistency, "no earlier checkpoint given")
 		return
@@ -513,8 +531,10 @@ func (st *logState) checkSince(lists [2]*list) {
 			l = lists[0]
 		case AuthOrigin(s.Name):
 			l = lists[1]
+		case RetractedOrigin(s.Name):
+			l = lists[2]
 		default:
-			lists[0].failure(CheckConsistency, "", 0, fmt.Sprintf("%s: origin %q is neither list of campaign %s", what, cp.Origin, s.Name))
+			lists[0].failure(CheckConsistency, "", 0, fmt.Sprintf("%s: origin %q is no list of campaign %s", what, cp.Origin, s.Name))
 			continue
 		}
 		st.rep.Since = append(st.rep.Since, *cp)
@@ -767,7 +787,7 @@ func growth(hist []historyLine, options []string) []Growth {
 
 // writeText adds the log checks' findings to the text report.
 func (lr *LogReport) writeText(b *strings.Builder) {
-	for _, c := range []*Checkpoint{lr.Vote, lr.Auth} {
+	for _, c := range []*Checkpoint{lr.Vote, lr.Auth, lr.Retracted} {
 		if c != nil {
 			fmt.Fprintf(b, "checkpoint %s: %d lines, root %s", c.Origin, c.Tree.N, c.Tree.Hash)
 			if c.Settings != "" {

@@ -92,6 +92,20 @@ func mustMarshal(t *testing.T, f *fixture) []byte {
 	return b
 }
 
+// writeRetracted adds the retracted list, lines (none: empty), to a
+// folder.
+func writeRetracted(t *testing.T, dir Dir, lines ...string) Dir {
+	t.Helper()
+	text := strings.Join(lines, "\n")
+	if len(lines) > 0 {
+		text += "\n"
+	}
+	if err := os.WriteFile(filepath.Join(string(dir), "solar-retracted.log"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func mthHash(ls []string) tlog.Tree {
 	var tb treeBuilder
 	for _, l := range ls {
@@ -122,6 +136,8 @@ func TestLogs(t *testing.T) {
 		"solar-auth.checkpoint": checkpoint(t, signer, "powvote/solar/auth", voters, 12),
 		"solar-log.vkey":        vkey + "\n",
 		"solar-history.log":     history(f, votes, 4, 8, 12),
+		// No retraction: the retracted list is empty, under a checkpoint.
+		"solar-retracted.checkpoint": checkpoint(t, signer, "powvote/solar/retracted", nil, 0),
 	}
 	early := []byte(checkpoint(t, signer, "powvote/solar/vote", votes, 4))
 	swapped := slices.Clone(votes)
@@ -165,15 +181,16 @@ func TestLogs(t *testing.T) {
 		// lists signed with it: the earlier checkpoint does not verify.
 		{name: "since, rewritten, key replaced", votes: swapped, opt: LogOptions{Since: [][]byte{early}},
 			files: map[string]string{"solar-log.vkey": newKey + "\n",
-				"solar-vote.checkpoint": checkpoint(t, newSigner, "powvote/solar/vote", swapped, 12),
-				"solar-auth.checkpoint": checkpoint(t, newSigner, "powvote/solar/auth", voters, 12)},
+				"solar-vote.checkpoint":      checkpoint(t, newSigner, "powvote/solar/vote", swapped, 12),
+				"solar-auth.checkpoint":      checkpoint(t, newSigner, "powvote/solar/auth", voters, 12),
+				"solar-retracted.checkpoint": checkpoint(t, newSigner, "powvote/solar/retracted", nil, 0)},
 			fail: []string{CheckConsistency}},
 		{name: "key given", votes: votes, files: map[string]string{"solar-log.vkey": ""}, opt: LogOptions{Key: vkey}, skipped: noSince},
 		{name: "nothing published", votes: votes, files: map[string]string{"solar-log.vkey": "", "solar-vote.checkpoint": "",
-			"solar-auth.checkpoint": "", "solar-history.log": ""},
+			"solar-auth.checkpoint": "", "solar-retracted.checkpoint": "", "solar-history.log": ""},
 			skipped: []string{CheckCheckpointSignature, CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckHistory, CheckSettings}},
 		{name: "nothing published, strict", votes: votes, files: map[string]string{"solar-log.vkey": "", "solar-vote.checkpoint": "",
-			"solar-auth.checkpoint": "", "solar-history.log": ""}, opt: LogOptions{Strict: true},
+			"solar-auth.checkpoint": "", "solar-retracted.checkpoint": "", "solar-history.log": ""}, opt: LogOptions{Strict: true},
 			fail: []string{CheckCheckpointSignature, CheckHistory}, skipped: []string{CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency, CheckSettings}},
 		{name: "wrong origin", votes: votes, files: map[string]string{"solar-auth.checkpoint": checkpoint(t, signer, "powvote/solar/vote", voters, 12)},
 			fail: []string{CheckCheckpointSignature}, skipped: []string{CheckCheckpointSize, CheckCheckpointRoot, CheckConsistency}},
@@ -208,7 +225,7 @@ func TestLogs(t *testing.T) {
 		{name: "settings not given, strict", votes: votes, notGiven: true, opt: LogOptions{Strict: true}, fail: []string{CheckSettings}, skipped: noSince},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := write(t, c.votes, voters)
+			dir := writeRetracted(t, write(t, c.votes, voters))
 			files := maps.Clone(good)
 			maps.Copy(files, c.files)
 			for name, text := range files {
@@ -303,10 +320,11 @@ func TestLogsListGrew(t *testing.T) {
 	signer, vkey := logKeys(t)
 	votes, voters := f.votes[:12], f.voters[:12]
 	files := map[string]string{
-		"solar-vote.checkpoint": checkpoint(t, signer, "powvote/solar/vote", votes, 12),
-		"solar-auth.checkpoint": checkpoint(t, signer, "powvote/solar/auth", voters, 12),
-		"solar-log.vkey":        vkey,
-		"solar-history.log":     history(f, votes, 4, 8, 12),
+		"solar-vote.checkpoint":      checkpoint(t, signer, "powvote/solar/vote", votes, 12),
+		"solar-auth.checkpoint":      checkpoint(t, signer, "powvote/solar/auth", voters, 12),
+		"solar-log.vkey":             vkey,
+		"solar-history.log":          history(f, votes, 4, 8, 12),
+		"solar-retracted.checkpoint": checkpoint(t, signer, "powvote/solar/retracted", nil, 0),
 	}
 	// What the publisher keeps for every size a batch ended at.
 	kept := map[string]string{
@@ -351,7 +369,7 @@ func TestLogsListGrew(t *testing.T) {
 			if c.kept {
 				maps.Copy(all, kept)
 			}
-			dir := write(t, votes, voters)
+			dir := writeRetracted(t, write(t, votes, voters))
 			for name, text := range all {
 				if err := os.WriteFile(filepath.Join(string(dir), name), []byte(text), 0o644); err != nil {
 					t.Fatal(err)
@@ -405,12 +423,13 @@ func TestLogsPaddedList(t *testing.T) {
 	f := sharedFixture(t)
 	signer, vkey := logKeys(t)
 	signedVotes, signedVoters := f.votes[:12], f.voters[:12]
-	dir := write(t, f.votes[:16], f.voters[:16]) // 4 lines nobody signed
+	dir := writeRetracted(t, write(t, f.votes[:16], f.voters[:16])) // 4 lines nobody signed
 	honest := map[string]string{
-		"solar-vote.checkpoint": checkpoint(t, signer, "powvote/solar/vote", signedVotes, 12),
-		"solar-auth.checkpoint": checkpoint(t, signer, "powvote/solar/auth", signedVoters, 12),
-		"solar-log.vkey":        vkey,
-		"solar-history.log":     history(f, signedVotes, 4, 8, 12),
+		"solar-vote.checkpoint":      checkpoint(t, signer, "powvote/solar/vote", signedVotes, 12),
+		"solar-auth.checkpoint":      checkpoint(t, signer, "powvote/solar/auth", signedVoters, 12),
+		"solar-log.vkey":             vkey,
+		"solar-history.log":          history(f, signedVotes, 4, 8, 12),
+		"solar-retracted.checkpoint": checkpoint(t, signer, "powvote/solar/retracted", nil, 0),
 	}
 	for name, text := range honest {
 		if err := os.WriteFile(filepath.Join(string(dir), name), []byte(text), 0o644); err != nil {

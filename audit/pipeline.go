@@ -246,27 +246,8 @@ func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line s
 		return
 	}
 	rec.ok = true
-	if o, ok := a.options[v.Option]; ok {
-		rec.option = int16(o)
-	} else {
-		b.fail(ln, CheckOption, fmt.Sprintf("%q is not on the ballot", v.Option))
-	}
-	// The parser accepted P-UTC, so it reads without error.
-	if t, _ := stamp.ParsePUTC(v.PUTC); t < a.start || t > a.end {
-		b.fail(ln, CheckStampTime, fmt.Sprintf("P-UTC %s is outside the campaign (%d to %d)", v.PUTC, a.start, a.end))
-	}
-	// Score rather than pow.Verify: the parser already bounded the nonce,
-	// and the score is wanted even when it passes.
-	score := pow.Score(pow.Digest(v.Work(), v.Nonce))
-	rec.score = int16(score)
-	if score < a.settings.Threshold {
-		b.fail(ln, CheckProofOfWork, fmt.Sprintf("score %d, threshold %d", score, a.settings.Threshold))
-	}
-	if sc := a.stamps; sc != nil && sc.utcSign != nil {
-		if verdict := sc.check(v.PUTC, &v.PSig); verdict != stampGenuine {
-			b.fail(ln, CheckPlatformStamp, sc.message(verdict, v.PUTC))
-		}
-	}
+	option, score := a.voteChecks(v, func(check, msg string) { b.fail(ln, check, msg) })
+	rec.option, rec.score = int16(option), int16(score)
 	rec.nonce[0] = byte(len(v.Nonce))
 	copy(rec.nonce[1:], v.Nonce)
 	rec.stamp = packStamp(v.Voter)
@@ -312,6 +293,14 @@ func grow[T any](s []T, n int) []T {
 	}
 	return s[:n]
 }
+
+// stampTime reads a P-UTC that the parser accepted.
+func stampTime(putc string) (int64, error) { return stamp.ParsePUTC(putc) }
+
+// voteScore is the score of a vote's proof of work. Score rather than
+// pow.Verify: the parser already bounded the nonce, and the score is
+// wanted even when it passes.
+func voteScore(v listline.Vote) int { return pow.Score(pow.Digest(v.Work(), v.Nonce)) }
 
 // leafHash is tlog.RecordHash of the line, without allocating for lines of
 // ordinary length.

@@ -24,6 +24,10 @@ var descriptions = map[string]string{
 	CheckDuplicateVoterStamp: "no voter stamp is used twice",
 	CheckDuplicateMandate:    "no mandate votes twice",
 	CheckCountsEqual:         "as many votes as voters",
+	CheckRetractedFormat:     "every retracted-list line is well formed",
+	CheckRetractionLoser:     "every retracted vote is a vote, and counted nowhere",
+	CheckRetractionWinner:    "every retracted vote's winner is in the votes list and beats it",
+	CheckRetractionSignature: "every retraction is bound to its winner by the receipt key",
 	CheckCheckpointSignature: "every checkpoint read is signed by the log key",
 	CheckCheckpointSize:      "every line of the lists is under a signed checkpoint",
 	CheckCheckpointRoot:      "the signed checkpoints' roots are the lists' tree hashes",
@@ -62,6 +66,10 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "\nvotes list: %d lines, tree hash %s\n", r.VoteTree.N, r.VoteTree.Hash)
 	fmt.Fprintf(&b, "voters list: %d lines, tree hash %s\n", r.AuthTree.N, r.AuthTree.Hash)
+	fmt.Fprintf(&b, "retracted list: %d lines, tree hash %s; %d retracted vote(s) counted\n", r.RetractedTree.N, r.RetractedTree.Hash, r.Retractions)
+	if r.ReceiptKey != "" {
+		fmt.Fprintf(&b, "receipt key (%s): %s\n", r.ReceiptKeyFrom, r.ReceiptKey)
+	}
 	if r.UTCSignKey != "" {
 		fmt.Fprintf(&b, "utc-sign key (%s): %s\n", r.UTCSignFrom, r.UTCSignKey)
 	}

@@ -23,16 +23,21 @@ type Source interface {
 	Open(name string) (io.ReadCloser, error)
 }
 
-// Names of the files a campaign publishes (PROTOCOL.md section 8). Run reads
-// the two lists; the others are named here so that every reader of a source
-// spells them the same way.
-func VoteLogName(campaign string) string        { return campaign + "-vote.log" }
-func AuthLogName(campaign string) string        { return campaign + "-auth.log" }
-func SettingsName(campaign string) string       { return campaign + "-settings.yaml" }
-func VoteCheckpointName(campaign string) string { return campaign + "-vote.checkpoint" }
-func AuthCheckpointName(campaign string) string { return campaign + "-auth.checkpoint" }
-func LogKeyName(campaign string) string         { return campaign + "-log.vkey" }
-func HistoryName(campaign string) string        { return campaign + "-history.log" }
+// Names of the files a campaign publishes (PROTOCOL.md section 8,
+// docs/PUBLISHING.md). Run reads the two lists and the retracted list;
+// the others are named here so that the publisher and every reader of a
+// source spell them the same way. A checkpoint kept for size n is the
+// latest checkpoint's name followed by ".<n>".
+func VoteLogName(campaign string) string             { return campaign + "-vote.log" }
+func AuthLogName(campaign string) string             { return campaign + "-auth.log" }
+func RetractedLogName(campaign string) string        { return campaign + "-retracted.log" }
+func SettingsName(campaign string) string            { return campaign + "-settings.yaml" }
+func VoteCheckpointName(campaign string) string      { return campaign + "-vote.checkpoint" }
+func AuthCheckpointName(campaign string) string      { return campaign + "-auth.checkpoint" }
+func RetractedCheckpointName(campaign string) string { return campaign + "-retracted.checkpoint" }
+func LogKeyName(campaign string) string              { return campaign + "-log.vkey" }
+func HistoryName(campaign string) string             { return campaign + "-history.log" }
+func ReceiptKeyName(campaign string) string          { return campaign + "-receipt.key" }
 
 // sized is a reader that knows its length.
 type sized struct {

@@ -143,6 +143,7 @@ type stampChecker struct {
 	keyFrom string            // "given" or the keys file's name
 	fail    *Failure          // what is wrong with the keys file, if anything
 	skip    string            // why the check is not made, if it is not
+	keys    *Keys             // the keys file, when it is there and well formed
 
 	// cache holds the verdict on each P-SIG seen: every vote of the same
 	// second carries the same platform stamp (Ed25519 is deterministic),
@@ -224,7 +225,7 @@ func newStampChecker(src Source, campaign string, given ed25519.PublicKey) (*sta
 			}
 		}
 		if err == nil {
-			sc.utcHole = keys.UTCHole
+			sc.utcHole, sc.keys = keys.UTCHole, keys
 		}
 	}
 	if sc.utcSign != nil {

@@ -170,7 +170,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
 		// The odd instance takes the even one's receipts: see keptReceipt.
-		PreferTwinReceipts: cfg.Instance%2 == 1})
+		PreferTwinReceipts: cfg.Instance%2 == 1,
+		// A retraction is signed by the key that signed the retracted
+		// vote's receipt: its holder can hold the platform to both.
+		ReceiptKey: cfg.Secrets.ReceiptKey, Campaign: cfg.Settings.Name})
 	if err != nil {
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/collector/internal/store"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
 )
@@ -427,6 +428,67 @@ func checkCounts(t *testing.T, in *instance, voters, votes int) {
 	}
 }
 
+// allRecords reads every record of in's vote log, a page of 3 at a time,
+// and checks the indexes and the Next header.
+func (e *env) allRecords(t *testing.T, in *instance) []listline.Record {
+	t.Helper()
+	var all []listline.Record
+	next := "1"
+	for {
+		r := e.get(t, in, "/records/votes?from="+next+"&limit=3")
+		if r.code != http.StatusOK {
+			t.Fatalf("/records/votes answered %d", r.code)
+		}
+		if len(r.body) == 0 {
+			return all
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(r.body), "\n"), "\n") {
+			idx, rec, err := listline.ParseIndexed(l)
+			if err != nil {
+				t.Fatalf("record %q: %v", l, err)
+			}
+			if want := uint64(len(all) + 1); idx != want {
+				t.Fatalf("record %q, want index %d", l, want)
+			}
+			all = append(all, rec)
+		}
+		next = r.header.Get("Next")
+		if want := strconv.Itoa(len(all) + 1); next != want {
+			t.Fatalf("Next is %q after %d records, want %s", next, len(all), want)
+		}
+	}
+}
+
+// retractions returns, for each retraction in in's vote log, the
+// retracted vote's line (the latest earlier vote record with its nonce),
+// the winner's line (the record that follows) and the retraction.
+func (e *env) retractions(t *testing.T, in *instance) (out []struct {
+	loser, winner string
+	r             listline.Retraction
+}) {
+	t.Helper()
+	all := e.allRecords(t, in)
+	for i, r := range all {
+		if r.Retraction == nil {
+			continue
+		}
+		var loser string
+		for _, v := range all[:i] {
+			if v.Vote != nil && bytes.Equal(v.Vote.Nonce, r.Retraction.Nonce) {
+				loser = v.Vote.Line()
+			}
+		}
+		if loser == "" || i+1 >= len(all) || all[i+1].Vote == nil {
+			t.Fatalf("record %d: a retraction without its vote before it or its winner after it", i+1)
+		}
+		out = append(out, struct {
+			loser, winner string
+			r             listline.Retraction
+		}{loser, all[i+1].Vote.Line(), *r.Retraction})
+	}
+	return out
+}
+
 // records reads /records/votes and /records/voters of in, paging by a
 // small limit. It returns the live vote lines (each vote line not
 // withdrawn by a later retraction), sorted, and the voter lines in the
@@ -438,33 +500,11 @@ func (e *env) records(t *testing.T, in *instance) (votes, voters []string) {
 		nonce string
 	}
 	var all []rec
-	next := "1"
-	for {
-		r := e.get(t, in, "/records/votes?from="+next+"&limit=3")
-		if r.code != http.StatusOK {
-			t.Fatalf("/records/votes answered %d", r.code)
-		}
-		if len(r.body) == 0 {
-			break
-		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(r.body), "\n"), "\n") {
-			idx, rest, _ := strings.Cut(l, " ")
-			if want := strconv.Itoa(len(all) + 1); idx != want {
-				t.Fatalf("record %q, want index %s", l, want)
-			}
-			if nonce, ok := strings.CutPrefix(rest, "retract "); ok {
-				all = append(all, rec{nonce: nonce})
-				continue
-			}
-			v, err := store.ParseVoteLine(rest)
-			if err != nil {
-				t.Fatalf("record %q: %v", l, err)
-			}
-			all = append(all, rec{line: rest, nonce: hex.EncodeToString(v.Nonce)})
-		}
-		next = r.header.Get("Next")
-		if want := strconv.Itoa(len(all) + 1); next != want {
-			t.Fatalf("Next is %q after %d records, want %s", next, len(all), want)
+	for _, r := range e.allRecords(t, in) {
+		if r.Vote != nil {
+			all = append(all, rec{line: r.Vote.Line(), nonce: hex.EncodeToString(r.Vote.Nonce)})
+		} else {
+			all = append(all, rec{nonce: hex.EncodeToString(r.Retraction.Nonce)})
 		}
 	}
 	live := make(map[int]bool)

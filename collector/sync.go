@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/collector/internal/store"
+	"github.com/powvote/powvote/listline"
 )
 
 // syncBatch is the most pairs one /sync answer carries.
@@ -242,9 +243,10 @@ func redact(u string) string {
 }
 
 // handleVoteRecords serves vote log records for the publisher and the edge:
-// /records/votes?from=N&limit=M, one record a line: "<index> <vote line>"
-// or "<index> retract <nonce hex>", with headers Next (the index to ask
-// for next) and Last (the index of the last record, 0 for an empty log).
+// /records/votes?from=N&limit=M, one record a line, "<index> <record>"
+// (listline.AppendIndexed: a vote line, or a retraction bound to the vote
+// that won), with headers Next (the index to ask for next) and Last (the
+// index of the last record, 0 for an empty log).
 func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	from, err1 := strconv.ParseUint(string(args.Peek("from")), 10, 64)
@@ -263,19 +265,15 @@ func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
-	var b bytes.Buffer
+	var b []byte
 	for _, r := range recs {
-		if r.Vote != nil {
-			fmt.Fprintf(&b, "%d %s\n", r.Index, r.Vote.Line())
-		} else {
-			fmt.Fprintf(&b, "%d retract %x\n", r.Index, r.Retract)
-		}
+		b = append(listline.AppendIndexed(b, r.Index, r.Record), '\n')
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
 	ctx.Response.Header.Set("Last", strconv.FormatUint(last, 10))
 	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBody(b.Bytes())
+	ctx.SetBody(b)
 }
 
 // handleVoterRecords serves the voter table in key order:

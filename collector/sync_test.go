@@ -1,6 +1,8 @@
 package collector_test
 
 import (
+	"crypto/ed25519"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/collector"
+	"github.com/powvote/powvote/wire"
 )
 
 // twinConfig is a collector configuration for dir whose twin is at twin,
@@ -210,6 +213,24 @@ func TestSplit(t *testing.T) {
 	}
 	checkCounts(t, a, 5, 5)
 	checkCounts(t, b, 5, 5)
+	// Each loser is retracted where it was held, bound to its winner by
+	// the receipt key: A retracts w1 and w3 or v3, B retracts v2.
+	loser3, lost := v3, map[string]string{}
+	if winner3 == v3 {
+		loser3 = w3
+	}
+	for _, in := range []*instance{a, b} {
+		for _, r := range e.retractions(t, in) {
+			if err := wire.VerifyRetraction(e.secrets.ReceiptKey.Public().(ed25519.PublicKey), "solar", r.loser, r.winner, r.r.Sig); err != nil || !r.r.Bound() {
+				t.Errorf("retraction of %s for %s: %v", r.loser, r.winner, err)
+			}
+			lost[r.loser] = r.winner
+		}
+	}
+	wantLost := map[string]string{w1.voteLine(): v1.voteLine(), v2.voteLine(): w2.voteLine(), loser3.voteLine(): winner3.voteLine()}
+	if !maps.Equal(lost, wantLost) {
+		t.Errorf("retractions %q, want %q", lost, wantLost)
+	}
 	// Through either instance, the winner is repeated and the loser refused.
 	for _, in := range []*instance{a, b} {
 		e.mustVote(t, in, v1)

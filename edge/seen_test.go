@@ -80,12 +80,14 @@ func TestSeenVotes(t *testing.T) {
 
 func TestParseRecords(t *testing.T) {
 	good := testVoteLine(1767225600, "c0ffee00c0ffee00")
-	recs, err := parseRecords([]byte("7 "+good+"\n8 retract c0ffee00c0ffee00\n"), 7)
+	// A retraction without a binding, and one bound to the vote that won.
+	bound := "retract c0ffee00c0ffee00 00c0ffee00c0ffee " + strings.Repeat("A", 86) + "=="
+	recs, err := parseRecords([]byte("7 "+good+"\n8 retract c0ffee00c0ffee00\n9 "+bound+"\n"), 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || recs[0].putc != 1767225600 || fmt.Sprintf("%x", recs[0].nonce) != "c0ffee00c0ffee00" ||
-		recs[0].voter != "0000-0000-0000-0000-0000-0000-0000-0000" || recs[1].nonce != nil {
+	if len(recs) != 3 || recs[0].putc != 1767225600 || fmt.Sprintf("%x", recs[0].nonce) != "c0ffee00c0ffee00" || recs[0].option != "Yes" ||
+		recs[0].voter != "0000-0000-0000-0000-0000-0000-0000-0000" || recs[1].nonce != nil || recs[2].nonce != nil {
 		t.Fatalf("records %+v", recs)
 	}
 	if recs, err := parseRecords(nil, 1); err != nil || len(recs) != 0 {
@@ -98,6 +100,8 @@ func TestParseRecords(t *testing.T) {
 		{"bad vote line", "7 1767225600 junk\n"},
 		{"bad P-UTC", "7 " + strings.Replace(good, "1767225600", "0176722560", 1) + "\n"},
 		{"second record misnumbered", "7 " + good + "\n7 " + good + "\n"},
+		{"bad retraction", "7 retract c0ffee\n"},
+		{"retraction without its signature", "7 retract c0ffee00c0ffee00 00c0ffee00c0ffee\n"},
 	} {
 		if _, err := parseRecords([]byte(tc.body), 7); err == nil {
 			t.Errorf("%s: no error", tc.name)

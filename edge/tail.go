@@ -232,7 +232,7 @@ func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last ui
 }
 
 // parseRecords reads a page of vote records numbered from from: lines
-// "<index> <vote line>" or "<index> retract <nonce hex>", in order.
+// "<index> <record>" (listline.ParseIndexed), in order.
 func parseRecords(body []byte, from uint64) ([]tailRecord, error) {
 	var recs []tailRecord
 	for len(body) > 0 {
@@ -241,16 +241,15 @@ func parseRecords(body []byte, from uint64) ([]tailRecord, error) {
 			return nil, fmt.Errorf("record %d: no line feed: %w", from, errTailAnswer)
 		}
 		body = rest
-		num, payload, ok := bytes.Cut(line, []byte(" "))
-		if !ok || string(num) != strconv.FormatUint(from, 10) {
+		index, rec, err := listline.ParseIndexed(string(line))
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %w", from, err)
+		}
+		if index != from {
 			return nil, fmt.Errorf("record %d: wrong number: %w", from, errTailAnswer)
 		}
 		var r tailRecord
-		if !bytes.HasPrefix(payload, []byte("retract ")) {
-			v, err := listline.ParseVote(string(payload))
-			if err != nil {
-				return nil, fmt.Errorf("record %d: %w", from, err)
-			}
+		if v := rec.Vote; v != nil {
 			if r.putc, err = stamp.ParsePUTC(v.PUTC); err != nil {
 				return nil, fmt.Errorf("record %d: %w", from, err)
 			}

@@ -1,6 +1,8 @@
 // Package listline reads and writes the lines of a campaign's published lists
-// (PROTOCOL.md section 8): the votes list and the voters list. The
-// publisher writes them, auditors read them back.
+// (PROTOCOL.md section 8): the votes list and the voters list, and the
+// lines that carry retractions: the records of a collector's vote log and
+// the retracted list (retraction.go). The publisher writes the lists,
+// auditors read them back.
 //
 // # Votes list
 //
@@ -66,7 +68,7 @@ var ErrSyntax = errors.New("listline: malformed list line")
 // FieldError says which field of a line is wrong and why. It matches
 // ErrSyntax with errors.Is.
 type FieldError struct {
-	Field string // "line", "P-UTC", "P-SIG", "Voter", "nonce", "option", "auth-pkey", "auth-sig" or "auth-id"
+	Field string // "line", "P-UTC", "P-SIG", "Voter", "nonce", "option", "auth-pkey", "auth-sig", "auth-id", or for retractions "index", "retraction", "winner" or "signature"
 	Err   error
 }
 

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/powvote/powvote/audit"
 )
 
 // Names of the files of a closed campaign, in Config.Dir and as served.
@@ -100,6 +102,13 @@ func (p *Publisher) closeLocked() error {
 	}
 	if pending := p.pendingLocked(); pending > 0 {
 		p.log.Error("closing with votes held by one instance of their pair only or in conflict; they stay unpublished", "votes", pending)
+	}
+	held := 0
+	for _, ps := range p.pairs {
+		held += len(ps.held)
+	}
+	if held > 0 {
+		p.log.Error("closing with retractions whose winning vote was never published; they stay out of the retracted list", "retractions", held)
 	}
 	fail := func(err error) error {
 		p.failed = fmt.Errorf("%w: close: %w", ErrFailed, err)
@@ -187,7 +196,7 @@ func (p *Publisher) writeArchive(keys []byte, at time.Time) error {
 	members := []archiveMember{
 		section(c+"-vote.log", p.files[votesList], p.st.Bytes[votesList]),
 		section(c+"-auth.log", p.files[votersList], p.st.Bytes[votersList]),
-		section(c+"-retracted.log", p.retracted, p.retractedSize),
+		section(audit.RetractedLogName(c), p.retracted, p.retractedSize),
 		small(c+"-keys.txt", keys),
 	}
 	if p.cfg.Settings != nil {
@@ -197,8 +206,8 @@ func (p *Publisher) writeArchive(keys []byte, at time.Time) error {
 		members = append(members,
 			section(c+"-history.log", p.history, p.st.History),
 			small(c+"-log.vkey", []byte(p.vkey+"\n")))
-		for i, word := range listWords {
-			members = append(members, small(c+"-"+word+".checkpoint", p.checkpoint[i]))
+		for i := range logWords {
+			members = append(members, small(p.checkpointName(i), p.checkpoint[i]))
 			sizes, err := p.checkpointSizes(i)
 			if err != nil {
 				return err
@@ -250,7 +259,7 @@ func (p *Publisher) writeArchive(keys []byte, at time.Time) error {
 	return nil
 }
 
-// checkpointSizes lists, in increasing order, the sizes at which list i
+// checkpointSizes lists, in increasing order, the sizes at which log i
 // has a checkpoint file, up to the committed size.
 func (p *Publisher) checkpointSizes(i int) ([]int64, error) {
 	entries, err := os.ReadDir(p.cfg.Dir)
@@ -258,10 +267,10 @@ func (p *Publisher) checkpointSizes(i int) ([]int64, error) {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	var sizes []int64
-	prefix := p.cfg.Campaign + "-" + listWords[i] + ".checkpoint."
+	prefix := p.checkpointName(i) + "."
 	for _, e := range entries {
 		if num, ok := strings.CutPrefix(e.Name(), prefix); ok {
-			if n, err := strconv.ParseInt(num, 10, 64); err == nil && n > 0 && n <= p.st.Lines && strconv.FormatInt(n, 10) == num {
+			if n, err := strconv.ParseInt(num, 10, 64); err == nil && n > 0 && n <= p.logSize(i) && strconv.FormatInt(n, 10) == num {
 				sizes = append(sizes, n)
 			}
 		}

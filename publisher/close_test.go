@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -26,6 +27,7 @@ import (
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/wire"
 )
 
 // fetch asks the publisher's handler for a path, as a client would, and
@@ -152,8 +154,10 @@ func TestCloseAndRetractions(t *testing.T) {
 		return strings.Contains(r, "retract "+hex.EncodeToString(loser.Nonce)) && strings.Contains(r, winner.Line())
 	})
 	tp.mustRound(t)
-	if code, body := fetch(t, tp.Publisher, "/solar-retracted.log"); code != 200 || string(body) != loser.Line()+"\n" {
-		t.Errorf("retracted list: %d\n%s\nwant the losing vote's line", code, body)
+	// The retraction names its winner, which waits in the queue: it
+	// waits too.
+	if code, body := fetch(t, tp.Publisher, "/solar-retracted.log"); code != 200 || len(body) != 0 {
+		t.Errorf("retracted list before its winner is published: %d\n%s\nwant it empty", code, body)
 	}
 	if s := tp.Status(); s.Lines != 3 || s.HeldVotes != 5 || s.Closed {
 		t.Fatalf("status %+v before the end, want 3 lines and 5 votes held", s)
@@ -169,6 +173,12 @@ func TestCloseAndRetractions(t *testing.T) {
 	}
 	if got, _ := tp.lists(t); strings.Contains(strings.Join(got, "\n"), loser.Voter) {
 		t.Errorf("the retracted vote is in the votes list")
+	}
+	// The losing vote's line, bound by the receipt key to the winner's.
+	sig := wire.SignRetraction(tc.secrets.ReceiptKey, "solar", loser.Line(), winner.Line())
+	retracted := listline.Retracted{Winner: winner.Nonce, Sig: [64]byte(sig), Vote: loser}.Line()
+	if code, body := fetch(t, tp.Publisher, "/solar-retracted.log"); code != 200 || string(body) != retracted+"\n" {
+		t.Errorf("retracted list: %d\n%s\nwant\n%s", code, body, retracted)
 	}
 
 	code, keys := fetch(t, tp.Publisher, "/solar-keys.txt")
@@ -186,7 +196,8 @@ func TestCloseAndRetractions(t *testing.T) {
 	names := untar(t, archive, out)
 	hist := readLines(t, filepath.Join(dir, "solar-history.log"))
 	want := []string{"solar-vote.log", "solar-auth.log", "solar-retracted.log", "solar-keys.txt", "solar-settings.yaml",
-		"solar-history.log", "solar-log.vkey", "solar-vote.checkpoint", "solar-auth.checkpoint"}
+		"solar-history.log", "solar-log.vkey", "solar-vote.checkpoint", "solar-auth.checkpoint",
+		"solar-retracted.checkpoint", "solar-retracted.checkpoint.1"}
 	for _, h := range hist {
 		size := strings.Fields(h)[0]
 		want = append(want, "solar-vote.checkpoint."+size, "solar-auth.checkpoint."+size)
@@ -224,6 +235,15 @@ func TestCloseAndRetractions(t *testing.T) {
 			if got, want := n.Text, wantCheckpointText(t, "powvote/solar/"+word, leaves[:size], settings); got != want {
 				t.Errorf("%s checkpoint at %d:\n%s\nwant\n%s", listWords[i], size, got, want)
 			}
+		}
+	}
+	for _, name := range []string{"solar-retracted.checkpoint", "solar-retracted.checkpoint.1"} {
+		n, err := note.Open(mustRead(t, filepath.Join(out, name)), note.VerifierList(verifier))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := wantCheckpointText(t, "powvote/solar/retracted", []string{retracted}, settings); n.Text != want {
+			t.Errorf("%s:\n%s\nwant\n%s", name, n.Text, want)
 		}
 	}
 
@@ -264,6 +284,11 @@ func TestCloseAndRetractions(t *testing.T) {
 	}
 	if rep.Votes != 8 || rep.Voters != 8 || rep.Logs == nil || len(rep.Logs.Since) != len(since) || rep.Logs.History != len(hist) {
 		t.Errorf("audit of the archive: %d votes, %d voters, logs %+v", rep.Votes, rep.Voters, rep.Logs)
+	}
+	// The retraction is bound to its winner under the keys file's receipt
+	// key, and counted.
+	if rep.Retractions != 1 || rep.ReceiptKeyFrom != "solar-keys.txt" {
+		t.Errorf("audit of the archive: %d retractions, receipt key from %q; want 1 from the keys file", rep.Retractions, rep.ReceiptKeyFrom)
 	}
 
 	// A restart after the close serves the same files and publishes
@@ -314,8 +339,8 @@ func mustFetch(t *testing.T, p *Publisher, path string) []byte {
 }
 
 // wantCheckpointText is the text a checkpoint of these leaves must carry,
-// with the settings line of the settings file settings, written out here
-// rather than by audit.CheckpointText.
+// with the settings line of the settings file settings (none for nil),
+// written out here rather than by audit.CheckpointText.
 func wantCheckpointText(t *testing.T, origin string, leaves []string, settings []byte) string {
 	t.Helper()
 	var hashes []tlog.Hash
@@ -342,9 +367,12 @@ func wantCheckpointText(t *testing.T, origin string, leaves []string, settings [
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := origin + "\n" + strconv.Itoa(len(leaves)) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
+	if settings == nil {
+		return text
+	}
 	sum := sha256.Sum256(settings)
-	return origin + "\n" + strconv.Itoa(len(leaves)) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n" +
-		"settings " + hex.EncodeToString(sum[:]) + "\n"
+	return text + "settings " + hex.EncodeToString(sum[:]) + "\n"
 }
 
 // TestFinish closes a campaign by hand before its collectors answer: the
@@ -395,31 +423,80 @@ func TestFinish(t *testing.T) {
 }
 
 // TestRetractedRecovery checks that New cuts the incomplete last line a
-// crash left in the retracted list, keeps the complete ones, and that a
-// retraction read again after a restart is not listed twice.
+// crash left in the retracted list, keeps the complete ones and signs the
+// checkpoint a crash left unwritten; that a retraction waits for its
+// winner to be published; and that one read again after a restart is not
+// listed twice.
 func TestRetractedRecovery(t *testing.T) {
 	dir := t.TempDir()
-	a, b := randomVote(t), randomVote(t)
+	line := func(loser, winner *pendingVote) string {
+		var sig [64]byte
+		rand.Read(sig[:])
+		return listline.Retracted{Winner: winner.vote.Nonce, Sig: sig, Vote: loser.vote}.Line()
+	}
+	a, b, wb := randomVote(t), randomVote(t), randomVote(t)
+	la, lb := line(a, randomVote(t)), line(b, wb)
 	path := filepath.Join(dir, "solar-retracted.log")
-	if err := os.WriteFile(path, []byte(a.line+"\n"+b.line[:10]), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(la+"\n"+lb[:10]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := logPublisher(t, dir, testLogKey(t), (&tickClock{}).now, nil)
-	if got := string(mustRead(t, path)); got != a.line+"\n" {
+	key := testLogKey(t)
+	p := logPublisher(t, dir, key, (&tickClock{}).now, nil)
+	if got := string(mustRead(t, path)); got != la+"\n" {
 		t.Fatalf("retracted list after start:\n%q\nwant the complete line only", got)
 	}
-	p.roundMu.Lock()
-	p.pairs[0].newRetracted = []retraction{{keyOf(a.vote.Nonce), a.line}, {keyOf(b.vote.Nonce), b.line}, {keyOf(b.vote.Nonce), b.line}}
-	err := p.appendRetracted()
-	p.roundMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
+	vkey := strings.TrimSpace(string(mustFetch(t, p, "/solar-log.vkey")))
+	wantCheckpoint := func(leaves ...string) {
+		t.Helper()
+		for _, path := range []string{"/solar-retracted.checkpoint", "/solar-retracted.checkpoint." + strconv.Itoa(len(leaves))} {
+			v, err := note.NewVerifier(vkey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := note.Open(mustFetch(t, p, path), note.VerifierList(v))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if want := wantCheckpointText(t, "powvote/solar/retracted", leaves, nil); n.Text != want {
+				t.Errorf("%s:\n%s\nwant\n%s", path, n.Text, want)
+			}
+		}
 	}
-	want := a.line + "\n" + b.line + "\n"
-	if got := string(mustFetch(t, p, "/solar-retracted.log")); got != want {
+	wantCheckpoint(la)
+
+	held := []retraction{{key: keyOf(a.vote.Nonce), line: la}, {key: keyOf(b.vote.Nonce), winner: keyOf(wb.vote.Nonce), line: lb}, {key: keyOf(b.vote.Nonce), winner: keyOf(wb.vote.Nonce), line: lb}}
+	appendHeld := func() {
+		t.Helper()
+		p.roundMu.Lock()
+		defer p.roundMu.Unlock()
+		if err := p.appendRetracted(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.pairs[0].held = held
+	appendHeld()
+	if got := string(mustFetch(t, p, "/solar-retracted.log")); got != la+"\n" || len(p.pairs[0].held) != 2 {
+		t.Fatalf("before its winner is published:\n%s\n%d held; want b's retraction held, twice", got, len(p.pairs[0].held))
+	}
+	p.publishedVotes[keyOf(wb.vote.Nonce)] = struct{}{}
+	appendHeld()
+	want := la + "\n" + lb + "\n"
+	if got := string(mustFetch(t, p, "/solar-retracted.log")); got != want || len(p.pairs[0].held) != 0 {
 		t.Errorf("retracted list served:\n%s\nwant\n%s", got, want)
 	}
 	if got := string(mustRead(t, path)); got != want {
 		t.Errorf("retracted list on disk:\n%s\nwant\n%s", got, want)
+	}
+	wantCheckpoint(la, lb)
+	if got := mustFetch(t, p, "/solar-retracted/tile/entries/000.p/2"); !bytes.Equal(got, entryBundle([][]byte{[]byte(la), []byte(lb)})) {
+		t.Errorf("entry bundle of the retracted list: %q", got)
+	}
+	p.Close()
+	p = logPublisher(t, dir, key, (&tickClock{}).now, nil)
+	wantCheckpoint(la, lb)
+	p.pairs[0].held = held
+	appendHeld()
+	if got := string(mustFetch(t, p, "/solar-retracted.log")); got != want {
+		t.Errorf("after a restart:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -22,6 +22,8 @@
 //	C-auth.checkpoint.<n>  the same for the voters list
 //	C-history.log          one line per batch (History below)
 //	C-retracted.log        the retracted votes (Retractions below)
+//	C-retracted.hashes     the stored hashes of its tree
+//	C-retracted.checkpoint.<n>  its signed checkpoint at n lines, one per append
 //	C-keys.txt             the public keys published at the close (Closing below)
 //	C-archive.tar.gz       everything an offline audit needs, written at the close
 //
@@ -41,7 +43,8 @@
 //
 // From each instance, GET /records/votes?from=N&limit=M (docs/INTERNAL.md)
 // pages through its vote log: each record is a vote line or a retraction
-// ("retract <nonce hex>"), numbered from 1, and an instance never renumbers
+// ("retract <nonce hex> <winning nonce hex> <signature base64>",
+// listline.Retraction), numbered from 1, and an instance never renumbers
 // a record, so its restarts are harmless. GET /records/voters?after=K&limit=M
 // pages through its voter table in key order (auth-pkey, auth-id). The
 // voter table has no cursor, so a pair's two tables are read in full,
@@ -236,31 +239,60 @@
 // A mandate that votes twice while the two instances of its pair cannot
 // see each other gets two receipts, and only the winner of the mirror
 // rule is published (docs/MIRRORS.md). The loser's receipt proves a vote
-// that the votes list does not hold; C-retracted.log answers it. When an
-// instance's vote log shows "retract <nonce>", the publisher appends to
-// C-retracted.log the vote line that instance showed for that nonce (its
-// own vote, which stands earlier in its log), exactly as the line would
-// have stood in the votes list, and fsyncs it before the state moves the
-// cursor past the retraction. The list grows in the order retractions are
-// learnt, one line per nonce (a retraction read again after a restart is
-// not added twice), and is not part of the Merkle logs, the history or
-// the batches: it is not one of the two lists that must grow together,
-// and its lines name no mandate. When a line appears tells roughly when
-// the split healed, not which line of the voters list is the mandate
-// that voted twice. Every complete line on disk stands; New cuts an
-// incomplete last line, which a crash in the middle of an append left and
-// no client saw. It is served with an ETag and without Last-Modified,
-// since it may grow twice in one second.
+// that the votes list does not hold; C-retracted.log answers it, with
+// evidence rather than a claim. The instance that held the loser retracts
+// it with a record that names the winner's nonce and carries the
+// signature, by the campaign's receipt key (the key that signed the
+// loser's receipt), of the binding of the loser's line to the winner's
+// (wire.RetractionMessage). When an instance's vote log shows such a
+// record, the publisher takes the vote line that instance showed for the
+// retracted nonce (its own vote, which stands earlier in its log) and
+// holds the line of the retracted list (listline.Retracted)
+//
+//	<winning nonce hex> <signature base64> <retracted vote line>
+//
+// until the winner is published. A round appends the retractions whose
+// winner the votes list holds once its batch is committed, so a reader of
+// the retracted list finds every winner it names in the votes list read
+// after it; until then the held retraction keeps the retracted vote's
+// record under its instance's cursor, so a restart reads it again. The
+// publisher does not check the signature: the audit does, and a binding
+// that does not verify is the collector's to answer for. A retraction
+// that binds nothing ("retract <nonce hex>", from a collector without the
+// receipt key) is an anomaly: its vote is not published, and the retracted
+// list cannot show it.
+//
+// The retracted list is the third log: with Config.LogKey, each append
+// extends its Merkle tree (C-retracted.hashes) and is signed by a
+// checkpoint like the lists', of origin powvote/C/retracted, with the
+// settings line, kept as C-retracted.checkpoint.<n> and served with its
+// tiles. It is not part of the history or of the batches: it is not one of
+// the two lists that must grow together, and its lines name no mandate.
+// When a line appears tells roughly when the split healed and the winner
+// was published, not which line of the voters list is the mandate that
+// voted twice. It grows in the order retractions become publishable, one
+// line per nonce (a retraction read again after a restart is not added
+// twice); its lines are durable (written and fsynced), then hashed and
+// signed, before they are served. It has no committed size in the state:
+// every complete line on disk stands, and New cuts an incomplete last line,
+// which a crash in the middle of an append left and no client saw, and
+// signs the checkpoint a crash between an append and its checkpoint left
+// unwritten. A line that is a bare vote line, written before retractions
+// were bound to their winner, is kept; an audit fails it. The list is
+// served with an ETag and without Last-Modified, since it may grow twice
+// in one second.
 //
 // Corners. A retraction of a vote already published (a broken premise of
 // the merge rule) leaves the vote in the votes list and out of the
 // retracted list: the votes list answers its receipt. If the two
 // instances of a pair showed two different lines under one nonce, the
 // publisher publishes neither (above); a retraction of that nonce lists
-// the line of the instance that retracted it, and the twin's line is
-// published nowhere, so a receipt for it finds no answer. Such a
-// conflict without a retraction stays pending, which keeps Run from
-// closing the campaign on its own (Finish must).
+// the line of the instance that retracted it once its winner is
+// published, and the twin's line is published nowhere, so a receipt for
+// it finds no answer. Such a conflict without a retraction stays pending,
+// which keeps Run from closing the campaign on its own (Finish must). A
+// retraction whose winner is never published stays out of the retracted
+// list, and the close logs it.
 //
 // # Closing
 //
@@ -286,8 +318,9 @@
 // keys only), and C-archive.tar.gz, a gzipped tar of one folder C/ with
 // the committed bytes of C-vote.log, C-auth.log, C-retracted.log,
 // C-history.log, C-log.vkey, C-settings.yaml (Config.Settings), C-keys.txt,
-// the latest checkpoints C-vote.checkpoint and C-auth.checkpoint and every
-// C-W.checkpoint.<n>, all dated at the close: "tar xzf C-archive.tar.gz"
+// the latest checkpoints C-vote.checkpoint, C-auth.checkpoint and
+// C-retracted.checkpoint and every C-W.checkpoint.<n>, all dated at the
+// close: "tar xzf C-archive.tar.gz"
 // and "powvote audit C" re-verify the election offline. Both files are
 // fsynced, then the directory, then the state records the close time;
 // only then are they served. A crash before that leaves files no client
@@ -300,10 +333,12 @@
 // # Restart
 //
 // New reads the lists back (every line must parse, their counts must match
-// the state) to know which nonces and mandates are published. The cursor
-// kept for an instance is the index of its oldest vote record that is
-// neither published nor retracted, so a restart reads again every record
-// whose fate was still open, and skips the published ones it meets. Voter
+// the state) to know which nonces and mandates are published, and the
+// retracted list to know which retractions it holds. The cursor kept for
+// an instance is the index of its oldest vote record that is neither
+// published nor retracted and in the retracted list, so a restart reads
+// again every record whose fate was still open, and skips the published
+// ones and the retractions listed that it meets. Voter
 // tables are read in full once after a start. What a batch kept back is
 // therefore queued again, and the next batch obeys the same rule.
 //
@@ -321,12 +356,12 @@
 // it would serve bytes beyond the committed size, and it has no ETag or
 // If-Range.
 //
-// With Config.LogKey set it also serves, W being vote or auth:
+// With Config.LogKey set it also serves, W being vote, auth or retracted:
 //
 //	/C-log.vkey              the note verifier key of the checkpoints
-//	/C-W.checkpoint          the latest checkpoint (of size 0 before the first batch)
+//	/C-W.checkpoint          the latest checkpoint (of size 0 before the first batch, or retraction)
 //	/C-W/checkpoint          the same, where C2SP tlog-tiles clients look
-//	/C-W.checkpoint.<n>      the checkpoint at size n, for each batch's n
+//	/C-W.checkpoint.<n>      the checkpoint at size n, for each batch's n (each append's, for the retracted list)
 //	/C-W/tile/<L>/<N>[.p/<W>]        hash tiles
 //	/C-W/tile/entries/<N>[.p/<W>]    entry bundles
 //
@@ -334,7 +369,7 @@
 //
 //	/C-settings.yaml         Config.Settings, byte for byte (404 if not set)
 //	/C-receipt.key           Config.ReceiptPub (404 if not set)
-//	/C-retracted.log         the retracted votes, with ranges and an ETag
+//	/C-retracted.log         the retracted votes, with ranges and an ETag, below its latest checkpoint's size
 //	/C-keys.txt              once closed; 404 before
 //	/C-archive.tar.gz        once closed, with ranges, ETag and Last-Modified (the close); 404 before
 //

@@ -1,17 +1,15 @@
 package publisher
 
 import (
-	"encoding/hex"
-	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/powvote/powvote/listline"
 )
 
 // formatRecord writes r as a collector does.
 func formatRecord(r record) string {
-	if r.vote == nil {
-		return strconv.FormatUint(r.index, 10) + " " + retractPrefix + hex.EncodeToString(r.retract)
-	}
-	return strconv.FormatUint(r.index, 10) + " " + r.vote.Line()
+	return string(listline.AppendIndexed(nil, r.index, listline.Record{Vote: r.vote, Retraction: r.retract}))
 }
 
 // FuzzRecord checks that a record line has one spelling: whatever
@@ -19,6 +17,7 @@ func formatRecord(r record) string {
 func FuzzRecord(f *testing.F) {
 	f.Add("1 " + exampleVote)
 	f.Add("18446744073709551615 retract 09a733f6d68415da")
+	f.Add("7 retract 09a733f6d68415da 0102030405060708 " + strings.Repeat("A", 86) + "==")
 	f.Fuzz(func(t *testing.T, line string) {
 		r, err := parseRecord(line)
 		if err != nil {

@@ -61,9 +61,9 @@ func (p *Publisher) stampUsed(voter string) bool {
 // record is one record of an instance's vote log.
 type record struct {
 	index   uint64
-	vote    *listline.Vote // nil for a retraction
-	line    string         // the vote's line, when vote is not nil
-	retract []byte         // the nonce a retraction withdraws
+	vote    *listline.Vote       // nil for a retraction
+	line    string               // the vote's line, when vote is not nil
+	retract *listline.Retraction // when vote is nil
 }
 
 // pendingVote is a vote that one or both instances of its pair have shown
@@ -92,12 +92,14 @@ type pairState struct {
 
 	pending   map[nonceKey]*pendingVote
 	retracted map[nonceKey]struct{} // nonces either instance retracted
+	// held are the retractions learnt and not yet in the retracted list:
+	// each waits until its winner is published (appendRetracted).
+	held []retraction
 
 	// What the round's pulls found, taken by the round's goroutine.
-	newVotes     []*pendingVote
-	newVoters    []listline.Voter
-	newRetracted []retraction
-	anomalies    int
+	newVotes  []*pendingVote
+	newVoters []listline.Voter
+	anomalies int
 }
 
 func newPairState(k int, urls [2]string, cursors [2]uint64) *pairState {
@@ -120,7 +122,8 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 		log.Error(msg, "pair", ps.k, "instance", 2*ps.k+inst, "record", r.index)
 	}
 	if r.vote == nil {
-		k := keyOf(r.retract)
+		rt := r.retract
+		k := keyOf(rt.Nonce)
 		ps.retracted[k] = struct{}{}
 		if pv, ok := ps.pending[k]; ok {
 			if pv.queued {
@@ -128,12 +131,18 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 				pv.dropped = true
 			}
 			delete(ps.pending, k)
-			if line := pv.lineOf(inst); line != "" {
-				ps.newRetracted = append(ps.newRetracted, retraction{k, line})
-			} else {
+			line := pv.lineOf(inst)
+			switch {
+			case line == "":
 				// An instance retracts only a vote it accepted, which
 				// stands before the retraction in its log.
 				anomaly("retraction of a vote the retracting instance never showed; the retracted list cannot show it")
+			case !rt.Bound():
+				anomaly("retraction bound to no winning vote (a collector without the receipt key); the retracted list cannot show it")
+			default:
+				v, _ := listline.ParseVote(line) // a line the instance showed, parsed then
+				rl := listline.Retracted{Winner: rt.Winner, Sig: [64]byte(rt.Sig), Vote: v}
+				ps.held = append(ps.held, retraction{key: k, winner: keyOf(rt.Winner), line: rl.Line(), inst: inst, index: pv.index[inst]})
 			}
 		} else if published(k) {
 			anomaly("retraction of a published vote; the lists are append-only, it stays published")
@@ -185,7 +194,9 @@ func (pv *pendingVote) lineOf(inst int) string {
 
 // cursors returns, per instance, the index of the oldest record whose fate
 // is still open: a restart must read it again. Records before it are
-// published, retracted or of no consequence.
+// published, retracted and in the retracted list, or of no consequence.
+// A held retraction keeps its retracted vote's record, so that a restart
+// reads the vote and the retraction again.
 func (ps *pairState) cursors() [2]uint64 {
 	c := ps.next
 	for _, pv := range ps.pending {
@@ -194,6 +205,9 @@ func (ps *pairState) cursors() [2]uint64 {
 				c[i] = x
 			}
 		}
+	}
+	for _, r := range ps.held {
+		c[r.inst] = min(c[r.inst], r.index)
 	}
 	return c
 }
@@ -370,18 +384,19 @@ func (p *Publisher) publish() error {
 	for k, ps := range p.pairs {
 		next.Cursors[k] = ps.cursors()
 	}
-	if next.equal(&p.st) {
-		return nil
+	if !next.equal(&p.st) {
+		if err := p.writeState(&next); err != nil {
+			return err
+		}
+		p.st = next
+		if n > 0 {
+			p.snap.Store(p.snapshot())
+			p.log.Info("published", "lines", n, "total", next.Lines)
+		}
 	}
-	if err := p.writeState(&next); err != nil {
-		return err
-	}
-	p.st = next
-	if n > 0 {
-		p.snap.Store(p.snapshot())
-		p.log.Info("published", "lines", n, "total", next.Lines)
-	}
-	return nil
+	// Now that the batch is committed, the retractions whose winner it
+	// published can stand: a retraction names a vote of the votes list.
+	return p.appendRetracted()
 }
 
 // extendLogs adds a batch, already durable in the lists, to the trees:
@@ -426,6 +441,6 @@ func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error
 	if err := syncDir(p.cfg.Dir); err != nil { // the new checkpoint files
 		return 0, err
 	}
-	p.checkpoint = cps
+	p.checkpoint[votesList], p.checkpoint[votersList] = cps[votesList], cps[votersList]
 	return int64(len(line)), nil
 }

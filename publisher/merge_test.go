@@ -35,9 +35,15 @@ func (pr *pairRecords) vote(i int, v *pendingVote) {
 	pr.apply(i, record{index: pr.next[i], vote: &vv, line: v.line})
 }
 
-// retract appends a retraction of v's nonce to instance i's log.
-func (pr *pairRecords) retract(i int, v *pendingVote) {
-	pr.apply(i, record{index: pr.next[i], retract: v.vote.Nonce})
+// retract appends to instance i's log a retraction of v's nonce, bound to
+// winner (by a signature the publisher does not check), or to nothing
+// when winner is nil.
+func (pr *pairRecords) retract(i int, v, winner *pendingVote) {
+	rt := &listline.Retraction{Nonce: v.vote.Nonce}
+	if winner != nil {
+		rt.Winner, rt.Sig = winner.vote.Nonce, make([]byte, 64)
+	}
+	pr.apply(i, record{index: pr.next[i], retract: rt})
 }
 
 func (pr *pairRecords) apply(i int, r record) {
@@ -89,13 +95,23 @@ func TestMergeRule(t *testing.T) {
 		v, w := randomVote(t), randomVote(t)
 		pr.vote(0, w)
 		pr.vote(1, v)
-		pr.retract(0, w)
+		pr.retract(0, w, v)
 		pr.vote(0, v)
 		if f := pr.final(); len(f) != 1 || f[0] != v.line {
 			t.Fatalf("final: %v, want the winner only", f)
 		}
+		// w's retraction waits for v to be published, and keeps w's
+		// record open until it is in the retracted list.
+		want := listline.Retracted{Winner: v.vote.Nonce, Vote: w.vote}.Line()
+		if h := pr.ps.held; len(h) != 1 || h[0].line != want || h[0].winner != keyOf(v.vote.Nonce) || h[0].inst != 0 || h[0].index != 1 {
+			t.Fatalf("held %+v, want w's retraction bound to v", h)
+		}
+		if c := pr.ps.cursors(); c != [2]uint64{1, 1} {
+			t.Errorf("cursors %v, want [1 1]: w's retraction and v are open", c)
+		}
+		pr.ps.held = nil
 		if c := pr.ps.cursors(); c != [2]uint64{3, 1} {
-			t.Errorf("cursors %v, want [3 1]: w's fate is settled, v's is not", c)
+			t.Errorf("cursors %v, want [3 1] once the retraction stands: w's fate is settled, v's is not", c)
 		}
 		if pr.ps.anomalies != 0 {
 			t.Errorf("%d anomalies in a regular split:\n%s", pr.ps.anomalies, pr.log)
@@ -105,15 +121,19 @@ func TestMergeRule(t *testing.T) {
 		name, msg string
 		run       func(pr *pairRecords, v, w *pendingVote)
 	}{
-		{"retracted, then on the twin", "shows up again", func(pr *pairRecords, v, _ *pendingVote) {
+		{"retracted, then on the twin", "shows up again", func(pr *pairRecords, v, w *pendingVote) {
 			pr.vote(0, v)
-			pr.retract(0, v)
+			pr.retract(0, v, w)
 			pr.vote(1, v)
 		}},
-		{"retracted once final", "both instances held", func(pr *pairRecords, v, _ *pendingVote) {
+		{"retracted once final", "both instances held", func(pr *pairRecords, v, w *pendingVote) {
 			pr.vote(0, v)
 			pr.vote(1, v)
-			pr.retract(1, v)
+			pr.retract(1, v, w)
+		}},
+		{"retraction bound to nothing", "bound to no winning vote", func(pr *pairRecords, v, _ *pendingVote) {
+			pr.vote(0, v)
+			pr.retract(0, v, nil)
 		}},
 		{"two lines under one nonce", "different votes under one nonce", func(pr *pairRecords, v, w *pendingVote) {
 			w.vote.Nonce = v.vote.Nonce
@@ -125,10 +145,10 @@ func TestMergeRule(t *testing.T) {
 			pr.vote(0, v)
 			pr.vote(0, v)
 		}},
-		{"retraction of a published vote", "retraction of a published vote", func(pr *pairRecords, v, _ *pendingVote) {
+		{"retraction of a published vote", "retraction of a published vote", func(pr *pairRecords, v, w *pendingVote) {
 			pr.published[keyOf(v.vote.Nonce)] = true
 			pr.vote(0, v)
-			pr.retract(0, v)
+			pr.retract(0, v, w)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -208,10 +208,12 @@ var (
 	ErrCorrupt = errors.New("publisher: published lists are damaged")
 )
 
-// Indexes of the two lists in arrays.
+// Indexes of the two lists, and of the retracted list after them, in
+// arrays of the logs.
 const (
-	votesList  = 0
-	votersList = 1
+	votesList     = 0
+	votersList    = 1
+	retractedList = 2
 )
 
 // Publisher pulls from the collectors, publishes and serves the lists.
@@ -220,7 +222,7 @@ type Publisher struct {
 	log     *slog.Logger
 	pass    string // the Pass header of a plain-HTTP link, "" with TLS
 	client  *http.Client
-	paths   [2]string   // "/C-vote.log", "/C-auth.log"
+	paths   [2]string   // "/C-vote.log", "/C-auth.log" (audit.VoteLogName, AuthLogName)
 	files   [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
 	state   string      // path of the state file
 	options map[string]int
@@ -230,17 +232,19 @@ type Publisher struct {
 	logs    bool
 	signer  note.Signer
 	vkey    string    // the verifier key of signer, served as /C-log.vkey
-	origins [2]string // "powvote/C/vote", "powvote/C/auth"
+	origins [3]string // "powvote/C/vote", "powvote/C/auth", "powvote/C/retracted"
 	// settingsHash is audit.SettingsHash of Config.Settings, the settings
 	// line of every checkpoint signed; "" without Config.Settings.
 	settingsHash string
 	history      *os.File      // C-history.log; written like the lists
-	hashes       [2]*hashStore // stored hashes of each list's tree
+	hashes       [3]*hashStore // stored hashes of each log's tree: the two lists, the retracted list
 
 	// The retracted list (retract.go): appended by rounds, served below
-	// the size in the snapshot.
+	// the size in the snapshot. With logs it is the third log: hashes,
+	// checkpoint and tileStart at index retractedList.
 	retracted      *os.File
 	retractedSize  int64                 // bytes durable in C-retracted.log; guarded by roundMu
+	retractedLines int64                 // its lines; guarded by roundMu
 	retractedVotes map[nonceKey]struct{} // nonces in C-retracted.log; guarded by roundMu
 
 	// What Finish published (close.go), set once the state says closed.
@@ -268,19 +272,19 @@ type Publisher struct {
 	closeWait       bool                          // the campaign ended but could not be closed yet; logged once
 
 	counts     []int64    // published votes per option, in ballot order
-	tileStart  [2][]int64 // byte offset in each list of leaf 256*j; append-only, handlers read a prefix through the snapshot
-	checkpoint [2][]byte  // the latest signed checkpoint of each list
+	tileStart  [3][]int64 // byte offset in each log of leaf 256*j; append-only, handlers read a prefix through the snapshot
+	checkpoint [3][]byte  // the latest signed checkpoint of each log
 }
 
 // snapshot is the committed part of the lists, as handlers serve it.
 type snapshot struct {
-	size       [4]int64 // the votes list, the voters list, the history, the retracted list
+	size       [4]int64 // the votes list, the voters list, the retracted list, the history
 	modified   time.Time
 	etag       [4]string
-	lines      int64      // leaves in each log
-	hashes     [2]int64   // committed stored hashes of each log
-	tileStart  [2][]int64 // a prefix of Publisher.tileStart: never written again
-	checkpoint [2][]byte
+	lines      [3]int64   // leaves in each log: the two lists, the retracted list
+	hashes     [3]int64   // committed stored hashes of each log
+	tileStart  [3][]int64 // a prefix of Publisher.tileStart: never written again
+	checkpoint [3][]byte
 	closed     *closedFiles // nil while the campaign is open
 }
 
@@ -323,7 +327,7 @@ func New(cfg Config) (*Publisher, error) {
 				TLSClientConfig: cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
 			},
 		},
-		paths:           [2]string{"/" + cfg.Campaign + "-vote.log", "/" + cfg.Campaign + "-auth.log"},
+		paths:           [2]string{"/" + audit.VoteLogName(cfg.Campaign), "/" + audit.AuthLogName(cfg.Campaign)},
 		state:           filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
 		publishedVotes:  make(map[nonceKey]struct{}),
 		publishedVoters: make(map[listline.Mandate]struct{}),
@@ -340,7 +344,7 @@ func New(cfg Config) (*Publisher, error) {
 		p.logs = true
 		p.signer, _ = note.NewSigner(cfg.LogKey) // checked by validate
 		p.vkey, _ = verifierKey(cfg.LogKey)
-		p.origins = [2]string{audit.VoteOrigin(cfg.Campaign), audit.AuthOrigin(cfg.Campaign)}
+		p.origins = [3]string{audit.VoteOrigin(cfg.Campaign), audit.AuthOrigin(cfg.Campaign), audit.RetractedOrigin(cfg.Campaign)}
 		if cfg.Settings != nil {
 			p.settingsHash = audit.SettingsHash(cfg.Settings)
 		}
@@ -577,13 +581,6 @@ func (p *Publisher) roundLocked(ctx context.Context) error {
 	}
 	wg.Wait()
 	p.enqueue()
-	// The retracted list is made durable before publish writes the state,
-	// which moves the cursors past the retraction records.
-	if err := p.appendRetracted(); err != nil {
-		p.failed = fmt.Errorf("%w: %w", ErrFailed, err)
-		p.log.Error("publishing stopped", "err", err)
-		return p.failed
-	}
 	err := errors.Join(errs...)
 	// Once the campaign has ended, every collector answered and no vote
 	// is pending on one instance only, nothing can still become final:

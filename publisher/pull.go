@@ -158,36 +158,18 @@ func parseVotePage(body []byte, from uint64) ([]record, error) {
 	return recs, nil
 }
 
-// retractPrefix starts a retraction record after its index.
-const retractPrefix = "retract "
-
-// parseRecord reads one line of /records/votes: "<index> <vote line>" or
-// "<index> retract <nonce hex>", index decimal from 1 without leading
-// zeros. Like the list parsers it accepts one spelling only.
+// parseRecord reads one line of /records/votes (listline.ParseIndexed):
+// "<index> <vote line>" or "<index> <retraction>". Like the list parsers
+// it accepts one spelling only.
 func parseRecord(s string) (record, error) {
-	num, rest, ok := strings.Cut(s, " ")
-	if !ok {
-		return record{}, errors.New("no space after the index")
-	}
-	if num == "" || num[0] < '1' || num[0] > '9' || strings.Trim(num, "0123456789") != "" {
-		return record{}, fmt.Errorf("index %q is not a decimal number from 1 without leading zeros", num)
-	}
-	index, err := strconv.ParseUint(num, 10, 64)
-	if err != nil {
-		return record{}, fmt.Errorf("index %q: %w", num, err)
-	}
-	if n, ok := strings.CutPrefix(rest, retractPrefix); ok {
-		nonce, err := listline.ParseNonce(n)
-		if err != nil {
-			return record{}, fmt.Errorf("retraction: %w", err)
-		}
-		return record{index: index, retract: nonce}, nil
-	}
-	v, err := listline.ParseVote(rest)
+	index, r, err := listline.ParseIndexed(s)
 	if err != nil {
 		return record{}, err
 	}
-	return record{index: index, vote: &v, line: rest}, nil
+	if r.Vote == nil {
+		return record{index: index, retract: r.Retraction}, nil
+	}
+	return record{index: index, vote: r.Vote, line: r.Vote.Line()}, nil
 }
 
 // fetchVoters asks for one page of an instance's voter table, after the

@@ -6,26 +6,41 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/listline"
 )
 
-// retraction is a retracted vote as a pull found it: its nonce and the
-// line the retracting instance showed for it.
+// retraction is a retracted vote as a pull found it, held until its
+// winner is published: its nonce, its line of the retracted list
+// (listline.Retracted), the winner's nonce, and the instance and index of
+// the retracted vote's record, which the cursors keep until it is
+// appended.
 type retraction struct {
-	key  nonceKey
-	line string
+	key    nonceKey
+	winner nonceKey
+	line   string
+	inst   int
+	index  uint64
 }
 
 func (p *Publisher) retractedPath() string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-retracted.log")
+	return filepath.Join(p.cfg.Dir, audit.RetractedLogName(p.cfg.Campaign))
 }
 
 // openRetracted opens C-retracted.log and reads it back. Unlike the
 // lists it has no committed size in the state: a line is served once it
-// is durable and is never taken back, so every complete line on disk
-// stands. A crash in the middle of an append can leave an incomplete last
-// line, which was never served and is cut.
+// is durable and under its checkpoint, and is never taken back, so every
+// complete line on disk stands. A crash in the middle of an append can
+// leave an incomplete last line, which was never served and is cut. With
+// logs, it also recomputes the hashes a crash left missing; recoverLogs
+// then signs or checks the latest checkpoint.
+//
+// A line that is a bare vote line was written before retractions were
+// bound to their winner: it is kept, and an audit says it proves nothing.
 func (p *Publisher) openRetracted() error {
 	path := p.retractedPath()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -36,6 +51,7 @@ func (p *Publisher) openRetracted() error {
 	if err := syncDir(p.cfg.Dir); err != nil {
 		return err
 	}
+	var lines []string
 	r := bufio.NewReaderSize(f, 64<<10)
 	var size int64
 	for n := 1; ; n++ {
@@ -55,54 +71,119 @@ func (p *Publisher) openRetracted() error {
 		if err != nil {
 			return fmt.Errorf("publisher: couldn't read %s: %w", path, err)
 		}
-		v, err := listline.ParseVote(line[:len(line)-1])
-		if err != nil {
+		text := line[:len(line)-1]
+		var nonce []byte
+		if rl, err := listline.ParseRetracted(text); err == nil {
+			nonce = rl.Vote.Nonce
+		} else if v, verr := listline.ParseVote(text); verr == nil {
+			p.log.Warn("a line of the retracted list binds its vote to no winner (written before retractions were signed)", "file", path, "line", n)
+			nonce = v.Nonce
+		} else {
 			return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
 		}
-		p.retractedVotes[keyOf(v.Nonce)] = struct{}{}
+		p.retractedVotes[keyOf(nonce)] = struct{}{}
+		if int64(len(lines))%tileWidth == 0 {
+			p.tileStart[retractedList] = append(p.tileStart[retractedList], size)
+		}
+		lines = append(lines, text)
 		size += int64(len(line))
 	}
-	p.retractedSize = size
+	p.retractedSize, p.retractedLines = size, int64(len(lines))
+	if !p.logs {
+		return nil
+	}
+	h := p.hashes[retractedList]
+	resume, err := h.recover(p.retractedLines)
+	if err != nil {
+		return err
+	}
+	for n := resume; n < p.retractedLines; n++ {
+		if err := h.add(n, []byte(lines[n])); err != nil {
+			return fmt.Errorf("publisher: %w", err)
+		}
+	}
+	if len(h.pending) > 0 {
+		p.log.Warn("recomputing hashes that were not written", "list", path, "from_leaf", resume)
+	}
+	if err := h.commit(); err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
 	return nil
 }
 
-// appendRetracted appends to C-retracted.log the retractions the round's
-// pulls found that it does not hold yet, makes them durable and serves
-// them. A retraction read again after a restart is already there.
+// appendRetracted appends to C-retracted.log the held retractions whose
+// winner the votes list holds, and that the list does not hold yet; makes
+// them durable, extends its tree and signs its checkpoint (with logs); and
+// serves them. A retraction read again after a restart is already there.
+// The publisher calls it once a batch is committed: every retraction in
+// the list names a published winner, so whoever reads the retracted list
+// before the votes list finds each winner.
 func (p *Publisher) appendRetracted() error {
-	var b []byte
-	var added []nonceKey
+	var added []string
+	var keys []nonceKey
 	for _, ps := range p.pairs {
-		for _, r := range ps.newRetracted {
+		ps.held = slices.DeleteFunc(ps.held, func(r retraction) bool {
 			if _, ok := p.retractedVotes[r.key]; ok {
-				continue
+				return true
+			}
+			if _, ok := p.publishedVotes[r.winner]; !ok {
+				return false
 			}
 			p.retractedVotes[r.key] = struct{}{}
-			added = append(added, r.key)
-			b = append(append(b, r.line...), '\n')
-		}
-		ps.newRetracted = nil
+			keys = append(keys, r.key)
+			added = append(added, r.line)
+			return true
+		})
 	}
-	if len(b) == 0 {
+	if len(added) == 0 {
 		return nil
 	}
+	// Bookkeeping above is not undone on failure: every failure below
+	// stops the publisher (ErrFailed), and a restart reads the held
+	// retractions again from the collectors.
+	var b []byte
+	for j, l := range added {
+		if (p.retractedLines+int64(j))%tileWidth == 0 {
+			p.tileStart[retractedList] = append(p.tileStart[retractedList], p.retractedSize+int64(len(b)))
+		}
+		b = append(append(b, l...), '\n')
+	}
 	if _, err := p.retracted.WriteAt(b, p.retractedSize); err != nil {
-		p.forgetRetracted(added)
 		return fmt.Errorf("couldn't write %s: %w", p.retractedPath(), err)
 	}
 	if err := p.retracted.Sync(); err != nil {
-		p.forgetRetracted(added)
 		return fmt.Errorf("couldn't sync %s: %w", p.retractedPath(), err)
 	}
-	p.retractedSize += int64(len(b))
-	p.snap.Store(p.snapshot())
-	p.log.Info("published retracted votes", "votes", len(added))
-	return nil
-}
-
-// forgetRetracted undoes the bookkeeping of an append that failed.
-func (p *Publisher) forgetRetracted(keys []nonceKey) {
-	for _, k := range keys {
-		delete(p.retractedVotes, k)
+	size := p.retractedLines + int64(len(added))
+	if p.logs {
+		h := p.hashes[retractedList]
+		for j, l := range added {
+			if err := h.add(p.retractedLines+int64(j), []byte(l)); err != nil {
+				return err
+			}
+		}
+		if err := h.commit(); err != nil {
+			return err
+		}
+		root, err := tlog.TreeHash(size, h)
+		if err != nil {
+			return fmt.Errorf("tree of %s: %w", p.retractedPath(), err)
+		}
+		cp, err := signCheckpoint(p.signer, p.origins[retractedList], size, root, p.settingsHash)
+		if err != nil {
+			return err
+		}
+		if err := writeFileSync(p.checkpointPath(retractedList, size), cp); err != nil {
+			return err
+		}
+		if err := syncDir(p.cfg.Dir); err != nil {
+			return err
+		}
+		p.checkpoint[retractedList] = cp
 	}
+	p.retractedSize += int64(len(b))
+	p.retractedLines = size
+	p.snap.Store(p.snapshot())
+	p.log.Info("published retracted votes", "votes", len(added), "total", size)
+	return nil
 }

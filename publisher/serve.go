@@ -20,13 +20,18 @@ import (
 	"github.com/powvote/powvote/internal/connlimit"
 )
 
-// listWords name the two lists in paths: C-vote.log, C-auth.log.
-var listWords = [2]string{"vote", "auth"}
+// logWords name the logs in paths: C-vote.log, C-auth.log,
+// C-retracted.log, and their checkpoints and tiles; listWords the two
+// lists among them.
+var (
+	logWords  = [3]string{"vote", "auth", "retracted"}
+	listWords = [2]string{logWords[votesList], logWords[votersList]}
+)
 
-// Indexes of the history and of the retracted list in snapshot.size.
+// Indexes of the retracted list and of the history in snapshot.size.
 const (
-	historyFile   = 2
-	retractedFile = 3
+	retractedFile = retractedList
+	historyFile   = 3
 )
 
 // limitListener wraps Run's listener in the same connection limits as
@@ -125,7 +130,7 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		serveSmall(ctx, []byte(p.vkey+"\n"), "text/plain; charset=utf-8", "no-cache")
 		return
 	}
-	for i, word := range listWords {
+	for i, word := range logWords {
 		switch {
 		case rest == word+".checkpoint" || rest == word+"/checkpoint":
 			// The latest: the second name is where C2SP tlog-tiles
@@ -167,14 +172,15 @@ func serveSmall(ctx *fasthttp.RequestCtx, body []byte, contentType, cacheControl
 }
 
 // serveCheckpoint answers C-<word>.checkpoint.<size> for a size at which
-// a batch ended, at most the committed one.
+// a batch (or, for the retracted list, an append) ended, at most the
+// committed one.
 func (p *Publisher) serveCheckpoint(ctx *fasthttp.RequestCtx, s *snapshot, i int, num string) {
 	size, ok := digits(num)
 	if !ok || strconv.FormatInt(size, 10) != num {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
-	if size == 0 || size > s.lines {
+	if size == 0 || size > s.lines[i] {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
@@ -203,7 +209,7 @@ func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, path
 	var body []byte
 	var err error
 	if level < 0 {
-		if n*tileWidth+int64(w) > s.lines {
+		if n*tileWidth+int64(w) > s.lines[i] {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			return
 		}
@@ -211,28 +217,32 @@ func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, path
 	} else {
 		// The tree holds size >> 8L complete subtrees of height 8L: the
 		// hashes of level L tiles.
-		if level*tileHeight >= 63 || n*tileWidth+int64(w) > s.lines>>(level*tileHeight) {
+		if level*tileHeight >= 63 || n*tileWidth+int64(w) > s.lines[i]>>(level*tileHeight) {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			return
 		}
 		body, err = tlog.ReadTileData(tlog.Tile{H: tileHeight, L: level, N: n, W: w}, committedHashes{p.hashes[i].f, s.hashes[i]})
 	}
 	if err != nil {
-		p.log.Error("couldn't read a tile", "list", listWords[i], "tile", path, "err", err)
+		p.log.Error("couldn't read a tile", "list", logWords[i], "tile", path, "err", err)
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
 	serveSmall(ctx, body, "application/octet-stream", immutable)
 }
 
-// readBundle reads leaves 256n to 256n+w-1 of list i as an entry bundle.
+// readBundle reads leaves 256n to 256n+w-1 of log i as an entry bundle.
 func (p *Publisher) readBundle(s *snapshot, i int, n int64, w int) ([]byte, error) {
 	start, end := s.tileStart[i][n], s.size[i]
 	if n+1 < int64(len(s.tileStart[i])) {
 		end = s.tileStart[i][n+1]
 	}
+	f := p.retracted
+	if i != retractedList {
+		f = p.files[i]
+	}
 	b := make([]byte, end-start)
-	if _, err := p.files[i].ReadAt(b, start); err != nil {
+	if _, err := f.ReadAt(b, start); err != nil {
 		return nil, err
 	}
 	ls := bytes.SplitN(b, []byte("\n"), w+1)

@@ -159,10 +159,25 @@ func (p *Publisher) open() error {
 
 // Paths of the files of the logs.
 func (p *Publisher) hashPath(i int) string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+listWords[i]+".hashes")
+	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+logWords[i]+".hashes")
 }
 func (p *Publisher) checkpointPath(i int, size int64) string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+listWords[i]+".checkpoint."+strconv.FormatInt(size, 10))
+	return filepath.Join(p.cfg.Dir, p.checkpointName(i)+"."+strconv.FormatInt(size, 10))
+}
+
+// checkpointName is the name of log i's latest checkpoint, as package
+// audit reads it; the kept ones add ".<size>".
+func (p *Publisher) checkpointName(i int) string {
+	name := [...]func(string) string{audit.VoteCheckpointName, audit.AuthCheckpointName, audit.RetractedCheckpointName}[i]
+	return name(p.cfg.Campaign)
+}
+
+// logSize returns the committed number of lines of log i.
+func (p *Publisher) logSize(i int) int64 {
+	if i == retractedList {
+		return p.retractedLines
+	}
+	return p.st.Lines
 }
 func (p *Publisher) historyPath() string {
 	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-history.log")
@@ -210,15 +225,16 @@ func (p *Publisher) openLogs() error {
 // and removes those that a crash left above the committed size.
 func (p *Publisher) recoverLogs() error {
 	for i := range p.hashes {
-		root, err := tlog.TreeHash(p.st.Lines, p.hashes[i])
+		size := p.logSize(i)
+		root, err := tlog.TreeHash(size, p.hashes[i])
 		if err != nil {
-			return fmt.Errorf("publisher: tree of %s: %w", p.listPath(i), err)
+			return fmt.Errorf("publisher: tree of %s: %w", p.logPath(i), err)
 		}
-		cp, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root, p.settingsHash)
+		cp, err := signCheckpoint(p.signer, p.origins[i], size, root, p.settingsHash)
 		if err != nil {
 			return fmt.Errorf("publisher: %w", err)
 		}
-		if p.st.Lines > 0 {
+		if size > 0 {
 			if cp, err = p.latestCheckpoint(i, root, cp); err != nil {
 				return err
 			}
@@ -230,12 +246,12 @@ func (p *Publisher) recoverLogs() error {
 		return fmt.Errorf("publisher: %w", err)
 	}
 	for _, e := range entries {
-		for i := range listWords {
-			num, ok := strings.CutPrefix(e.Name(), p.cfg.Campaign+"-"+listWords[i]+".checkpoint.")
+		for i := range logWords {
+			num, ok := strings.CutPrefix(e.Name(), p.checkpointName(i)+".")
 			if !ok {
 				continue
 			}
-			if size, err := strconv.ParseInt(num, 10, 64); err == nil && size > p.st.Lines {
+			if size, err := strconv.ParseInt(num, 10, 64); err == nil && size > p.logSize(i) {
 				// Signed by a batch that crashed before its commit; no
 				// client saw it, and the next batch may differ.
 				p.log.Warn("removing a checkpoint that was written but never published", "file", e.Name())
@@ -248,7 +264,15 @@ func (p *Publisher) recoverLogs() error {
 	return nil
 }
 
-// latestCheckpoint checks the checkpoint file of list i at the committed
+// logPath returns the file of log i: a list, or the retracted list.
+func (p *Publisher) logPath(i int) string {
+	if i == retractedList {
+		return p.retractedPath()
+	}
+	return p.listPath(i)
+}
+
+// latestCheckpoint checks the checkpoint file of log i at its committed
 // size against want, what the key signs today for its tree (root), and
 // returns the checkpoint to serve as the latest.
 //
@@ -262,9 +286,24 @@ func (p *Publisher) recoverLogs() error {
 // is the file of its size, which clients may have kept, and a second
 // checkpoint of one size would serve two texts for it); the checkpoints
 // of the next batch carry the line.
+//
+// The retracted list has no committed size besides its complete lines: a
+// crash between an append and its checkpoint leaves lines no client saw,
+// whose checkpoint is signed now. So is the first checkpoint of a
+// retracted list written before it had checkpoints.
 func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte, error) {
-	path := p.checkpointPath(i, p.st.Lines)
+	size := p.logSize(i)
+	path := p.checkpointPath(i, size)
 	onDisk, err := os.ReadFile(path)
+	if i == retractedList && errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileSync(path, want); err != nil {
+			return nil, fmt.Errorf("publisher: %w", err)
+		}
+		if err := syncDir(p.cfg.Dir); err != nil {
+			return nil, err
+		}
+		return want, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("publisher: latest checkpoint: %w: %w", err, ErrCorrupt)
 	}
@@ -272,7 +311,7 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 		return want, nil
 	}
 	if p.settingsHash != "" {
-		before, err := signCheckpoint(p.signer, p.origins[i], p.st.Lines, root, "")
+		before, err := signCheckpoint(p.signer, p.origins[i], size, root, "")
 		if err != nil {
 			return nil, fmt.Errorf("publisher: %w", err)
 		}
@@ -284,7 +323,7 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 	}
 	if v, err := note.NewVerifier(p.vkey); err == nil {
 		cp, err := audit.OpenCheckpoint(onDisk, v)
-		if err == nil && cp.Tree == (tlog.Tree{N: p.st.Lines, Hash: root}) && cp.Settings != p.settingsHash {
+		if err == nil && cp.Tree == (tlog.Tree{N: size, Hash: root}) && cp.Settings != p.settingsHash {
 			was, now := "commits to settings with SHA-256 "+cp.Settings, "Config.Settings hash to "+p.settingsHash
 			if cp.Settings == "" {
 				was = "has no settings line"
@@ -295,7 +334,7 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 			return nil, fmt.Errorf("publisher: %s %s, but %s: the settings changed after the log signed them: %w", path, was, now, ErrCorrupt)
 		}
 	}
-	return nil, fmt.Errorf("publisher: %s is not what LogKey signs for %s: %w", path, p.listPath(i), ErrCorrupt)
+	return nil, fmt.Errorf("publisher: %s is not what LogKey signs for %s: %w", path, p.logPath(i), ErrCorrupt)
 }
 
 // recoverList cuts list i to its committed size and reads it back.
@@ -467,9 +506,9 @@ func syncDir(dir string) error {
 // snapshot returns what handlers serve for the committed state.
 func (p *Publisher) snapshot() *snapshot {
 	s := &snapshot{
-		size:       [4]int64{p.st.Bytes[0], p.st.Bytes[1], p.st.History, p.retractedSize},
+		size:       [4]int64{p.st.Bytes[0], p.st.Bytes[1], p.retractedSize, p.st.History},
 		modified:   time.Unix(p.st.Modified, 0),
-		lines:      p.st.Lines,
+		lines:      [3]int64{p.st.Lines, p.st.Lines, p.retractedLines},
 		checkpoint: p.checkpoint,
 	}
 	for i := range s.etag {

@@ -97,3 +97,39 @@ func ParseReceipt(text string) (campaign string, lines []string, sig string, err
 
 // isControl reports a C0 control character or DEL.
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ErrRetraction means a retraction's signature does not verify.
+var ErrRetraction = errors.New("wire: retraction signature does not verify")
+
+// retractionDomain starts every retraction message. A campaign name holds
+// no space (campaign.ValidateName), so no receipt message (ReceiptMessage)
+// starts with it: the receipt key's two kinds of signature cannot be
+// taken for each other.
+const retractionDomain = "powvote retraction v1"
+
+// RetractionMessage is what a retraction's signature signs: the binding,
+// by the platform's receipt key, of a vote an instance retracted by mirror
+// rule 3 (docs/MIRRORS.md) to the vote that won for the same mandate,
+//
+//	powvote retraction v1\n<campaign>\n<retracted vote line>\n<winning vote line>\n
+//
+// with both votes as the votes list writes them (PROTOCOL.md 8, package
+// listline). The receipt of the retracted vote is signed by the same key,
+// so its holder can hold the platform to both.
+func RetractionMessage(campaign, retracted, winner string) []byte {
+	return []byte(retractionDomain + "\n" + campaign + "\n" + retracted + "\n" + winner + "\n")
+}
+
+// SignRetraction returns the 64-byte signature of RetractionMessage.
+func SignRetraction(key ed25519.PrivateKey, campaign, retracted, winner string) []byte {
+	return ed25519.Sign(key, RetractionMessage(campaign, retracted, winner))
+}
+
+// VerifyRetraction checks a retraction's signature.
+func VerifyRetraction(pub ed25519.PublicKey, campaign, retracted, winner string, sig []byte) error {
+	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize ||
+		!ed25519.Verify(pub, RetractionMessage(campaign, retracted, winner), sig) {
+		return ErrRetraction
+	}
+	return nil
+}

@@ -33,10 +33,11 @@ the authority keys, the threshold and the window) and each check's verdict
 with the line numbers that fail it. Exits 0 only when every check passes.
 
 It also checks what the publisher signs about the lists
-(docs/PUBLISHING.md). Both latest checkpoints, and every checkpoint read
-after them, must verify under the log key and carry their list's origin;
-every line of each list must be under a verified checkpoint whose root is
-the list's tree hash at its size. A list read longer than its checkpoint
+(docs/PUBLISHING.md). The latest checkpoints of both lists and of the
+retracted list, and every checkpoint read after them, must verify under
+the log key and carry their list's origin; every line of each must be
+under a verified checkpoint whose root is the list's tree hash at its
+size. A list read longer than its checkpoint
 (the publisher published meanwhile, or padded the list) is covered by the
 checkpoint the publisher keeps for that size (<campaign>-vote.checkpoint.N);
 lines no verified checkpoint covers are unsigned: they fail under --strict,
@@ -69,6 +70,21 @@ What it trusts, and where it must come from:
 A checkpoint without a settings line (signed by a publisher from before
 the line) is accepted with a warning, and fails under --strict.
 
+The retracted list (<campaign>-retracted.log) explains the votes a
+collecting instance withdrew when both instances of a pair had accepted a
+vote for one mandate (docs/MIRRORS.md): each line is the retracted vote,
+the nonce of the vote that won and the receipt key's signature binding
+the two. It is signed and checkpointed like the lists. Each retracted vote
+must pass the checks of a vote (proof of work, option, stamp time and,
+after the close, its platform stamp); must not be counted (its nonce in
+the votes list, or its voter stamp on another line than its winner's); its
+winner must stand in the votes list, beat it by the mirror rule (the
+smaller P-UTC, then nonce, stamp, line) and explain no other retraction;
+and the signature must verify under the receipt key: --receipt-pubkey,
+obtained apart from SOURCE like the receipts' key, else the one SOURCE
+serves (<campaign>-receipt.key), else its keys file's. The report counts
+the retractions.
+
 Once the campaign has closed, every vote's P-SIG must be a UTC-SIGN
 signature of its P-UTC: a decoy stamp (UTC-HOLE) or a forged one must
 never be in the votes list. The UTC-SIGN key is --utc-sign-key, better
@@ -90,7 +106,7 @@ Examples:
   powvote audit ./downloads --campaign solar --json
   powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey \
       --since kept/solar-vote.checkpoint.308 --save-checkpoints kept
-  powvote audit ./solar --settings solar-settings.yaml --utc-sign-key solar-utc-sign.pub
+  powvote audit ./solar --settings solar-settings.yaml --utc-sign-key solar-utc-sign.pub --receipt-pubkey solar-receipt.pub
 `
 
 // bigList is the size from which a progress bar is worth drawing.
@@ -104,10 +120,11 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	logKey := fs.String("log-key", "", "the checkpoints' note verifier key, or a file holding it (default: the one SOURCE serves)")
 	var since stringList
-	fs.Var(&since, "since", "an earlier checkpoint `FILE` of either list that the lists must extend; repeatable")
+	fs.Var(&since, "since", "an earlier checkpoint `FILE` of either list or of the retracted list that it must extend; repeatable")
 	saveDir := fs.String("save-checkpoints", "", "write the checkpoints verified into `DIR`, for a later --since")
 	strict := fs.Bool("strict", false, "fail, rather than skip or warn, when SOURCE lacks the log key, the checkpoints or the history, when lines are not under a signed checkpoint, when a latest checkpoint has no settings line, and without --settings")
 	utcSignKey := fs.String("utc-sign-key", "", "the UTC-SIGN public key (base64 or hex), or a file holding it (default: the one SOURCE's keys file gives, after the close)")
+	receiptKey := fs.String("receipt-pubkey", "", "the receipt public key (base64 or hex), or a file holding it, that binds each retracted vote to its winner (default: the one SOURCE serves)")
 	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
@@ -125,6 +142,12 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if *utcSignKey != "" {
 		if utcSign, err = readStampKeyArg(*utcSignKey); err != nil {
 			return usagef("--utc-sign-key: %v", err)
+		}
+	}
+	var receiptPub ed25519.PublicKey
+	if *receiptKey != "" {
+		if receiptPub, err = readStampKeyArg(*receiptKey); err != nil {
+			return usagef("--receipt-pubkey: %v", err)
 		}
 	}
 	for _, f := range since {
@@ -162,6 +185,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		},
 		Logs:          logs,
 		UTCSignKey:    utcSign,
+		ReceiptKey:    receiptPub,
 		SettingsData:  settingsData,
 		SettingsGiven: *settingsFile != "",
 	})
@@ -328,7 +352,11 @@ func saveCheckpoints(dir string, r *audit.Report) error {
 	for _, c := range []struct {
 		cp   *audit.Checkpoint
 		name string
-	}{{r.Logs.Vote, audit.VoteCheckpointName(r.Campaign)}, {r.Logs.Auth, audit.AuthCheckpointName(r.Campaign)}} {
+	}{
+		{r.Logs.Vote, audit.VoteCheckpointName(r.Campaign)},
+		{r.Logs.Auth, audit.AuthCheckpointName(r.Campaign)},
+		{r.Logs.Retracted, audit.RetractedCheckpointName(r.Campaign)},
+	} {
 		if c.cp == nil {
 			continue
 		}

@@ -111,7 +111,8 @@ func TestAudit(t *testing.T) {
 
 	// A folder of downloads, with the settings beside the lists.
 	files := map[string]string{"solar-vote.log": votes, "solar-auth.log": auths}
-	for _, name := range []string{"solar-vote.checkpoint", "solar-auth.checkpoint", "solar-log.vkey", "solar-history.log"} {
+	for _, name := range []string{"solar-vote.checkpoint", "solar-auth.checkpoint", "solar-log.vkey", "solar-history.log",
+		"solar-retracted.log", "solar-retracted.checkpoint"} {
 		files[name] = fetch(t, p.edge+"/"+name)
 	}
 	p.stop(t)

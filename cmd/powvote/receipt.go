@@ -3,12 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/audit"
@@ -36,6 +41,16 @@ votes list:
     the list's first lines, and that each line found is among them, with a
     record inclusion proof checked against that root. The proofs are built
     from the hashes of the downloaded list, so the list is downloaded whole.
+
+A stamp missing from the votes list that the retracted list retracts
+against the line's option (<campaign>-retracted.log: the mirror rule kept
+another vote of the same mandate, cast while the two collecting instances
+of its pair could not see each other) fails too, and the report shows the
+retraction: its line, proved included under the retracted list's signed
+checkpoint; the vote counted instead, from the votes list; whether that
+vote beats it by the mirror rule; and whether the receipt key, the key
+that signed the receipt, binds the two. If you cast only one vote with
+your mandate, that binding is the platform's signed word against itself.
 
 A receipt whose vote is not published yet fails: the publisher keeps the
 latest votes back until a batch of others has come after them, at the
@@ -85,7 +100,7 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 	if keyText == "" {
 		// The key the source publishes: it proves the receipt to whoever
 		// trusts that source; a key known by other means is stronger.
-		keyFrom = receiptKeyName(name)
+		keyFrom = audit.ReceiptKeyName(name)
 		b, err := readAll(src, keyFrom)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -95,9 +110,9 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 			keyText = strings.TrimSpace(string(b))
 		}
 	}
+	var pub ed25519.PublicKey // nil: bindings of retractions are not checked either
 	if keyText != "" {
-		pub, err := keyfile.ParsePublicKey(keyText)
-		if err != nil {
+		if pub, err = keyfile.ParsePublicKey(keyText); err != nil {
 			return usagef("%s: %v", keyFrom, err)
 		}
 		if err := wire.VerifyReceipt(pub, name, rlines, sig); err != nil {
@@ -107,7 +122,7 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(out, "ok    Receipt-Sig verifies under the receipt key (%s)\n", keyFrom)
 		}
 	} else {
-		fmt.Fprintf(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey, and the source has no %s)\n", receiptKeyName(name))
+		fmt.Fprintf(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey, and the source has no %s)\n", audit.ReceiptKeyName(name))
 	}
 
 	// The key, then the checkpoint, then the list: the list read is then
@@ -150,7 +165,14 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 			want[stamp] = append(want[stamp], i)
 		}
 	}
-	scan, err := scanVotes(src, name, cp.Tree.N, want)
+	// The retracted list before the votes list, which then holds every
+	// winner it names (the publisher appends a retraction once its winner
+	// is published).
+	retracted, err := readRetractions(src, name, verifier, want)
+	if err != nil {
+		return err
+	}
+	scan, err := scanVotes(src, name, cp.Tree.N, want, retracted.winners())
 	if err != nil {
 		return err
 	}
@@ -182,6 +204,10 @@ func runReceiptVerify(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(out, "      %s: no stamp (nobody had chosen %q yet)\n", label, encoded)
 			continue
 		}
+		if len(scan.found[stamp]) == 0 && retracted.explains(out, label, name, stamp, encoded, scan, pub, keyFrom) {
+			failed = append(failed, label+" (retracted)")
+			continue
+		}
 		msg, ok := checkReceiptLine(stamp, encoded, scan.found[stamp], cp.Tree, hr)
 		if ok {
 			fmt.Fprintf(out, "ok    %s: %s\n", label, msg)
@@ -204,21 +230,23 @@ type found struct {
 }
 
 type voteScan struct {
-	hashes []tlog.Hash        // the stored hashes of the first n lines' tree
-	found  map[string][]found // receipt stamp to the lines carrying it
+	hashes  []tlog.Hash        // the stored hashes of the first n lines' tree
+	found   map[string][]found // receipt stamp to the lines carrying it
+	winners map[string]found   // nonce (hex) of a winner sought to its first line
 }
 
 // scanVotes reads the votes list once: it computes the stored hashes of
 // its first n lines, and notes every line, within them or not, whose voter
-// stamp is one of want's.
-func scanVotes(src audit.Source, campaignName string, n int64, want map[string][]int) (*voteScan, error) {
+// stamp is one of want's, and the first line of each nonce (hex) in
+// winners.
+func scanVotes(src audit.Source, campaignName string, n int64, want map[string][]int, winners map[string]bool) (*voteScan, error) {
 	name := audit.VoteLogName(campaignName)
 	r, err := src.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	s := &voteScan{found: make(map[string][]found)}
+	s := &voteScan{found: make(map[string][]found), winners: make(map[string]found)}
 	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		hs := make([]tlog.Hash, len(idx))
 		for i, x := range idx {
@@ -245,9 +273,12 @@ func scanVotes(src audit.Source, campaignName string, n int64, want map[string][
 		}
 		// The stamp is the third field; a line too short to have one
 		// cannot carry a stamp of the receipt.
-		if f := strings.SplitN(line, " ", 4); len(f) == 4 {
+		if f := strings.SplitN(line, " ", 5); len(f) >= 4 {
 			if _, ok := want[f[2]]; ok {
 				s.found[f[2]] = append(s.found[f[2]], found{index: i, line: line})
+			}
+			if _, seen := s.winners[f[3]]; len(f) == 5 && winners[f[3]] && !seen {
+				s.winners[f[3]] = found{index: i, line: line}
 			}
 		}
 	}
@@ -289,10 +320,6 @@ func checkReceiptLine(stamp, encoded string, at []found, cp tlog.Tree, hr tlog.H
 	return fmt.Sprintf("%s %q on line %d, proved included under the checkpoint", stamp, option, f.index+1), true
 }
 
-// receiptKeyName is the file in which the publisher serves the receipt
-// public key.
-func receiptKeyName(campaignName string) string { return campaignName + "-receipt.key" }
-
 // readAll reads a whole file the source must have.
 func readAll(src audit.Source, name string) ([]byte, error) {
 	r, err := src.Open(name)
@@ -305,4 +332,166 @@ func readAll(src audit.Source, name string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// retractedLine is a line of the retracted list whose retracted vote
+// carries a stamp of the receipt.
+type retractedLine struct {
+	index int64 // 0-based leaf index
+	text  string
+	r     listline.Retracted
+}
+
+// retractions is what the retracted list says about a receipt's stamps:
+// the lines that retract a vote with one of them, and what proves each
+// line published: the list's latest checkpoint, verified under the log
+// key, and the stored hashes of the lines it covers.
+type retractions struct {
+	name    string // the retracted list's file
+	byStamp map[string][]retractedLine
+	cp      *audit.Checkpoint // nil when none verified
+	cpWhy   string            // why, then
+	hashes  []tlog.Hash
+}
+
+// readRetractions reads the retracted list's checkpoint, then the list. A
+// source without them has retracted nothing it can show.
+func readRetractions(src audit.Source, campaignName string, v note.Verifier, want map[string][]int) (*retractions, error) {
+	rs := &retractions{name: audit.RetractedLogName(campaignName), byStamp: make(map[string][]retractedLine)}
+	cpName := audit.RetractedCheckpointName(campaignName)
+	data, err := readAll(src, cpName)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		rs.cpWhy = cpName + " is not published"
+	case err != nil:
+		return nil, err
+	default:
+		cp, err := audit.OpenCheckpoint(data, v)
+		if err == nil && cp.Origin != audit.RetractedOrigin(campaignName) {
+			err = fmt.Errorf("origin %q, want %q", cp.Origin, audit.RetractedOrigin(campaignName))
+		}
+		if err != nil {
+			rs.cpWhy = fmt.Sprintf("%s: %v", cpName, err)
+		} else {
+			rs.cp = cp
+		}
+	}
+	r, err := src.Open(rs.name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return rs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		hs := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			hs[i] = rs.hashes[x]
+		}
+		return hs, nil
+	})
+	br := bufio.NewReaderSize(r, 64<<10)
+	for i := int64(0); ; i++ {
+		line, err := br.ReadString('\n')
+		if err == io.EOF && line == "" {
+			break
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading %s: %w", rs.name, err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if rs.cp != nil && i < rs.cp.Tree.N {
+			hs, err := tlog.StoredHashes(i, []byte(line), hr)
+			if err != nil {
+				return nil, err
+			}
+			rs.hashes = append(rs.hashes, hs...)
+		}
+		if rl, err := listline.ParseRetracted(line); err == nil {
+			if _, ok := want[rl.Vote.Voter]; ok {
+				rs.byStamp[rl.Vote.Voter] = append(rs.byStamp[rl.Vote.Voter], retractedLine{index: i, text: line, r: rl})
+			}
+		}
+	}
+	return rs, nil
+}
+
+// winners returns the nonces (hex) of the winners the lines name.
+func (rs *retractions) winners() map[string]bool {
+	w := make(map[string]bool)
+	for _, ls := range rs.byStamp {
+		for _, l := range ls {
+			w[hex.EncodeToString(l.r.Winner)] = true
+		}
+	}
+	return w
+}
+
+// explains reports a receipt line whose stamp the votes list lacks and
+// the retracted list retracts against the line's option: where the
+// retraction stands, the vote that won, and whether the receipt key binds
+// the two (pub nil: not checked) and the winner beats the retracted vote
+// by the mirror rule. It returns false, and writes nothing, when no
+// retraction explains the line.
+func (rs *retractions) explains(out io.Writer, label, campaignName, stamp, encoded string, scan *voteScan, pub ed25519.PublicKey, keyFrom string) bool {
+	option, err := wire.DecodeOption(encoded)
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(rs.byStamp[stamp], func(l retractedLine) bool { return l.r.Vote.Option == option })
+	if i < 0 {
+		return false
+	}
+	l := rs.byStamp[stamp][i]
+	signed := "under no signed checkpoint: " + rs.cpWhy
+	if rs.cp != nil {
+		signed = fmt.Sprintf("beyond its latest signed checkpoint (%d lines)", rs.cp.Tree.N)
+		if l.index < rs.cp.Tree.N {
+			hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+				hs := make([]tlog.Hash, len(idx))
+				for j, x := range idx {
+					if x < 0 || x >= int64(len(rs.hashes)) {
+						return nil, fmt.Errorf("stored hash %d of %d", x, len(rs.hashes))
+					}
+					hs[j] = rs.hashes[x]
+				}
+				return hs, nil
+			})
+			proof, err := tlog.ProveRecord(rs.cp.Tree.N, l.index, hr)
+			if err == nil {
+				err = tlog.CheckRecord(proof, rs.cp.Tree.N, rs.cp.Tree.Hash, l.index, tlog.RecordHash([]byte(l.text)))
+			}
+			signed = "proved included under its signed checkpoint"
+			if err != nil {
+				signed = fmt.Sprintf("not proved included under its checkpoint: %v", err)
+			}
+		}
+	}
+	fmt.Fprintf(out, "FAIL  %s: %s %q is not in the votes list: it was retracted, line %d of %s, %s\n", label, stamp, option, l.index+1, rs.name, signed)
+	winner := hex.EncodeToString(l.r.Winner)
+	w, ok := scan.winners[winner]
+	if !ok {
+		fmt.Fprintf(out, "      the vote it names as the winner, nonce %s, is not in %s\n", winner, audit.VoteLogName(campaignName))
+		return true
+	}
+	fmt.Fprintf(out, "      the vote counted instead for the same mandate, line %d of %s:\n      %s\n", w.index+1, audit.VoteLogName(campaignName), w.line)
+	wv, err := listline.ParseVote(w.line)
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "      FAIL  that line is malformed: %v\n", err)
+	case !listline.Wins(wv, l.r.Vote):
+		fmt.Fprintf(out, "      FAIL  it does not beat the retracted vote by the mirror rule (the smaller P-UTC, then nonce, stamp, line)\n")
+	default:
+		fmt.Fprintf(out, "      ok    it beats the retracted vote by the mirror rule (the smaller P-UTC, then nonce, stamp, line)\n")
+	}
+	switch {
+	case pub == nil:
+		fmt.Fprintf(out, "      the binding is not checked: no receipt key\n")
+	case wire.VerifyRetraction(pub, campaignName, l.r.Vote.Line(), w.line, l.r.Sig[:]) != nil:
+		fmt.Fprintf(out, "      FAIL  the binding does not verify under the receipt key (%s)\n", keyFrom)
+	default:
+		fmt.Fprintf(out, "      ok    the binding verifies under the receipt key (%s), the key that signed this receipt: the platform answers for it\n", keyFrom)
+	}
+	return true
 }

@@ -24,8 +24,15 @@
 //
 //	<crc32c of payload, 8 lower-case hex digits> <payload>\n
 //
-// where the payload is a vote line (PROTOCOL.md 8, [Vote.Line]) or
-// "retract <nonce hex>", which withdraws the vote with that nonce. The log
+// where the payload is a vote line (PROTOCOL.md 8, [Vote.Line]) or a
+// retraction, which withdraws an own vote by mirror rule 3 (below):
+//
+//	retract <nonce hex> <winning nonce hex> <signature base64>
+//
+// the signature, by the campaign's receipt key (Options.ReceiptKey), over
+// wire.RetractionMessage of the retracted vote's line and the winning
+// vote's, which is the record that follows (listline.Retraction; without
+// the key the record is "retract <nonce hex>" and binds nothing). The log
 // is a projection of dir/votes: record i of the log is vote record i.
 // A voter record and a vote record share nothing (PROTOCOL.md 7); only a
 // link ties them, and a link is deleted once the twin has confirmed it,
@@ -144,9 +151,10 @@
 //     during a split): the winner is the vote with the smaller P-UTC as a
 //     number, then the smaller nonce bytes, then the smaller voter stamp,
 //     then the smaller line.
-//     If the twin's vote wins, append a retraction of the own vote and the
-//     twin's vote record (the voter record stays); if the own vote wins, do
-//     nothing: the twin retracts its own when it applies ours.
+//     If the twin's vote wins, append a retraction of the own vote, signed
+//     to bind it to the twin's vote, and the twin's vote record (the voter
+//     record stays); if the own vote wins, do nothing: the twin retracts
+//     its own when it applies ours.
 //  4. The mandate has voted here with a different vote and no link is
 //     held: log an error and keep the vote held here. This cannot happen
 //     while the twin reports its last own sequence number truthfully: a

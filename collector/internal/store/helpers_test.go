@@ -135,13 +135,13 @@ func liveVotes(t testing.TB, s *Store) []string {
 		}
 		found := false
 		for i := range lines {
-			if nonces[i] != nil && bytes.Equal(nonces[i], r.Retract) {
+			if nonces[i] != nil && bytes.Equal(nonces[i], r.Retraction.Nonce) {
 				lines[i], nonces[i], found = "", nil, true
 				break
 			}
 		}
 		if !found {
-			t.Fatalf("record %d retracts %x, which is not a live vote", r.Index, r.Retract)
+			t.Fatalf("record %d retracts %x, which is not a live vote", r.Index, r.Retraction.Nonce)
 		}
 	}
 	var out []string
@@ -184,11 +184,7 @@ func checkProjection(t testing.TB, s *Store) {
 		t.Fatalf("votes.log has %d records, the database %d, LastIndex %d", len(log), len(recs), s.LastIndex())
 	}
 	for i, r := range recs {
-		want := retractLine(r.Retract)
-		if r.Vote != nil {
-			want = r.Vote.Line()
-		}
-		if log[i] != want {
+		if want := r.Record.String(); log[i] != want {
 			t.Fatalf("votes.log record %d is %q, database %q", i+1, log[i], want)
 		}
 	}
@@ -207,9 +203,9 @@ func checkIndexes(t testing.TB, s *Store) {
 			live = append(live, r)
 			continue
 		}
-		i := slices.IndexFunc(live, func(l Record) bool { return bytes.Equal(l.Vote.Nonce, r.Retract) })
+		i := slices.IndexFunc(live, func(l Record) bool { return bytes.Equal(l.Vote.Nonce, r.Retraction.Nonce) })
 		if i < 0 {
-			t.Fatalf("record %d retracts %x, which is not a live vote", r.Index, r.Retract)
+			t.Fatalf("record %d retracts %x, which is not a live vote", r.Index, r.Retraction.Nonce)
 		}
 		live = slices.Delete(live, i, i+1)
 	}

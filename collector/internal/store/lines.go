@@ -1,13 +1,10 @@
 package store
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/powvote/powvote/listline"
-	"github.com/powvote/powvote/stamp"
 )
 
 // A collector stores a vote and a voter exactly as they will stand in the
@@ -17,6 +14,7 @@ type (
 	Voter      = listline.Voter
 	Vote       = listline.Vote
 	FieldError = listline.FieldError
+	Retraction = listline.Retraction
 )
 
 // ErrSyntax is wrapped by every error about a malformed record line or a
@@ -72,33 +70,11 @@ func checkVote(v Vote) error {
 	return nil
 }
 
-// parsePUTC reads P-UTC as a number, for the mirror's tie rule.
-func parsePUTC(s string) (uint64, error) {
-	t, err := stamp.ParsePUTC(s)
-	if err != nil {
-		return 0, &FieldError{Field: "P-UTC", Err: err}
-	}
-	return uint64(t), nil
-}
-
-// retractPrefix starts the payload of a retraction record in votes.log.
-const retractPrefix = "retract "
-
-// retractLine is the log payload that withdraws the vote with this nonce.
-func retractLine(nonce []byte) string { return retractPrefix + hex.EncodeToString(nonce) }
-
 // parseRecord reads a log payload: a vote line or a retraction.
 func parseRecord(p string) (Record, error) {
-	if n, ok := strings.CutPrefix(p, retractPrefix); ok {
-		nonce, err := listline.ParseNonce(n)
-		if err != nil {
-			return Record{}, err
-		}
-		return Record{Retract: nonce}, nil
-	}
-	v, err := ParseVoteLine(p)
+	r, err := listline.ParseRecord(p)
 	if err != nil {
 		return Record{}, err
 	}
-	return Record{Vote: &v}, nil
+	return Record{Record: r}, nil
 }

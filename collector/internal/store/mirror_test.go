@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"maps"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/powvote/powvote/wire"
 )
 
 // pull is one GET /sync of to against from: confirm what to has applied
@@ -136,7 +139,8 @@ func TestMirrorSplit(t *testing.T) {
 	for _, order := range []string{"A pulls first", "B pulls first"} {
 		t.Run(order, func(t *testing.T) {
 			clock := newFakeClock()
-			opt := Options{Clock: clock.Now, Retain: time.Minute}
+			key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+			opt := Options{Clock: clock.Now, Retain: time.Minute, ReceiptKey: key, Campaign: "solar"}
 			a := openT(t, t.TempDir(), opt)
 			b := openT(t, t.TempDir(), opt)
 			acceptT(t, a, 1, 0) // A: try 0 wins over B's try 1
@@ -164,15 +168,20 @@ func TestMirrorSplit(t *testing.T) {
 			if v, n := a.Counts(); v != 5 || n != 5 {
 				t.Errorf("Counts %d, %d; want 5, 5", v, n)
 			}
-			// Each loser is retracted on the instance that had it, only there.
+			// Each loser is retracted on the instance that had it, only
+			// there, bound to its winner by the receipt key.
+			retraction := func(loser, winner Vote) string {
+				sig := wire.SignRetraction(key, "solar", loser.Line(), winner.Line())
+				return string(Retraction{Nonce: loser.Nonce, Winner: winner.Nonce, Sig: sig}.AppendRecord(nil))
+			}
 			wantRetracted := map[*Store][]string{
-				a: {retractLine(testVote(2, 3).Nonce), retractLine(testVote(7, 0).Nonce)},
-				b: {retractLine(testVote(1, 1).Nonce)},
+				a: {retraction(testVote(2, 3), testVote(2, 2)), retraction(testVote(7, 0), earlier)},
+				b: {retraction(testVote(1, 1), testVote(1, 0))},
 			}
 			for s, want := range wantRetracted {
 				var got []string
 				for _, p := range logPayloads(t, s.dir) {
-					if strings.HasPrefix(p, retractPrefix) {
+					if strings.HasPrefix(p, "retract ") {
 						got = append(got, p)
 					}
 				}

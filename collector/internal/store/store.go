@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"github.com/powvote/powvote/listline"
 )
 
 // Names inside the directory given to Open.
@@ -89,6 +92,15 @@ type Options struct {
 	// (ApplyTwin). Exactly one instance of a pair sets it, so that both
 	// end with the same receipt.
 	PreferTwinReceipts bool
+	// ReceiptKey signs, for campaign Campaign, the binding of each vote
+	// this instance retracts by mirror rule 3 to the vote that won
+	// (wire.SignRetraction): the retraction record carries the winner's
+	// nonce and the signature, and the publisher publishes them. Package
+	// collector always sets both. Nil means retraction records that name
+	// the retracted vote only, which no verifier takes as evidence: for
+	// tests, and for tools that never apply the twin's votes (Purge).
+	ReceiptKey ed25519.PrivateKey
+	Campaign   string
 }
 
 // cacheSize is Pebble's block cache, shared by the three databases: the
@@ -142,11 +154,11 @@ type Pair struct {
 	Receipt Receipt
 }
 
-// Record is one record of votes.log. Exactly one of Vote and Retract is set.
+// Record is one record of votes.log: a vote, or a retraction of an own
+// vote (listline.Record).
 type Record struct {
-	Index   uint64 // from 1, in log order
-	Vote    *Vote
-	Retract []byte // the nonce of the vote this record withdraws
+	Index uint64 // from 1, in log order
+	listline.Record
 }
 
 // state is the counters the writer keeps; a copy is published after every
@@ -193,6 +205,8 @@ type Store struct {
 	moveBatch  int
 	retain     time.Duration
 	preferTwin bool
+	receiptKey ed25519.PrivateKey // signs retractions; nil: they bind nothing
+	campaign   string
 	// The databases are safe for concurrent use; only the writer writes.
 	votes  *pebble.DB // dir/votes
 	links  *pebble.DB // dir/links
@@ -268,6 +282,12 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	if opt.Retain < 0 {
 		return nil, fmt.Errorf("store: Options.Retain is %v, want 0 or more", opt.Retain)
 	}
+	if opt.ReceiptKey != nil && len(opt.ReceiptKey) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("store: Options.ReceiptKey is %d bytes, want %d", len(opt.ReceiptKey), ed25519.PrivateKeySize)
+	}
+	if opt.ReceiptKey != nil && opt.Campaign == "" {
+		return nil, errors.New("store: Options.Campaign is empty: a retraction's signature names the campaign")
+	}
 	s := &Store{
 		dir:        dir,
 		log:        opt.Logger,
@@ -276,6 +296,8 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		moveBatch:  opt.MoveBatch,
 		retain:     opt.Retain,
 		preferTwin: opt.PreferTwinReceipts,
+		receiptKey: opt.ReceiptKey,
+		campaign:   opt.Campaign,
 		reqs:       make(chan *request),
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
@@ -937,8 +959,8 @@ func (s *Store) rebuildRecent() error {
 		if err != nil {
 			return fmt.Errorf("store: vote record %x: %w: %w", it.Key(), ErrCorrupt, err)
 		}
-		if r.Retract != nil {
-			retracted[string(r.Retract)] = true
+		if r.Retraction != nil {
+			retracted[string(r.Retraction.Nonce)] = true
 			continue
 		}
 		if retracted[string(r.Vote.Nonce)] {

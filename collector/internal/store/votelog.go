@@ -14,7 +14,8 @@ import (
 //
 //	<crc32c of payload, 8 lower-case hex digits> <payload>\n
 //
-// where the payload is a vote line (Vote.Line) or "retract <nonce hex>".
+// where the payload is a record of listline.Record: a vote line or a
+// retraction.
 // A line that lacks its line feed, whose checksum does not match or that
 // does not even have the shape above ends the good part of the log.
 
@@ -65,7 +66,8 @@ func unframe(line []byte) ([]byte, error) {
 }
 
 // maxRecordLine bounds a good line: a vote line is at most about 430
-// bytes; a longer run without a line feed is garbage.
+// bytes, a retraction at most about 240; a longer run without a line feed
+// is garbage.
 const maxRecordLine = 4096
 
 // logScan is what scanLog found.

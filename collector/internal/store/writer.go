@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/wire"
 )
 
 type reqKind int
@@ -585,7 +588,7 @@ func (t *txn) applyPair(p Pair) {
 		}
 		t.s.log.Info("store: split vote: twin's vote wins, retracting own",
 			"own_seq", l.pair.Seq, "twin_seq", p.Seq)
-		t.retract(l)
+		t.retract(l, p.Vote)
 		t.keepReceipt(t.insertVote(p.Vote), p.Receipt)
 		l.retracted = true
 		t.set(numKey(tPair, l.pair.Seq), encodeLink(l))
@@ -605,27 +608,10 @@ func (t *txn) applyPair(p Pair) {
 		"twin_seq", p.Seq)
 }
 
-// wins reports whether vote a beats vote b for the same mandate: the
-// smaller P-UTC as a number, then the smaller nonce bytes, then the smaller
-// voter stamp, then the smaller line. Both instances compute the same
-// answer, and exactly one of wins(a, b) and wins(b, a) holds for two
-// different votes.
-func wins(a, b Vote) bool {
-	ta, _ := parsePUTC(a.PUTC) // checked before they got here
-	tb, _ := parsePUTC(b.PUTC)
-	if ta != tb {
-		return ta < tb
-	}
-	if c := bytes.Compare(a.Nonce, b.Nonce); c != 0 {
-		return c < 0
-	}
-	if a.Voter != b.Voter {
-		return a.Voter < b.Voter
-	}
-	// The same nonce and stamp with another option: a proof of work that
-	// fits two options at once, only within reach at a low threshold.
-	return a.Line() < b.Line()
-}
+// wins reports whether vote a beats vote b for the same mandate by mirror
+// rule 3 (listline.Wins): both instances compute the same answer, and
+// exactly one of wins(a, b) and wins(b, a) holds for two different votes.
+func wins(a, b Vote) bool { return listline.Wins(a, b) }
 
 // confirm records a confirmation and drops the links whose confirmation
 // is older than Retain and whose twinLast the twin cursor has reached.
@@ -740,10 +726,16 @@ func (t *txn) insertVote(v Vote) uint64 {
 	return index
 }
 
-// retract appends a retraction of the own vote of l.
-func (t *txn) retract(l link) {
+// retract appends a retraction of the own vote of l, which winner beats,
+// bound to winner by the receipt key's signature when the Store has it.
+func (t *txn) retract(l link, winner Vote) {
 	v := l.pair.Vote
-	t.appendRecord([]byte(retractLine(v.Nonce)))
+	r := Retraction{Nonce: v.Nonce}
+	if k := t.s.receiptKey; k != nil {
+		r.Winner = winner.Nonce
+		r.Sig = wire.SignRetraction(k, t.s.campaign, v.Line(), winner.Line())
+	}
+	t.appendRecord(r.AppendRecord(nil))
 	t.unindex(nonceKey(v.Nonce), t.nonceIndexes(v.Nonce), l.index)
 	t.unindex(stampKey(v.Voter), t.stampIndexes(v.Voter), l.index)
 	t.st.votes--
