@@ -198,46 +198,52 @@ func TestStampTiming(t *testing.T) {
 	right, wrong := e.rightCode(t), e.wrongCode(t)
 	const n = 2000
 
-	// Every answer signs a decoy (platform.go), which makes it slower and
-	// noisier, the more so under the race detector: the control's leak is
-	// the larger of 150 µs and the edge's own median answer.
-	leakFor := 150 * time.Microsecond
-	t.Run("edge", func(t *testing.T) {
+	// The control: the same edge behind a handler that spins leakFor longer
+	// for a wrong code. Without the power to see this, the measurement of
+	// the edge proves nothing.
+	var leakFor atomic.Int64
+	leaky := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Request.Header.Peek("TOTP")) == wrong {
+			for end := time.Now().Add(time.Duration(leakFor.Load())); time.Now().Before(end); {
+			}
+		}
+		e.srv.Handle(ctx)
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go leaky.Serve(ln)
+	t.Cleanup(func() { leaky.Shutdown() })
+
+	// A machine busy with other work (the rest of the test suite, the race
+	// detector) can make one measurement so noisy that even the control's
+	// leak hides in it: such a measurement of the edge shows nothing either
+	// way, and is made again, at most three times.
+	const attempts = 3
+	for a := 1; a <= attempts; a++ {
 		leak, rounds := timingLeak(t, dialStamp(t, e.base), right, wrong, n)
-		leakFor = max(leakFor, time.Duration(rounds[0].medA*float64(time.Microsecond)))
 		for i, r := range rounds {
-			t.Logf("round %d (right/wrong): %v", i+1, r)
+			t.Logf("attempt %d, edge, round %d (right/wrong): %v", a, i+1, r)
+		}
+		// Every answer signs a decoy (platform.go), which makes it slower
+		// and noisier, the more so under the race detector: the control's
+		// leak is the larger of 150 µs and the edge's own median answer.
+		leakFor.Store(int64(max(150*time.Microsecond, time.Duration(rounds[0].medA*float64(time.Microsecond)))))
+		seen, ctl := timingLeak(t, dialStamp(t, "http://"+ln.Addr().String()), right, wrong, n/2)
+		for i, r := range ctl {
+			t.Logf("attempt %d, control with a %v leak, round %d (right/wrong): %v", a, time.Duration(leakFor.Load()), i+1, r)
+		}
+		if !seen || ctl[0].sign != -1 {
+			t.Logf("attempt %d: the control's leak went unseen: no power, measuring again", a)
+			continue
 		}
 		if leak {
 			t.Errorf("right and wrong booth codes are told apart by timing in all %d rounds", len(rounds))
 		}
-	})
-
-	// The control: the same edge behind a handler that spins leakFor longer
-	// for a wrong code. Without the power to see this, the test above would
-	// prove nothing.
-	t.Run("control with a leak", func(t *testing.T) {
-		leaky := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-			if string(ctx.Request.Header.Peek("TOTP")) == wrong {
-				for end := time.Now().Add(leakFor); time.Now().Before(end); {
-				}
-			}
-			e.srv.Handle(ctx)
-		}}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go leaky.Serve(ln)
-		t.Cleanup(func() { leaky.Shutdown() })
-		leak, rounds := timingLeak(t, dialStamp(t, "http://"+ln.Addr().String()), right, wrong, n/2)
-		for i, r := range rounds {
-			t.Logf("round %d (right/wrong): %v", i+1, r)
-		}
-		if !leak || rounds[0].sign != -1 {
-			t.Errorf("a %v leak went unseen: the timing comparison has no power", leakFor)
-		}
-	})
+		return
+	}
+	t.Errorf("in %d attempts the control's leak went unseen: the timing comparison has no power on this machine now", attempts)
 }
 
 // TestForgedStamps adds forgeries to TestVoteRejections: stamps that are

@@ -98,8 +98,11 @@ func TestStampValuesNeverRepeat(t *testing.T) {
 	if len(seen) != 2*n {
 		t.Fatalf("%d distinct P-SIGs, want %d", len(seen), 2*n)
 	}
-	if st := e.srv.Stats(); st["stamp_pool_spent"] != 0 || st["stamp_fetches"] != 1 {
-		t.Errorf("stats %v: want no spent pool and one fetch", st)
+	// One fetch served the 400 answers of the second; the prefetch loop
+	// may have fetched the next second's pool meanwhile, which a slow run
+	// (a busy machine, the race detector) gives it time to.
+	if st := e.srv.Stats(); st["stamp_pool_spent"] != 0 || st["stamp_fetches"] < 1 || st["stamp_fetches"] > 2 {
+		t.Errorf("stats %v: want no spent pool and one fetch for the second (and at most one prefetch)", st)
 	}
 }
 

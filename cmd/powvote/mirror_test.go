@@ -134,6 +134,23 @@ func (s *pairSetup) startCollector(t *testing.T, i int) {
 
 func newPair(t *testing.T) *pairSetup {
 	t.Helper()
+	s := preparePair(t)
+	for i := range 2 {
+		s.startCollector(t, i)
+	}
+	for i := range 2 {
+		waitHealthy(t, s.ins, s.url[i])
+	}
+	edgeAddr := freeAddr(t)
+	s.edge = startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[0]+","+s.url[1])
+	s.edgeU = "http://" + edgeAddr
+	return s
+}
+
+// preparePair makes the campaign of newPair and picks the collectors'
+// addresses, starting nothing.
+func preparePair(t *testing.T) *pairSetup {
+	t.Helper()
 	s := &pairSetup{data: filepath.Join(t.TempDir(), "pv")}
 	mustRun(t, "init", "solar", "--dir", s.data, "--threshold", "12", "--batch-size", "1",
 		"--option", "Evil Neptune", "--option", "Humble Pluto", "--option", "Zürich")
@@ -146,15 +163,6 @@ func newPair(t *testing.T) *pairSetup {
 		s.addr[i] = freeAddr(t)
 		s.url[i] = "https://" + s.addr[i]
 	}
-	for i := range 2 {
-		s.startCollector(t, i)
-	}
-	for i := range 2 {
-		waitHealthy(t, s.ins, s.url[i])
-	}
-	edgeAddr := freeAddr(t)
-	s.edge = startProc(t, "edge", "--dir", s.data, "--listen", edgeAddr, "--pair", s.url[0]+","+s.url[1])
-	s.edgeU = "http://" + edgeAddr
 	return s
 }
 

@@ -21,18 +21,7 @@ import (
 // the retraction; the loser's receipt fails, showing the retraction, the
 // winning vote and a binding that verifies; the winner's passes.
 func TestSplitRetraction(t *testing.T) {
-	s := &pairSetup{data: filepath.Join(t.TempDir(), "pv")}
-	mustRun(t, "init", "solar", "--dir", s.data, "--threshold", "12", "--batch-size", "1",
-		"--option", "Evil Neptune", "--option", "Humble Pluto", "--option", "Zürich")
-	c, err := campaign.Load(s.data, "solar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ins = insiders(t, c)
-	for i := range 2 {
-		s.addr[i] = freeAddr(t)
-		s.url[i] = "https://" + s.addr[i]
-	}
+	s := preparePair(t)
 	alone := func(i int) {
 		t.Helper()
 		s.col[i] = startProc(t, "collector", "--dir", s.data, "--instance", strconv.Itoa(i), "--listen", s.addr[i])
