@@ -3,7 +3,11 @@ package collector
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/collector/internal/store"
 )
 
 // FuzzParsePairs feeds the twin's /sync body parser arbitrary bodies: it
@@ -41,6 +45,40 @@ func FuzzParsePairs(f *testing.F) {
 		}
 		if !reflect.DeepEqual(pairs, again) {
 			t.Fatalf("%q read as %+v, rewritten and read again as %+v", body, pairs, again)
+		}
+	})
+}
+
+// FuzzValidDecoys feeds the check of the edge's Decoys header arbitrary
+// headers: it must not panic, and what it accepts must be one field per
+// option, "*" exactly at the chosen option, and elsewhere "-" or a voter
+// stamp other than the vote's own, which the store keeps as it is.
+func FuzzValidDecoys(f *testing.F) {
+	const own, other = "P3TV-G6ZS-1NCA-8FYQ-7Q2M-W4XE-9JKD-0HBR", "7Q2M-W4XE-9JKD-0HBR-P3TV-G6ZS-1NCA-8FYQ"
+	for _, d := range []string{"*," + other + ",-", "*,-,-", "-,*," + other, "*," + own + ",-", "*,-", "*,-,-,-", "", ",,", "*,*,-", "*,x,-", "*, " + other + ",-"} {
+		f.Add(d, 0)
+		f.Add(d, 1)
+	}
+	s := &Server{cfg: Config{Settings: &campaign.Settings{Options: []string{"A", "B", "C"}}}}
+	f.Fuzz(func(t *testing.T, d string, chosen int) {
+		chosen = ((chosen % 3) + 3) % 3
+		if !s.validDecoys(d, chosen, own) {
+			return
+		}
+		fields := strings.Split(d, ",")
+		if len(fields) != 3 {
+			t.Fatalf("accepted %q with %d fields", d, len(fields))
+		}
+		for i, x := range fields {
+			switch {
+			case i == chosen && x != "*", i != chosen && x == "*":
+				t.Fatalf("accepted %q with the star misplaced for option %d", d, chosen)
+			case i != chosen && x != "-" && (x == own || store.CheckVoterStamp(x) != nil):
+				t.Fatalf("accepted %q with field %d %q", d, i, x)
+			}
+		}
+		if err := store.CheckReceipt(store.Receipt{Decoys: d}); err != nil {
+			t.Fatalf("accepted %q, which the store refuses: %v", d, err)
 		}
 	})
 }
