@@ -247,30 +247,7 @@ func scanVotes(src audit.Source, campaignName string, n int64, want map[string][
 	}
 	defer r.Close()
 	s := &voteScan{found: make(map[string][]found), winners: make(map[string]found)}
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		hs := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			hs[i] = s.hashes[x]
-		}
-		return hs, nil
-	})
-	br := bufio.NewReaderSize(r, 64<<10)
-	for i := int64(0); ; i++ {
-		line, err := br.ReadString('\n')
-		if err == io.EOF && line == "" {
-			break
-		}
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("reading %s: %w", name, err)
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if i < n {
-			hs, err := tlog.StoredHashes(i, []byte(line), hr)
-			if err != nil {
-				return nil, err
-			}
-			s.hashes = append(s.hashes, hs...)
-		}
+	err = hashedLines(r, name, n, &s.hashes, func(i int64, line string) {
 		// The stamp is the third field; a line too short to have one
 		// cannot carry a stamp of the receipt.
 		if f := strings.SplitN(line, " ", 5); len(f) >= 4 {
@@ -281,8 +258,43 @@ func scanVotes(src audit.Source, campaignName string, n int64, want map[string][
 				s.winners[f[3]] = found{index: i, line: line}
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// hashedLines reads the list name from r line by line: it appends the
+// stored hashes (tlog.StoredHashes) of its first n lines to *hashes, and
+// calls each with every line, without its line feed, and its index.
+func hashedLines(r io.Reader, name string, n int64, hashes *[]tlog.Hash, each func(i int64, line string)) error {
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		hs := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			hs[i] = (*hashes)[x]
+		}
+		return hs, nil
+	})
+	br := bufio.NewReaderSize(r, 64<<10)
+	for i := int64(0); ; i++ {
+		line, err := br.ReadString('\n')
+		if err == io.EOF && line == "" {
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if i < n {
+			hs, err := tlog.StoredHashes(i, []byte(line), hr)
+			if err != nil {
+				return err
+			}
+			*hashes = append(*hashes, hs...)
+		}
+		each(i, line)
+	}
 }
 
 // checkReceiptLine checks one receipt line against the lines carrying its
@@ -384,35 +396,19 @@ func readRetractions(src audit.Source, campaignName string, v note.Verifier, wan
 		return nil, err
 	}
 	defer r.Close()
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		hs := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			hs[i] = rs.hashes[x]
-		}
-		return hs, nil
-	})
-	br := bufio.NewReaderSize(r, 64<<10)
-	for i := int64(0); ; i++ {
-		line, err := br.ReadString('\n')
-		if err == io.EOF && line == "" {
-			break
-		}
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("reading %s: %w", rs.name, err)
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if rs.cp != nil && i < rs.cp.Tree.N {
-			hs, err := tlog.StoredHashes(i, []byte(line), hr)
-			if err != nil {
-				return nil, err
-			}
-			rs.hashes = append(rs.hashes, hs...)
-		}
+	var n int64
+	if rs.cp != nil {
+		n = rs.cp.Tree.N
+	}
+	err = hashedLines(r, rs.name, n, &rs.hashes, func(i int64, line string) {
 		if rl, err := listline.ParseRetracted(line); err == nil {
 			if _, ok := want[rl.Vote.Voter]; ok {
 				rs.byStamp[rl.Vote.Voter] = append(rs.byStamp[rl.Vote.Voter], retractedLine{index: i, text: line, r: rl})
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return rs, nil
 }
