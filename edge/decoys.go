@@ -2,6 +2,7 @@ package edge
 
 import (
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,12 @@ func (p *decoyPool) add(option, stamp string, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.recent[i]
+	if n := len(l); n > 0 && l[n-1].at.After(now) {
+		// Tailers of several collectors add with the time they started
+		// their read: keep the times in order, which draw relies on, by
+		// taking the later one (a stamp only ripens later).
+		now = l[n-1].at
+	}
 	if len(l) == decoyKeep {
 		l = append(l[:0], l[1:]...)
 	}
@@ -73,7 +80,6 @@ func (p *decoyPool) add(option, stamp string, now time.Time) {
 // commas.
 func (p *decoyPool) draw(chosen int, own string, now time.Time) string {
 	var b strings.Builder
-	var ripe []string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.n {
@@ -84,17 +90,25 @@ func (p *decoyPool) draw(chosen int, own string, now time.Time) string {
 			b.WriteByte('*')
 			continue
 		}
-		ripe = ripe[:0]
-		for _, d := range p.recent[i] {
-			if !d.at.Add(p.age).After(now) && d.stamp != own {
-				ripe = append(ripe, d.stamp)
+		// The stamps are in the order read: the ripe ones are a prefix.
+		l := p.recent[i]
+		k := sort.Search(len(l), func(j int) bool { return l[j].at.Add(p.age).After(now) })
+		r := rand.IntN(max(k, 1))
+		if k > 0 && l[r].stamp == own {
+			// Any other ripe stamp, each as likely.
+			if k == 1 {
+				k = 0
+			} else if r2 := rand.IntN(k - 1); r2 >= r {
+				r = r2 + 1
+			} else {
+				r = r2
 			}
 		}
-		if len(ripe) == 0 {
+		if k == 0 {
 			b.WriteByte('-')
 			continue
 		}
-		b.WriteString(ripe[rand.IntN(len(ripe))])
+		b.WriteString(l[r].stamp)
 	}
 	return b.String()
 }
