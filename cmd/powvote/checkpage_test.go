@@ -46,7 +46,12 @@ import (
 // browser remembered is proved extended through the tiles, or shown
 // rewritten, older, or not checkable (checkRewrites); and the page's proofs
 // from tiles agree with tlog's on a log of three tile levels
-// (checkConsistencyMath).
+// (checkConsistencyMath); a retracted list signed with the log key and the
+// receipt key shows its votes as retracted in favour of their winners
+// while a forged binding, a winner that does not beat its loser, a
+// retracted vote that is counted and a winner that is not there are each
+// refused, and retractions after the signed lines explain nothing
+// (checkRetractedList).
 func TestCheckPage(t *testing.T) {
 	b := newBrowser(t)
 	data := filepath.Join(t.TempDir(), "pv")
@@ -139,7 +144,12 @@ func TestCheckPage(t *testing.T) {
 	if got := dataResult(b, "cp-settings"); got != wantSettings {
 		t.Errorf("settings %q (%q), want %s", got, b.text("#cp-settings"), wantSettings)
 	}
-	for _, w := range []string{"cons-vote", "cons-auth"} {
+	// The retracted list of a platform whose pairs never split: empty,
+	// under a checkpoint of size 0.
+	if got, n := dataResult(b, "cp-retracted"), b.text("#sum-sumRetracted"); got != "match" || n != "0" {
+		t.Errorf("the platform's retracted list: checkpoint %q (%q), %q retractions shown, want match and 0", got, b.text("#cp-retracted"), n)
+	}
+	for _, w := range []string{"cons-vote", "cons-auth", "cons-retracted"} {
 		if got := dataResult(b, w); got != "first" {
 			t.Errorf("first visit: %s is %q (%q), want first", w, got, b.text("#"+w))
 		}
@@ -303,6 +313,7 @@ func TestCheckPage(t *testing.T) {
 	checkSignedDuplicates(t, b, d, p.edge, c, s, &rep)
 	checkRewrites(t, b, d, p.edge, s)
 	checkConsistencyMath(t, b, d)
+	checkRetractedList(t, b, d, p.edge, c, s)
 }
 
 // checkReceiptResult checks the receipt lines the page marked ok, missing

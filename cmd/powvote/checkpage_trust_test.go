@@ -197,7 +197,7 @@ func openThrough(b *browser, base, what string) {
 // for what the proxy serves now.
 func remember(b *browser, base string, notes map[string][2]string) {
 	b.t.Helper()
-	js := `localStorage.removeItem('powvote-checkpoint:solar:vote'); localStorage.removeItem('powvote-checkpoint:solar:auth');`
+	js := `localStorage.removeItem('powvote-checkpoint:solar:vote'); localStorage.removeItem('powvote-checkpoint:solar:auth'); localStorage.removeItem('powvote-checkpoint:solar:retracted');`
 	for list, kn := range notes {
 		v, _ := json.Marshal(map[string]string{"vkey": kn[0], "note": kn[1]})
 		lit, _ := json.Marshal(string(v))
@@ -527,6 +527,10 @@ func checkSignedDuplicates(t *testing.T, b *browser, d *dishonestPublisher, edge
 			"/solar-auth.log":        joinLines(fa),
 			"/solar-vote.checkpoint": s.checkpoint(t, "vote", fv, len(fv), tc.ext...),
 			"/solar-auth.checkpoint": s.checkpoint(t, "auth", fa, len(fa), tc.ext...),
+			"/solar-retracted.log":   "",
+			// The retracted list's checkpoint commits to the settings
+			// as the others do.
+			"/solar-retracted.checkpoint": s.checkpoint(t, "retracted", nil, 0, tc.ext...),
 		}, gone: tc.gone})
 		openThrough(b, d.URL, tc.name)
 		b.shot("signed-duplicates-" + strings.ReplaceAll(tc.name, " ", "-"))

@@ -8,7 +8,11 @@
 // last checkpoint it verified in the browser, so that the next visit can
 // prove through the tiles that the list only grew. It shows the tally,
 // the work, the votes over time, one voter's vote, and a receipt's
-// signature and lines against the list.
+// signature and lines against the list. It checks every signed line of
+// the retracted list too: the retracted vote's work, and the receipt
+// key's signature that binds it to a counted vote of the same mandate that
+// beats it by the mirror rule; a stamp found only there is shown as
+// retracted in favour of that vote.
 'use strict';
 
 (() => {
@@ -21,7 +25,7 @@
     campaign: '',
     options: [], // ballot texts, decoded; empty when only files are known
     threshold: 25,
-    // Per list ('vote', 'auth'): {lines, counted, site}. The list has
+    // Per list ('vote', 'auth', 'retracted'): {lines, counted, site}. The list has
     // `lines` lines; the first `counted` are checked and counted: from this
     // site, the lines a verified checkpoint signs (none without one); from
     // downloaded files, all. The lines after them are unsigned: counted
@@ -31,6 +35,13 @@
     byStamp: new Map(), // voter stamp without dashes -> index in votes of its first line
     unsigned: new Map(), // voter stamp without dashes -> line number of its first unsigned line
     voters: null, // {lines, counted, ...verdicts} or null when the voters list is not given
+    byNonce: new Map(), // nonce hex -> index in votes of the counted or below-threshold line that carries it
+    nonces: new Set(), // the nonces of every readable counted line
+    // The signed lines of the retracted list, or null when it is not
+    // checked: {items: [{n, winner, sig, line, vote, verdict, win}],
+    // byStamp: voter stamp key -> indexes in items, ok}, win being the
+    // winner's index in votes.
+    retracted: null,
     tally: [], // [{option, votes, below, onBallot}]
     work: 0,
     // [{kind, count, lines}]: what is wrong in the counted lines, lines
@@ -322,10 +333,10 @@
   // worker decides whether the line is well formed.
   function parseVote(line) {
     const f = line.split(' ');
-    if (f.length < 5) return { putc: NaN, voter: '', nonce: '', option: null };
+    if (f.length < 5) return { putc: NaN, putcText: '', voter: '', nonce: '', option: null, line };
     const opt = f.slice(4).join(' ');
     const quoted = opt.length >= 2 && opt[0] === '"' && opt[opt.length - 1] === '"';
-    return { putc: Number(f[0]), voter: f[2], nonce: f[3], option: quoted ? opt.slice(1, -1) : null };
+    return { putc: Number(f[0]), putcText: f[0], voter: f[2], nonce: f[3], option: quoted ? opt.slice(1, -1) : null, line };
   }
 
   // CHUNK lines go to a worker at a time: enough to keep it busy (and,
@@ -680,27 +691,31 @@
 
   // ---- checking ----
 
+  // LISTS are the logs a site signs: the votes, the voters and the
+  // retracted votes (docs/PUBLISHING.md).
+  const LISTS = ['vote', 'auth', 'retracted'];
+
   // listName is a list's name in messages.
-  const listName = (w, cap) => t(w === 'vote' ? (cap ? 'voteListCap' : 'voteList') : (cap ? 'authListCap' : 'authList'));
+  const listName = (w, cap) => t(w + 'List' + (cap ? 'Cap' : ''));
 
   // checkCheckpoints checks each list's checkpoint under the log key and
   // each list (its bytes) against its checkpoint. src is what loadSite
-  // downloaded: {vkey, cps: {vote, auth}, votes, auths}, null for a file
-  // that could not be downloaded. It returns {checkpoints, valid, vk,
-  // vkeyText}: valid holds, per list, the checkpoint whose signature and
-  // origin verified, with its note.
+  // downloaded: {vkey, cps, lists}, cps and lists holding the bytes of
+  // each of LISTS, null for a file that could not be downloaded. It
+  // returns {checkpoints, valid, vk, vkeyText}: valid holds, per list, the
+  // checkpoint whose signature and origin verified, with its note.
   async function checkCheckpoints(src, counts) {
     const out = {}, valid = {};
     const set = (w, result, extra) => { out[w] = Object.assign({ result, lines: counts[w] }, extra); };
     if (!(await canVerify())) {
-      ['vote', 'auth'].forEach((w) => set(w, 'unsupported'));
+      LISTS.forEach((w) => set(w, 'unsupported'));
       return { checkpoints: out, valid };
     }
     const vkeyText = src.vkey === null ? null : text(src.vkey).trim();
     const vk = vkeyText === null ? null : await parseVerifierKey(vkeyText);
     const bar = $('progress');
-    for (const w of ['vote', 'auth']) {
-      const list = w === 'vote' ? src.votes : src.auths;
+    for (const w of LISTS) {
+      const list = src.lists[w];
       if (vkeyText === null || src.cps[w] === null || list === null) { set(w, 'missing'); continue; }
       if (vk === null) { set(w, 'badkey'); continue; }
       const note = await openNote(src.cps[w], vk);
@@ -736,9 +751,10 @@
     return { result: committing.every((cp) => cp.settings === sum) ? 'committed' : 'mismatch' };
   }
 
-  // check checks and counts the lists. src is {site, votes, auths,
-  // settings} (bytes; auths and settings null when not given) and, for
-  // lists from this site, {vkey, cps: {vote, auth}} as downloaded.
+  // check checks and counts the lists. src is {site, lists: {vote, auth,
+  // retracted}, settings} (bytes; auth, retracted and settings null when
+  // not given) and, for lists from this site, {vkey, cps} as downloaded,
+  // cps holding each list's checkpoint.
   async function check(src) {
     if (st.running) return;
     st.running = true;
@@ -759,10 +775,14 @@
     $('receipt-lines').textContent = '';
     try {
       const t0 = performance.now();
-      const voteLines = splitLines(text(src.votes));
-      const authLines = src.auths === null ? null : splitLines(text(src.auths));
+      const voteLines = splitLines(text(src.lists.vote));
+      const authLines = src.lists.auth === null ? null : splitLines(text(src.lists.auth));
+      const retractedLines = src.lists.retracted ? splitLines(text(src.lists.retracted)) : null;
       st.authorities = src.settings === null ? null : parseAuthorities(text(src.settings));
-      const counts = { vote: voteLines.length, auth: authLines === null ? 0 : authLines.length };
+      const counts = {
+        vote: voteLines.length, auth: authLines === null ? 0 : authLines.length,
+        retracted: retractedLines === null ? 0 : retractedLines.length,
+      };
 
       // What is signed: from this site, the first <size> lines under a
       // checkpoint that verifies, and nothing without one.
@@ -772,6 +792,8 @@
         st.settings = await checkSettings(c.valid, src.settings);
         for (const w of Object.keys(c.valid)) st.consistency[w] = await checkHistory(w, c.valid[w], c.vk, c.vkeyText);
       } else {
+        // No retracted list is read from files: its signatures need the
+        // site's receipt key.
         st.checkpoints = { vote: { result: 'unavailable', lines: counts.vote }, auth: { result: 'unavailable', lines: counts.auth } };
         st.settings = { result: 'unavailable' };
       }
@@ -783,6 +805,7 @@
       st.scope = {
         vote: { lines: counts.vote, counted: signed('vote'), site: src.site },
         auth: { lines: counts.auth, counted: authLines === null ? 0 : signed('auth'), site: src.site },
+        retracted: { lines: counts.retracted, counted: retractedLines === null ? 0 : signed('retracted'), site: src.site },
       };
 
       // The votes: proof of work of the counted lines; the stamps of the
@@ -819,8 +842,21 @@
         verdicts.forEach((x, i) => { if (x === 'ok') v.ok++; else v[x].push(i + 1); });
         st.voters = v;
       }
-      bar.hidden = true;
       tallyVotes();
+
+      // The retracted votes: each signed line against the counted votes.
+      st.retracted = null;
+      if (src.site && retractedLines !== null && st.checkpoints.retracted) {
+        const mine = retractedLines.slice(0, st.scope.retracted.counted);
+        bar.max = Math.max(1, mine.length);
+        bar.value = 0;
+        status('retractedChecking', { done: 0, total: mine.length });
+        st.retracted = await checkRetractions(mine, (d) => {
+          bar.value = d;
+          status('retractedChecking', { done: d, total: mine.length });
+        });
+      }
+      bar.hidden = true;
       findProblems();
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       status('checked', { total: counted.length, secs });
@@ -846,6 +882,8 @@
     const index = new Map(st.options.map((o, i) => [o, i]));
     const nonces = new Set();
     st.byStamp = new Map();
+    st.byNonce = new Map();
+    st.nonces = nonces;
     st.work = 0;
     st.votes.forEach((v, i) => {
       if (v.score < 0 || v.option === null) { v.status = 'unreadable'; return; }
@@ -854,6 +892,7 @@
       const k = stampKey(v.voter);
       if (st.byStamp.has(k)) { v.status = 'dupStamp'; return; }
       st.byStamp.set(k, i);
+      st.byNonce.set(v.nonce, i);
       st.work += 2 ** v.score;
       let r = index.get(v.option);
       if (r === undefined) {
@@ -866,6 +905,111 @@
       if (v.score >= st.threshold) { rows[r].votes++; v.status = 'counted'; } else { rows[r].below++; v.status = 'below'; }
     });
     st.tally = rows;
+  }
+
+  // ---- retracted votes (docs/PUBLISHING.md, docs/MIRRORS.md) ----
+
+  // parseRetracted reads a line of the retracted list, "<winning nonce
+  // hex> <signature base64> <retracted vote line>", in the one spelling
+  // package listline writes, or returns null. The worker decides whether
+  // the vote line is well formed.
+  function parseRetracted(line) {
+    const a = line.indexOf(' ');
+    const b = a < 0 ? -1 : line.indexOf(' ', a + 1);
+    if (b < 0) return null;
+    const winner = line.slice(0, a), sigText = line.slice(a + 1, b), vote = line.slice(b + 1);
+    if (!/^[0-9a-f]{16,64}$/.test(winner) || winner.length % 2 !== 0) return null;
+    const sig = b64(sigText);
+    if (!sig || sig.length !== 64 || toB64(sig) !== sigText) return null;
+    return { winner, sig, vote: parseVote(vote) };
+  }
+
+  function compareBytes(a, b) {
+    for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+    return a.length - b.length;
+  }
+
+  // wins reports whether vote a beats vote b for the same mandate by mirror
+  // rule 3 (listline.Wins): the smaller P-UTC as a number, then the smaller
+  // nonce bytes, then the smaller voter stamp, then the smaller line. Both
+  // are votes as parseVote returns them, of lines the worker scored: their
+  // P-UTC is decimal and their nonce lower-case hex, whose order as text
+  // is the order of the bytes.
+  function wins(a, b) {
+    const ta = BigInt(a.putcText), tb = BigInt(b.putcText);
+    if (ta !== tb) return ta < tb;
+    if (a.nonce !== b.nonce) return a.nonce < b.nonce;
+    if (a.voter !== b.voter) return a.voter < b.voter;
+    return compareBytes(utf8.encode(a.line), utf8.encode(b.line)) < 0;
+  }
+
+  // RETRACTION_VERDICTS are what is wrong with a line of the retracted
+  // list, in the order they are looked for: the first found is its
+  // verdict. ok means it proves what it says.
+  //   unreadable  not a line of the retracted list
+  //   weak        the retracted vote's proof of work is below the threshold
+  //   ballot      the retracted vote's option is not on the ballot
+  //   dupLoser    its nonce or voter stamp is an earlier line's
+  //   counted     its nonce is in the counted lines of the votes list, or
+  //               its voter stamp on another line than its winner's
+  //   noWinner    its winner is not among the counted votes
+  //   dupWinner   its winner explains an earlier line already
+  //   order       its winner does not beat it by the mirror rule
+  //   badSig      the receipt key did not sign the binding
+  //   unchecked   the binding cannot be checked: no receipt key, or no
+  //               Ed25519 in this browser
+  const RETRACTION_VERDICTS = ['unreadable', 'weak', 'ballot', 'dupLoser', 'counted', 'noWinner', 'dupWinner', 'order', 'badSig', 'unchecked'];
+
+  // retractionMessage is what the receipt key signs for a retraction
+  // (wire.RetractionMessage).
+  const retractionMessage = (campaign, retracted, winner) =>
+    utf8.encode('powvote retraction v1\n' + campaign + '\n' + retracted + '\n' + winner + '\n');
+
+  // checkRetractions checks the signed lines of the retracted list against
+  // the counted votes (tallyVotes first) and returns st.retracted.
+  async function checkRetractions(lines, progress) {
+    const items = lines.map((l, i) => Object.assign({ n: i + 1, verdict: '' }, parseRetracted(l) || { vote: null }));
+    const scores = await scoreAll(items.map((r) => (r.vote ? r.vote.line : '')), progress);
+    const nonces = new Set(), stamps = new Set(), winners = new Set();
+    const byStamp = new Map();
+    const pending = [];
+    items.forEach((r, i) => {
+      if (r.vote === null || scores[i] < 0 || r.vote.option === null) { r.verdict = 'unreadable'; return; }
+      const k = stampKey(r.vote.voter);
+      if (!byStamp.has(k)) byStamp.set(k, []);
+      byStamp.get(k).push(i);
+      r.win = st.byNonce.get(r.winner);
+      const dupLoser = nonces.has(r.vote.nonce) || stamps.has(k);
+      nonces.add(r.vote.nonce);
+      stamps.add(k);
+      const dupWinner = winners.has(r.winner);
+      winners.add(r.winner);
+      const onList = st.byStamp.get(k);
+      if (scores[i] < st.threshold) r.verdict = 'weak';
+      else if (st.options.length > 0 && !st.options.includes(r.vote.option)) r.verdict = 'ballot';
+      else if (dupLoser) r.verdict = 'dupLoser';
+      else if (st.nonces.has(r.vote.nonce) || (onList !== undefined && onList !== r.win)) r.verdict = 'counted';
+      else if (r.win === undefined) r.verdict = 'noWinner';
+      else if (dupWinner) r.verdict = 'dupWinner';
+      else if (!wins(st.votes[r.win], r.vote)) r.verdict = 'order';
+      else pending.push(r);
+    });
+    // The bindings, CHUNK at a time: WebCrypto verifies them together.
+    const raw = await receiptKey();
+    let key = null;
+    if (raw !== null && (await canVerify())) {
+      key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']).catch(() => null);
+    }
+    for (let i = 0; i < pending.length; i += CHUNK) {
+      await Promise.all(pending.slice(i, i + CHUNK).map(async (r) => {
+        if (key === null) { r.verdict = 'unchecked'; return; }
+        const msg = retractionMessage(st.campaign, r.vote.line, st.votes[r.win].line);
+        let ok = false;
+        try { ok = await crypto.subtle.verify({ name: 'Ed25519' }, key, r.sig, msg); } catch (e) { ok = false; }
+        r.verdict = ok ? 'ok' : 'badSig';
+      }));
+    }
+    return { items, byStamp, ok: items.filter((r) => r.verdict === 'ok').length };
   }
 
   // SHOWN is how many line numbers a problem names.
@@ -886,6 +1030,11 @@
       add('authority', st.voters.authority);
       add('mandatesUnchecked', st.voters.unchecked);
       if (st.authorities === null && st.voters.lines > 0) ps.push({ kind: 'noAuthorities', count: 0, lines: [] });
+    }
+    if (st.retracted !== null) {
+      for (const v of RETRACTION_VERDICTS) {
+        add('retract_' + v, st.retracted.items.filter((r) => r.verdict === v).map((r) => r.n));
+      }
     }
     st.problems = ps;
   }
@@ -942,7 +1091,7 @@
     for (const p of st.problems) {
       const li = document.createElement('li');
       li.textContent = t('problem_' + p.kind, { n: num(p.count), lines: lineList(p) });
-      li.className = p.kind === 'noAuthorities' ? 'hint' : 'error';
+      li.className = p.kind === 'noAuthorities' || p.kind === 'retract_unchecked' ? 'hint' : 'error';
       li.dataset.kind = p.kind;
       li.dataset.count = String(p.count);
       problems.append(li);
@@ -965,6 +1114,11 @@
     if (tailVotes > 0 || tailVoters > 0) {
       item('sumUnsigned', t('unsignedValue', { vote: num(tailVotes), auth: num(tailVoters) }));
       $('sum-sumUnsigned').className = 'error';
+    }
+    if (st.retracted !== null) {
+      const n = st.retracted.items.length;
+      item('sumRetracted', n === 0 ? num(0) : t('retractedValue', { n: num(n), ok: num(st.retracted.ok) }));
+      if (st.retracted.ok < n) $('sum-sumRetracted').className = 'error';
     }
     item('sumWork', t('workValue', { hashes: num(st.work), log: st.work > 0 ? Math.log2(st.work).toFixed(1) : '0' }));
     if (st.voters !== null && st.scope.auth.counted !== sv.counted) {
@@ -1004,7 +1158,7 @@
       badkey: 'cpBadKey', malformed: 'cpMalformed', origin: 'cpOrigin', missing: 'cpMissing',
       unsupported: 'cpUnsupported', unavailable: 'cpUnavailable',
     };
-    for (const w of ['vote', 'auth']) {
+    for (const w of LISTS) {
       const li = $('cp-' + w);
       const r = st.checkpoints[w];
       if (!r) { showResult(li, null); continue; }
@@ -1015,7 +1169,7 @@
     const s = st.settings;
     showResult($('cp-settings'), s && s.result, s && 'set_' + s.result, {}, ['committed'], ['uncommitted', 'unavailable']);
     const evidence = [];
-    for (const w of ['vote', 'auth']) {
+    for (const w of LISTS) {
       const c = st.consistency[w];
       const args = c && { list: listName(w, true), from: num(c.from || 0), to: num(c.to || 0) };
       showResult($('cons-' + w), c && c.result, c && 'cons_' + c.result, args, ['first', 'same', 'consistent'], ['unchecked', 'nostorage']);
@@ -1100,16 +1254,38 @@
 
   // ---- find my vote ----
 
-  // lookup finds a voter stamp: {result: 'found', vote} among the counted
-  // lines, {result: 'unsigned', line} when only a line outside them carries
-  // it, or {result: 'missing'}.
-  function lookup(stamp) {
+  // lookup finds a voter stamp, for option when it is given: {result:
+  // 'found', vote} among the counted lines, {result: 'retracted', r} in
+  // the signed lines of the retracted list (r.verdict says whether the
+  // retraction holds), {result: 'unsigned', line} when only a line outside
+  // the signed ones carries it, or {result: 'missing'}. A stamp counted
+  // against another option is found in the retracted list when a line
+  // there has it against option: the retracted vote of a mandate may
+  // carry its winner's stamp.
+  function lookup(stamp, option) {
     const k = stampKey(stamp);
     const i = st.byStamp.get(k);
-    if (i !== undefined) return { result: 'found', vote: st.votes[i] };
+    let r = null;
+    if (st.retracted !== null) {
+      const at = (st.retracted.byStamp.get(k) || []).map((j) => st.retracted.items[j]);
+      r = at.find((x) => option === undefined || x.vote.option === option) || null;
+    }
+    if (i !== undefined && (r === null || option === undefined || st.votes[i].option === option)) return { result: 'found', vote: st.votes[i] };
+    if (r !== null) return { result: 'retracted', r };
     const n = st.unsigned.get(k);
     if (n !== undefined) return { result: 'unsigned', line: n };
     return { result: 'missing' };
+  }
+
+  // retractedArgs are the message arguments of a retraction found: its
+  // line, the retracted option, and the winner's line and option, or why
+  // the retraction does not hold.
+  function retractedArgs(r) {
+    const w = r.win === undefined ? null : st.votes[r.win];
+    return {
+      line: num(r.n), option: r.vote.option, why: t('why_' + r.verdict),
+      winLine: w ? num(w.n) : '', winOption: w ? w.option : '',
+    };
   }
 
   function findVote(ev) {
@@ -1124,6 +1300,11 @@
     if (f.result === 'missing') {
       out.textContent = t('stampMissing');
       out.className = 'bad';
+    } else if (f.result === 'retracted') {
+      const ok = f.r.verdict === 'ok';
+      out.dataset.result = ok ? 'retracted' : 'retractedBad';
+      out.textContent = t(ok ? 'stampRetracted' : 'stampRetractedBad', retractedArgs(f.r));
+      out.className = ok ? '' : 'bad';
     } else if (f.result === 'unsigned') {
       out.textContent = t('stampUnsigned', { line: num(f.line) });
       out.className = 'bad';
@@ -1225,32 +1406,38 @@
       sigOut.className = r === 'valid' ? 'ok' : r === 'invalid' ? 'bad' : '';
       sigOut.dataset.result = r;
     });
-    const n = { ok: 0, missing: 0, unsigned: 0, wrong: 0, none: 0 };
+    const n = { ok: 0, missing: 0, unsigned: 0, wrong: 0, none: 0, retracted: 0, retractedBad: 0 };
     for (const l of rc.lines) {
       // "-" stands against an option nobody had chosen yet (PROTOCOL 5.4).
-      const f = l.stamp === '-' ? null : lookup(l.stamp);
+      const f = l.stamp === '-' ? null : lookup(l.stamp, l.option);
       let result, args = {};
       if (f === null) result = 'none';
       else if (f.result === 'missing') result = 'missing';
+      else if (f.result === 'retracted') { result = f.r.verdict === 'ok' ? 'retracted' : 'retractedBad'; args = retractedArgs(f.r); }
       else if (f.result === 'unsigned') { result = 'unsigned'; args = { line: num(f.line) }; }
       else if (f.vote.option !== l.option) { result = 'wrong'; args = { line: num(f.vote.n), listed: f.vote.option }; }
       else { result = 'ok'; args = { line: num(f.vote.n) }; }
       n[result]++;
       const li = document.createElement('li');
-      li.className = result === 'ok' ? 'ok' : result === 'none' ? '' : 'bad';
+      li.className = result === 'ok' ? 'ok' : result === 'none' || result === 'retracted' ? '' : 'bad';
       li.dataset.result = result;
       const code = document.createElement('code');
       code.textContent = l.stamp;
-      const key = { ok: 'lineOk', missing: 'lineMissing', unsigned: 'lineUnsigned', wrong: 'lineWrong', none: 'lineNone' }[result];
+      const key = {
+        ok: 'lineOk', missing: 'lineMissing', unsigned: 'lineUnsigned', wrong: 'lineWrong', none: 'lineNone',
+        retracted: 'lineRetracted', retractedBad: 'lineRetractedBad',
+      }[result];
       li.append(code, document.createTextNode(' ' + l.option + ': ' + t(key, args)));
       list.append(li);
     }
     const parts = [];
     if (st.campaign && rc.campaign !== st.campaign) parts.push(t('receiptOtherCampaign', { name: rc.campaign }));
-    const bad = n.missing + n.unsigned + n.wrong;
-    if (bad === 0) parts.push(t('receiptAllOk', { n: num(n.ok) }));
+    const bad = n.missing + n.unsigned + n.wrong + n.retractedBad;
+    if (bad === 0 && n.retracted === 0) parts.push(t('receiptAllOk', { n: num(n.ok) }));
     else parts.push(t('receiptSome', { ok: num(n.ok), missing: num(n.missing), unsigned: num(n.unsigned), wrong: num(n.wrong), n: num(rc.lines.length - n.none) }));
-    const good = bad === 0 && parts.length === 1;
+    if (n.retracted) parts.push(t('receiptRetracted', { n: num(n.retracted) }));
+    if (n.retractedBad) parts.push(t('receiptRetractedBad', { n: num(n.retractedBad) }));
+    const good = bad === 0 && !(st.campaign && rc.campaign !== st.campaign);
     if (n.none) parts.push(t('receiptNone', { n: num(n.none) }));
     sum.textContent = parts.join(' ');
     sum.className = good ? 'ok' : 'bad';
@@ -1288,19 +1475,24 @@
     status('downloading');
     const c = '/' + st.campaign + '-';
     // The key and the checkpoints first: the lists only grow, so lists
-    // downloaded after them hold at least the lines they sign.
+    // downloaded after them hold at least the lines they sign. The
+    // retracted list's checkpoint comes before the others': the publisher
+    // appends a retraction once its winner is signed in the votes list,
+    // so every winner it signs is under the votes checkpoint read after
+    // it.
+    const retractedCp = await fetchOptional(c + 'retracted.checkpoint');
     const [vkey, voteCp, authCp, settings] = await Promise.all([
       fetchOptional(c + 'log.vkey'), fetchOptional(c + 'vote.checkpoint'), fetchOptional(c + 'auth.checkpoint'), fetchOptional(c + 'settings.yaml'),
     ]);
-    let votes, auths;
+    let vote, auth, retracted;
     try {
-      [votes, auths] = await Promise.all([fetchBytes(c + 'vote.log'), fetchBytes(c + 'auth.log')]);
+      [vote, auth, retracted] = await Promise.all([fetchBytes(c + 'vote.log'), fetchBytes(c + 'auth.log'), fetchOptional(c + 'retracted.log')]);
     } catch (e) {
       status('');
       showError(t('downloadFailed'));
       return;
     }
-    await check({ site: true, votes, auths, settings, vkey, cps: { vote: voteCp, auth: authCp } });
+    await check({ site: true, lists: { vote, auth, retracted }, settings, vkey, cps: { vote: voteCp, auth: authCp, retracted: retractedCp } });
   }
 
   async function loadFiles(ev) {
@@ -1320,7 +1512,7 @@
       const f = $(id).files[0];
       return f ? new Uint8Array(await f.arrayBuffer()) : null;
     };
-    await check({ site: false, votes: await bytes('vote-file'), auths: await bytes('auth-file'), settings: await bytes('settings-file') });
+    await check({ site: false, lists: { vote: await bytes('vote-file'), auth: await bytes('auth-file'), retracted: null }, settings: await bytes('settings-file') });
   }
 
   // ---- for tests: the page's own computations on given inputs ----
@@ -1346,6 +1538,9 @@
     return cp && { origin: cp.origin, size: cp.size, root: toB64(cp.root), settings: cp.settings };
   };
   st.parseAuthorities = parseAuthorities;
+
+  // wins is the mirror rule's order between two vote lines.
+  st.wins = (a, b) => wins(parseVote(a), parseVote(b));
 
   // ---- start ----
 
