@@ -349,3 +349,20 @@ func (s *Settings) CacheMaxAge() time.Duration {
 	}
 	return s.ListMaxAge
 }
+
+// MinNonceMemory is the least time the edge keeps a nonce's answer: the
+// nonce cache's 300 s of PROTOCOL.md 5.3.
+const MinNonceMemory = 300 * time.Second
+
+// NonceMemory is how long the edge keeps a nonce's answer for this
+// campaign: MinNonceMemory at least, and as long as a stamp may be used
+// and a minute more, so that a vote cannot be replayed under another
+// mandate while its stamp is valid.
+func (s *Settings) NonceMemory() time.Duration {
+	return max(MinNonceMemory, s.MaxStampAge+time.Minute)
+}
+
+// CloseDelay is how long after End the publisher waits before it closes
+// the campaign: a collector accepts a vote stamped at End for MaxStampAge
+// after it, and the minute covers the twins exchanging it.
+func (s *Settings) CloseDelay() time.Duration { return s.MaxStampAge + time.Minute }

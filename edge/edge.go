@@ -139,7 +139,9 @@ type Config struct {
 	NonceCacheSize int
 
 	// NonceCacheTTL is how long an answer stays in the nonce cache, and
-	// the max-age the answer carries; default 300s (PROTOCOL.md 5.3).
+	// the max-age the answer carries; default the longest of the
+	// campaigns' campaign.Settings.NonceMemory, 300 s at least
+	// (PROTOCOL.md 5.3).
 	NonceCacheTTL time.Duration
 
 	// StampPoolMin and StampPoolMax bound the number of genuine platform
@@ -184,7 +186,12 @@ func (c *Config) withDefaults() {
 		c.NonceCacheSize = 200000
 	}
 	if c.NonceCacheTTL == 0 {
-		c.NonceCacheTTL = 300 * time.Second
+		c.NonceCacheTTL = campaign.MinNonceMemory
+		for _, s := range c.Campaigns {
+			if s.Settings != nil {
+				c.NonceCacheTTL = max(c.NonceCacheTTL, s.Settings.NonceMemory())
+			}
+		}
 	}
 	if c.StampPoolMin == 0 {
 		c.StampPoolMin = 256

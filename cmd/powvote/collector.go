@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,9 +112,8 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := collector.Config{
-		Settings: c.Settings, Secrets: c.Secrets, Dir: data, Instance: *instance, Twin: *twin, Logger: log, Link: link,
-	}
+	cfg := collector.ConfigFor(c, *instance, data, *twin, link)
+	cfg.Logger = log
 	if *skew != 0 {
 		d := *skew
 		cfg.Clock = func() time.Time { return time.Now().Add(d) }
@@ -158,15 +155,11 @@ func (f instanceFlags) load(e *env) (*campaign.Campaign, string, *slog.Logger, e
 	}
 	data := *f.data
 	if data == "" {
-		data = collectorDir(c, *f.instance)
+		data = c.CollectorDir(*f.instance)
 	}
 	logger, err := newLogger(e)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	return c, data, logger.With("component", "collector", "instance", *f.instance), nil
-}
-
-func collectorDir(c *campaign.Campaign, instance int) string {
-	return filepath.Join(c.Dir, "collector-"+strconv.Itoa(instance))
 }

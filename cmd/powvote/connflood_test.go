@@ -261,7 +261,13 @@ type answer struct {
 // get sends GET url with hdr and returns the answer, its body read.
 func get(t *testing.T, hc *http.Client, url string, hdr http.Header) answer {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	return request(t, hc, http.MethodGet, url, hdr)
+}
+
+// request sends method url with hdr and returns the answer, its body read.
+func request(t *testing.T, hc *http.Client, method, url string, hdr http.Header) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +276,7 @@ func get(t *testing.T, hc *http.Client, url string, hdr http.Header) answer {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/web"
 )
 
 func init() {
@@ -22,6 +25,9 @@ const edgeHelp = `
 Runs the edge for campaign C of D: the only server voters reach. It answers
 /list and /stamp, checks votes (proof of work, platform and voter stamps)
 and routes each by its mandate to both collecting instances of its pair.
+It serves the web apps (/ and /app/...) and, with --publisher, the
+published lists, checkpoints and files of the campaign (/C-...), relayed
+from the publisher's public server as they are.
 Give one --pair per pair of collectors, in order: pair k is instances 2k and
 2k+1, and the list must stay the same for the campaign's life.
 
@@ -46,7 +52,8 @@ edge's certificate.
 
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
-      --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --allow-origin https://vote.example.org
+      --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --publisher http://10.0.0.4:8443 \
+      --allow-origin https://vote.example.org
 `
 
 func runEdge(ctx context.Context, e *env, args []string) error {
@@ -57,6 +64,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	var pairs, origins stringList
 	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
+	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
 	limits := addConnLimits(fs, 10000)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -80,23 +88,20 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	site := edge.Campaign{
-		Settings:   c.Settings,
-		UTCSignPub: c.Secrets.UTCSignPub,
-		UTCHole:    c.Secrets.UTCHole,
-		VoterKey:   c.Secrets.VoterStampKey,
-		Link:       link,
+	urls, err := parsePairs(pairs)
+	if err != nil {
+		return err
 	}
-	for _, p := range pairs {
-		urls := strings.Split(p, ",")
-		if len(urls) != 2 || urls[0] == "" || urls[1] == "" || urls[0] == urls[1] {
-			return usagef("--pair %q: want two different collector URLs separated by a comma", p)
+	var lists fasthttp.RequestHandler
+	if *pubURL != "" {
+		if lists, err = edge.ListsFrom(*pubURL); err != nil {
+			return usagef("--publisher: %v", err)
 		}
-		site.Pairs = append(site.Pairs, [2]string{urls[0], urls[1]})
+	} else {
+		log.Warn("no --publisher: the edge serves no published lists; observers must reach the publisher itself")
 	}
-	cfg := edge.Config{Campaigns: []edge.Campaign{site}, AllowOrigins: origins, Logger: log,
-		NonceCacheTTL: nonceMemory([]*campaign.Campaign{c})}
-	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
+	cfg := edgeConfig([]edge.Campaign{edge.CampaignFor(c, link, urls, lists)}, log, limits)
+	cfg.AllowOrigins = origins
 	srv, err := edge.New(cfg)
 	if err != nil {
 		return err
@@ -120,6 +125,38 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return <-errc
+}
+
+// edgeConfig is the configuration of an edge serving sites, as powvote
+// up and powvote edge both run it: the web apps, the connection limits,
+// and a write timeout a whole list fits in.
+func edgeConfig(sites []edge.Campaign, log *slog.Logger, limits *connLimits) edge.Config {
+	cfg := edge.Config{
+		Campaigns:    sites,
+		Logger:       log,
+		Static:       web.FS,
+		WriteTimeout: listWriteTimeout,
+	}
+	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
+	return cfg
+}
+
+// listWriteTimeout bounds the writing of one answer of the edge: the
+// lists are served there too, and a whole list must fit.
+const listWriteTimeout = 30 * time.Minute
+
+// parsePairs reads the --pair flags: two different collector URLs each,
+// in order.
+func parsePairs(pairs []string) ([][2]string, error) {
+	var urls [][2]string
+	for _, p := range pairs {
+		u := strings.Split(p, ",")
+		if len(u) != 2 || u[0] == "" || u[1] == "" || u[0] == u[1] {
+			return nil, usagef("--pair %q: want two different collector URLs separated by a comma", p)
+		}
+		urls = append(urls, [2]string{u[0], u[1]})
+	}
+	return urls, nil
 }
 
 // catchUpTimeout bounds the edge's first read of the collectors' vote

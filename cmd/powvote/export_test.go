@@ -18,7 +18,9 @@ import (
 // TestRoleExports runs a platform whose every process starts from the
 // directory `powvote export` wrote for its role: two collectors, an edge
 // and a publisher, each with only its own secrets. A vote goes through and
-// is published. Afterwards no role's directory tree, with everything the
+// is published. The edge serves the web apps, and the publisher's files
+// as the publisher serves them: whole, in ranges, conditionally and by
+// HEAD; a 502 once the publisher is gone. Afterwards no role's directory tree, with everything the
 // process wrote into it, holds a secret of another role in any form; and a
 // process refuses a directory made for another role.
 func TestRoleExports(t *testing.T) {
@@ -57,7 +59,7 @@ func TestRoleExports(t *testing.T) {
 	}
 	pair := urls[0] + "," + urls[1]
 	edgeAddr, pubAddr := freeAddr(t), freeAddr(t)
-	edgeP := startProc(t, "edge", "--dir", dirs[campaign.RoleEdge], "--listen", edgeAddr, "--pair", pair)
+	edgeP := startProc(t, "edge", "--dir", dirs[campaign.RoleEdge], "--listen", edgeAddr, "--pair", pair, "--publisher", "http://"+pubAddr)
 	pubP := startProc(t, "publisher", "--dir", dirs[campaign.RolePublisher], "--listen", pubAddr, "--pair", pair, "--interval", "200ms")
 
 	token := strings.TrimSpace(mustRun(t, "mandates", "--key", filepath.Join(full, "solar", campaign.DemoAuthorityKey), "--count", "1", "--format", "tokens"))
@@ -86,8 +88,15 @@ func TestRoleExports(t *testing.T) {
 	if !strings.Contains(string(b), base64Std(c.Secrets.ReceiptPub)) {
 		t.Errorf("publisher serves receipt key %q, want %s", b, base64Std(c.Secrets.ReceiptPub))
 	}
-	edgeP.interrupt(t)
+	checkEdgeServesSite(t, "http://"+edgeAddr, "http://"+pubAddr)
 	pubP.interrupt(t)
+	if a := get(t, http.DefaultClient, "http://"+edgeAddr+"/solar-vote.log", nil); a.StatusCode != http.StatusBadGateway {
+		t.Errorf("a list through the edge with the publisher gone: %d, want 502", a.StatusCode)
+	}
+	if a := get(t, http.DefaultClient, "http://"+edgeAddr+"/", nil); a.StatusCode != http.StatusOK {
+		t.Errorf("the voter app with the publisher gone: %d, want 200", a.StatusCode)
+	}
+	edgeP.interrupt(t)
 
 	sec := c.Secrets
 	secrets := map[string][]byte{
@@ -128,3 +137,50 @@ func TestRoleExports(t *testing.T) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// checkEdgeServesSite checks that the edge of a separate-process platform
+// serves the web apps, and each published file as the publisher does:
+// the same status, bytes and describing headers, for a whole file, a
+// range, a HEAD and a conditional request.
+func checkEdgeServesSite(t *testing.T, edgeURL, pubURL string) {
+	t.Helper()
+	for _, path := range []string{"/", "/app/check/index.html"} {
+		a := get(t, http.DefaultClient, edgeURL+path, nil)
+		if a.StatusCode != http.StatusOK || !strings.Contains(a.body, "<html") || !strings.HasPrefix(a.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s through the edge: %d %q, %d bytes; want the web app", path, a.StatusCode, a.Header.Get("Content-Type"), len(a.body))
+		}
+	}
+	etag := get(t, http.DefaultClient, pubURL+"/solar-vote.log", nil).Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("the publisher serves the votes list without an ETag")
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		hdr                http.Header
+		code               int
+	}{
+		{"the votes list", "GET", "/solar-vote.log", nil, http.StatusOK},
+		{"the voters list", "GET", "/solar-auth.log", nil, http.StatusOK},
+		{"the votes checkpoint", "GET", "/solar-vote.checkpoint", nil, http.StatusOK},
+		{"the settings", "GET", "/solar-settings.yaml", nil, http.StatusOK},
+		{"the receipt key", "GET", "/solar-receipt.key", nil, http.StatusOK},
+		{"a range of the votes list", "GET", "/solar-vote.log", http.Header{"Range": {"bytes=3-20"}}, http.StatusPartialContent},
+		{"a HEAD of the votes list", "HEAD", "/solar-vote.log", nil, http.StatusOK},
+		{"an unchanged votes list", "GET", "/solar-vote.log", http.Header{"If-None-Match": {etag}}, http.StatusNotModified},
+		{"the keys before the close", "GET", "/solar-keys.txt", nil, http.StatusNotFound},
+	} {
+		p := request(t, http.DefaultClient, tc.method, pubURL+tc.path, tc.hdr)
+		e := request(t, http.DefaultClient, tc.method, edgeURL+tc.path, tc.hdr)
+		if p.StatusCode != tc.code {
+			t.Errorf("%s from the publisher: %d, want %d", tc.name, p.StatusCode, tc.code)
+		}
+		if e.StatusCode != p.StatusCode || e.body != p.body {
+			t.Errorf("%s through the edge: %d, %d bytes; from the publisher %d, %d bytes", tc.name, e.StatusCode, len(e.body), p.StatusCode, len(p.body))
+		}
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Range", "ETag", "Cache-Control"} {
+			if e.Header.Get(k) != p.Header.Get(k) {
+				t.Errorf("%s: %s through the edge %q, from the publisher %q", tc.name, k, e.Header.Get(k), p.Header.Get(k))
+			}
+		}
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
@@ -74,13 +72,9 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if *interval <= 0 {
 		return usagef("--interval %v: want a positive duration", *interval)
 	}
-	var urls [][2]string
-	for _, p := range pairs {
-		u := strings.Split(p, ",")
-		if len(u) != 2 || u[0] == "" || u[1] == "" || u[0] == u[1] {
-			return usagef("--pair %q: want two different collector URLs separated by a comma", p)
-		}
-		urls = append(urls, [2]string{u[0], u[1]})
+	urls, err := parsePairs(pairs)
+	if err != nil {
+		return err
 	}
 	c, err := loadRole(*dir, *name, campaign.RolePublisher)
 	if err != nil {
@@ -95,7 +89,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := publisherConfig(c, urls, link)
+	cfg, err := publisher.ConfigFor(c, urls, link)
 	if err != nil {
 		return err
 	}
@@ -113,33 +107,3 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.Stdout, "publisher for %s listening on %s\n", c.Settings.Name, ln.Addr())
 	return p.Run(ctx, ln)
 }
-
-// publisherConfig is what the publisher of campaign c needs from its
-// settings and secrets: the public settings it serves, and of the keys
-// it publishes at the close only the public halves.
-func publisherConfig(c *campaign.Campaign, pairs [][2]string, link *mtls.Link) (publisher.Config, error) {
-	settings, err := c.Settings.Marshal()
-	if err != nil {
-		return publisher.Config{}, fmt.Errorf("campaign %s: %w", c.Settings.Name, err)
-	}
-	return publisher.Config{
-		Campaign:  c.Settings.Name,
-		Pairs:     pairs,
-		Link:      link,
-		Dir:       publishedDir(c),
-		BatchSize: c.Settings.BatchSize,
-		End:       c.Settings.End,
-		// A collector accepts a vote stamped at End for MaxStampAge
-		// after it; the minute covers the twins exchanging it.
-		CloseDelay: c.Settings.MaxStampAge + time.Minute,
-		Options:    c.Settings.Options,
-		LogKey:     c.Secrets.LogKey,
-		Settings:   settings,
-		UTCSignPub: c.Secrets.UTCSignPub,
-		UTCHolePub: c.Secrets.UTCHolePub,
-		ReceiptPub: c.Secrets.ReceiptPub,
-	}, nil
-}
-
-// publishedDir is where a campaign's published lists are kept.
-func publishedDir(c *campaign.Campaign) string { return filepath.Join(c.Dir, "published") }

@@ -18,7 +18,6 @@ import (
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/publisher"
-	"github.com/powvote/powvote/web"
 )
 
 func init() {
@@ -63,7 +62,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err := limits.check(); err != nil {
 		return err
 	}
-	maxConns, perIP, idleCloseAt := limits.config()
+	_, perIP, idleCloseAt := limits.config()
 	logger, err := newLogger(e)
 	if err != nil {
 		return err
@@ -144,11 +143,9 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			srv, err := collector.New(collector.Config{
-				Settings: c.Settings, Secrets: c.Secrets, Dir: collectorDir(c, i), Instance: i, Twin: urls[1-i],
-				Logger: log.With("component", "collector", "campaign", n, "instance", i),
-				Link:   colLink,
-			})
+			ccfg := collector.ConfigFor(c, i, "", urls[1-i], colLink)
+			ccfg.Logger = log.With("component", "collector", "campaign", n, "instance", i)
+			srv, err := collector.New(ccfg)
 			if err != nil {
 				return err
 			}
@@ -156,7 +153,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			cols.Go(func() error { return srv.Run(colCtx, ln) })
 		}
 		colURLs = append(colURLs, urls)
-		pcfg, err := publisherConfig(c, [][2]string{urls}, pubLink)
+		pcfg, err := publisher.ConfigFor(c, [][2]string{urls}, pubLink)
 		if err != nil {
 			return err
 		}
@@ -175,28 +172,10 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("listen for publisher: %w", err)
 		}
 		cols.Go(func() error { return pub.Run(colCtx, pubLn) })
-		sites = append(sites, edge.Campaign{
-			Lists:      pub.Handle,
-			Settings:   c.Settings,
-			UTCSignPub: c.Secrets.UTCSignPub,
-			UTCHole:    c.Secrets.UTCHole,
-			VoterKey:   c.Secrets.VoterStampKey,
-			Link:       edgeLink,
-			Pairs:      [][2]string{urls},
-		})
+		sites = append(sites, edge.CampaignFor(c, edgeLink, [][2]string{urls}, pub.Handle))
 	}
 
-	srv, err := edge.New(edge.Config{
-		Campaigns:     sites,
-		Logger:        log.With("component", "edge"),
-		NonceCacheTTL: nonceMemory(all),
-		Static:        web.FS,
-		// The lists are served here too, and a whole list must fit.
-		WriteTimeout:  30 * time.Minute,
-		MaxConns:      maxConns,
-		MaxConnsPerIP: perIP,
-		IdleCloseAt:   idleCloseAt,
-	})
+	srv, err := edge.New(edgeConfig(sites, log.With("component", "edge"), limits))
 	if err != nil {
 		return err
 	}
@@ -259,15 +238,4 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		runErr = err
 	}
 	return runErr
-}
-
-// nonceMemory is how long the edge remembers a nonce's answer: the
-// protocol's 300 s at least, and as long as a stamp may be used, so that a
-// vote cannot be replayed under another mandate while its stamp is valid.
-func nonceMemory(cs []*campaign.Campaign) time.Duration {
-	d := 300 * time.Second
-	for _, c := range cs {
-		d = max(d, c.Settings.MaxStampAge+time.Minute)
-	}
-	return d
 }
