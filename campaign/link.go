@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/keyfile"
 )
@@ -92,16 +93,10 @@ func writeLink(sdir string, cert *mtls.Cert) error {
 			return fmt.Errorf("campaign: %w", err)
 		}
 	}
-	return syncDir(sdir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	if err := durable.SyncDir(sdir); err != nil {
+		return fmt.Errorf("campaign: %w", err)
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // RenewLink writes a fresh certificate and key for role into dir/<name>, a
@@ -207,5 +202,8 @@ func EnsureLinkCA(dir, name string) error {
 			return fmt.Errorf("campaign: %w", err)
 		}
 	}
-	return syncDir(sdir)
+	if err := durable.SyncDir(sdir); err != nil {
+		return fmt.Errorf("campaign: %w", err)
+	}
+	return nil
 }

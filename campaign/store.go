@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/internal/mtls"
 )
 
@@ -139,25 +140,10 @@ func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
 	return &Campaign{Dir: cdir, Settings: s, Secrets: sec}, nil
 }
 
+// writeFileSync replaces path with data durably (durable.WriteFile).
 func writeFileSync(path string, data []byte, mode fs.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("campaign: create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("campaign: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("campaign: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("campaign: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("campaign: rename %s: %w", tmp, err)
+	if err := durable.WriteFile(path, data, mode); err != nil {
+		return fmt.Errorf("campaign: %w", err)
 	}
 	return nil
 }

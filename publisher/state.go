@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/audit"
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -299,9 +300,6 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 		if err := writeFileSync(path, want); err != nil {
 			return nil, fmt.Errorf("publisher: %w", err)
 		}
-		if err := syncDir(p.cfg.Dir); err != nil {
-			return nil, err
-		}
 		return want, nil
 	}
 	if err != nil {
@@ -466,39 +464,16 @@ func (p *Publisher) writeState(st *state) error {
 		return fmt.Errorf("publisher: encode state: %w", err)
 	}
 	data = append(data, '\n')
-	tmp := p.state + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("publisher: couldn't write state: %w", err)
+	if err := durable.WriteFile(p.state, data, 0o644); err != nil {
+		return fmt.Errorf("publisher: %w", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("publisher: couldn't write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p.state); err != nil {
-		return fmt.Errorf("publisher: couldn't replace state: %w", err)
-	}
-	return syncDir(filepath.Dir(p.state))
+	return nil
 }
 
 // syncDir makes the directory entries of dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("publisher: couldn't open %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("publisher: couldn't sync %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("publisher: %w", err)
 	}
 	return nil
 }
@@ -527,22 +502,8 @@ func (p *Publisher) snapshot() *snapshot {
 	return s
 }
 
-// writeFileSync creates or replaces path with data and fsyncs it; the
-// caller fsyncs the directory.
+// writeFileSync replaces path with data atomically and durably, with mode
+// 0644 (durable.WriteFile); it fsyncs the directory too.
 func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("couldn't create %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	return nil
+	return durable.WriteFile(path, data, 0o644)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/mandate"
 )
 
@@ -94,8 +95,8 @@ func openIssued(dir string, pub ed25519.PublicKey, log *slog.Logger) (*issuedLog
 	}
 	if created {
 		// The new file's name must survive a crash as well as its lines.
-		if err := syncDir(dir); err != nil {
-			return nil, err
+		if err := durable.SyncDir(dir); err != nil {
+			return nil, fmt.Errorf("station: %w", err)
 		}
 	}
 	if err := l.scan(log); err != nil {
@@ -217,19 +218,6 @@ func (l *issuedLog) close() error {
 	}
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("station: close %s: %w", l.path, err)
-	}
-	return nil
-}
-
-// syncDir makes the entries of dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("station: open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("station: sync %s: %w", dir, err)
 	}
 	return nil
 }

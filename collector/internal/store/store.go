@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -662,9 +663,9 @@ func (s *Store) recoverLog() (*os.File, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(s.dir); err != nil {
+		if err := durable.SyncDir(s.dir); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("store: sync %s: %w", s.dir, err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	if err := s.repairLog(f); err != nil {
