@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,120 +64,34 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err := limits.check(); err != nil {
 		return err
 	}
-	_, perIP, idleCloseAt := limits.config()
-	logger, err := newLogger(e)
+	log, err := newLogger(e)
 	if err != nil {
 		return err
 	}
-	log := logger
 	if *pprofAddr != "" {
 		if err := startPprof(ctx, *pprofAddr, log); err != nil {
 			return err
 		}
 	}
-
-	names, err := campaign.List(*dir)
+	names, err := campaignsOrDemo(*dir, log)
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return err
-		}
-		c, err := createCampaign(*dir, campaign.Demo(time.Now(), pub), priv)
-		if err != nil {
-			return fmt.Errorf("create demo campaign: %w", err)
-		}
-		log.Info("created demo campaign", "campaign", c.Settings.Name, "dir", c.Dir)
-		names = []string{c.Settings.Name}
-	}
-
-	// Collectors run until the edge has stopped, so that no vote in flight
-	// loses its collector.
-	colCtx, stopCollectors := context.WithCancel(context.Background())
-	defer stopCollectors()
-	cols, colCtx := errgroup.WithContext(colCtx)
-	var sites []edge.Campaign
-	var all []*campaign.Campaign
-	var colURLs [][2]string
-	var pubs []*publisher.Publisher
 	if *plainLinks {
 		log.Warn("internal links in plain HTTP (--insecure-plain-internal-http): anyone who can read loopback traffic reads mandates with their votes")
 	}
+
+	// Collectors and publishers run until the edge has stopped, so that
+	// no vote in flight loses its collector.
+	back := newBackOffice(*dir, *plainLinks, limits, log)
+	defer back.stop()
 	for _, n := range names {
-		if err := campaign.EnsureLinkCA(*dir, n); err != nil {
+		if err := back.start(n); err != nil {
 			return err
 		}
-		c, err := campaign.Load(*dir, n)
-		if err != nil {
-			return err
-		}
-		all = append(all, c)
-		link := func(role campaign.Role, instance int) (*mtls.Link, error) { return c.Link(role, instance) }
-		if *plainLinks {
-			plain := mtls.NewPlain(n)
-			for _, r := range campaign.Roles {
-				plain.Link(string(r), mtls.AnyInstance)
-			}
-			link = func(role campaign.Role, _ int) (*mtls.Link, error) {
-				return plain.Link(string(role), mtls.AnyInstance), nil
-			}
-		}
-		edgeLink, err := link(campaign.RoleEdge, mtls.AnyInstance)
-		if err != nil {
-			return err
-		}
-		pubLink, err := link(campaign.RolePublisher, mtls.AnyInstance)
-		if err != nil {
-			return err
-		}
-		var urls [2]string
-		var lns [2]net.Listener
-		for i := range lns {
-			if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				return fmt.Errorf("listen for collector: %w", err)
-			}
-			urls[i] = edgeLink.Scheme() + "://" + lns[i].Addr().String()
-		}
-		for i := range lns {
-			colLink, err := link(campaign.RoleCollector, i)
-			if err != nil {
-				return err
-			}
-			ccfg := collector.ConfigFor(c, i, "", urls[1-i], colLink)
-			ccfg.Logger = log.With("component", "collector", "campaign", n, "instance", i)
-			srv, err := collector.New(ccfg)
-			if err != nil {
-				return err
-			}
-			ln := lns[i]
-			cols.Go(func() error { return srv.Run(colCtx, ln) })
-		}
-		colURLs = append(colURLs, urls)
-		pcfg, err := publisher.ConfigFor(c, [][2]string{urls}, pubLink)
-		if err != nil {
-			return err
-		}
-		pcfg.Logger = log.With("component", "publisher", "campaign", n)
-		// Its own listener is on loopback and unannounced (the edge
-		// serves the lists); it gets the edge's limits all the same.
-		pcfg.MaxConnsPerIP, pcfg.IdleCloseAt = perIP, idleCloseAt
-		pub, err := publisher.New(pcfg)
-		if err != nil {
-			return err
-		}
-		defer pub.Close()
-		pubs = append(pubs, pub)
-		pubLn, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("listen for publisher: %w", err)
-		}
-		cols.Go(func() error { return pub.Run(colCtx, pubLn) })
-		sites = append(sites, edge.CampaignFor(c, edgeLink, [][2]string{urls}, pub.Handle))
 	}
 
-	srv, err := edge.New(edgeConfig(sites, log.With("component", "edge"), limits))
+	srv, err := edge.New(edgeConfig(back.sites, log.With("component", "edge"), limits))
 	if err != nil {
 		return err
 	}
@@ -184,22 +100,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(e.Stdout, "powvote is up at %s (data in %s)\n", base, *dir)
-	for i, c := range all {
-		s := c.Settings
-		fmt.Fprintf(e.Stdout, "campaign %s:\n", s.Name)
-		fmt.Fprintf(e.Stdout, "  collectors:  %s %s (private)\n", colURLs[i][0], colURLs[i][1])
-		fmt.Fprintf(e.Stdout, "  ballot:      %s/list\n", base)
-		fmt.Fprintf(e.Stdout, "  lists:       %s/%s-vote.log %s/%s-auth.log\n", base, s.Name, base, s.Name)
-		fmt.Fprintf(e.Stdout, "  settings:    %s/%s-settings.yaml (keys and archive at the close: %s-keys.txt, %s-archive.tar.gz)\n", base, s.Name, s.Name, s.Name)
-		fmt.Fprintf(e.Stdout, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", *dir, s.Name)
-		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
-		if _, err := os.Stat(demoKey); err == nil {
-			fmt.Fprintf(e.Stdout, "  a mandate:   powvote mandates --key %s --count 1 --format tokens\n", demoKey)
-		}
-		fmt.Fprintf(e.Stdout, "  vote:        powvote vote --edge %s --mandate HEX --booth-code CODE --say %q\n", base, s.Options[0])
-	}
+	printUp(e.Stdout, "http://"+ln.Addr().String(), *dir, back)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -208,7 +109,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	case runErr = <-errc:
 		runErr = fmt.Errorf("edge: %w", runErr)
 	case <-ctx.Done():
-	case <-colCtx.Done():
+	case <-back.ctx.Done():
 		runErr = errors.New("a collector stopped")
 	}
 	log.Info("shutting down")
@@ -217,25 +118,210 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("edge shutdown", "err", err)
 	}
-	// A campaign whose voting is over is closed while its collectors
-	// still answer, so that the last round sees everything; one still
-	// running is left open, so that a restart for maintenance resumes it.
-	for _, pub := range pubs {
+	if err := back.closeEnded(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := back.stop(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// campaignsOrDemo returns the campaigns of dir, creating the demo campaign
+// when it holds none.
+func campaignsOrDemo(dir string, log *slog.Logger) ([]string, error) {
+	names, err := campaign.List(dir)
+	if err != nil || len(names) > 0 {
+		return names, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	c, err := createCampaign(dir, campaign.Demo(time.Now(), pub), priv)
+	if err != nil {
+		return nil, fmt.Errorf("create demo campaign: %w", err)
+	}
+	log.Info("created demo campaign", "campaign", c.Settings.Name, "dir", c.Dir)
+	return []string{c.Settings.Name}, nil
+}
+
+// backOffice is what powvote up runs behind its edge: per campaign, a
+// mirrored pair of collecting instances and a publisher on loopback.
+type backOffice struct {
+	dir    string
+	plain  bool // internal links in plain HTTP
+	perIP  int  // the edge's connection limits, for the publishers too
+	idleAt int
+	log    *slog.Logger
+
+	ctx    context.Context // done once any of them stops
+	cancel context.CancelFunc
+	group  *errgroup.Group
+
+	campaigns []*campaign.Campaign
+	pairs     [][2]string // the URLs of each campaign's pair
+	pubs      []*publisher.Publisher
+	sites     []edge.Campaign
+}
+
+func newBackOffice(dir string, plain bool, limits *connLimits, log *slog.Logger) *backOffice {
+	ctx, cancel := context.WithCancel(context.Background())
+	group, ctx := errgroup.WithContext(ctx)
+	b := &backOffice{dir: dir, plain: plain, log: log, ctx: ctx, cancel: cancel, group: group}
+	_, b.perIP, b.idleAt = limits.config()
+	return b
+}
+
+// links returns the internal link of each role of campaign c: from its CA
+// in D, or in plain mode tokens held in memory.
+func (b *backOffice) links(c *campaign.Campaign) func(role campaign.Role, instance int) (*mtls.Link, error) {
+	if !b.plain {
+		return c.Link
+	}
+	plain := mtls.NewPlain(c.Settings.Name)
+	for _, r := range campaign.Roles {
+		plain.Link(string(r), mtls.AnyInstance)
+	}
+	return func(role campaign.Role, _ int) (*mtls.Link, error) {
+		return plain.Link(string(role), mtls.AnyInstance), nil
+	}
+}
+
+// start loads campaign n and starts its pair and its publisher, and adds
+// its entry for the edge.
+func (b *backOffice) start(n string) error {
+	if err := campaign.EnsureLinkCA(b.dir, n); err != nil {
+		return err
+	}
+	c, err := campaign.Load(b.dir, n)
+	if err != nil {
+		return err
+	}
+	link := b.links(c)
+	edgeLink, err := link(campaign.RoleEdge, mtls.AnyInstance)
+	if err != nil {
+		return err
+	}
+	urls, err := b.startPair(c, link, edgeLink.Scheme())
+	if err != nil {
+		return err
+	}
+	pub, err := b.startPublisher(c, link, urls)
+	if err != nil {
+		return err
+	}
+	b.campaigns = append(b.campaigns, c)
+	b.pairs = append(b.pairs, urls)
+	b.sites = append(b.sites, edge.CampaignFor(c, edgeLink, [][2]string{urls}, pub.Handle))
+	return nil
+}
+
+// startPair starts the two collecting instances of c on loopback and
+// returns their URLs.
+func (b *backOffice) startPair(c *campaign.Campaign, link func(campaign.Role, int) (*mtls.Link, error), scheme string) ([2]string, error) {
+	var urls [2]string
+	var lns [2]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return urls, fmt.Errorf("listen for collector: %w", err)
+		}
+		lns[i], urls[i] = ln, scheme+"://"+ln.Addr().String()
+	}
+	for i, ln := range lns {
+		colLink, err := link(campaign.RoleCollector, i)
+		if err != nil {
+			return urls, err
+		}
+		cfg := collector.ConfigFor(c, i, "", urls[1-i], colLink)
+		cfg.Logger = b.log.With("component", "collector", "campaign", c.Settings.Name, "instance", i)
+		srv, err := collector.New(cfg)
+		if err != nil {
+			return urls, err
+		}
+		b.group.Go(func() error { return srv.Run(b.ctx, ln) })
+	}
+	return urls, nil
+}
+
+// startPublisher starts the publisher of c, pulling from its pair. Its own
+// listener is on loopback and unannounced (the edge serves the lists); it
+// gets the edge's limits all the same.
+func (b *backOffice) startPublisher(c *campaign.Campaign, link func(campaign.Role, int) (*mtls.Link, error), urls [2]string) (*publisher.Publisher, error) {
+	pubLink, err := link(campaign.RolePublisher, mtls.AnyInstance)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := publisher.ConfigFor(c, [][2]string{urls}, pubLink)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = b.log.With("component", "publisher", "campaign", c.Settings.Name)
+	cfg.MaxConnsPerIP, cfg.IdleCloseAt = b.perIP, b.idleAt
+	pub, err := publisher.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pub.Close()
+		return nil, fmt.Errorf("listen for publisher: %w", err)
+	}
+	b.pubs = append(b.pubs, pub)
+	b.group.Go(func() error { return pub.Run(b.ctx, ln) })
+	return pub, nil
+}
+
+// closeEnded closes each campaign whose voting is over while its
+// collectors still answer, so that the last round sees everything; one
+// still running is left open, so that a restart for maintenance resumes
+// it.
+func (b *backOffice) closeEnded() error {
+	var first error
+	for _, pub := range b.pubs {
 		if !pub.Ended() {
 			continue
 		}
 		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := pub.Finish(fctx); err != nil {
-			log.Error("couldn't close the campaign", "err", err)
-			if runErr == nil {
-				runErr = err
+			b.log.Error("couldn't close the campaign", "err", err)
+			if first == nil {
+				first = err
 			}
 		}
 		cancel()
 	}
-	stopCollectors()
-	if err := cols.Wait(); err != nil && runErr == nil {
-		runErr = err
+	return first
+}
+
+// stop stops the collectors and the publishers and waits for them; a
+// second call only waits.
+func (b *backOffice) stop() error {
+	b.cancel()
+	err := b.group.Wait()
+	for _, pub := range b.pubs {
+		pub.Close()
 	}
-	return runErr
+	b.pubs = nil
+	return err
+}
+
+// printUp tells the operator where everything is.
+func printUp(out io.Writer, base, dir string, b *backOffice) {
+	fmt.Fprintf(out, "powvote is up at %s (data in %s)\n", base, dir)
+	for i, c := range b.campaigns {
+		s := c.Settings
+		fmt.Fprintf(out, "campaign %s:\n", s.Name)
+		fmt.Fprintf(out, "  collectors:  %s %s (private)\n", b.pairs[i][0], b.pairs[i][1])
+		fmt.Fprintf(out, "  ballot:      %s/list\n", base)
+		fmt.Fprintf(out, "  lists:       %s/%s-vote.log %s/%s-auth.log\n", base, s.Name, base, s.Name)
+		fmt.Fprintf(out, "  settings:    %s/%s-settings.yaml (keys and archive at the close: %s-keys.txt, %s-archive.tar.gz)\n", base, s.Name, s.Name, s.Name)
+		fmt.Fprintf(out, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", dir, s.Name)
+		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
+		if _, err := os.Stat(demoKey); err == nil {
+			fmt.Fprintf(out, "  a mandate:   powvote mandates --key %s --count 1 --format tokens\n", demoKey)
+		}
+		fmt.Fprintf(out, "  vote:        powvote vote --edge %s --mandate HEX --booth-code CODE --say %q\n", base, s.Options[0])
+	}
 }
