@@ -58,20 +58,21 @@ type StatusError struct {
 	Code int
 }
 
-// Messages for the PROTOCOL codes, as a voter should read them.
+// Messages for the PROTOCOL codes, as a voter should read them: one for
+// every code of package wire, besides 400 and 503.
 var messages = map[int]string{
-	400: "the request was malformed",
-	480: "this proof of work (its nonce) was used by another vote, so the edge gives no receipt for it: if your voter stamp is not in the votes list after a while, start again with a new booth code",
-	481: "this mandate has voted already",
-	482: "the option is not on the ballot",
-	483: "the mandate's signature does not verify: check the card or QR code",
-	484: "the mandate was not issued by an authority of this campaign",
-	485: "the platform stamp is outside the campaign or too old: start again with a new booth code",
-	486: "this booth stamp was already used for a vote: get a new booth code and vote again",
-	487: "the voter stamp does not verify",
-	488: "the booth code was wrong: the platform stamp is not genuine; start again with the code the booth shows",
-	489: "the proof of work is below the campaign's threshold",
-	503: "the platform is busy; try again later",
+	http.StatusBadRequest:         "the request was malformed",
+	wire.StatusNonceUsed:          "this proof of work (its nonce) was used by another vote, so the edge gives no receipt for it: if your voter stamp is not in the votes list after a while, start again with a new booth code",
+	wire.StatusAlreadyVoted:       "this mandate has voted already",
+	wire.StatusNotOnBallot:        "the option is not on the ballot",
+	wire.StatusBadMandateSig:      "the mandate's signature does not verify: check the card or QR code",
+	wire.StatusUnknownAuthority:   "the mandate was not issued by an authority of this campaign",
+	wire.StatusOutsideCampaign:    "the platform stamp is outside the campaign or too old: start again with a new booth code",
+	wire.StatusStampUsed:          "this booth stamp was already used for a vote: get a new booth code and vote again",
+	wire.StatusBadVoterStamp:      "the voter stamp does not verify",
+	wire.StatusNotGenuine:         "the booth code was wrong: the platform stamp is not genuine; start again with the code the booth shows",
+	wire.StatusLowWork:            "the proof of work is below the campaign's threshold",
+	http.StatusServiceUnavailable: "the platform is busy; try again later",
 }
 
 func (e *StatusError) Error() string {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/powvote/powvote/wire"
 )
 
 func TestGetBallot(t *testing.T) {
@@ -70,6 +72,26 @@ func TestStatusErrorMessages(t *testing.T) {
 	}
 	if msg := (&StatusError{418}).Error(); !strings.Contains(msg, "unexpected status 418") {
 		t.Errorf("418: %q", msg)
+	}
+}
+
+// TestStatusMessagesCoverWire checks that every code of a vote answer that
+// package wire defines has a message of the client's own, and that the
+// client has none for a 48x code wire does not define.
+func TestStatusMessagesCoverWire(t *testing.T) {
+	codes := wire.Statuses()
+	if len(codes) == 0 {
+		t.Fatal("wire defines no status codes")
+	}
+	for _, code := range codes {
+		if m := messages[code]; m == "" {
+			t.Errorf("code %d (%s): no message", code, wire.StatusText(code))
+		}
+	}
+	for code := range messages {
+		if code/10 == 48 && wire.StatusText(code) == "" {
+			t.Errorf("code %d: a message, but no code of wire", code)
+		}
 	}
 }
 

@@ -125,8 +125,9 @@ type Server struct {
 
 // stats counts outcomes by a fixed set of reasons.
 type stats struct {
-	accepted, repeat, alreadyVoted, stampUsed, badTime, badAuthority, badSig, badOption, malformed, unauthorized, forbidden, notReady atomic.Uint64
-	syncApplied                                                                                                                       atomic.Uint64
+	accepted, repeat, unauthorized, forbidden atomic.Uint64
+	refused                                   [numVoteErrors]atomic.Uint64 // by voteError
+	syncApplied                               atomic.Uint64
 }
 
 // New opens the instance's store and prepares the server; it does not
@@ -373,50 +374,47 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// voteError is a refusal with its PROTOCOL status.
-type voteError struct {
-	code   int
-	reason string
-}
+// A voteError is one of the collector's refusals of a vote. The set is
+// fixed: each picks its status code and its counter.
+type voteError int
 
-func (e *voteError) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
+const (
+	errMalformed voteError = iota
+	errNotReady
+	errBadTime
+	errBadAuthority
+	errBadSig
+	errBadOption
+	errVoted
+	errStampUsed
 
-var (
-	errMalformed    = &voteError{400, "malformed"}
-	errNotReady     = &voteError{503, "catching up from twin"}
-	errBadTime      = &voteError{485, "stamp outside the campaign"}
-	errBadAuthority = &voteError{484, "unknown authority"}
-	errBadSig       = &voteError{483, "mandate signature"}
-	errBadOption    = &voteError{482, "not on the ballot"}
-	errVoted        = &voteError{481, "already voted"}
-	errStampUsed    = &voteError{486, "voter stamp used by another vote"}
+	numVoteErrors
 )
 
-func (s *Server) count(err *voteError) {
-	switch err {
-	case errMalformed:
-		s.stats.malformed.Add(1)
-	case errNotReady:
-		s.stats.notReady.Add(1)
-	case errBadTime:
-		s.stats.badTime.Add(1)
-	case errBadAuthority:
-		s.stats.badAuthority.Add(1)
-	case errBadSig:
-		s.stats.badSig.Add(1)
-	case errBadOption:
-		s.stats.badOption.Add(1)
-	case errVoted:
-		s.stats.alreadyVoted.Add(1)
-	case errStampUsed:
-		s.stats.stampUsed.Add(1)
-	}
+// voteErrors gives each refusal the code it is answered with (PROTOCOL.md
+// 5.3, package wire) and the reason its Error names.
+var voteErrors = [numVoteErrors]struct {
+	code   int
+	reason string
+}{
+	errMalformed:    {fasthttp.StatusBadRequest, "malformed"},
+	errNotReady:     {fasthttp.StatusServiceUnavailable, "catching up from twin"},
+	errBadTime:      {wire.StatusOutsideCampaign, "stamp outside the campaign"},
+	errBadAuthority: {wire.StatusUnknownAuthority, "unknown authority"},
+	errBadSig:       {wire.StatusBadMandateSig, "mandate signature"},
+	errBadOption:    {wire.StatusNotOnBallot, "not on the ballot"},
+	errVoted:        {wire.StatusAlreadyVoted, "already voted"},
+	errStampUsed:    {wire.StatusStampUsed, "voter stamp used by another vote"},
 }
+
+func (e voteError) code() int { return voteErrors[e].code }
+
+func (e voteError) Error() string { return fmt.Sprintf("%d %s", e.code(), voteErrors[e].reason) }
 
 func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
 	receipt, err := s.vote(ctx)
 	if err != nil {
-		var ve *voteError
+		var ve voteError
 		if !errors.As(err, &ve) {
 			// Storage failure: the vote is not durable, so it is not
 			// acknowledged; the edge answers 503 and the voter retries.
@@ -424,8 +422,8 @@ func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			return
 		}
-		s.count(ve)
-		ctx.SetStatusCode(ve.code)
+		s.stats.refused[ve].Add(1)
+		ctx.SetStatusCode(ve.code())
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/wire"
 )
 
 // counter names one of the edge's counters. The set is fixed, so that
@@ -87,17 +89,17 @@ var counterNames = [numCounters]string{
 }
 
 // rejectStatus is the code the edge answers a rejection with (PROTOCOL.md
-// 5.3).
+// 5.3, package wire).
 var rejectStatus = [...]int{
 	badRequest:    fasthttp.StatusBadRequest,
-	lowWork:       489,
-	notGenuine:    488,
-	badVoter:      487,
-	heldElsewhere: 481,
-	stampUsed:     486,
-	badTime:       485,
-	badOption:     482,
-	nonceUsed:     480,
+	lowWork:       wire.StatusLowWork,
+	notGenuine:    wire.StatusNotGenuine,
+	badVoter:      wire.StatusBadVoterStamp,
+	heldElsewhere: wire.StatusAlreadyVoted,
+	stampUsed:     wire.StatusStampUsed,
+	badTime:       wire.StatusOutsideCampaign,
+	badOption:     wire.StatusNotOnBallot,
+	nonceUsed:     wire.StatusNonceUsed,
 	noPlatform:    fasthttp.StatusServiceUnavailable,
 	noCollector:   fasthttp.StatusServiceUnavailable,
 	internal:      fasthttp.StatusServiceUnavailable,

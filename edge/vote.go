@@ -77,8 +77,8 @@ import (
 // The collector codes the edge relays as they are: 481..486, verdicts on
 // the vote (PROTOCOL.md 5.3, docs/EXTENSIONS.md).
 const (
-	firstVerdict = 481
-	numVerdicts  = 6
+	firstVerdict = wire.StatusAlreadyVoted
+	numVerdicts  = wire.StatusStampUsed - firstVerdict + 1
 )
 
 // Sizes of the mandate parts (PROTOCOL.md 3).
