@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +28,7 @@ import (
 	"github.com/powvote/powvote/collector/internal/store"
 	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/internal/mtls"
-	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
 )
@@ -486,8 +485,9 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	if err != nil || sayRaw == "" {
 		return nil, errMalformed
 	}
-	nonceHex := string(h.Peek("Nonce"))
-	if v.Nonce, err = decodeNonce(nonceHex); err != nil {
+	// Hex in either case, as the path of a vote (PROTOCOL.md 5.3); read
+	// in the votes list's one spelling.
+	if v.Nonce, err = listline.ParseNonce(strings.ToLower(string(h.Peek("Nonce")))); err != nil {
 		return nil, errMalformed
 	}
 	v.Option = say
@@ -549,15 +549,6 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 		s.stats.accepted.Add(1)
 	}
 	return s.receipt(idx, v.Voter, res.Receipt.Decoys, sign), nil
-}
-
-// decodeNonce reads the Nonce header: hex (either case, as the edge
-// forwards what the voter sent) of pow.MinNonce to pow.MaxNonce bytes.
-func decodeNonce(s string) ([]byte, error) {
-	if len(s) < 2*pow.MinNonce || len(s) > 2*pow.MaxNonce || len(s)%2 != 0 {
-		return nil, errors.New("nonce length")
-	}
-	return hex.DecodeString(s)
 }
 
 // drawDecoys draws the decoys of a new vote's receipt for option chosen:
