@@ -13,7 +13,6 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/edge"
-	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/web"
 )
 
@@ -75,16 +74,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err := limits.check(); err != nil {
 		return err
 	}
-	c, err := loadRole(*dir, *name, campaign.RoleEdge)
-	if err != nil {
-		return err
-	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return err
-	}
-	log := logger.With("component", "edge")
-	link, err := internalLink(ctx, c, campaign.RoleEdge, mtls.AnyInstance, log)
+	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RoleEdge)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/campaign"
-	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/publisher"
 )
 
@@ -76,16 +75,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadRole(*dir, *name, campaign.RolePublisher)
-	if err != nil {
-		return err
-	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return err
-	}
-	log := logger.With("component", "publisher")
-	link, err := internalLink(ctx, c, campaign.RolePublisher, mtls.AnyInstance, log)
+	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RolePublisher)
 	if err != nil {
 		return err
 	}
