@@ -39,16 +39,17 @@
 //	retraction-winner      every retracted vote's winner stands in the votes list (under its signed checkpoint), beats it by mirror rule 3 (listline.Wins), and wins over no other retracted vote
 //	retraction-signature   every retraction's signature verifies under the receipt key over wire.RetractionMessage of the retracted vote's line and its winner's
 //
-// The retracted list (RetractedLogName) explains the votes that collecting
+// The retracted list (published.LogName) explains the votes that collecting
 // instances withdrew by mirror rule 3 (docs/MIRRORS.md): each line is the
 // retracted vote, the nonce of the vote that won for the same mandate, and
 // the receipt key's signature binding the two. Each retracted vote must
 // also pass proof-of-work, option, stamp-time and platform-stamp, which
 // then name the retracted list's lines. The receipt key is
-// Options.ReceiptKey, else the one the source serves (ReceiptKeyName), else
-// its keys file's. Without any, retraction-signature is skipped when
-// there is a binding to check, and fails under LogOptions.Strict. A source
-// that does not publish the retracted list gets the four checks skipped.
+// Options.ReceiptKey, else the one the source serves
+// (published.ReceiptKeyName), else its keys file's. Without any,
+// retraction-signature is skipped when there is a binding to check, and
+// fails under LogOptions.Strict. A source that does not publish the
+// retracted list gets the four checks skipped.
 //
 // With Options.Logs, also (see LogOptions):
 //
@@ -72,10 +73,10 @@
 //
 // The platform-stamp check needs the UTC-SIGN public key, which stays
 // secret until the campaign closes: Options.UTCSignKey, else the keys
-// file the publisher serves from the close on (KeysName). Without either
-// the check is skipped, even under LogOptions.Strict, since that is what
-// an open campaign looks like. A keys file that is there but malformed is
-// a failure of the check. When the file also gives UTC-HOLE, a vote whose
+// file the publisher serves from the close on (published.KeysName).
+// Without either the check is skipped, even under LogOptions.Strict,
+// since that is what an open campaign looks like. A keys file that is
+// there but malformed is a failure of the check. When the file also gives UTC-HOLE, a vote whose
 // P-SIG is a decoy stamp is told apart from a forged one: a decoy must
 // never reach the list, since the edge refuses it (PROTOCOL.md 5.3).
 //
@@ -125,6 +126,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/published"
 )
 
 // Check names, as reports and scripts spell them.
@@ -279,13 +281,14 @@ type Options struct {
 	SettingsData []byte
 	// ReceiptKey is the receipt public key, obtained out of band: it
 	// checks the signatures that bind each retracted vote to the vote
-	// that won. Nil means the one the source serves (ReceiptKeyName), else
-	// the one its keys file gives after the close.
+	// that won. Nil means the one the source serves
+	// (published.ReceiptKeyName), else the one its keys file gives after
+	// the close.
 	ReceiptKey ed25519.PublicKey
 	// SettingsGiven says the settings are the auditor's own copy,
 	// obtained independently of the source (from the authority's
 	// announcement). With Logs, Run then also compares them byte for byte
-	// with the source's settings file (SettingsName), when it has one.
+	// with the source's settings file (published.SettingsName), when it has one.
 	// False means they are the source's word, which LogOptions.Strict
 	// fails.
 	SettingsGiven bool
@@ -317,8 +320,8 @@ func Run(ctx context.Context, src Source, settings *campaign.Settings, opt Optio
 	defer cancel()
 
 	lists := [2]*list{
-		{kind: voteList, name: VoteLogName(settings.Name), tailFrom: -1},
-		{kind: authList, name: AuthLogName(settings.Name), tailFrom: -1},
+		{kind: voteList, name: published.LogName(settings.Name, published.Vote), tailFrom: -1},
+		{kind: authList, name: published.LogName(settings.Name, published.Auth), tailFrom: -1},
 	}
 	// The publisher's files are read before the lists, so that the lists
 	// read are at least as long as what the checkpoints and history cover,

@@ -25,7 +25,7 @@ import (
 //	<base64 of the tree hash of the first 308 lines>
 //	settings <lower-case hex SHA-256 of solar-settings.yaml>
 //
-// the origin (VoteOrigin or AuthOrigin), the size in decimal, the root hash
+// the origin (published.Origin), the size in decimal, the root hash
 // in standard base64 and, as the first C2SP extension line, the hash of the
 // campaign's public settings file, byte for byte as served at
 // /<campaign>-settings.yaml (SettingsHash). The settings line makes the log

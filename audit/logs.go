@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/published"
 )
 
 // LogOptions asks Run to check, beyond the lists, what the publisher signs
@@ -115,11 +116,6 @@ type LogReport struct {
 	Warnings  []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
 }
 
-// Origins of the checkpoints of the two lists and of the retracted list.
-func VoteOrigin(campaign string) string      { return "powvote/" + campaign + "/vote" }
-func AuthOrigin(campaign string) string      { return "powvote/" + campaign + "/auth" }
-func RetractedOrigin(campaign string) string { return "powvote/" + campaign + "/retracted" }
-
 // ParseLogKey reads a note verifier key.
 func ParseLogKey(text string) (note.Verifier, error) {
 	v, err := note.NewVerifier(strings.TrimSpace(text))
@@ -205,11 +201,11 @@ func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions, settingsData [
 	key := opt.Key
 	st.rep.KeyFrom = "given"
 	if key == "" {
-		b, err := readOptional(src, LogKeyName(s.Name))
+		b, err := readOptional(src, published.LogKeyName(s.Name))
 		if err != nil {
 			return nil, err
 		}
-		key, st.rep.KeyFrom = string(b), LogKeyName(s.Name)
+		key, st.rep.KeyFrom = string(b), published.LogKeyName(s.Name)
 		if b == nil {
 			st.rep.KeyFrom = ""
 		}
@@ -228,11 +224,11 @@ func fetchLogs(src Source, s *campaign.Settings, opt *LogOptions, settingsData [
 			return nil, err
 		}
 	}
-	if st.history, err = readOptional(src, HistoryName(s.Name)); err != nil {
+	if st.history, err = readOptional(src, published.HistoryName(s.Name)); err != nil {
 		return nil, err
 	}
 	if given {
-		if st.servedSettings, err = readOptional(src, SettingsName(s.Name)); err != nil {
+		if st.servedSettings, err = readOptional(src, published.SettingsName(s.Name)); err != nil {
 			return nil, err
 		}
 	}
@@ -328,20 +324,30 @@ func (st *logState) open(data []byte, origin string) (*Checkpoint, error) {
 	return cp, err
 }
 
+// logLists are the published lists of the logs, by listKind: the two
+// lists and the retracted list.
+var logLists = [3]published.List{voteList: published.Vote, authList: published.Auth, retractedList: published.Retracted}
+
 // checkpointNames are the latest checkpoints of the two lists and of the
 // retracted list; logOrigins their origins.
-func checkpointNames(campaign string) [3]string {
-	return [3]string{VoteCheckpointName(campaign), AuthCheckpointName(campaign), RetractedCheckpointName(campaign)}
+func checkpointNames(campaign string) (names [3]string) {
+	for i, l := range logLists {
+		names[i] = published.CheckpointName(campaign, l)
+	}
+	return names
 }
-func logOrigins(campaign string) [3]string {
-	return [3]string{VoteOrigin(campaign), AuthOrigin(campaign), RetractedOrigin(campaign)}
+func logOrigins(campaign string) (origins [3]string) {
+	for i, l := range logLists {
+		origins[i] = published.Origin(campaign, l)
+	}
+	return origins
 }
 
 // check makes the log checks on the scanned lists and the retracted list.
 // It reads from src again only what they, read after the first reading,
 // may have outgrown.
 func (st *logState) check(src Source, lists [3]*list) error {
-	keyName := LogKeyName(st.settings.Name)
+	keyName := published.LogKeyName(st.settings.Name)
 	switch {
 	case st.keyErr != "":
 		lists[0].failure(CheckCheckpointSignature, keyName, 0, st.keyErr)
@@ -411,7 +417,7 @@ func (st *logState) checkLatest(src Source, lists [3]*list) error {
 		}
 		signed := cp.Tree.N
 		if signed < n {
-			c, err := st.cover(src, l, names[i], origins[i])
+			c, err := st.cover(src, l)
 			if err != nil {
 				return err
 			}
@@ -449,15 +455,16 @@ func (st *logState) setLatest(i int, c *namedCheckpoint, signed int64) {
 // cover looks for a checkpoint, signed by the key, of list l at exactly the
 // size read: the latest checkpoint read again (the publisher may have
 // caught up with the list), else the one the publisher keeps for every
-// size a batch ended at (name.<size>, docs/PUBLISHING.md). Every one read
+// size a batch ended at (published.KeptCheckpointName). Every one read
 // must verify, the second reading of the latest included: a source that
 // answers it with a forged text fails checkpoint-signature. A latest
 // checkpoint that is further ahead again covers nothing by itself, since
 // the lines between are not read. It returns nil when none covers the
 // list.
-func (st *logState) cover(src Source, l *list, name, origin string) (*namedCheckpoint, error) {
-	n := int64(l.lines)
-	for _, file := range []string{name, name + "." + strconv.FormatInt(n, 10)} {
+func (st *logState) cover(src Source, l *list) (*namedCheckpoint, error) {
+	c, w, n := st.settings.Name, logLists[l.kind], int64(l.lines)
+	name, origin := published.CheckpointName(c, w), published.Origin(c, w)
+	for _, file := range []string{name, published.KeptCheckpointName(c, w, n)} {
 		data, err := readOptional(src, file)
 		if err != nil {
 			return nil, err
@@ -526,14 +533,12 @@ func (st *logState) checkSince(lists [3]*list) {
 			continue
 		}
 		var l *list
-		switch cp.Origin {
-		case VoteOrigin(s.Name):
-			l = lists[0]
-		case AuthOrigin(s.Name):
-			l = lists[1]
-		case RetractedOrigin(s.Name):
-			l = lists[2]
-		default:
+		for i, origin := range logOrigins(s.Name) {
+			if cp.Origin == origin {
+				l = lists[i]
+			}
+		}
+		if l == nil {
 			lists[0].failure(CheckConsistency, "", 0, fmt.Sprintf("%s: origin %q is no list of campaign %s", what, cp.Origin, s.Name))
 			continue
 		}
@@ -558,7 +563,7 @@ func (st *logState) checkSince(lists [3]*list) {
 // commits to the ones audited against, that the latest checkpoints do
 // commit to them, and that the settings are the auditor's own.
 func (st *logState) checkSettings(votes *list) {
-	name := SettingsName(st.settings.Name)
+	name := published.SettingsName(st.settings.Name)
 	for _, v := range st.verified {
 		if v.cp.Settings != "" && v.cp.Settings != st.settingsHash {
 			votes.failure(CheckSettings, v.name, 0,
@@ -656,7 +661,7 @@ func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]st
 // says.
 func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	s := st.settings
-	name := HistoryName(s.Name)
+	name := published.HistoryName(s.Name)
 	if st.history == nil {
 		st.missing(votes, CheckHistory, name, name+" is not published")
 		return nil

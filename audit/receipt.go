@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -32,13 +33,13 @@ var ErrReceipt = errors.New("the receipt fails")
 // ReceiptOptions are what a receipt check trusts besides the source.
 type ReceiptOptions struct {
 	// ReceiptKey is the platform's receipt public key, obtained
-	// independently; nil: the one the source serves (ReceiptKeyName),
+	// independently; nil: the one the source serves (published.ReceiptKeyName),
 	// and without one the signature and the bindings are not checked.
 	ReceiptKey ed25519.PublicKey
 	// ReceiptKeyFrom names where ReceiptKey came from, for the report.
 	ReceiptKeyFrom string
 	// LogKey is the checkpoints' note verifier key; "": the one the
-	// source serves (LogKeyName).
+	// source serves (published.LogKeyName).
 	LogKey string
 }
 
@@ -54,7 +55,7 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 	if pub == nil {
 		// The key the source publishes: it proves the receipt to whoever
 		// trusts that source; a key known by other means is stronger.
-		keyFrom = ReceiptKeyName(name)
+		keyFrom = published.ReceiptKeyName(name)
 		b, err := readAll(src, keyFrom)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -75,7 +76,7 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 			fmt.Fprintf(out, "ok    Receipt-Sig verifies under the receipt key (%s)\n", keyFrom)
 		}
 	} else {
-		fmt.Fprintf(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey, and the source has no %s)\n", ReceiptKeyName(name))
+		fmt.Fprintf(out, "      Receipt-Sig: signature not checked (no --receipt-pubkey, and the source has no %s)\n", published.ReceiptKeyName(name))
 	}
 
 	// The key, then the checkpoint, then the list: the list read is then
@@ -83,7 +84,7 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 	// checkpoint's size.
 	key := opts.LogKey
 	if key == "" {
-		b, err := readAll(src, LogKeyName(name))
+		b, err := readAll(src, published.LogKeyName(name))
 		if err != nil {
 			return err
 		}
@@ -93,18 +94,19 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 	if err != nil {
 		return err
 	}
-	cpData, err := readAll(src, VoteCheckpointName(name))
+	cpName, origin := published.CheckpointName(name, published.Vote), published.Origin(name, published.Vote)
+	cpData, err := readAll(src, cpName)
 	if err != nil {
 		return err
 	}
 	cp, err := OpenCheckpoint(cpData, verifier)
-	if err == nil && cp.Origin != VoteOrigin(name) {
-		err = fmt.Errorf("origin %q, want %q", cp.Origin, VoteOrigin(name))
+	if err == nil && cp.Origin != origin {
+		err = fmt.Errorf("origin %q, want %q", cp.Origin, origin)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", VoteCheckpointName(name), err)
+		return fmt.Errorf("%s: %w", cpName, err)
 	}
-	fmt.Fprintf(out, "ok    %s verifies under %s: %d lines\n", VoteCheckpointName(name), verifier.Name(), cp.Tree.N)
+	fmt.Fprintf(out, "ok    %s verifies under %s: %d lines\n", cpName, verifier.Name(), cp.Tree.N)
 
 	// The receipt's stamps, by receipt line; "-" stands for no stamp.
 	want := make(map[string][]int)
@@ -137,10 +139,10 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 	})
 	root, err := tlog.TreeHash(cp.Tree.N, hr)
 	if err != nil {
-		return fmt.Errorf("%s has fewer lines than its checkpoint: %w", VoteLogName(name), err)
+		return fmt.Errorf("%s has fewer lines than its checkpoint: %w", published.LogName(name, published.Vote), err)
 	}
 	if root != cp.Tree.Hash {
-		return fmt.Errorf("the first %d lines of %s hash to %s, not to the checkpoint's root %s", cp.Tree.N, VoteLogName(name), root, cp.Tree.Hash)
+		return fmt.Errorf("the first %d lines of %s hash to %s, not to the checkpoint's root %s", cp.Tree.N, published.LogName(name, published.Vote), root, cp.Tree.Hash)
 	}
 
 	for i, l := range rlines {
@@ -189,7 +191,7 @@ type voteScan struct {
 // stamp is one of want's, and the first line of each nonce (hex) in
 // winners.
 func scanVotes(src Source, campaignName string, n int64, want map[string][]int, winners map[string]bool) (*voteScan, error) {
-	name := VoteLogName(campaignName)
+	name := published.LogName(campaignName, published.Vote)
 	r, err := src.Open(name)
 	if err != nil {
 		return nil, err
@@ -318,8 +320,8 @@ type retractions struct {
 // readRetractions reads the retracted list's checkpoint, then the list. A
 // source without them has retracted nothing it can show.
 func readRetractions(src Source, campaignName string, v note.Verifier, want map[string][]int) (*retractions, error) {
-	rs := &retractions{name: RetractedLogName(campaignName), byStamp: make(map[string][]retractedLine)}
-	cpName := RetractedCheckpointName(campaignName)
+	rs := &retractions{name: published.LogName(campaignName, published.Retracted), byStamp: make(map[string][]retractedLine)}
+	cpName := published.CheckpointName(campaignName, published.Retracted)
 	data, err := readAll(src, cpName)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -328,8 +330,8 @@ func readRetractions(src Source, campaignName string, v note.Verifier, want map[
 		return nil, err
 	default:
 		cp, err := OpenCheckpoint(data, v)
-		if err == nil && cp.Origin != RetractedOrigin(campaignName) {
-			err = fmt.Errorf("origin %q, want %q", cp.Origin, RetractedOrigin(campaignName))
+		if origin := published.Origin(campaignName, published.Retracted); err == nil && cp.Origin != origin {
+			err = fmt.Errorf("origin %q, want %q", cp.Origin, origin)
 		}
 		if err != nil {
 			rs.cpWhy = fmt.Sprintf("%s: %v", cpName, err)
@@ -417,10 +419,10 @@ func (rs *retractions) explains(out io.Writer, label, campaignName, stamp, encod
 	winner := hex.EncodeToString(l.r.Winner)
 	w, ok := scan.winners[winner]
 	if !ok {
-		fmt.Fprintf(out, "      the vote it names as the winner, nonce %s, is not in %s\n", winner, VoteLogName(campaignName))
+		fmt.Fprintf(out, "      the vote it names as the winner, nonce %s, is not in %s\n", winner, published.LogName(campaignName, published.Vote))
 		return true
 	}
-	fmt.Fprintf(out, "      the vote counted instead for the same mandate, line %d of %s:\n      %s\n", w.index+1, VoteLogName(campaignName), w.line)
+	fmt.Fprintf(out, "      the vote counted instead for the same mandate, line %d of %s:\n      %s\n", w.index+1, published.LogName(campaignName, published.Vote), w.line)
 	wv, err := listline.ParseVote(w.line)
 	switch {
 	case err != nil:

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -55,7 +56,7 @@ type retractedState struct {
 func readRetracted(src Source, campaign string) (*retractedState, error) {
 	rs := &retractedState{
 		campaign: campaign,
-		name:     RetractedLogName(campaign),
+		name:     published.LogName(campaign, published.Retracted),
 		winners:  make(map[nonceKey]*winnerRef),
 	}
 	rs.list = &list{kind: retractedList, name: rs.name, tailFrom: -1}
@@ -107,7 +108,7 @@ func keyOfNonce(nonce []byte) nonceKey {
 }
 
 // receiptKey settles the receipt public key that signs the bindings: the
-// one given, else the one the source serves (ReceiptKeyName), else the
+// one given, else the one the source serves (published.ReceiptKeyName), else the
 // one its keys file gives after the close. It says where the key came
 // from, or why there is none.
 func receiptKey(src Source, campaign string, given ed25519.PublicKey, keys *Keys) (ed25519.PublicKey, string, error) {
@@ -117,7 +118,7 @@ func receiptKey(src Source, campaign string, given ed25519.PublicKey, keys *Keys
 		}
 		return given, "given", nil
 	}
-	name := ReceiptKeyName(campaign)
+	name := published.ReceiptKeyName(campaign)
 	data, err := readKeysFile(src, name)
 	if err != nil {
 		return nil, "", err
@@ -130,7 +131,7 @@ func receiptKey(src Source, campaign string, given ed25519.PublicKey, keys *Keys
 		return k, name, nil
 	}
 	if keys != nil && keys.Receipt != nil {
-		return keys.Receipt, KeysName(campaign), nil
+		return keys.Receipt, published.KeysName(campaign), nil
 	}
 	return nil, "", nil
 }
@@ -219,7 +220,7 @@ func (rs *retractedState) verdicts(haveKey bool, keyFrom string, keyErr error, s
 	case strict:
 		rs.list.failure(CheckRetractionSignature, rs.name, 0, "no receipt key: the bindings of the retracted votes to their winners are not checked; give --receipt-pubkey")
 	default:
-		return []Skip{{CheckRetractionSignature, "no receipt key: none was given, and the source serves neither " + ReceiptKeyName(rs.campaign) + " nor a keys file"}}
+		return []Skip{{CheckRetractionSignature, "no receipt key: none was given, and the source serves neither " + published.ReceiptKeyName(rs.campaign) + " nor a keys file"}}
 	}
 	return nil
 }

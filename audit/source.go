@@ -12,32 +12,17 @@ import (
 	"strings"
 )
 
-// A Source hands out the files a campaign publishes, by name ("solar-vote.log",
-// "solar-settings.yaml", ...). Open returns an error wrapping [fs.ErrNotExist]
-// when the source does not have the file, so that callers can tell a file
-// that is not published (yet) from one that failed to download. The reader
+// A Source hands out the files a campaign publishes, by the names package
+// published gives them (published.LogName, published.SettingsName, ...).
+// Open returns an error wrapping [fs.ErrNotExist] when the source does not
+// have the file, so that callers can tell a file that is not published
+// (yet) from one that failed to download. The reader
 // may also have a method Size() int64 returning its length in bytes, or -1
 // when unknown; Run uses it for [Options.Progress]. Run closes every reader
 // it opens, and closes it early to stop a read when its context is done.
 type Source interface {
 	Open(name string) (io.ReadCloser, error)
 }
-
-// Names of the files a campaign publishes (PROTOCOL.md section 8,
-// docs/PUBLISHING.md). Run reads the two lists and the retracted list;
-// the others are named here so that the publisher and every reader of a
-// source spell them the same way. A checkpoint kept for size n is the
-// latest checkpoint's name followed by ".<n>".
-func VoteLogName(campaign string) string             { return campaign + "-vote.log" }
-func AuthLogName(campaign string) string             { return campaign + "-auth.log" }
-func RetractedLogName(campaign string) string        { return campaign + "-retracted.log" }
-func SettingsName(campaign string) string            { return campaign + "-settings.yaml" }
-func VoteCheckpointName(campaign string) string      { return campaign + "-vote.checkpoint" }
-func AuthCheckpointName(campaign string) string      { return campaign + "-auth.checkpoint" }
-func RetractedCheckpointName(campaign string) string { return campaign + "-retracted.checkpoint" }
-func LogKeyName(campaign string) string              { return campaign + "-log.vkey" }
-func HistoryName(campaign string) string             { return campaign + "-history.log" }
-func ReceiptKeyName(campaign string) string          { return campaign + "-receipt.key" }
 
 // sized is a reader that knows its length.
 type sized struct {

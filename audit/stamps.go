@@ -13,11 +13,9 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/note"
-)
 
-// KeysName is the keys file the publisher serves once the campaign has
-// closed (docs/PUBLISHING.md); 404 before.
-func KeysName(campaign string) string { return campaign + "-keys.txt" }
+	"github.com/powvote/powvote/published"
+)
 
 // Keys are the public keys a keys file gives; a key the file does not give
 // is nil (or "" for Log).
@@ -185,7 +183,7 @@ func newStampChecker(src Source, campaign string, given ed25519.PublicKey) (*sta
 		}
 		sc.utcSign, sc.keyFrom = given, "given"
 	}
-	name := KeysName(campaign)
+	name := published.KeysName(campaign)
 	data, err := readKeysFile(src, name)
 	if err != nil {
 		return nil, err

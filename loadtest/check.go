@@ -77,15 +77,15 @@ func (c ListCheck) Problems() []string {
 	return p
 }
 
-// published holds the lines of a list that carry one key: a voter stamp
-// in the votes list, a mandate in the voters list. They are slices of the
-// list itself.
-type published struct {
+// keyedLines holds the published lines of a list that carry one key: a
+// voter stamp in the votes list, a mandate in the voters list. They are
+// slices of the list itself.
+type keyedLines struct {
 	first []byte
 	more  [][]byte // further lines with the key: duplicates
 }
 
-func (p *published) add(line []byte) {
+func (p *keyedLines) add(line []byte) {
 	if p.first == nil {
 		p.first = line
 		return
@@ -95,7 +95,7 @@ func (p *published) add(line []byte) {
 
 // match compares the lines that carry the key with the line sent: n is how
 // many there are, differs the first that is not the line sent, or nil.
-func (p *published) match(sent []byte) (n int, differs []byte) {
+func (p *keyedLines) match(sent []byte) (n int, differs []byte) {
 	if p.first == nil {
 		return 0, nil
 	}
@@ -130,7 +130,7 @@ func (p *published) match(sent []byte) (n int, differs []byte) {
 // line sent.
 func CheckLists(voteLog, authLog []byte, acked, unacked []Sent, allowance int) ListCheck {
 	var c ListCheck
-	stamps := make(map[string]published, len(acked))
+	stamps := make(map[string]keyedLines, len(acked))
 	nonces := make(map[string]struct{})
 	eachLine(voteLog, func(line []byte) {
 		c.VoteLines++
@@ -153,7 +153,7 @@ func CheckLists(voteLog, authLog []byte, acked, unacked []Sent, allowance int) L
 		}
 		nonces[string(v.Nonce)] = struct{}{}
 	})
-	mandates := make(map[listline.Mandate]published, len(acked))
+	mandates := make(map[listline.Mandate]keyedLines, len(acked))
 	eachLine(authLog, func(line []byte) {
 		c.AuthLines++
 		v, err := listline.ParseVoter(string(line))

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/powvote/powvote/published"
 )
 
 // maxList bounds a downloaded list: far beyond any campaign's, but a bound.
@@ -85,8 +87,8 @@ const refillQuiet = 5 * time.Second
 func (r *runner) settle(ctx context.Context, acked, unacked []Sent, allowance int, refill func() bool) (ListCheck, time.Duration, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute, Transport: hostTransport{r.cfg.Host, http.DefaultTransport}}
 	name := r.cfg.Campaign.Settings.Name
-	votes := &listFile{url: r.edge.base + "/" + name + "-vote.log"}
-	auths := &listFile{url: r.edge.base + "/" + name + "-auth.log"}
+	votes := &listFile{url: r.edge.base + "/" + published.LogName(name, published.Vote)}
+	auths := &listFile{url: r.edge.base + "/" + published.LogName(name, published.Auth)}
 	start := time.Now()
 	deadline := start.Add(r.cfg.Settle)
 	lastChange, lastSize := start, -1

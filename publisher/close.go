@@ -12,19 +12,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/powvote/powvote/audit"
+	"github.com/powvote/powvote/published"
 )
 
 // Names of the files of a closed campaign, in Config.Dir and as served.
 func (p *Publisher) keysPath() string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-keys.txt")
+	return filepath.Join(p.cfg.Dir, published.KeysName(p.cfg.Campaign))
 }
 func (p *Publisher) archivePath() string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-archive.tar.gz")
+	return filepath.Join(p.cfg.Dir, published.ArchiveName(p.cfg.Campaign))
 }
 
 // Ended reports whether the clock is past Config.End plus
@@ -194,19 +193,19 @@ func (p *Publisher) writeArchive(keys []byte, at time.Time) error {
 		return archiveMember{name, strings.NewReader(string(b)), int64(len(b))}
 	}
 	members := []archiveMember{
-		section(c+"-vote.log", p.files[votesList], p.st.Bytes[votesList]),
-		section(c+"-auth.log", p.files[votersList], p.st.Bytes[votersList]),
-		section(audit.RetractedLogName(c), p.retracted, p.retractedSize),
-		small(c+"-keys.txt", keys),
+		section(published.LogName(c, published.Vote), p.files[votesList], p.st.Bytes[votesList]),
+		section(published.LogName(c, published.Auth), p.files[votersList], p.st.Bytes[votersList]),
+		section(published.LogName(c, published.Retracted), p.retracted, p.retractedSize),
+		small(published.KeysName(c), keys),
 	}
 	if p.cfg.Settings != nil {
-		members = append(members, small(c+"-settings.yaml", p.cfg.Settings))
+		members = append(members, small(published.SettingsName(c), p.cfg.Settings))
 	}
 	if p.logs {
 		members = append(members,
-			section(c+"-history.log", p.history, p.st.History),
-			small(c+"-log.vkey", []byte(p.vkey+"\n")))
-		for i := range logWords {
+			section(published.HistoryName(c), p.history, p.st.History),
+			small(published.LogKeyName(c), []byte(p.vkey+"\n")))
+		for i := range logLists {
 			members = append(members, small(p.checkpointName(i), p.checkpoint[i]))
 			sizes, err := p.checkpointSizes(i)
 			if err != nil {
@@ -267,12 +266,9 @@ func (p *Publisher) checkpointSizes(i int) ([]int64, error) {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	var sizes []int64
-	prefix := p.checkpointName(i) + "."
 	for _, e := range entries {
-		if num, ok := strings.CutPrefix(e.Name(), prefix); ok {
-			if n, err := strconv.ParseInt(num, 10, 64); err == nil && n > 0 && n <= p.logSize(i) && strconv.FormatInt(n, 10) == num {
-				sizes = append(sizes, n)
-			}
+		if l, n, ok := published.ParseKeptCheckpointName(p.cfg.Campaign, e.Name()); ok && l == logLists[i] && n > 0 && n <= p.logSize(i) {
+			sizes = append(sizes, n)
 		}
 	}
 	slices.Sort(sizes)

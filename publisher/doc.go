@@ -11,7 +11,9 @@
 //
 // # Files
 //
-// In Config.Dir, for campaign C:
+// In Config.Dir, for campaign C, under the names package published gives
+// the files that are served (the state and the hashes are the
+// publisher's own):
 //
 //	C-vote.log             the votes list: lines.Vote lines, each ended by "\n"
 //	C-auth.log             the voters list: lines.Voter lines, each ended by "\n"

@@ -34,6 +34,10 @@ import (
 	"github.com/powvote/powvote/wire"
 )
 
+// listWords are the words of the two lists in the names of their files,
+// as the tests spell those names.
+var listWords = [2]string{"vote", "auth"}
+
 // testCampaign is campaign "solar" with a test authority whose mandates the
 // collectors accept.
 type testCampaign struct {

@@ -7,19 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/audit"
+	"github.com/powvote/powvote/published"
 )
 
 // tileHeight is the height of C2SP tlog-tiles tiles: 256 hashes wide.
 const (
-	tileHeight = 8
-	tileWidth  = 1 << tileHeight
+	tileHeight = published.TileHeight
+	tileWidth  = published.TileWidth
 )
 
 // hashStore holds the stored hashes of one list's Merkle tree (tlog's
@@ -183,88 +183,6 @@ func verifierKey(skey string) (string, error) {
 		return "", errors.New("the key hash does not match the key")
 	}
 	return vkey, nil
-}
-
-// tilePath formats the C2SP tlog-tiles path of a tile below "tile/":
-// "<L>/<N>[.p/<W>]", level -1 being "entries", N in groups of three
-// digits, all but the last prefixed with "x". w is the width, 256 for a
-// full tile.
-func tilePath(level int, n int64, w int) string {
-	var b strings.Builder
-	if level < 0 {
-		b.WriteString("entries/")
-	} else {
-		b.WriteString(strconv.Itoa(level) + "/")
-	}
-	var groups []string
-	for {
-		groups = append(groups, fmt.Sprintf("%03d", n%1000))
-		n /= 1000
-		if n == 0 {
-			break
-		}
-	}
-	for i := len(groups) - 1; i > 0; i-- {
-		b.WriteString("x" + groups[i] + "/")
-	}
-	b.WriteString(groups[0])
-	if w < tileWidth {
-		b.WriteString(".p/" + strconv.Itoa(w))
-	}
-	return b.String()
-}
-
-// parseTilePath reads what tilePath writes and nothing else: a path that
-// would format differently is refused, so every tile has one name.
-func parseTilePath(p string) (level int, n int64, w int, ok bool) {
-	first, rest, ok := strings.Cut(p, "/")
-	if !ok {
-		return 0, 0, 0, false
-	}
-	if first == "entries" {
-		level = -1
-	} else if level, ok = smallNumber(first, 63); !ok {
-		return 0, 0, 0, false
-	}
-	w = tileWidth
-	if idx, ws, partial := strings.Cut(rest, ".p/"); partial {
-		if w, ok = smallNumber(ws, tileWidth-1); !ok || w == 0 {
-			return 0, 0, 0, false
-		}
-		rest = idx
-	}
-	groups := strings.Split(rest, "/")
-	if len(groups) > 7 { // beyond 2^63 leaves
-		return 0, 0, 0, false
-	}
-	for i, g := range groups {
-		if i < len(groups)-1 {
-			if g, ok = strings.CutPrefix(g, "x"); !ok {
-				return 0, 0, 0, false
-			}
-		}
-		if len(g) != 3 || strings.Trim(g, "0123456789") != "" {
-			return 0, 0, 0, false
-		}
-		d, _ := strconv.Atoi(g)
-		if n > (1<<62)/1000 {
-			return 0, 0, 0, false
-		}
-		n = n*1000 + int64(d)
-	}
-	if tilePath(level, n, w) != p {
-		return 0, 0, 0, false
-	}
-	return level, n, w, true
-}
-
-// smallNumber reads a decimal number in [0, max] without leading zeros.
-func smallNumber(s string, max int) (int, bool) {
-	if s == "" || len(s) > 1 && s[0] == '0' || strings.Trim(s, "0123456789") != "" || len(s) > 4 {
-		return 0, false
-	}
-	x, _ := strconv.Atoi(s)
-	return x, x <= max
 }
 
 // entryBundle encodes lines as a C2SP tlog-tiles entry bundle: each entry

@@ -25,6 +25,7 @@ import (
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 )
 
 var testOptions = []string{"Yes", "No", "Blank"}
@@ -284,7 +285,7 @@ func (r httpTiles) Height() int { return tileHeight }
 func (r httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, tl := range tiles {
-		a := get(r.t, r.base+"/tile/"+tilePath(tl.L, tl.N, tl.W), nil)
+		a := get(r.t, r.base+"/tile/"+published.TilePath(tl.L, tl.N, tl.W), nil)
 		if a.status != 200 {
 			return nil, fmt.Errorf("tile %v: status %d", tl, a.status)
 		}
@@ -453,37 +454,6 @@ func TestCheckpointsAndTiles(t *testing.T) {
 	} {
 		if a := get(t, base+path, nil); a.status != status {
 			t.Errorf("GET %s: %d, want %d", path, a.status, status)
-		}
-	}
-}
-
-// TestTilePath checks the C2SP tlog-tiles names of tiles both ways.
-func TestTilePath(t *testing.T) {
-	for _, c := range []struct {
-		level int
-		n     int64
-		w     int
-		path  string
-	}{
-		{0, 1234067, 256, "0/x001/x234/067"},
-		{0, 0, 256, "0/000"},
-		{-1, 0, 256, "entries/000"},
-		{-1, 1000, 7, "entries/x001/000.p/7"},
-		{2, 5, 255, "2/005.p/255"},
-	} {
-		if got := tilePath(c.level, c.n, c.w); got != c.path {
-			t.Errorf("tilePath(%d, %d, %d) = %q, want %q", c.level, c.n, c.w, got, c.path)
-		}
-		if l, n, w, ok := parseTilePath(c.path); !ok || l != c.level || n != c.n || w != c.w {
-			t.Errorf("parseTilePath(%q) = %d %d %d %v", c.path, l, n, w, ok)
-		}
-	}
-	for _, bad := range []string{
-		"", "0", "0/", "00/000", "64/000", "0/0", "0/1234067", "0/001/234", "0/x000/001",
-		"0/000.p/256", "0/000.p/0", "0/000.p/08", "0/000.p/", "entry/000", "-1/000", "0/x1/000",
-	} {
-		if _, _, _, ok := parseTilePath(bad); ok {
-			t.Errorf("parseTilePath(%q) accepted", bad)
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 )
 
 // Config is what a publisher needs. Zero values mean the defaults named on
@@ -222,7 +223,7 @@ type Publisher struct {
 	log     *slog.Logger
 	pass    string // the Pass header of a plain-HTTP link, "" with TLS
 	client  *http.Client
-	paths   [2]string   // "/C-vote.log", "/C-auth.log" (audit.VoteLogName, AuthLogName)
+	paths   [2]string   // "/C-vote.log", "/C-auth.log" (published.LogName)
 	files   [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
 	state   string      // path of the state file
 	options map[string]int
@@ -232,7 +233,7 @@ type Publisher struct {
 	logs    bool
 	signer  note.Signer
 	vkey    string    // the verifier key of signer, served as /C-log.vkey
-	origins [3]string // "powvote/C/vote", "powvote/C/auth", "powvote/C/retracted"
+	origins [3]string // of each log's checkpoints (published.Origin): "powvote/C/vote", ...
 	// settingsHash is audit.SettingsHash of Config.Settings, the settings
 	// line of every checkpoint signed; "" without Config.Settings.
 	settingsHash string
@@ -327,7 +328,7 @@ func New(cfg Config) (*Publisher, error) {
 				TLSClientConfig: cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
 			},
 		},
-		paths:           [2]string{"/" + audit.VoteLogName(cfg.Campaign), "/" + audit.AuthLogName(cfg.Campaign)},
+		paths:           [2]string{"/" + published.LogName(cfg.Campaign, published.Vote), "/" + published.LogName(cfg.Campaign, published.Auth)},
 		state:           filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
 		publishedVotes:  make(map[nonceKey]struct{}),
 		publishedVoters: make(map[listline.Mandate]struct{}),
@@ -344,7 +345,9 @@ func New(cfg Config) (*Publisher, error) {
 		p.logs = true
 		p.signer, _ = note.NewSigner(cfg.LogKey) // checked by validate
 		p.vkey, _ = verifierKey(cfg.LogKey)
-		p.origins = [3]string{audit.VoteOrigin(cfg.Campaign), audit.AuthOrigin(cfg.Campaign), audit.RetractedOrigin(cfg.Campaign)}
+		for i, l := range logLists {
+			p.origins[i] = published.Origin(cfg.Campaign, l)
+		}
 		if cfg.Settings != nil {
 			p.settingsHash = audit.SettingsHash(cfg.Settings)
 		}

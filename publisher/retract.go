@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 )
 
 // retraction is a retracted vote as a pull found it, held until its
@@ -28,7 +28,7 @@ type retraction struct {
 }
 
 func (p *Publisher) retractedPath() string {
-	return filepath.Join(p.cfg.Dir, audit.RetractedLogName(p.cfg.Campaign))
+	return filepath.Join(p.cfg.Dir, published.LogName(p.cfg.Campaign, published.Retracted))
 }
 
 // openRetracted opens C-retracted.log and reads it back. Unlike the

@@ -18,15 +18,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/internal/connlimit"
+	"github.com/powvote/powvote/published"
 )
 
-// logWords name the logs in paths: C-vote.log, C-auth.log,
-// C-retracted.log, and their checkpoints and tiles; listWords the two
-// lists among them.
-var (
-	logWords  = [3]string{"vote", "auth", "retracted"}
-	listWords = [2]string{logWords[votesList], logWords[votersList]}
-)
+// logLists are the published lists of the logs, by index: the two lists
+// and the retracted list. Their files are named by package published.
+var logLists = [3]published.List{votesList: published.Vote, votersList: published.Auth, retractedList: published.Retracted}
 
 // Indexes of the retracted list and of the history in snapshot.size.
 const (
@@ -64,8 +61,8 @@ func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
 // body for anything else. It can be mounted in another fasthttp server,
 // whose WriteTimeout must then allow for whole-list downloads.
 func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
-	rest, ours := strings.CutPrefix(string(ctx.Path()), "/"+p.cfg.Campaign+"-")
-	if !ours || !ctx.IsGet() && !ctx.IsHead() {
+	name, _ := strings.CutPrefix(string(ctx.Path()), "/")
+	if !strings.HasPrefix(name, published.Prefix(p.cfg.Campaign)) || !ctx.IsGet() && !ctx.IsHead() {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
@@ -74,26 +71,31 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		return
 	}
-	switch rest {
-	case "vote.log":
+	f, ok := published.Parse(p.cfg.Campaign, name)
+	if !ok {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	switch {
+	case f.Kind == published.Log && f.List == published.Vote:
 		p.serveFile(ctx, s, p.files[votesList], votesList)
 		return
-	case "auth.log":
+	case f.Kind == published.Log && f.List == published.Auth:
 		p.serveFile(ctx, s, p.files[votersList], votersList)
 		return
-	case "retracted.log":
+	case f.Kind == published.Log && f.List == published.Retracted:
 		// It grows at its own times, possibly twice in a second: it has
 		// an ETag and no Last-Modified.
 		serveRange(ctx, p.retracted, s.size[retractedFile], s.etag[retractedFile], time.Time{}, "text/plain; charset=utf-8", "no-cache")
 		return
-	case "settings.yaml":
+	case f.Kind == published.Settings:
 		if p.cfg.Settings == nil {
 			notYet(ctx)
 			return
 		}
 		serveSmall(ctx, p.cfg.Settings, "text/yaml; charset=utf-8", "no-cache")
 		return
-	case "receipt.key":
+	case f.Kind == published.ReceiptKey:
 		// The public half of the receipt key is not secret, unlike
 		// UTC-SIGN's: voters need it during the campaign to check the
 		// Receipt-Sig of the receipt they were just given.
@@ -103,14 +105,14 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		}
 		serveSmall(ctx, []byte(base64.StdEncoding.EncodeToString(p.cfg.ReceiptPub)+"\n"), "text/plain; charset=utf-8", "no-cache")
 		return
-	case "keys.txt":
+	case f.Kind == published.Keys:
 		if s.closed == nil {
 			notYet(ctx) // secret until the campaign is closed
 			return
 		}
 		serveSmall(ctx, s.closed.keys, "text/plain; charset=utf-8", immutable)
 		return
-	case "archive.tar.gz":
+	case f.Kind == published.Archive:
 		if s.closed == nil {
 			notYet(ctx)
 			return
@@ -122,26 +124,29 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
-	if rest == "history.log" {
+	if f.Kind == published.History {
 		p.serveFile(ctx, s, p.history, historyFile)
 		return
 	}
-	if rest == "log.vkey" {
+	if f.Kind == published.LogKey {
 		serveSmall(ctx, []byte(p.vkey+"\n"), "text/plain; charset=utf-8", "no-cache")
 		return
 	}
-	for i, word := range logWords {
-		switch {
-		case rest == word+".checkpoint" || rest == word+"/checkpoint":
+	for i, l := range logLists {
+		if f.List != l {
+			continue
+		}
+		switch f.Kind {
+		case published.Checkpoint, published.TileCheckpoint:
 			// The latest: the second name is where C2SP tlog-tiles
 			// clients look for it.
 			serveSmall(ctx, s.checkpoint[i], "text/plain; charset=utf-8", "no-cache")
 			return
-		case strings.HasPrefix(rest, word+".checkpoint."):
-			p.serveCheckpoint(ctx, s, i, rest[len(word+".checkpoint."):])
+		case published.KeptCheckpoint:
+			p.serveCheckpoint(ctx, s, i, f.Size)
 			return
-		case strings.HasPrefix(rest, word+"/tile/"):
-			p.serveTile(ctx, s, i, rest[len(word+"/tile/"):])
+		case published.Tile:
+			p.serveTile(ctx, s, i, name, f.Level, f.N, f.Width)
 			return
 		}
 	}
@@ -171,15 +176,10 @@ func serveSmall(ctx *fasthttp.RequestCtx, body []byte, contentType, cacheControl
 	ctx.SetBody(body)
 }
 
-// serveCheckpoint answers C-<word>.checkpoint.<size> for a size at which
-// a batch (or, for the retracted list, an append) ended, at most the
-// committed one.
-func (p *Publisher) serveCheckpoint(ctx *fasthttp.RequestCtx, s *snapshot, i int, num string) {
-	size, ok := digits(num)
-	if !ok || strconv.FormatInt(size, 10) != num {
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		return
-	}
+// serveCheckpoint answers the checkpoint of log i kept for size
+// (published.KeptCheckpointName) if it is a size at which a batch (or, for
+// the retracted list, an append) ended, at most the committed one.
+func (p *Publisher) serveCheckpoint(ctx *fasthttp.RequestCtx, s *snapshot, i int, size int64) {
 	if size == 0 || size > s.lines[i] {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -198,14 +198,10 @@ func (p *Publisher) serveCheckpoint(ctx *fasthttp.RequestCtx, s *snapshot, i int
 	serveSmall(ctx, b, "text/plain; charset=utf-8", immutable)
 }
 
-// serveTile answers a C2SP tlog-tiles tile or entry bundle below tile/ of
-// list i, if the committed tree holds it.
-func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, path string) {
-	level, n, w, ok := parseTilePath(path)
-	if !ok {
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		return
-	}
+// serveTile answers a C2SP tlog-tiles tile or entry bundle of list i (an
+// entry bundle when level is -1), named name, if the committed tree holds
+// it.
+func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, name string, level int, n int64, w int) {
 	var body []byte
 	var err error
 	if level < 0 {
@@ -224,7 +220,7 @@ func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, path
 		body, err = tlog.ReadTileData(tlog.Tile{H: tileHeight, L: level, N: n, W: w}, committedHashes{p.hashes[i].f, s.hashes[i]})
 	}
 	if err != nil {
-		p.log.Error("couldn't read a tile", "list", logWords[i], "tile", path, "err", err)
+		p.log.Error("couldn't read a tile", "list", string(logLists[i]), "tile", name, "err", err)
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}

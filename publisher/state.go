@@ -12,8 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -22,6 +20,7 @@ import (
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/listline"
+	"github.com/powvote/powvote/published"
 )
 
 // stateFormat names the layout of the state file; a file of another
@@ -158,19 +157,18 @@ func (p *Publisher) open() error {
 	return p.openClosed()
 }
 
-// Paths of the files of the logs.
+// Paths of the files of the logs. The hashes are the publisher's own,
+// never published.
 func (p *Publisher) hashPath(i int) string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+logWords[i]+".hashes")
+	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-"+string(logLists[i])+".hashes")
 }
 func (p *Publisher) checkpointPath(i int, size int64) string {
-	return filepath.Join(p.cfg.Dir, p.checkpointName(i)+"."+strconv.FormatInt(size, 10))
+	return filepath.Join(p.cfg.Dir, published.KeptCheckpointName(p.cfg.Campaign, logLists[i], size))
 }
 
-// checkpointName is the name of log i's latest checkpoint, as package
-// audit reads it; the kept ones add ".<size>".
+// checkpointName is the name of log i's latest checkpoint.
 func (p *Publisher) checkpointName(i int) string {
-	name := [...]func(string) string{audit.VoteCheckpointName, audit.AuthCheckpointName, audit.RetractedCheckpointName}[i]
-	return name(p.cfg.Campaign)
+	return published.CheckpointName(p.cfg.Campaign, logLists[i])
 }
 
 // logSize returns the committed number of lines of log i.
@@ -181,7 +179,7 @@ func (p *Publisher) logSize(i int) int64 {
 	return p.st.Lines
 }
 func (p *Publisher) historyPath() string {
-	return filepath.Join(p.cfg.Dir, p.cfg.Campaign+"-history.log")
+	return filepath.Join(p.cfg.Dir, published.HistoryName(p.cfg.Campaign))
 }
 
 // openLogs opens the hash files and the history, and cuts the history to
@@ -247,12 +245,12 @@ func (p *Publisher) recoverLogs() error {
 		return fmt.Errorf("publisher: %w", err)
 	}
 	for _, e := range entries {
-		for i := range logWords {
-			num, ok := strings.CutPrefix(e.Name(), p.checkpointName(i)+".")
-			if !ok {
-				continue
-			}
-			if size, err := strconv.ParseInt(num, 10, 64); err == nil && size > p.logSize(i) {
+		l, size, ok := published.ParseKeptCheckpointName(p.cfg.Campaign, e.Name())
+		if !ok {
+			continue
+		}
+		for i := range logLists {
+			if l == logLists[i] && size > p.logSize(i) {
 				// Signed by a batch that crashed before its commit; no
 				// client saw it, and the next batch may differ.
 				p.log.Warn("removing a checkpoint that was written but never published", "file", e.Name())

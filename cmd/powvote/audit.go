@@ -16,6 +16,7 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/published"
 )
 
 func init() {
@@ -259,11 +260,12 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 	}
 	var candidates []string
 	if name != "" {
-		candidates = append(candidates, audit.SettingsName(name))
+		candidates = append(candidates, published.SettingsName(name))
 	}
 	if dir, isDir := src.(audit.Dir); isDir {
-		// A folder of downloads without --campaign: its one settings file.
-		if m, _ := filepath.Glob(filepath.Join(string(dir), "*-settings.yaml")); name == "" && len(m) == 1 {
+		// A folder of downloads without --campaign: its one settings file
+		// (a campaign's name is a DNS label: "*" matches any).
+		if m, _ := filepath.Glob(filepath.Join(string(dir), published.SettingsName("*"))); name == "" && len(m) == 1 {
 			candidates = append(candidates, filepath.Base(m[0]))
 		}
 		candidates = append(candidates, campaign.SettingsFile)
@@ -279,7 +281,7 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 		return check(s, data, where(source, c))
 	}
 	if name == "" {
-		return nil, nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves C-settings.yaml")
+		return nil, nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves %s", published.SettingsName("C"))
 	}
 	return nil, nil, "", usagef("no settings: %s has no %s; give --settings FILE", source, strings.Join(candidates, " or "))
 }
@@ -351,16 +353,16 @@ func saveCheckpoints(dir string, r *audit.Report) error {
 	}
 	for _, c := range []struct {
 		cp   *audit.Checkpoint
-		name string
+		list published.List
 	}{
-		{r.Logs.Vote, audit.VoteCheckpointName(r.Campaign)},
-		{r.Logs.Auth, audit.AuthCheckpointName(r.Campaign)},
-		{r.Logs.Retracted, audit.RetractedCheckpointName(r.Campaign)},
+		{r.Logs.Vote, published.Vote},
+		{r.Logs.Auth, published.Auth},
+		{r.Logs.Retracted, published.Retracted},
 	} {
 		if c.cp == nil {
 			continue
 		}
-		p := filepath.Join(dir, fmt.Sprintf("%s.%d", c.name, c.cp.Tree.N))
+		p := filepath.Join(dir, published.KeptCheckpointName(r.Campaign, c.list, c.cp.Tree.N))
 		if err := os.WriteFile(p, c.cp.Note, 0o644); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/publisher"
 )
 
@@ -315,8 +316,9 @@ func printUp(out io.Writer, base, dir string, b *backOffice) {
 		fmt.Fprintf(out, "campaign %s:\n", s.Name)
 		fmt.Fprintf(out, "  collectors:  %s %s (private)\n", b.pairs[i][0], b.pairs[i][1])
 		fmt.Fprintf(out, "  ballot:      %s/list\n", base)
-		fmt.Fprintf(out, "  lists:       %s/%s-vote.log %s/%s-auth.log\n", base, s.Name, base, s.Name)
-		fmt.Fprintf(out, "  settings:    %s/%s-settings.yaml (keys and archive at the close: %s-keys.txt, %s-archive.tar.gz)\n", base, s.Name, s.Name, s.Name)
+		fmt.Fprintf(out, "  lists:       %s/%s %s/%s\n", base, published.LogName(s.Name, published.Vote), base, published.LogName(s.Name, published.Auth))
+		fmt.Fprintf(out, "  settings:    %s/%s (keys and archive at the close: %s, %s)\n",
+			base, published.SettingsName(s.Name), published.KeysName(s.Name), published.ArchiveName(s.Name))
 		fmt.Fprintf(out, "  booth code:  powvote booth code --dir %s --campaign %s --pretty\n", dir, s.Name)
 		demoKey := filepath.Join(c.Dir, campaign.DemoAuthorityKey)
 		if _, err := os.Stat(demoKey); err == nil {
