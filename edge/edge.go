@@ -52,6 +52,7 @@ import (
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -465,7 +466,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 // /<campaign>-...: the lists, their checkpoints, tiles, history and key
 // (docs/PUBLISHING.md). The lists handler checks the rest of the path.
 func isListPath(path []byte, campaign string) bool {
-	rest, ok := bytes.CutPrefix(path, []byte("/"+campaign+"-"))
+	rest, ok := bytes.CutPrefix(path, []byte("/"+published.Prefix(campaign)))
 	return ok && len(rest) > 0 && !bytes.Contains(rest, []byte(".."))
 }
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/powvote/powvote/wire"
 )
 
 // Report is the outcome of a run. Its JSON form is what `powvote loadtest
@@ -75,7 +77,13 @@ type JunkKind struct {
 	Unchecked int            `json:"unchecked,omitempty"` // replays of a vote that got no answer
 }
 
-var junkExpect = [junkKinds]int{0, 489, 488, 487}
+// junkExpect is the answer each kind of junk must get (PROTOCOL.md 5.3);
+// a replay expects its vote's first answer instead.
+var junkExpect = [junkKinds]int{
+	junkBadPow: wire.StatusLowWork,
+	junkDecoy:  wire.StatusNotGenuine,
+	junkForged: wire.StatusBadVoterStamp,
+}
 
 // report fills in the timed phase.
 func (r *runner) report(start time.Time, prep time.Duration) *Report {
