@@ -166,8 +166,8 @@ func (p *Publisher) keysFile() []byte {
 			b.WriteString(k.word + " " + base64.StdEncoding.EncodeToString(k.key) + "\n")
 		}
 	}
-	if p.logs {
-		b.WriteString("log " + p.vkey + "\n")
+	if p.key != nil {
+		b.WriteString("log " + p.key.vkey + "\n")
 	}
 	return []byte(b.String())
 }
@@ -201,12 +201,12 @@ func (p *Publisher) writeArchive(keys []byte, at time.Time) error {
 	if p.cfg.Settings != nil {
 		members = append(members, small(published.SettingsName(c), p.cfg.Settings))
 	}
-	if p.logs {
+	if p.key != nil {
 		members = append(members,
 			section(published.HistoryName(c), p.history, p.st.History),
-			small(published.LogKeyName(c), []byte(p.vkey+"\n")))
+			small(published.LogKeyName(c), []byte(p.key.vkey+"\n")))
 		for i := range logLists {
-			members = append(members, small(p.checkpointName(i), p.checkpoint[i]))
+			members = append(members, small(p.checkpointName(i), p.trees[i].checkpoint))
 			sizes, err := p.checkpointSizes(i)
 			if err != nil {
 				return err

@@ -139,6 +139,76 @@ func (c committedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
+// A treeLog is one of the three logs the publisher keeps: the votes
+// list, the voters list and the retracted list (published.List). The
+// round's goroutine extends it, handlers read a prefix of it through the
+// snapshot.
+type treeLog struct {
+	origin string // of its checkpoints: "powvote/C/vote", ...
+	// hashes are the stored hashes of its tree, with Config.LogKey; nil
+	// without.
+	hashes *hashStore
+	// tileStart is the byte offset in the list of leaf 256*j: where the
+	// entry bundle j starts. Append-only.
+	tileStart []int64
+	// checkpoint is the latest signed checkpoint, once durable.
+	checkpoint []byte
+}
+
+// noteLeaf records that leaf n of the log starts at byte off of its list.
+func (l *treeLog) noteLeaf(n, off int64) {
+	if n%tileWidth == 0 {
+		l.tileStart = append(l.tileStart, off)
+	}
+}
+
+// extend adds lines to the tree as its leaves size-len(lines) to size-1,
+// makes their hashes durable and returns the checkpoint of size that key
+// signs. The caller writes it, and makes it the latest once the state
+// that publishes it is durable.
+func (l *treeLog) extend(key *logKey, lines []string, size int64) ([]byte, error) {
+	for j, line := range lines {
+		if err := l.hashes.add(size-int64(len(lines))+int64(j), []byte(line)); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.hashes.commit(); err != nil {
+		return nil, err
+	}
+	root, err := tlog.TreeHash(size, l.hashes)
+	if err != nil {
+		return nil, fmt.Errorf("tree of %s: %w", l.origin, err)
+	}
+	return key.sign(l.origin, size, root)
+}
+
+// logKey is the key that signs the logs' checkpoints, with what each of
+// them carries besides the tree.
+type logKey struct {
+	signer note.Signer
+	vkey   string // the note verifier key of signer, served as /C-log.vkey
+	// settingsHash is audit.SettingsHash of Config.Settings, the settings
+	// line of every checkpoint signed; "" without Config.Settings.
+	settingsHash string
+}
+
+// newLogKey reads a note signer key that Config.validate checked.
+func newLogKey(skey string, settings []byte) *logKey {
+	k := &logKey{}
+	k.signer, _ = note.NewSigner(skey)
+	k.vkey, _ = verifierKey(skey)
+	if settings != nil {
+		k.settingsHash = audit.SettingsHash(settings)
+	}
+	return k
+}
+
+// sign returns the checkpoint of the tree of size leaves and root of the
+// log of origin.
+func (k *logKey) sign(origin string, size int64, root tlog.Hash) ([]byte, error) {
+	return signCheckpoint(k.signer, origin, size, root, k.settingsHash)
+}
+
 // signCheckpoint returns the signed note of a checkpoint: its text is
 // audit.CheckpointText, the one definition auditors read it by, with the
 // settings line of settingsHash ("" for none). Ed25519 signatures are

@@ -523,7 +523,7 @@ func TestLogsRestart(t *testing.T) {
 
 	// The logs grow from there, consistently with the old checkpoints.
 	feed(t, p, votesOf(items[7:]), votersOf(items[7:]))
-	v, err := note.NewVerifier(p.vkey)
+	v, err := note.NewVerifier(p.key.vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,11 +534,11 @@ func TestLogsRestart(t *testing.T) {
 		}
 		mine := treeOf(t, ls)
 		cp, _ := os.ReadFile(filepath.Join(dir, "solar-"+word+".checkpoint.10"))
-		tree := openCheckpoint(t, v, p.origins[i], string(cp))
+		tree := openCheckpoint(t, v, p.trees[i].origin, string(cp))
 		if want, _ := tlog.TreeHash(10, mine); tree.N != 10 || tree.Hash != want {
 			t.Errorf("%s: checkpoint after restart does not match the list", word)
 		}
-		old := openCheckpoint(t, v, p.origins[i], before["solar-"+word+".checkpoint.7"])
+		old := openCheckpoint(t, v, p.trees[i].origin, before["solar-"+word+".checkpoint.7"])
 		proof, err := tlog.ProveTree(10, 7, mine)
 		if err != nil {
 			t.Fatal(err)
@@ -599,7 +599,7 @@ func TestLogsRestartSettingsLine(t *testing.T) {
 		t.Errorf("the restart does not warn:\n%s", log.String())
 	}
 	feed(t, p, votesOf(items[3:]), votersOf(items[3:]))
-	v, err := note.NewVerifier(p.vkey)
+	v, err := note.NewVerifier(p.key.vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,7 +609,7 @@ func TestLogsRestartSettingsLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		cp, err := audit.OpenCheckpoint(latest, v)
-		if err != nil || cp.Origin != p.origins[i] || cp.Tree.N != 6 || cp.Settings != audit.SettingsHash(settings) {
+		if err != nil || cp.Origin != p.trees[i].origin || cp.Tree.N != 6 || cp.Settings != audit.SettingsHash(settings) {
 			t.Errorf("%s checkpoint after the restart: %+v, %v", word, cp, err)
 		}
 		if _, got := fetch(t, p, "/solar-"+word+".checkpoint"); !bytes.Equal(got, latest) {
@@ -675,8 +675,8 @@ func TestExampleCheckpoint(t *testing.T) {
 	}
 
 	p := logPublisher(t, t.TempDir(), skey, (&tickClock{}).now, func(c *Config) { c.Settings = []byte("name: solar\n") })
-	if p.vkey != vkey {
-		t.Errorf("verifier key %q, want %q", p.vkey, vkey)
+	if p.key.vkey != vkey {
+		t.Errorf("verifier key %q, want %q", p.key.vkey, vkey)
 	}
 	v, err := listline.ParseVote(exampleVote)
 	if err != nil {

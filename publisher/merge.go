@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
 )
@@ -342,9 +340,7 @@ func (p *Publisher) publish() error {
 		for i, ls := range batch {
 			var b []byte
 			for j, l := range ls {
-				if (p.st.Lines+int64(j))%tileWidth == 0 {
-					p.tileStart[i] = append(p.tileStart[i], next.Bytes[i]+int64(len(b)))
-				}
+				p.trees[i].noteLeaf(p.st.Lines+int64(j), next.Bytes[i]+int64(len(b)))
 				b = append(append(b, l...), '\n')
 			}
 			if err := p.appendList(i, b); err != nil {
@@ -357,7 +353,7 @@ func (p *Publisher) publish() error {
 		for _, pv := range votes {
 			p.count(pv.vote.Option)
 		}
-		if p.logs {
+		if p.key != nil {
 			h, err := p.extendLogs(batch, next.Lines, now)
 			if err != nil {
 				return err
@@ -407,20 +403,8 @@ func (p *Publisher) publish() error {
 func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error) {
 	var cps [2][]byte
 	for i, ls := range batch {
-		h := p.hashes[i]
-		for j, l := range ls {
-			if err := h.add(size-int64(len(ls))+int64(j), []byte(l)); err != nil {
-				return 0, err
-			}
-		}
-		if err := h.commit(); err != nil {
-			return 0, err
-		}
-		root, err := tlog.TreeHash(size, h)
-		if err != nil {
-			return 0, fmt.Errorf("tree of %s: %w", p.listPath(i), err)
-		}
-		if cps[i], err = signCheckpoint(p.signer, p.origins[i], size, root, p.settingsHash); err != nil {
+		var err error
+		if cps[i], err = p.trees[i].extend(p.key, ls, size); err != nil {
 			return 0, err
 		}
 		if err := writeFileSync(p.checkpointPath(i, size), cps[i]); err != nil {
@@ -441,6 +425,8 @@ func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error
 	if err := syncDir(p.cfg.Dir); err != nil { // the new checkpoint files
 		return 0, err
 	}
-	p.checkpoint[votesList], p.checkpoint[votersList] = cps[votesList], cps[votersList]
+	for i, cp := range cps {
+		p.trees[i].checkpoint = cp
+	}
 	return int64(len(line)), nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/mtls"
@@ -228,17 +227,12 @@ type Publisher struct {
 	state   string      // path of the state file
 	options map[string]int
 
-	// The transparency logs, when Config.LogKey is set (logs is false
-	// otherwise and the fields below are unused).
-	logs    bool
-	signer  note.Signer
-	vkey    string    // the verifier key of signer, served as /C-log.vkey
-	origins [3]string // of each log's checkpoints (published.Origin): "powvote/C/vote", ...
-	// settingsHash is audit.SettingsHash of Config.Settings, the settings
-	// line of every checkpoint signed; "" without Config.Settings.
-	settingsHash string
-	history      *os.File      // C-history.log; written like the lists
-	hashes       [3]*hashStore // stored hashes of each log's tree: the two lists, the retracted list
+	// The three logs (logs.go): the two lists and the retracted list.
+	// Their trees, checkpoints and history are kept when Config.LogKey is
+	// set (key non-nil); their tile offsets always.
+	key     *logKey
+	trees   [3]*treeLog
+	history *os.File // C-history.log; written like the lists
 
 	// The retracted list (retract.go): appended by rounds, served below
 	// the size in the snapshot. With logs it is the third log: hashes,
@@ -272,9 +266,7 @@ type Publisher struct {
 	clockBack       bool                          // the clock was behind Modified at the last round; warned once
 	closeWait       bool                          // the campaign ended but could not be closed yet; logged once
 
-	counts     []int64    // published votes per option, in ballot order
-	tileStart  [3][]int64 // byte offset in each log of leaf 256*j; append-only, handlers read a prefix through the snapshot
-	checkpoint [3][]byte  // the latest signed checkpoint of each log
+	counts []int64 // published votes per option, in ballot order
 }
 
 // snapshot is the committed part of the lists, as handlers serve it.
@@ -284,7 +276,7 @@ type snapshot struct {
 	etag       [4]string
 	lines      [3]int64   // leaves in each log: the two lists, the retracted list
 	hashes     [3]int64   // committed stored hashes of each log
-	tileStart  [3][]int64 // a prefix of Publisher.tileStart: never written again
+	tileStart  [3][]int64 // a prefix of each treeLog.tileStart: never written again
 	checkpoint [3][]byte
 	closed     *closedFiles // nil while the campaign is open
 }
@@ -341,16 +333,11 @@ func New(cfg Config) (*Publisher, error) {
 	for i, o := range cfg.Options {
 		p.options[o] = i
 	}
+	for i, l := range logLists {
+		p.trees[i] = &treeLog{origin: published.Origin(cfg.Campaign, l)}
+	}
 	if cfg.LogKey != "" {
-		p.logs = true
-		p.signer, _ = note.NewSigner(cfg.LogKey) // checked by validate
-		p.vkey, _ = verifierKey(cfg.LogKey)
-		for i, l := range logLists {
-			p.origins[i] = published.Origin(cfg.Campaign, l)
-		}
-		if cfg.Settings != nil {
-			p.settingsHash = audit.SettingsHash(cfg.Settings)
-		}
+		p.key = newLogKey(cfg.LogKey, cfg.Settings) // checked by validate
 	}
 	if err := p.open(); err != nil {
 		p.closeFiles()
@@ -386,9 +373,9 @@ func (p *Publisher) closeFiles() error {
 			errs = append(errs, f.Close())
 		}
 	}
-	for _, h := range p.hashes {
-		if h != nil {
-			errs = append(errs, h.f.Close())
+	for _, l := range p.trees {
+		if l != nil && l.hashes != nil {
+			errs = append(errs, l.hashes.f.Close())
 		}
 	}
 	for _, f := range []*os.File{p.history, p.retracted, p.archive} {

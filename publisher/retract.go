@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/published"
 )
@@ -82,17 +80,15 @@ func (p *Publisher) openRetracted() error {
 			return fmt.Errorf("publisher: %s line %d: %w: %w", path, n, ErrCorrupt, err)
 		}
 		p.retractedVotes[keyOf(nonce)] = struct{}{}
-		if int64(len(lines))%tileWidth == 0 {
-			p.tileStart[retractedList] = append(p.tileStart[retractedList], size)
-		}
+		p.trees[retractedList].noteLeaf(int64(len(lines)), size)
 		lines = append(lines, text)
 		size += int64(len(line))
 	}
 	p.retractedSize, p.retractedLines = size, int64(len(lines))
-	if !p.logs {
+	if p.key == nil {
 		return nil
 	}
-	h := p.hashes[retractedList]
+	h := p.trees[retractedList].hashes
 	resume, err := h.recover(p.retractedLines)
 	if err != nil {
 		return err
@@ -143,9 +139,7 @@ func (p *Publisher) appendRetracted() error {
 	// retractions again from the collectors.
 	var b []byte
 	for j, l := range added {
-		if (p.retractedLines+int64(j))%tileWidth == 0 {
-			p.tileStart[retractedList] = append(p.tileStart[retractedList], p.retractedSize+int64(len(b)))
-		}
+		p.trees[retractedList].noteLeaf(p.retractedLines+int64(j), p.retractedSize+int64(len(b)))
 		b = append(append(b, l...), '\n')
 	}
 	if _, err := p.retracted.WriteAt(b, p.retractedSize); err != nil {
@@ -155,21 +149,8 @@ func (p *Publisher) appendRetracted() error {
 		return fmt.Errorf("couldn't sync %s: %w", p.retractedPath(), err)
 	}
 	size := p.retractedLines + int64(len(added))
-	if p.logs {
-		h := p.hashes[retractedList]
-		for j, l := range added {
-			if err := h.add(p.retractedLines+int64(j), []byte(l)); err != nil {
-				return err
-			}
-		}
-		if err := h.commit(); err != nil {
-			return err
-		}
-		root, err := tlog.TreeHash(size, h)
-		if err != nil {
-			return fmt.Errorf("tree of %s: %w", p.retractedPath(), err)
-		}
-		cp, err := signCheckpoint(p.signer, p.origins[retractedList], size, root, p.settingsHash)
+	if p.key != nil {
+		cp, err := p.trees[retractedList].extend(p.key, added, size)
 		if err != nil {
 			return err
 		}
@@ -179,7 +160,7 @@ func (p *Publisher) appendRetracted() error {
 		if err := syncDir(p.cfg.Dir); err != nil {
 			return err
 		}
-		p.checkpoint[retractedList] = cp
+		p.trees[retractedList].checkpoint = cp
 	}
 	p.retractedSize += int64(len(b))
 	p.retractedLines = size

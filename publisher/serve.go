@@ -120,7 +120,7 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		serveRange(ctx, s.closed.archive, s.closed.size, s.closed.etag, s.closed.at, "application/gzip", immutable)
 		return
 	}
-	if !p.logs {
+	if p.key == nil {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
@@ -129,7 +129,7 @@ func (p *Publisher) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if f.Kind == published.LogKey {
-		serveSmall(ctx, []byte(p.vkey+"\n"), "text/plain; charset=utf-8", "no-cache")
+		serveSmall(ctx, []byte(p.key.vkey+"\n"), "text/plain; charset=utf-8", "no-cache")
 		return
 	}
 	for i, l := range logLists {
@@ -217,7 +217,7 @@ func (p *Publisher) serveTile(ctx *fasthttp.RequestCtx, s *snapshot, i int, name
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			return
 		}
-		body, err = tlog.ReadTileData(tlog.Tile{H: tileHeight, L: level, N: n, W: w}, committedHashes{p.hashes[i].f, s.hashes[i]})
+		body, err = tlog.ReadTileData(tlog.Tile{H: tileHeight, L: level, N: n, W: w}, committedHashes{p.trees[i].hashes.f, s.hashes[i]})
 	}
 	if err != nil {
 		p.log.Error("couldn't read a tile", "list", string(logLists[i]), "tile", name, "err", err)

@@ -136,7 +136,7 @@ func (p *Publisher) open() error {
 	if err := syncDir(p.cfg.Dir); err != nil {
 		return err
 	}
-	if p.logs {
+	if p.key != nil {
 		if err := p.openLogs(); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (p *Publisher) open() error {
 	if err := p.openRetracted(); err != nil {
 		return err
 	}
-	if p.logs {
+	if p.key != nil {
 		if err := p.recoverLogs(); err != nil {
 			return err
 		}
@@ -185,12 +185,12 @@ func (p *Publisher) historyPath() string {
 // openLogs opens the hash files and the history, and cuts the history to
 // its committed size.
 func (p *Publisher) openLogs() error {
-	for i := range p.hashes {
+	for i := range p.trees {
 		f, err := os.OpenFile(p.hashPath(i), os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return fmt.Errorf("publisher: couldn't open hashes: %w", err)
 		}
-		p.hashes[i] = &hashStore{f: f, path: p.hashPath(i)}
+		p.trees[i].hashes = &hashStore{f: f, path: p.hashPath(i)}
 	}
 	f, err := os.OpenFile(p.historyPath(), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -223,13 +223,13 @@ func (p *Publisher) openLogs() error {
 // checks the latest checkpoint files against the trees (latestCheckpoint)
 // and removes those that a crash left above the committed size.
 func (p *Publisher) recoverLogs() error {
-	for i := range p.hashes {
+	for i := range p.trees {
 		size := p.logSize(i)
-		root, err := tlog.TreeHash(size, p.hashes[i])
+		root, err := tlog.TreeHash(size, p.trees[i].hashes)
 		if err != nil {
 			return fmt.Errorf("publisher: tree of %s: %w", p.logPath(i), err)
 		}
-		cp, err := signCheckpoint(p.signer, p.origins[i], size, root, p.settingsHash)
+		cp, err := p.key.sign(p.trees[i].origin, size, root)
 		if err != nil {
 			return fmt.Errorf("publisher: %w", err)
 		}
@@ -238,7 +238,7 @@ func (p *Publisher) recoverLogs() error {
 				return err
 			}
 		}
-		p.checkpoint[i] = cp
+		p.trees[i].checkpoint = cp
 	}
 	entries, err := os.ReadDir(p.cfg.Dir)
 	if err != nil {
@@ -306,8 +306,8 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 	if string(onDisk) == string(want) {
 		return want, nil
 	}
-	if p.settingsHash != "" {
-		before, err := signCheckpoint(p.signer, p.origins[i], size, root, "")
+	if p.key.settingsHash != "" {
+		before, err := signCheckpoint(p.key.signer, p.trees[i].origin, size, root, "")
 		if err != nil {
 			return nil, fmt.Errorf("publisher: %w", err)
 		}
@@ -317,14 +317,14 @@ func (p *Publisher) latestCheckpoint(i int, root tlog.Hash, want []byte) ([]byte
 			return onDisk, nil
 		}
 	}
-	if v, err := note.NewVerifier(p.vkey); err == nil {
+	if v, err := note.NewVerifier(p.key.vkey); err == nil {
 		cp, err := audit.OpenCheckpoint(onDisk, v)
-		if err == nil && cp.Tree == (tlog.Tree{N: size, Hash: root}) && cp.Settings != p.settingsHash {
-			was, now := "commits to settings with SHA-256 "+cp.Settings, "Config.Settings hash to "+p.settingsHash
+		if err == nil && cp.Tree == (tlog.Tree{N: size, Hash: root}) && cp.Settings != p.key.settingsHash {
+			was, now := "commits to settings with SHA-256 "+cp.Settings, "Config.Settings hash to "+p.key.settingsHash
 			if cp.Settings == "" {
 				was = "has no settings line"
 			}
-			if p.settingsHash == "" {
+			if p.key.settingsHash == "" {
 				now = "Config.Settings is not set"
 			}
 			return nil, fmt.Errorf("publisher: %s %s, but %s: the settings changed after the log signed them: %w", path, was, now, ErrCorrupt)
@@ -355,8 +355,8 @@ func (p *Publisher) recoverList(i int) error {
 		}
 	}
 	var resume int64 // the first leaf whose stored hashes are missing
-	if p.logs {
-		if resume, err = p.hashes[i].recover(p.st.Lines); err != nil {
+	if p.key != nil {
+		if resume, err = p.trees[i].hashes.recover(p.st.Lines); err != nil {
 			return err
 		}
 	}
@@ -373,13 +373,11 @@ func (p *Publisher) recoverList(i int) error {
 		if err != nil {
 			return fmt.Errorf("publisher: couldn't read %s: %w", path, err)
 		}
-		if n%tileWidth == 0 {
-			p.tileStart[i] = append(p.tileStart[i], offset)
-		}
+		p.trees[i].noteLeaf(n, offset)
 		offset += int64(len(line))
 		line = line[:len(line)-1]
-		if p.logs && n >= resume {
-			if err := p.hashes[i].add(n, []byte(line)); err != nil {
+		if p.key != nil && n >= resume {
+			if err := p.trees[i].hashes.add(n, []byte(line)); err != nil {
 				return fmt.Errorf("publisher: %w", err)
 			}
 		}
@@ -415,11 +413,11 @@ func (p *Publisher) recoverList(i int) error {
 	if n != p.st.Lines {
 		return fmt.Errorf("publisher: %s has %d lines, the state says %d: %w", path, n, p.st.Lines, ErrCorrupt)
 	}
-	if p.logs {
-		if len(p.hashes[i].pending) > 0 {
+	if p.key != nil {
+		if len(p.trees[i].hashes.pending) > 0 {
 			p.log.Warn("recomputing hashes that were not written", "list", path, "from_leaf", resume)
 		}
-		if err := p.hashes[i].commit(); err != nil {
+		if err := p.trees[i].hashes.commit(); err != nil {
 			return fmt.Errorf("publisher: %w", err)
 		}
 	}
@@ -479,10 +477,9 @@ func syncDir(dir string) error {
 // snapshot returns what handlers serve for the committed state.
 func (p *Publisher) snapshot() *snapshot {
 	s := &snapshot{
-		size:       [4]int64{p.st.Bytes[0], p.st.Bytes[1], p.retractedSize, p.st.History},
-		modified:   time.Unix(p.st.Modified, 0),
-		lines:      [3]int64{p.st.Lines, p.st.Lines, p.retractedLines},
-		checkpoint: p.checkpoint,
+		size:     [4]int64{p.st.Bytes[0], p.st.Bytes[1], p.retractedSize, p.st.History},
+		modified: time.Unix(p.st.Modified, 0),
+		lines:    [3]int64{p.st.Lines, p.st.Lines, p.retractedLines},
 	}
 	for i := range s.etag {
 		s.etag[i] = fmt.Sprintf(`"%s-%d"`, p.st.Epoch, s.size[i])
@@ -491,10 +488,11 @@ func (p *Publisher) snapshot() *snapshot {
 		s.closed = &closedFiles{at: time.Unix(p.st.Closed, 0), keys: p.keysText, archive: p.archive, size: p.archiveSize,
 			etag: fmt.Sprintf(`"%s-archive-%d"`, p.st.Epoch, p.archiveSize)}
 	}
-	for i := range p.tileStart {
-		s.tileStart[i] = p.tileStart[i][:len(p.tileStart[i]):len(p.tileStart[i])]
-		if p.logs {
-			s.hashes[i] = p.hashes[i].n
+	for i, l := range p.trees {
+		s.tileStart[i] = l.tileStart[:len(l.tileStart):len(l.tileStart)]
+		s.checkpoint[i] = l.checkpoint
+		if p.key != nil {
+			s.hashes[i] = l.hashes.n
 		}
 	}
 	return s
