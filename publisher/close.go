@@ -72,7 +72,7 @@ func (p *Publisher) Finish(ctx context.Context) error {
 // what the pairs showed: no vote pending and no final vote or voter
 // waiting for a batch.
 func (p *Publisher) settledLocked() bool {
-	return min(len(p.voteQueue), len(p.voterQueue)) == 0 && p.pendingLocked() == 0
+	return p.ready() == 0 && p.pendingLocked() == 0
 }
 
 // pendingLocked counts the votes seen on one instance of their pair only,

@@ -47,15 +47,6 @@ func stampKeyOf(voter string) nonceKey {
 	return k
 }
 
-// stampUsed reports whether a vote with this voter stamp is queued or
-// published.
-func (p *Publisher) stampUsed(voter string) bool {
-	k := stampKeyOf(voter)
-	_, queued := p.queuedVotes[k]
-	_, published := p.publishedVotes[k]
-	return queued || published
-}
-
 // record is one record of an instance's vote log.
 type record struct {
 	index   uint64
@@ -253,9 +244,7 @@ func (p *Publisher) enqueue() {
 				continue
 			}
 			k := keyOf(pv.vote.Nonce)
-			_, queued := p.queuedVotes[k]
-			_, published := p.publishedVotes[k]
-			if queued || published {
+			if p.voteKnown(k) {
 				// Only a vote replayed under a mandate of another pair
 				// does this: a nonce is one vote, published once.
 				p.anomalies++
@@ -277,26 +266,19 @@ func (p *Publisher) enqueue() {
 				delete(ps.pending, k)
 				continue
 			}
-			p.queuedVotes[k] = struct{}{}
-			p.queuedVotes[stampKeyOf(pv.vote.Voter)] = struct{}{}
+			p.holdVote(pv)
 			votes = append(votes, pv)
 		}
 		for _, v := range ps.newVoters {
-			m := v.Mandate()
-			_, queued := p.queuedVoters[m]
-			_, published := p.publishedVoters[m]
-			if queued || published {
+			if p.voterKnown(v.Mandate()) {
 				continue
 			}
-			p.queuedVoters[m] = struct{}{}
+			p.holdVoter(v)
 			voters = append(voters, v)
 		}
 		ps.newVotes, ps.newVoters = nil, nil
 	}
-	slices.SortFunc(votes, byStamp)
-	sortBySig(voters)
-	p.voteQueue = append(p.voteQueue, votes...)
-	p.voterQueue = append(p.voterQueue, voters...)
+	p.add(votes, voters)
 }
 
 // publish appends as many final votes as final voters to the lists, as
@@ -304,13 +286,8 @@ func (p *Publisher) enqueue() {
 // and the history, and commits; then it moves the cursors. An error means
 // the lists or the state may not be durable: the caller stops publishing.
 func (p *Publisher) publish() error {
-	p.voteQueue = slices.DeleteFunc(p.voteQueue, func(pv *pendingVote) bool {
-		if pv.dropped {
-			delete(p.queuedVotes, keyOf(pv.vote.Nonce))
-		}
-		return pv.dropped
-	})
-	n := p.batchLen(min(len(p.voteQueue), len(p.voterQueue)))
+	p.dropRetracted()
+	n := p.batchLen(p.ready())
 	now := p.cfg.Clock().Unix()
 	if n > 0 && now <= p.st.Modified {
 		// The lists grew in this second already, or the clock went back:
@@ -326,10 +303,7 @@ func (p *Publisher) publish() error {
 	next := p.st
 	next.Cursors = slices.Clone(p.st.Cursors)
 	if n > 0 {
-		votes := slices.Clone(p.voteQueue[:n])
-		voters := slices.Clone(p.voterQueue[:n])
-		slices.SortFunc(votes, byStamp)
-		sortBySig(voters)
+		votes, voters := p.front(n)
 		batch := [2][]string{make([]string, n), make([]string, n)}
 		for j, pv := range votes {
 			batch[votesList][j] = pv.line
@@ -363,19 +337,10 @@ func (p *Publisher) publish() error {
 		// From here on these lines are published as far as memory goes;
 		// if the state cannot be written the publisher stops, and a
 		// restart starts again from the committed state.
+		p.published(n, votes, voters)
 		for _, pv := range votes {
-			k := keyOf(pv.vote.Nonce)
-			p.publishedVotes[k] = struct{}{}
-			delete(p.queuedVotes, k)
-			delete(p.pairs[pv.pair].pending, k)
+			delete(p.pairs[pv.pair].pending, keyOf(pv.vote.Nonce))
 		}
-		for _, v := range voters {
-			m := v.Mandate()
-			p.publishedVoters[m] = struct{}{}
-			delete(p.queuedVoters, m)
-		}
-		p.voteQueue = slices.Delete(p.voteQueue, 0, n)
-		p.voterQueue = slices.Delete(p.voterQueue, 0, n)
 	}
 	for k, ps := range p.pairs {
 		next.Cursors[k] = ps.cursors()

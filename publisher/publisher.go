@@ -21,7 +21,6 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/mtls"
-	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/published"
 )
 
@@ -256,15 +255,10 @@ type Publisher struct {
 	failed   error // set once a write failed (fail stop)
 	flushing bool  // the round under way publishes the last batch: whatever is ready (Flush, Finish, the close)
 
-	publishedVotes  map[nonceKey]struct{}         // nonces in the votes list
-	publishedVoters map[listline.Mandate]struct{} // mandates in the voters list
-	queuedVotes     map[nonceKey]struct{}         // nonces in voteQueue
-	queuedVoters    map[listline.Mandate]struct{} // mandates in voterQueue
-	voteQueue       []*pendingVote                // final votes not yet published, in the order they became final
-	voterQueue      []listline.Voter              // final voters not yet published, likewise
-	anomalies       int                           // see Status
-	clockBack       bool                          // the clock was behind Modified at the last round; warned once
-	closeWait       bool                          // the campaign ended but could not be closed yet; logged once
+	queue          // what the merge rule found final and the lists hold (queue.go)
+	anomalies int  // see Status
+	clockBack bool // the clock was behind Modified at the last round; warned once
+	closeWait bool // the campaign ended but could not be closed yet; logged once
 
 	counts []int64 // published votes per option, in ballot order
 }
@@ -320,15 +314,12 @@ func New(cfg Config) (*Publisher, error) {
 				TLSClientConfig: cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
 			},
 		},
-		paths:           [2]string{"/" + published.LogName(cfg.Campaign, published.Vote), "/" + published.LogName(cfg.Campaign, published.Auth)},
-		state:           filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
-		publishedVotes:  make(map[nonceKey]struct{}),
-		publishedVoters: make(map[listline.Mandate]struct{}),
-		queuedVotes:     make(map[nonceKey]struct{}),
-		queuedVoters:    make(map[listline.Mandate]struct{}),
-		retractedVotes:  make(map[nonceKey]struct{}),
-		options:         make(map[string]int),
-		counts:          make([]int64, len(cfg.Options)),
+		paths:          [2]string{"/" + published.LogName(cfg.Campaign, published.Vote), "/" + published.LogName(cfg.Campaign, published.Auth)},
+		state:          filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
+		queue:          newQueue(),
+		retractedVotes: make(map[nonceKey]struct{}),
+		options:        make(map[string]int),
+		counts:         make([]int64, len(cfg.Options)),
 	}
 	for i, o := range cfg.Options {
 		p.options[o] = i
@@ -505,7 +496,7 @@ func (p *Publisher) flushLocked(ctx context.Context) error {
 	if errors.Is(err, ErrClosed) || errors.Is(err, ErrFailed) || p.st.Closed != 0 {
 		return err
 	}
-	for p.failed == nil && min(len(p.voteQueue), len(p.voterQueue)) > 0 {
+	for p.failed == nil && p.ready() > 0 {
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():

@@ -267,9 +267,7 @@ func (p *Publisher) scanVoters(ctx context.Context, ps *pairState) error {
 					a = b
 				}
 			}
-			_, queued := p.queuedVoters[ma]
-			_, published := p.publishedVoters[ma]
-			if !queued && !published {
+			if !p.voterKnown(ma) {
 				ps.newVoters = append(ps.newVoters, a)
 			}
 			a, okA, errA = pa.next(ctx)
