@@ -140,3 +140,37 @@ func wantBatches(t *testing.T, dir string, size int) []int64 {
 	}
 	return sizes
 }
+
+// TestBatchLen: before the close a round keeps BatchSize back and
+// publishes only a batch of BatchSize or more; the last batch takes
+// everything; a batch size of 1 keeps nothing back.
+func TestBatchLen(t *testing.T) {
+	for _, tc := range []struct {
+		b, ready int
+		flushing bool
+		want     int
+	}{
+		{4, 0, false, 0},
+		{4, 3, false, 0},
+		{4, 7, false, 0},
+		{4, 8, false, 4},
+		{4, 11, false, 7},
+		{4, 3, true, 3},
+		{4, 11, true, 11},
+		{1, 1, false, 1},
+		{1, 5, false, 5},
+		{0, 2, false, 2},
+	} {
+		if got := batchLen(tc.b, tc.ready, tc.flushing); got != tc.want {
+			t.Errorf("batchLen(%d, %d, %v) = %d, want %d", tc.b, tc.ready, tc.flushing, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		now, modified int64
+		want          bool
+	}{{100, 99, true}, {100, 100, false}, {99, 100, false}} {
+		if got := clockAllows(tc.now, tc.modified); got != tc.want {
+			t.Errorf("clockAllows(%d, %d) = %v, want %v", tc.now, tc.modified, got, tc.want)
+		}
+	}
+}

@@ -287,9 +287,9 @@ func (p *Publisher) enqueue() {
 // the lists or the state may not be durable: the caller stops publishing.
 func (p *Publisher) publish() error {
 	p.dropRetracted()
-	n := p.batchLen(p.ready())
+	n := batchLen(p.cfg.BatchSize, p.ready(), p.flushing)
 	now := p.cfg.Clock().Unix()
-	if n > 0 && now <= p.st.Modified {
+	if n > 0 && !clockAllows(now, p.st.Modified) {
 		// The lists grew in this second already, or the clock went back:
 		// wait, so that Last-Modified changes with every growth.
 		if now < p.st.Modified && !p.clockBack {

@@ -513,36 +513,6 @@ func (p *Publisher) flushLocked(ctx context.Context) error {
 	return err
 }
 
-// batchLen is how many of the ready votes, and as many voters, the round
-// under way publishes: ready is the smaller of the two queues.
-//
-// A batch smaller than Config.BatchSize would narrow down who cast which
-// vote, and so would the last batch at the close if it were small: votes
-// that come one by one after the last batch before it would be published
-// one by one. So, before the close, a round publishes only what it can
-// take while keeping at least BatchSize back: ready - BatchSize, and only
-// when that is itself at least BatchSize (ready >= 2*BatchSize); nothing
-// otherwise. The last batch (flushing: the close, Finish, Flush) takes
-// everything, which is then at least BatchSize whenever anything was
-// published before it (the BatchSize kept back only grows) and whenever
-// the campaign had at least BatchSize votes in all. A campaign with fewer
-// than that publishes all of them in that one batch at the close.
-//
-// The price is time: a vote is published once at least BatchSize votes
-// have become final after it, and at most 2*BatchSize-1 (when it was the
-// first of those kept back); otherwise at the close. With a batch size of
-// 1 every batch is large enough and nothing is kept back.
-func (p *Publisher) batchLen(ready int) int {
-	b := p.cfg.BatchSize
-	switch {
-	case p.flushing || b <= 1:
-		return ready
-	case ready >= 2*b:
-		return ready - b
-	}
-	return 0
-}
-
 // roundLocked is PullOnce with roundMu held. Once the campaign is closed
 // it does nothing: nothing is published after the close.
 func (p *Publisher) roundLocked(ctx context.Context) error {
