@@ -287,52 +287,14 @@ func (p *Publisher) enqueue() {
 // the lists or the state may not be durable: the caller stops publishing.
 func (p *Publisher) publish() error {
 	p.dropRetracted()
-	n := batchLen(p.cfg.BatchSize, p.ready(), p.flushing)
 	now := p.cfg.Clock().Unix()
-	if n > 0 && !clockAllows(now, p.st.Modified) {
-		// The lists grew in this second already, or the clock went back:
-		// wait, so that Last-Modified changes with every growth.
-		if now < p.st.Modified && !p.clockBack {
-			p.log.Warn("the clock is behind the lists' Last-Modified; publishing waits for it", "last_modified", p.st.Modified, "now", now)
-		}
-		p.clockBack = now < p.st.Modified
-		n = 0
-	} else {
-		p.clockBack = false
-	}
+	n := p.batchNow(now)
 	next := p.st
 	next.Cursors = slices.Clone(p.st.Cursors)
 	if n > 0 {
 		votes, voters := p.front(n)
-		batch := [2][]string{make([]string, n), make([]string, n)}
-		for j, pv := range votes {
-			batch[votesList][j] = pv.line
-		}
-		for j, v := range voters {
-			batch[votersList][j] = v.Line()
-		}
-		for i, ls := range batch {
-			var b []byte
-			for j, l := range ls {
-				p.trees[i].noteLeaf(p.st.Lines+int64(j), next.Bytes[i]+int64(len(b)))
-				b = append(append(b, l...), '\n')
-			}
-			if err := p.appendList(i, b); err != nil {
-				return err
-			}
-			next.Bytes[i] += int64(len(b))
-		}
-		next.Lines += int64(n)
-		next.Modified = now
-		for _, pv := range votes {
-			p.count(pv.vote.Option)
-		}
-		if p.key != nil {
-			h, err := p.extendLogs(batch, next.Lines, now)
-			if err != nil {
-				return err
-			}
-			next.History += h
+		if err := p.writeBatch(votes, voters, now, &next); err != nil {
+			return err
 		}
 		// From here on these lines are published as far as memory goes;
 		// if the state cannot be written the publisher stops, and a
@@ -358,6 +320,63 @@ func (p *Publisher) publish() error {
 	// Now that the batch is committed, the retractions whose winner it
 	// published can stand: a retraction names a vote of the votes list.
 	return p.appendRetracted()
+}
+
+// batchNow is how many lines of each list the round publishes at now, by
+// the batching policy (batch.go); it warns once when the clock is behind
+// the lists' last growth.
+func (p *Publisher) batchNow(now int64) int {
+	n := batchLen(p.cfg.BatchSize, p.ready(), p.flushing)
+	if n > 0 && !clockAllows(now, p.st.Modified) {
+		// The lists grew in this second already, or the clock went back:
+		// wait, so that Last-Modified changes with every growth.
+		if now < p.st.Modified && !p.clockBack {
+			p.log.Warn("the clock is behind the lists' Last-Modified; publishing waits for it", "last_modified", p.st.Modified, "now", now)
+		}
+		p.clockBack = now < p.st.Modified
+		return 0
+	}
+	p.clockBack = false
+	return n
+}
+
+// writeBatch appends a batch, votes and as many voters in the order the
+// lists hold them, to both lists, counts its votes, and with the log key
+// extends the logs and the history: all durable, none published until
+// the caller commits next, which it advances.
+func (p *Publisher) writeBatch(votes []*pendingVote, voters []listline.Voter, now int64, next *state) error {
+	n := len(votes)
+	batch := [2][]string{make([]string, n), make([]string, n)}
+	for j, pv := range votes {
+		batch[votesList][j] = pv.line
+	}
+	for j, v := range voters {
+		batch[votersList][j] = v.Line()
+	}
+	for i, ls := range batch {
+		var b []byte
+		for j, l := range ls {
+			p.trees[i].noteLeaf(p.st.Lines+int64(j), next.Bytes[i]+int64(len(b)))
+			b = append(append(b, l...), '\n')
+		}
+		if err := p.appendList(i, b); err != nil {
+			return err
+		}
+		next.Bytes[i] += int64(len(b))
+	}
+	next.Lines += int64(n)
+	next.Modified = now
+	for _, pv := range votes {
+		p.count(pv.vote.Option)
+	}
+	if p.key != nil {
+		h, err := p.extendLogs(batch, next.Lines, now)
+		if err != nil {
+			return err
+		}
+		next.History += h
+	}
+	return nil
 }
 
 // extendLogs adds a batch, already durable in the lists, to the trees:
