@@ -110,3 +110,51 @@ func (q *queue) published(n int, votes []*pendingVote, voters []listline.Voter) 
 	q.voteQueue = slices.Delete(q.voteQueue, 0, n)
 	q.voterQueue = slices.Delete(q.voterQueue, 0, n)
 }
+
+// enqueue moves what the pulls found final into the queues, each round's
+// group sorted, dropping what is already queued or published.
+func (p *Publisher) enqueue() {
+	var votes []*pendingVote
+	var voters []listline.Voter
+	for _, ps := range p.pairs {
+		for _, pv := range ps.newVotes {
+			if pv.dropped {
+				continue
+			}
+			k := keyOf(pv.vote.Nonce)
+			if p.voteKnown(k) {
+				// Only a vote replayed under a mandate of another pair
+				// does this: a nonce is one vote, published once.
+				p.anomalies++
+				p.log.Error("one vote in two pairs; publishing it once", "pair", ps.k)
+				delete(ps.pending, k)
+				continue
+			}
+			if p.stampUsed(pv.vote.Voter) {
+				// Someone used the stamp of a vote a second time and
+				// got that vote recorded before the edges and the
+				// collectors knew of the first (THREAT_MODEL.md, Known
+				// limits 4). A second line with one stamp would fail
+				// the audit of the whole election: the first vote to
+				// become final is published, this one nowhere, and its
+				// voter waits in the queue like the second mandate of
+				// one vote in two pairs.
+				p.anomalies++
+				p.log.Error("a second vote with one voter stamp; it is not published", "pair", ps.k)
+				delete(ps.pending, k)
+				continue
+			}
+			p.holdVote(pv)
+			votes = append(votes, pv)
+		}
+		for _, v := range ps.newVoters {
+			if p.voterKnown(v.Mandate()) {
+				continue
+			}
+			p.holdVoter(v)
+			voters = append(voters, v)
+		}
+		ps.newVotes, ps.newVoters = nil, nil
+	}
+	p.add(votes, voters)
+}
