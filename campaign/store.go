@@ -133,7 +133,11 @@ func Create(dir string, s *Settings, sec *Secrets) (*Campaign, error) {
 			return nil, fmt.Errorf("campaign: %w", err)
 		}
 	}
-	// The settings file goes last: its presence marks a complete campaign.
+	// The secrets' names are durable before the settings file is written:
+	// its presence marks a complete campaign.
+	if err := durable.SyncDir(filepath.Join(cdir, SecretsDir)); err != nil {
+		return nil, fmt.Errorf("campaign: %w", err)
+	}
 	if err := writeFileSync(filepath.Join(cdir, SettingsFile), data, 0o644); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/keyfile"
 	"github.com/powvote/powvote/totp"
 )
@@ -228,9 +229,8 @@ func writeBoothMap(path string, m *totp.DeploymentMap) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write deployment map: %w", err)
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("deployment map: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
