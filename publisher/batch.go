@@ -175,9 +175,6 @@ func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error
 	if err := p.history.Sync(); err != nil {
 		return 0, fmt.Errorf("couldn't sync %s: %w", p.historyPath(), err)
 	}
-	if err := syncDir(p.cfg.Dir); err != nil { // the new checkpoint files
-		return 0, err
-	}
 	for i, cp := range cps {
 		p.trees[i].checkpoint = cp
 	}

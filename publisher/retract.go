@@ -154,10 +154,8 @@ func (p *Publisher) appendRetracted() error {
 		if err != nil {
 			return err
 		}
+		// durable.WriteFile fsyncs the directory too.
 		if err := writeFileSync(p.checkpointPath(retractedList, size), cp); err != nil {
-			return err
-		}
-		if err := syncDir(p.cfg.Dir); err != nil {
 			return err
 		}
 		p.trees[retractedList].checkpoint = cp
