@@ -8,11 +8,11 @@
 // SHA-256 is the voter app's own (web/voter/pow-worker.js, loaded by URL):
 // its compression function, schedule loader, constants and score. That
 // file also installs its search handler, which this worker replaces below.
+// What a vote line is, what its proof of work covers, base64 and Ed25519
+// come from web/voter/wire.js, as in the page.
 'use strict';
 
-importScripts('/app/voter/pow-worker.js');
-
-const utf8 = new TextEncoder();
+importScripts('/app/voter/pow-worker.js', '/app/voter/wire.js');
 
 // sha256 returns the digest of msg as eight big-endian words.
 function sha256(msg) {
@@ -35,39 +35,11 @@ function sha256(msg) {
 }
 
 // message returns the bytes a vote line's proof of work covers, nonce
-// included, or null when the line is not a vote line.
+// included, or null when the line is not a vote line as listline.ParseVote
+// reads one.
 function message(line) {
-  const f = [];
-  let from = 0;
-  for (let i = 0; i < 4; i++) {
-    const sp = line.indexOf(' ', from);
-    if (sp < 0) return null;
-    f.push(line.slice(from, sp));
-    from = sp + 1;
-  }
-  const opt = line.slice(from);
-  if (!/^[0-9]{1,19}$/.test(f[0]) || opt.length < 2 || opt[0] !== '"' || opt[opt.length - 1] !== '"') return null;
-  if (!/^[0-9a-f]{16,64}$/.test(f[3]) || f[3].length % 2 !== 0) return null;
-  let sig;
-  try {
-    sig = atob(f[1]);
-  } catch (e) {
-    return null;
-  }
-  if (sig.length !== 64) return null;
-  const head = utf8.encode(f[0]);
-  const voter = utf8.encode(f[2]);
-  const say = utf8.encode(opt.slice(1, -1));
-  const nonce = f[3].length / 2;
-  const msg = new Uint8Array(head.length + 64 + voter.length + say.length + nonce);
-  let o = 0;
-  msg.set(head, o); o += head.length;
-  for (let i = 0; i < 64; i++) msg[o + i] = sig.charCodeAt(i);
-  o += 64;
-  msg.set(voter, o); o += voter.length;
-  msg.set(say, o); o += say.length;
-  for (let i = 0; i < nonce; i++) msg[o + i] = parseInt(f[3].substr(2 * i, 2), 16);
-  return msg;
+  const v = powvoteWire.parseVoteLine(line);
+  return v && powvoteWire.powMessage(v.putc, v.psig, v.voter, v.option, v.nonce);
 }
 
 // ---- Merkle tree hashes (RFC 6962, as golang.org/x/mod/sumdb/tlog) ----
@@ -144,23 +116,6 @@ const MANDATE_AUTHORITY = 2; // auth-pkey is not one of the campaign's authoriti
 const MANDATE_BADSIG = 3; // auth-sig does not verify over auth-id under auth-pkey
 const MANDATE_UNCHECKED = 4; // this browser cannot verify Ed25519 signatures
 
-// canonical decodes standard padded base64 of exactly n bytes, written as
-// Go's encoding/base64 writes it, or returns null: one mandate has one
-// spelling, so that duplicates are found by comparing text.
-function canonical(s, n) {
-  if (s.length !== 4 * Math.ceil(n / 3) || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return null;
-  let bin;
-  try {
-    bin = atob(s);
-  } catch (e) {
-    return null;
-  }
-  if (bin.length !== n || btoa(bin) !== s) return null;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 // Imported public keys, by base64: the authorities' are used for every
 // line, so each is imported once per worker. Keys of lines whose authority
 // is not checked (no settings) are kept up to a bound.
@@ -177,25 +132,16 @@ async function publicKey(b64, raw) {
   return k;
 }
 
-// ed25519 tells whether this worker can verify Ed25519 signatures: the
-// public key of RFC 8032's first test vector must import.
-let ed25519 = null;
-function canVerify() {
-  if (ed25519 === null) {
-    const probe = Uint8Array.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g), (h) => parseInt(h, 16));
-    ed25519 = !self.crypto || !crypto.subtle ? Promise.resolve(false)
-      : crypto.subtle.importKey('raw', probe, { name: 'Ed25519' }, false, ['verify']).then(() => true, () => false);
-  }
-  return ed25519;
-}
-
 // mandateVerdict checks one voter line against the authorities (base64
 // public keys, or null when the campaign's are not known: then any key
 // whose signature verifies is taken).
 async function mandateVerdict(line, authorities, verify) {
   const f = line.split(' ');
   if (f.length !== 3) return MANDATE_UNREADABLE;
-  const pkey = canonical(f[0], 32), sig = canonical(f[1], 64), id = canonical(f[2], 24);
+  // One mandate has one spelling, the canonical base64 of each part, so
+  // that the page finds duplicates by comparing text.
+  const b64 = powvoteWire.canonicalB64;
+  const pkey = b64(f[0], 32), sig = b64(f[1], 64), id = b64(f[2], 24);
   if (!pkey || !sig || !id) return MANDATE_UNREADABLE;
   if (authorities !== null && !authorities.has(f[0])) return MANDATE_AUTHORITY;
   if (!verify) return MANDATE_UNCHECKED;
@@ -213,7 +159,7 @@ async function mandateVerdict(line, authorities, verify) {
 // verified together, so that WebCrypto works on many at once.
 async function mandates(msg) {
   const authorities = msg.authorities === null ? null : new Set(msg.authorities);
-  const verify = await canVerify();
+  const verify = await powvoteWire.canVerify();
   const verdicts = new Int8Array(msg.lines.length);
   await Promise.all(msg.lines.map(async (line, i) => {
     verdicts[i] = await mandateVerdict(line, authorities, verify);

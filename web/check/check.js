@@ -66,14 +66,7 @@
 
   // ---- language ----
 
-  const pickLang = powvoteLang.pick;
-
-  async function loadLang(lang) {
-    const c = await powvoteLang.load('/app/check/i18n/', lang);
-    st.lang = c.lang;
-    st.msgs = c.msgs;
-    document.title = t('title');
-  }
+  const loadLang = powvoteLang.loader('/app/check/i18n/', st);
 
   // t returns the message key with {name} placeholders filled from args,
   // numbers written as the reader's language writes them.
@@ -96,89 +89,17 @@
     $('error').hidden = !text;
   }
 
-  // ---- encodings ----
+  // ---- encodings (web/voter/wire.js) ----
 
-  // decodeOption reads an option as a header carries it (PROTOCOL 5.1).
-  function decodeOption(v) {
-    return v.includes('%') ? decodeURIComponent(v) : v;
-  }
-
-  // stampKey is a voter stamp as compared: without dashes or spaces, in
-  // upper case, so that a stamp typed either way is found.
-  function stampKey(s) {
-    return s.replace(/[\s-]/g, '').toUpperCase();
-  }
-
+  const {
+    decodeOption, stampKey, fromB64, canonicalB64, toB64, toHex, fromHex, concat, equalBytes,
+    canVerify, verifyEd25519, verifyReceipt,
+  } = powvoteWire;
   const utf8 = new TextEncoder();
   const text = (b) => new TextDecoder().decode(b);
 
-  // b64 decodes standard base64 with padding, or returns null.
-  function b64(s) {
-    if (typeof s !== 'string' || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return null;
-    try {
-      const bin = atob(s);
-      const out = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-      return out;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function toB64(bytes) {
-    let bin = '';
-    for (const x of bytes) bin += String.fromCharCode(x);
-    return btoa(bin);
-  }
-
-  function toHex(bytes) {
-    return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
-  }
-
-  function concat(...parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.length; }
-    return out;
-  }
-
-  function equalBytes(a, b) {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-
   async function sha256(bytes) {
     return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  }
-
-  // ---- signatures (WebCrypto) ----
-
-  // WebCrypto exists only in secure contexts (HTTPS or this machine), and
-  // Ed25519 only in recent browsers: without them signatures are reported
-  // as not checkable, never as valid.
-  let ed25519Support = null;
-  // The public key of RFC 8032's first test vector: a valid point, which
-  // every browser that has Ed25519 imports.
-  const RFC8032_PUB = Uint8Array.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g), (h) => parseInt(h, 16));
-  function canVerify() {
-    if (ed25519Support === null) {
-      ed25519Support = !window.crypto || !crypto.subtle ? Promise.resolve(false)
-        : crypto.subtle.importKey('raw', RFC8032_PUB, { name: 'Ed25519' }, false, ['verify']).then(() => true, () => false);
-    }
-    return ed25519Support;
-  }
-
-  // verifyEd25519 reports whether sig (64 bytes) signs msg under the raw
-  // 32-byte public key pub; a key the browser refuses verifies nothing.
-  async function verifyEd25519(pub, msg, sig) {
-    if (pub.length !== 32 || sig.length !== 64) return false;
-    try {
-      const key = await crypto.subtle.importKey('raw', pub, { name: 'Ed25519' }, false, ['verify']);
-      return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
-    } catch (e) {
-      return false;
-    }
   }
 
   // ---- signed checkpoints (C2SP signed note and tlog-checkpoint) ----
@@ -192,7 +113,7 @@
     const a = v.indexOf('+');
     const b = v.indexOf('+', a + 1);
     if (a <= 0 || b < 0) return null;
-    const name = v.slice(0, a), hash = v.slice(a + 1, b), key = b64(v.slice(b + 1));
+    const name = v.slice(0, a), hash = v.slice(a + 1, b), key = fromB64(v.slice(b + 1));
     if (/[\s+]/.test(name) || !/^[0-9a-fA-F]{8}$/.test(hash) || !key || key.length !== 33 || key[0] !== 1) return null;
     const sum = await sha256(concat(utf8.encode(name + '\n'), key));
     const want = ((sum[0] << 24) | (sum[1] << 16) | (sum[2] << 8) | sum[3]) >>> 0;
@@ -222,7 +143,7 @@
       if (!line.startsWith('\u2014 ')) return { result: 'malformed' };
       const sp = line.indexOf(' ', 2);
       const name = sp < 0 ? '' : line.slice(2, sp);
-      const sig = sp < 0 ? null : b64(line.slice(sp + 1));
+      const sig = sp < 0 ? null : fromB64(line.slice(sp + 1));
       if (!name || !sig || sig.length < 5) return { result: 'malformed' };
       const hash = ((sig[0] << 24) | (sig[1] << 16) | (sig[2] << 8) | sig[3]) >>> 0;
       if (name !== vk.name || hash !== vk.hash) continue; // another signer's
@@ -233,23 +154,26 @@
   }
 
   // parseCheckpoint reads the text of a tlog-checkpoint (with its last line
-  // feed): origin, size in decimal, base64 root hash, then any extension
-  // lines, each non-empty (C2SP tlog-checkpoint). One of them may be
-  // "settings <lower-case hex SHA-256 of <campaign>-settings.yaml>", by
-  // which the log key signs the campaign's settings; a second one, or one
-  // that is not exactly that, makes the checkpoint unreadable. It returns
-  // {origin, size, root, settings} (settings null without the line), or
-  // null.
+  // feed) as audit.ParseCheckpoint does: origin, size in decimal, the
+  // canonical base64 of the root hash, then any extension lines, each
+  // non-empty (C2SP tlog-checkpoint). One of them may be "settings
+  // <lower-case hex SHA-256 of <campaign>-settings.yaml>", by which the log
+  // key signs the campaign's settings; a second one, or a line whose first
+  // word is settings and that is not exactly that, makes the checkpoint
+  // unreadable. Unlike audit.ParseCheckpoint, the page takes the settings
+  // line wherever it stands among the extension lines, and sizes only up
+  // to 2^53 - 1. It returns {origin, size, root, settings} (settings null
+  // without the line), or null.
   function parseCheckpoint(body) {
     const ls = body.split('\n');
     if (ls.length < 4 || ls[ls.length - 1] !== '' || ls[0] === '') return null;
     if (!/^(0|[1-9][0-9]{0,15})$/.test(ls[1]) || !Number.isSafeInteger(Number(ls[1]))) return null;
-    const root = b64(ls[2]);
-    if (!root || root.length !== 32) return null;
+    const root = canonicalB64(ls[2], 32);
+    if (!root) return null;
     let settings = null;
     for (const ext of ls.slice(3, -1)) {
       if (ext === '') return null;
-      if (ext.startsWith('settings ')) {
+      if (ext.split(' ', 1)[0] === 'settings') {
         if (settings !== null || !/^settings [0-9a-f]{64}$/.test(ext)) return null;
         settings = ext.slice('settings '.length);
       }
@@ -285,7 +209,7 @@
     const keys = [];
     for (let it of items) {
       if (/^(["']).*\1$/.test(it)) it = it.slice(1, -1);
-      const raw = /^[0-9a-fA-F]{64}$/.test(it) ? Uint8Array.from(it.match(/../g), (h) => parseInt(h, 16)) : b64(it);
+      const raw = /^[0-9a-fA-F]{64}$/.test(it) ? fromHex(it) : fromB64(it);
       if (!raw || raw.length !== 32) return null;
       keys.push(toB64(raw));
     }
@@ -919,8 +843,8 @@
     if (b < 0) return null;
     const winner = line.slice(0, a), sigText = line.slice(a + 1, b), vote = line.slice(b + 1);
     if (!/^[0-9a-f]{16,64}$/.test(winner) || winner.length % 2 !== 0) return null;
-    const sig = b64(sigText);
-    if (!sig || sig.length !== 64 || toB64(sig) !== sigText) return null;
+    const sig = canonicalB64(sigText, 64);
+    if (!sig) return null;
     return { winner, sig, vote: parseVote(vote) };
   }
 
@@ -1354,7 +1278,7 @@
         try {
           const r = await fetch('/' + st.campaign + '-receipt.key', { cache: 'no-store', credentials: 'omit' });
           if (!r.ok) return null;
-          const k = b64((await r.text()).trim());
+          const k = fromB64((await r.text()).trim());
           return k && k.length === 32 ? k : null;
         } catch (e) {
           return null;
@@ -1373,10 +1297,7 @@
     const key = await receiptKey();
     if (key === null) return 'nokey';
     if (!(await canVerify())) return 'unsupported';
-    const sig = b64(rc.sig);
-    if (!sig || sig.length !== 64) return 'invalid';
-    const msg = utf8.encode(rc.campaign + '\n' + rc.lines.map((l) => l.raw).join('\n'));
-    return (await verifyEd25519(key, msg, sig)) ? 'valid' : 'invalid';
+    return (await verifyReceipt(key, rc.campaign, rc.lines.map((l) => l.raw), rc.sig)) ? 'valid' : 'invalid';
   }
 
   // receiptRun numbers receipt checks, so that a slow signature check of
@@ -1524,13 +1445,17 @@
     return root === null ? null : toB64(root);
   };
 
+  // scoreLines gives the score of each vote line by the page's own
+  // workers, -1 for a line that is not a vote line.
+  st.scoreLines = async (lines) => Array.from(await scoreAll(lines, () => {}));
+
   // checkMandates gives the page's verdict on each voter line (a list of
   // strings) under authorities (base64 keys, or null for none known).
   st.checkMandates = (lines, authorities) => checkMandates(lines, authorities, () => {});
 
   // consistency compares a tree of size n and root h with one of size t
   // and root th (base64) through the tiles served under base.
-  st.checkConsistency = (base, n, h, tt, th) => consistency(base, n, b64(h), tt, b64(th));
+  st.checkConsistency = (base, n, h, tt, th) => consistency(base, n, fromB64(h), tt, fromB64(th));
 
   // parseCheckpoint and parseAuthorities, on text.
   st.parseCheckpoint = (s) => {
@@ -1545,10 +1470,9 @@
   // ---- start ----
 
   async function init() {
-    await loadLang(pickLang());
-    $('lang').addEventListener('change', async () => {
-      try { localStorage.setItem('powvote-lang', $('lang').value); } catch (e) { /* storage may be off */ }
-      await loadLang($('lang').value);
+    await loadLang(powvoteLang.pick());
+    powvoteLang.onPick(async (lang) => {
+      await loadLang(lang);
       showCampaign();
       status(lastStatus[0], lastStatus[1]);
       if (st.done) {

@@ -127,10 +127,7 @@
       render();
       $('issue').focus();
     });
-    $('lang').addEventListener('change', async () => {
-      try { localStorage.setItem('powvote-lang', $('lang').value); } catch (e) { /* storage may be off */ }
-      await loadLang($('lang').value);
-    });
+    powvoteLang.onPick(loadLang);
     loadLang(powvoteLang.pick()).then(refreshStatus);
     $('issue').focus();
   }

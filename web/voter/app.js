@@ -8,6 +8,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  const wire = powvoteWire;
 
   // State of the page. Tests read it (window.powvote) to see what was sent.
   const st = {
@@ -35,14 +36,7 @@
 
   // ---- language ----
 
-  const pickLang = powvoteLang.pick;
-
-  async function loadLang(lang) {
-    const c = await powvoteLang.load('/app/voter/i18n/', lang);
-    st.lang = c.lang;
-    st.msgs = c.msgs;
-    document.title = t('title');
-  }
+  const loadLang = powvoteLang.loader('/app/voter/i18n/', st);
 
   // t returns the message key with {name} placeholders filled from args.
   function t(key, args) { return powvoteLang.fill(st.msgs, key, args); }
@@ -63,44 +57,6 @@
     return st.msgs[key] ? t(key) : t('errOther', { code });
   }
 
-  // ---- encodings ----
-
-  const enc = new TextEncoder();
-
-  // encodeOption writes an option text as a header value (PROTOCOL 5.1):
-  // as it is when printable ASCII without '%', else as encodeURIComponent.
-  function encodeOption(s) {
-    return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
-  }
-
-  function decodeOption(v) {
-    return v.includes('%') ? decodeURIComponent(v) : v;
-  }
-
-  function b64(bytes) {
-    let s = '';
-    for (const b of bytes) s += String.fromCharCode(b);
-    return btoa(s);
-  }
-
-  function unb64(s) {
-    const bin = atob(s);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-
-  function toHex(bytes) {
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  }
-
-  function concat(...parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.length; }
-    return out;
-  }
-
   // ---- booth code (PROTOCOL 4) ----
 
   // parseBooth returns the 6 digits of a booth code, or an error key.
@@ -117,46 +73,78 @@
 
   // ---- card lines (PROTOCOL 2 and 3) ----
 
-  const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  const CHECKS = '*~$=U';
+  // SYMBOLS gives the symbol of each value: 0 to 31 are data symbols, 32
+  // to 36 only ever stand as a line's check symbol.
+  const SYMBOLS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U';
 
-  // symbolValue maps a symbol, already upper case, to its value, or -1.
-  function symbolValue(c, isCheck) {
-    if (c === 'O') c = '0';
-    if (c === 'I' || c === 'L') c = '1';
-    const v = ALPHABET.indexOf(c);
-    if (v >= 0) return v;
-    const x = CHECKS.indexOf(c);
-    return isCheck && x >= 0 ? 32 + x : -1;
+  // symbolValue maps one character as typed to its value, or -1: either
+  // case, O read as 0, I and L as 1.
+  function symbolValue(c) {
+    if (c.length !== 1 || c >= '\x80') return -1;
+    let u = c.toUpperCase();
+    if (u === 'O') u = '0';
+    if (u === 'I' || u === 'L') u = '1';
+    return SYMBOLS.indexOf(u);
   }
 
-  // parseLine reads card line n (1 to 12) as typed and returns its 10
-  // bytes, or an error message naming the line.
-  function parseLine(n, s) {
-    const clean = (x) => x.replace(/[\s\-:]/g, '').toUpperCase();
-    let sym = clean(s);
-    if (sym.length !== 17) {
-      // A label with the line's own number ("7:", "07.", "7)") is allowed,
-      // as printed on the card; another number is read as symbols.
-      const m = /^\s*(\d{1,2})\s*[:.)]?\s+|^\s*(\d{1,2})\s*[:.)]/.exec(s);
-      if (m && Number(m[1] || m[2]) === n) sym = clean(s.slice(m[0].length));
+  // decodeLine reads the symbols of a card line, ' ', '-' and ':'
+  // skipped: 16 data symbols and the check symbol. It returns {bytes}, or
+  // {kind} with kind symbol (and sym, a character that is no symbol or a
+  // check-only symbol before the last), length (and count, the number of
+  // symbols) or check, in that order.
+  function decodeLine(s) {
+    const vals = [];
+    let last = '';
+    for (const c of s) {
+      if (c === ' ' || c === '-' || c === ':') continue;
+      const v = symbolValue(c);
+      if (v < 0) return { kind: 'symbol', sym: c };
+      if (vals.length && vals[vals.length - 1] >= 32) return { kind: 'symbol', sym: last };
+      vals.push(v);
+      last = c;
     }
-    if (sym.length === 0) return { err: t('lineEmpty', { n }) };
-    if (sym.length !== 17) return { err: t('lineLength', { n, count: sym.length }) };
+    if (vals.length !== 17) return { kind: 'length', count: vals.length };
     let acc = 0n;
-    for (let i = 0; i < 16; i++) {
-      const v = symbolValue(sym[i], false);
-      if (v < 0) return { err: t('lineSymbol', { n, sym: sym[i] }) };
-      acc = (acc << 5n) | BigInt(v);
-    }
-    const cv = symbolValue(sym[16], true);
-    if (cv < 0) return { err: t('lineSymbol', { n, sym: sym[16] }) };
+    for (let i = 0; i < 16; i++) acc = (acc << 5n) | BigInt(vals[i]);
     const bytes = new Uint8Array(10);
     for (let i = 9; i >= 0; i--) { bytes[i] = Number(acc & 255n); acc >>= 8n; }
     let r = 0;
     for (const b of bytes) r = (r * 256 + b) % 37;
-    if (r !== cv) return { err: t('lineCheck', { n }) };
-    return { bytes };
+    return r === vals[16] ? { bytes } : { kind: 'check' };
+  }
+
+  // labelLength is the length of a label with line n's own number at the
+  // start of s ("7:", "07.", "7)", "7 "), or 0.
+  function labelLength(n, s) {
+    for (const p of [String(n), '0' + n]) {
+      if (p.length > 2 || !s.startsWith(p) || s.length === p.length) continue;
+      if (':.) '.includes(s[p.length])) return p.length + 1;
+    }
+    return 0;
+  }
+
+  // parseLine reads card line n (1 to 12) as typed, as
+  // mandate.ParseCardLine does: tabs are spaces, spaces around the line
+  // and a label with the line's own number are allowed (a label with
+  // another number is read as symbols, so a line typed in the wrong field
+  // fails). It returns {bytes}, the line's 10 token bytes, or {kind, err}:
+  // kind as decodeLine gives it and err the message naming the line.
+  function parseLine(n, s) {
+    const body = s.replace(/\t/g, ' ').replace(/[ \r\n]+$/, '').replace(/^ +/, '');
+    const label = labelLength(n, body);
+    let r = decodeLine(body.slice(label));
+    if (label > 0 && r.kind === 'length') {
+      // A label is only a label if what follows is a line: symbols that
+      // happen to read like the line's number are symbols.
+      const whole = decodeLine(body);
+      if (whole.bytes) r = whole;
+    }
+    if (r.bytes) return r;
+    switch (r.kind) {
+      case 'symbol': return { kind: r.kind, err: t('lineSymbol', { n, sym: r.sym }) };
+      case 'length': return { kind: r.kind, err: r.count === 0 ? t('lineEmpty', { n }) : t('lineLength', { n, count: r.count }) };
+      default: return { kind: r.kind, err: t('lineCheck', { n }) };
+    }
   }
 
   // ---- network ----
@@ -203,7 +191,7 @@
       const v = r.headers.get('Say' + String(i).padStart(2, '0'));
       if (v === null || v === '') break;
       try {
-        opts.push(decodeOption(v));
+        opts.push(wire.decodeOption(v));
       } catch (e) {
         showError(t('badBallot'));
         return;
@@ -271,9 +259,8 @@
       return;
     }
     const putc = r.headers.get('P-UTC') || '', psig = r.headers.get('P-SIG') || '', voter = r.headers.get('Voter') || '';
-    let sig;
-    try { sig = unb64(psig); } catch (e) { sig = new Uint8Array(0); }
-    if (!putc || !voter || sig.length !== 64) {
+    const sig = wire.canonicalB64(psig, 64);
+    if (!putc || !voter || sig === null) {
       $('start').disabled = false;
       showError(t('badStamp'));
       return;
@@ -310,7 +297,7 @@
 
   function startWork() {
     const s = st.stamp;
-    const prefix = concat(enc.encode(s.putc), s.sig, enc.encode(s.voter), enc.encode(st.say));
+    const prefix = wire.powMessage(s.putc, s.sig, s.voter, st.say);
     const n = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 16));
     st.hashes = 0;
     st.workStart = performance.now();
@@ -450,7 +437,7 @@
         errs.push({ n, err: r.err });
       } else parts.push(r.bytes);
     }
-    return errs.length ? { errs } : { token: concat(...parts) };
+    return errs.length ? { errs } : { token: wire.concat(...parts) };
   }
 
   // ---- cast ----
@@ -496,16 +483,16 @@
     st.sentVote = true;
     const tok = st.token, s = st.stamp;
     const headers = {
-      'Auth-Pkey': b64(tok.subarray(0, 32)),
-      'Auth-Sig': b64(tok.subarray(32, 96)),
-      'Auth-Id': b64(tok.subarray(96, 120)),
+      'Auth-Pkey': wire.toB64(tok.subarray(0, 32)),
+      'Auth-Sig': wire.toB64(tok.subarray(32, 96)),
+      'Auth-Id': wire.toB64(tok.subarray(96, 120)),
       'P-UTC': s.putc,
       'P-SIG': s.psig,
       Voter: s.voter,
-      Say: encodeOption(st.say),
+      Say: wire.encodeOption(st.say),
     };
     status(t('casting'));
-    const r = await request('/' + toHex(st.work.nonce), headers, 'vote');
+    const r = await request('/' + wire.toHex(st.work.nonce), headers, 'vote');
     if (r.status < 200 || r.status > 299) {
       status('');
       showError(codeMessage(r.status));
@@ -515,7 +502,7 @@
     const sig = r.headers.get('Receipt-Sig') || '';
     const own = st.options.indexOf(st.say);
     // The receipt must carry this vote: the own stamp against the choice.
-    if (lines[own] !== s.voter + ' ' + encodeOption(st.say)) {
+    if (lines[own] !== s.voter + ' ' + wire.encodeOption(st.say)) {
       status('');
       showError(t('badReceipt'));
       return;
@@ -525,11 +512,9 @@
     checkReceipt();
   }
 
-  // formatReceipt writes the receipt as wire.FormatReceipt does.
+  // formatReceipt writes the receipt as the voter saves it.
   function formatReceipt() {
-    let out = 'Campaign: ' + st.campaign + '\n';
-    st.receipt.lines.forEach((l, i) => { out += 'Receipt' + String(i + 1).padStart(2, '0') + ': ' + l + '\n'; });
-    return out + 'Receipt-Sig: ' + st.receipt.sig + '\n';
+    return wire.formatReceipt(st.campaign, st.receipt.lines, st.receipt.sig);
   }
 
   function showReceipt() {
@@ -541,7 +526,7 @@
     st.receipt.lines.forEach((l, i) => {
       const li = document.createElement('li');
       const sp = l.indexOf(' ');
-      let text = sp > 0 ? l.slice(0, sp) + ' ' + decodeOption(l.slice(sp + 1)) : l;
+      let text = sp > 0 ? l.slice(0, sp) + ' ' + wire.decodeOption(l.slice(sp + 1)) : l;
       if (i === st.receipt.own) {
         li.className = 'own';
         text += ' — ' + t('yourStamp');
@@ -584,7 +569,7 @@
       st.receiptCheck = 'receiptKeyUnreachable';
     }
     if (key) {
-      const ok = await verifyReceiptSig(key, st.campaign, st.receipt.lines, st.receipt.sig);
+      const ok = await wire.verifyReceipt(key, st.campaign, st.receipt.lines, st.receipt.sig);
       st.receiptCheck = ok === null ? 'receiptNoCrypto' : ok ? 'receiptVerified' : 'receiptNotVerified';
     }
     showReceiptCheck();
@@ -595,17 +580,7 @@
   function parseKey(text) {
     const s = text.replace(/\r?\n$/, '');
     if (!/^[A-Za-z0-9+/]{43}=$/.test(s)) return null;
-    try { return unb64(s); } catch (e) { return null; }
-  }
-
-  // verifyReceiptSig checks a base64 Receipt-Sig over the campaign and the
-  // receipt lines (wire.ReceiptMessage): true, false, or null when this
-  // browser cannot check Ed25519 signatures.
-  async function verifyReceiptSig(key, campaign, lines, sig) {
-    let raw;
-    try { raw = unb64(sig); } catch (e) { return false; }
-    if (raw.length !== 64) return false;
-    return verifyEd25519(key, raw, enc.encode(campaign + '\n' + lines.join('\n')));
+    return wire.fromB64(s);
   }
 
   const receiptCheckClass = {
@@ -619,46 +594,18 @@
     p.dataset.result = st.receiptCheck;
   }
 
-  // ---- Ed25519 in WebCrypto ----
+  // ---- the mandate's signature ----
 
-  // RFC 8032, section 7.1, test 1: a valid public key, to learn whether the
-  // browser knows Ed25519 at all.
-  const probeKey = new Uint8Array('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'.match(/../g).map((h) => parseInt(h, 16)));
-  let ed25519Known = null;
-
-  async function ed25519Supported() {
-    if (ed25519Known === null) {
-      try {
-        await crypto.subtle.importKey('raw', probeKey, { name: 'Ed25519' }, false, ['verify']);
-        ed25519Known = true;
-      } catch (e) {
-        ed25519Known = false;
-      }
-    }
-    return ed25519Known;
-  }
-
-  // verifyEd25519 returns whether sig signs msg under the 32-byte public
-  // key pkey, or null when the browser has no Ed25519: the platform checks
-  // every signature anyway, the browser only spares the voter a refusal.
-  async function verifyEd25519(pkey, sig, msg) {
-    if (!window.crypto || !crypto.subtle || !(await ed25519Supported())) return null;
-    try {
-      const key = await crypto.subtle.importKey('raw', pkey, { name: 'Ed25519' }, false, ['verify']);
-      return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
-    } catch (e) {
-      return false; // not a public key: no signature verifies under it
-    }
-  }
-
-  // verifyMandate checks auth-sig over auth-id under auth-pkey.
+  // verifyMandate checks auth-sig over auth-id under auth-pkey: true,
+  // false, or null when the browser has no Ed25519. The platform checks
+  // every signature anyway; the browser only spares the voter a refusal.
   function verifyMandate(tok) {
-    return verifyEd25519(tok.subarray(0, 32), tok.subarray(32, 96), tok.subarray(96, 120));
+    return wire.verifyEd25519(tok.subarray(0, 32), tok.subarray(96, 120), tok.subarray(32, 96));
   }
 
   // For tests: the checks as the app runs them, on base64 inputs.
-  st.verifyReceipt = (keyB64, campaign, lines, sig) => verifyReceiptSig(parseKey(keyB64 + '\n') || new Uint8Array(0), campaign, lines, sig);
-  st.verifyMandate = (hex) => verifyMandate(new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16))));
+  st.verifyReceipt = (keyB64, campaign, lines, sig) => wire.verifyReceipt(parseKey(keyB64 + '\n') || new Uint8Array(0), campaign, lines, sig);
+  st.verifyMandate = (hex) => verifyMandate(wire.fromHex(hex));
 
   // ---- QR scan of the mandate (PROTOCOL 3) ----
 
@@ -795,10 +742,22 @@
       r = (r * 256 + b) % 37;
     }
     let s = '';
-    for (let i = 15; i >= 0; i--) s += ALPHABET[Number((acc >> BigInt(5 * i)) & 31n)];
-    s += r < 32 ? ALPHABET[r] : CHECKS[r - 32];
+    for (let i = 15; i >= 0; i--) s += SYMBOLS[Number((acc >> BigInt(5 * i)) & 31n)];
+    s += SYMBOLS[r];
     return s.match(/.{1,4}/g).join(' ');
   }
+
+  // For tests: card line n as the app reads it, {bytes} in hex or {error}
+  // with the kind of refusal, and the 12 lines the app writes for a token
+  // (hex) it scanned.
+  st.parseCardLine = (n, s) => {
+    const r = parseLine(n, s);
+    return r.bytes ? { bytes: wire.toHex(r.bytes) } : { error: r.kind };
+  };
+  st.cardLines = (hex) => {
+    const tok = wire.fromHex(hex);
+    return Array.from({ length: 12 }, (_, i) => encodeLine(tok.subarray(10 * i, 10 * i + 10)));
+  };
 
   // fillFromToken puts a scanned token into the 12 fields, replacing what
   // was typed, so that the voter sees the same card lines as on paper.
@@ -838,7 +797,7 @@
   // digest is for tests: SHA-256 of prefix || zero pad || counter by the
   // worker's own code, as hex, with the pad length it chose.
   st.digest = (prefixHex, hi, lo) => new Promise((resolve, reject) => {
-    const prefix = new Uint8Array((prefixHex.match(/../g) || []).map((h) => parseInt(h, 16)));
+    const prefix = wire.fromHex(prefixHex);
     const w = new Worker('/app/voter/pow-worker.js');
     w.onmessage = (ev) => { w.terminate(); resolve(ev.data.padLength + ':' + ev.data.digest); };
     w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
@@ -867,10 +826,9 @@
 
   async function init() {
     $('receipt-title').tabIndex = -1;
-    await loadLang(pickLang());
-    $('lang').addEventListener('change', async () => {
-      try { localStorage.setItem('powvote-lang', $('lang').value); } catch (e) { /* storage may be off */ }
-      await loadLang($('lang').value);
+    await loadLang(powvoteLang.pick());
+    powvoteLang.onPick(async (lang) => {
+      await loadLang(lang);
       labelLines();
       if (st.receipt) showReceipt();
     });

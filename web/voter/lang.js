@@ -1,6 +1,7 @@
 // The language of powvote's pages: which one to show, its message
-// catalogue, and messages with their {placeholders} filled. Shared by the
-// voter app and the check page; each keeps the chosen catalogue itself.
+// catalogue, messages with their {placeholders} filled, and the reader's
+// choice in the #lang selector. Shared by the voter app, the check page
+// and the station desk (which serves this file as /lang.js).
 'use strict';
 
 (function () {
@@ -54,5 +55,30 @@
     return m.replace(/\{(\w+)\}/g, (_, k) => (args && k in args ? v(args[k]) : '{' + k + '}'));
   }
 
-  window.powvoteLang = { pick, load, fill };
+  // loader returns loadLang(lang) for a page whose catalogues are under
+  // dir: it loads lang's (load), keeps the language and its messages in
+  // st.lang and st.msgs, titles the document with the title message and
+  // resolves to {lang, msgs}.
+  function loader(dir, st) {
+    return async (lang) => {
+      const c = await load(dir, lang);
+      st.lang = c.lang;
+      st.msgs = c.msgs;
+      document.title = fill(c.msgs, 'title');
+      return c;
+    };
+  }
+
+  // onPick calls change(lang) whenever the reader picks a language in the
+  // page's #lang selector, once the choice is kept for the next visit
+  // (pick reads it back).
+  function onPick(change) {
+    const sel = document.getElementById('lang');
+    sel.addEventListener('change', () => {
+      try { localStorage.setItem('powvote-lang', sel.value); } catch (e) { /* storage may be off */ }
+      return change(sel.value);
+    });
+  }
+
+  window.powvoteLang = { pick, load, fill, loader, onPick };
 })();

@@ -12,13 +12,13 @@
 // and otherwise for /app/voter/.
 'use strict';
 
-const CACHE = 'powvote-voter-v2';
+const CACHE = 'powvote-voter-v3';
 
 // FILES are fetched when the worker installs. The QR decoder is not among
 // them: it is loaded, and then kept, only when a voter opens the scanner.
 const FILES = [
   '/',
-  '/app/voter/index.html', '/app/voter/app.js', '/app/voter/lang.js', '/app/voter/pow-worker.js', '/app/voter/pow.wasm', '/app/voter/style.css',
+  '/app/voter/index.html', '/app/voter/app.js', '/app/voter/lang.js', '/app/voter/wire.js', '/app/voter/pow-worker.js', '/app/voter/pow.wasm', '/app/voter/style.css',
   '/app/voter/manifest.webmanifest', '/app/voter/i18n/en.json', '/app/voter/i18n/de.json', '/app/voter/i18n/pl.json',
   '/app/voter/icons/icon-192.png', '/app/voter/icons/icon-512.png', '/app/voter/icons/maskable-512.png',
 ];
