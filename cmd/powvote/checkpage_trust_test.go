@@ -517,7 +517,7 @@ func checkSignedDuplicates(t *testing.T, b *browser, d *dishonestPublisher, edge
 		gone     []string
 		settings string
 	}{
-		{"settings committed", []string{"example.org/extension one", good}, nil, "committed"},
+		{"settings committed", []string{good, "example.org/extension one"}, nil, "committed"},
 		{"other settings committed", []string{wrong}, nil, "mismatch"},
 		{"no settings line", nil, nil, "uncommitted"},
 		{"settings committed and not served", []string{good}, []string{"/solar-settings.yaml"}, "missing"},

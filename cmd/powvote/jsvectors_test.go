@@ -658,12 +658,13 @@ func genCheckpoints(t *testing.T) checkpointFile {
 		checkpointOf("refused: settings hash of 63 digits", bad(settings, settings[:63])),
 		checkpointOf("refused: settings hash of 65 digits", bad(settings, settings+"0")),
 		checkpointOf("refused: settings without a hash", without+"settings\n"),
+		checkpointOf("refused: a settings line after another extension line: it must be the first", without+"example.org/extension one\n"+"settings "+settings+"\n"),
 		checkpointOf("refused: two spaces after settings", bad("settings ", "settings  ")),
 		checkpointOf("refused: two settings lines", with+"settings "+settings+"\n"),
 		checkpointOf("refused: an empty extension line", with+"\n"),
 	}
 	return checkpointFile{
-		Description: "Texts of signed checkpoints (PROTOCOL.md 8, docs/PUBLISHING.md), without their signatures: origin, size, root hash (base64) and the settings line's hash, or refused. Go: audit.ParseCheckpoint. JavaScript: the check page's parseCheckpoint (web/check/check.js), through window.powcheck.parseCheckpoint. Left out because the two differ: a settings line after another extension line (audit refuses it, the check page reads it, and TestCheckPage's checkSignedDuplicates relies on that), and sizes of 2^53 or more (beyond the check page's numbers). Written by cmd/powvote/jsvectors_test.go.",
+		Description: "Texts of signed checkpoints (PROTOCOL.md 8, docs/PUBLISHING.md), without their signatures: origin, size, root hash (base64) and the settings line's hash, or refused. Go: audit.ParseCheckpoint. JavaScript: the check page's parseCheckpoint (web/check/check.js), through window.powcheck.parseCheckpoint. Left out because the two differ: sizes of 2^53 or more (beyond the check page's numbers). Written by cmd/powvote/jsvectors_test.go.",
 		Vectors:     vs,
 	}
 }

@@ -156,12 +156,11 @@
   // parseCheckpoint reads the text of a tlog-checkpoint (with its last line
   // feed) as audit.ParseCheckpoint does: origin, size in decimal, the
   // canonical base64 of the root hash, then any extension lines, each
-  // non-empty (C2SP tlog-checkpoint). One of them may be "settings
+  // non-empty (C2SP tlog-checkpoint). The first of them may be "settings
   // <lower-case hex SHA-256 of <campaign>-settings.yaml>", by which the log
-  // key signs the campaign's settings; a second one, or a line whose first
-  // word is settings and that is not exactly that, makes the checkpoint
-  // unreadable. Unlike audit.ParseCheckpoint, the page takes the settings
-  // line wherever it stands among the extension lines, and sizes only up
+  // key signs the campaign's settings; a line whose first word is settings
+  // anywhere else, or that is not exactly that, makes the checkpoint
+  // unreadable. Unlike audit.ParseCheckpoint, the page reads sizes only up
   // to 2^53 - 1. It returns {origin, size, root, settings} (settings null
   // without the line), or null.
   function parseCheckpoint(body) {
@@ -171,10 +170,11 @@
     const root = canonicalB64(ls[2], 32);
     if (!root) return null;
     let settings = null;
-    for (const ext of ls.slice(3, -1)) {
+    for (const [i, ext] of ls.slice(3, -1).entries()) {
       if (ext === '') return null;
       if (ext.split(' ', 1)[0] === 'settings') {
-        if (settings !== null || !/^settings [0-9a-f]{64}$/.test(ext)) return null;
+        // Only the first extension line, as audit.ParseCheckpoint reads it.
+        if (i !== 0 || !/^settings [0-9a-f]{64}$/.test(ext)) return null;
         settings = ext.slice('settings '.length);
       }
     }
