@@ -89,7 +89,7 @@ func ParseCheckpoint(text string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("not a checkpoint: size %q", lines[1])
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(lines[2])
-	if err != nil || len(raw) != tlog.HashSize {
+	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != lines[2] {
 		return nil, fmt.Errorf("not a checkpoint: root hash %q", lines[2])
 	}
 	cp := &Checkpoint{Origin: lines[0], Tree: tlog.Tree{N: size, Hash: tlog.Hash(raw)}}
