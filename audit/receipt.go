@@ -127,16 +127,7 @@ func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig 
 	if err != nil {
 		return err
 	}
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		hs := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			if x < 0 || x >= int64(len(scan.hashes)) {
-				return nil, fmt.Errorf("stored hash %d of %d", x, len(scan.hashes))
-			}
-			hs[i] = scan.hashes[x]
-		}
-		return hs, nil
-	})
+	hr := storedHashes(scan.hashes)
 	root, err := tlog.TreeHash(cp.Tree.N, hr)
 	if err != nil {
 		return fmt.Errorf("%s has fewer lines than its checkpoint: %w", published.LogName(name, published.Vote), err)
@@ -395,16 +386,7 @@ func (rs *retractions) explains(out io.Writer, label, campaignName, stamp, encod
 	if rs.cp != nil {
 		signed = fmt.Sprintf("beyond its latest signed checkpoint (%d lines)", rs.cp.Tree.N)
 		if l.index < rs.cp.Tree.N {
-			hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-				hs := make([]tlog.Hash, len(idx))
-				for j, x := range idx {
-					if x < 0 || x >= int64(len(rs.hashes)) {
-						return nil, fmt.Errorf("stored hash %d of %d", x, len(rs.hashes))
-					}
-					hs[j] = rs.hashes[x]
-				}
-				return hs, nil
-			})
+			hr := storedHashes(rs.hashes)
 			proof, err := tlog.ProveRecord(rs.cp.Tree.N, l.index, hr)
 			if err == nil {
 				err = tlog.CheckRecord(proof, rs.cp.Tree.N, rs.cp.Tree.Hash, l.index, tlog.RecordHash([]byte(l.text)))
@@ -441,4 +423,19 @@ func (rs *retractions) explains(out io.Writer, label, campaignName, stamp, encod
 		fmt.Fprintf(out, "      ok    the binding verifies under the receipt key (%s), the key that signed this receipt: the platform answers for it\n", keyFrom)
 	}
 	return true
+}
+
+// storedHashes reads the stored hashes of a tree (tlog.StoredHashes, in
+// order) from memory.
+func storedHashes(hashes []tlog.Hash) tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		hs := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x < 0 || x >= int64(len(hashes)) {
+				return nil, fmt.Errorf("stored hash %d of %d", x, len(hashes))
+			}
+			hs[i] = hashes[x]
+		}
+		return hs, nil
+	})
 }
