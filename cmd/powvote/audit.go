@@ -16,6 +16,7 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/published"
 )
 
@@ -363,7 +364,7 @@ func saveCheckpoints(dir string, r *audit.Report) error {
 			continue
 		}
 		p := filepath.Join(dir, published.KeptCheckpointName(r.Campaign, c.list, c.cp.Tree.N))
-		if err := os.WriteFile(p, c.cp.Note, 0o644); err != nil {
+		if err := durable.WriteFile(p, c.cp.Note, 0o644); err != nil {
 			return err
 		}
 	}

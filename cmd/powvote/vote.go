@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/powvote/powvote/client"
+	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/keyfile"
 	"github.com/powvote/powvote/mandate"
 	"github.com/powvote/powvote/wire"
@@ -72,7 +72,8 @@ func runVote(ctx context.Context, e *env, args []string) error {
 	}
 	text := wire.FormatReceipt(name, rc.Lines, rc.Sig)
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(text), 0o600); err != nil {
+		// The voter's only proof: on disk before it is shown.
+		if err := durable.WriteFile(*out, []byte(text), 0o600); err != nil {
 			return err
 		}
 	}
