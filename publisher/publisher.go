@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -219,11 +218,10 @@ const (
 type Publisher struct {
 	cfg     Config
 	log     *slog.Logger
-	pass    string // the Pass header of a plain-HTTP link, "" with TLS
-	client  *http.Client
-	paths   [2]string   // "/C-vote.log", "/C-auth.log" (published.LogName)
-	files   [2]*os.File // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
-	state   string      // path of the state file
+	records recordsClient // reads the collectors' records (pull.go)
+	paths   [2]string     // "/C-vote.log", "/C-auth.log" (published.LogName)
+	files   [2]*os.File   // the lists, opened read-write: handlers ReadAt below the committed size, rounds WriteAt above it
+	state   string        // path of the state file
 	options map[string]int
 
 	// The three logs (logs.go): the two lists and the retracted list.
@@ -233,13 +231,7 @@ type Publisher struct {
 	trees   [3]*treeLog
 	history *os.File // C-history.log; written like the lists
 
-	// The retracted list (retract.go): appended by rounds, served below
-	// the size in the snapshot. With logs it is the third log: hashes,
-	// checkpoint and tileStart at index retractedList.
-	retracted      *os.File
-	retractedSize  int64                 // bytes durable in C-retracted.log; guarded by roundMu
-	retractedLines int64                 // its lines; guarded by roundMu
-	retractedVotes map[nonceKey]struct{} // nonces in C-retracted.log; guarded by roundMu
+	retractedLog // the retracted list (retract.go)
 
 	// What Finish published (close.go), set once the state says closed.
 	keysText    []byte   // C-keys.txt
@@ -296,30 +288,15 @@ func New(cfg Config) (*Publisher, error) {
 		return nil, fmt.Errorf("publisher: couldn't create %s: %w", cfg.Dir, err)
 	}
 	p := &Publisher{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		pass: cfg.Link.Pass(),
-		// net/http rather than fasthttp: a round makes a few large
-		// requests, and net/http ends them as soon as the context is
-		// cancelled, so shutting down never waits for a slow collector.
-		client: &http.Client{
-			Timeout: cfg.RequestTimeout,
-			Transport: &http.Transport{
-				Proxy:               nil,
-				MaxIdleConnsPerHost: 2,
-				IdleConnTimeout:     time.Minute,
-				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-				// Any collector of the campaign: the pairs' order is the
-				// operator's, and each answers only what a publisher may read.
-				TLSClientConfig: cfg.Link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
-			},
-		},
-		paths:          [2]string{"/" + published.LogName(cfg.Campaign, published.Vote), "/" + published.LogName(cfg.Campaign, published.Auth)},
-		state:          filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
-		queue:          newQueue(),
-		retractedVotes: make(map[nonceKey]struct{}),
-		options:        make(map[string]int),
-		counts:         make([]int64, len(cfg.Options)),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		records:      newRecordsClient(cfg.Link, cfg.RequestTimeout, cfg.PageSize),
+		paths:        [2]string{"/" + published.LogName(cfg.Campaign, published.Vote), "/" + published.LogName(cfg.Campaign, published.Auth)},
+		state:        filepath.Join(cfg.Dir, cfg.Campaign+"-state.json"),
+		queue:        newQueue(),
+		retractedLog: retractedLog{retractedVotes: make(map[nonceKey]struct{})},
+		options:      make(map[string]int),
+		counts:       make([]int64, len(cfg.Options)),
 	}
 	for i, o := range cfg.Options {
 		p.options[o] = i
@@ -352,7 +329,7 @@ func (p *Publisher) Close() error {
 	}
 	p.closed = true
 	p.snap.Store(nil)
-	p.client.CloseIdleConnections()
+	p.records.client.CloseIdleConnections()
 	return p.closeFiles()
 }
 

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/listline"
 )
 
@@ -66,7 +70,7 @@ func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
 	published := func(k nonceKey) bool { _, ok := p.publishedVotes[k]; return ok }
 	for {
 		from := max(ps.next[i], 1)
-		recs, err := p.fetchVotes(ctx, ps.urls[i], from)
+		recs, err := p.records.fetchVotes(ctx, ps.urls[i], from)
 		if err != nil {
 			return fmt.Errorf("publisher: pair %d instance %d (%s): vote records from %d: %w", ps.k, 2*ps.k+i, redact(ps.urls[i]), from, err)
 		}
@@ -83,16 +87,46 @@ func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
 	}
 }
 
+// recordsClient reads the collectors' records over the internal links
+// (docs/INTERNAL.md): pages of GET /records/votes and /records/voters.
+type recordsClient struct {
+	client   *http.Client
+	pass     string // the Pass header of a plain-HTTP link, "" with TLS
+	pageSize int
+}
+
+func newRecordsClient(link *mtls.Link, timeout time.Duration, pageSize int) recordsClient {
+	return recordsClient{
+		pass:     link.Pass(),
+		pageSize: pageSize,
+		// net/http rather than fasthttp: a round makes a few large
+		// requests, and net/http ends them as soon as the context is
+		// cancelled, so shutting down never waits for a slow collector.
+		client: &http.Client{
+			Timeout: timeout,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				MaxIdleConnsPerHost: 2,
+				IdleConnTimeout:     time.Minute,
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				// Any collector of the campaign: the pairs' order is the
+				// operator's, and each answers only what a publisher may read.
+				TLSClientConfig: link.ClientConfig(mtls.Peer{Role: string(campaign.RoleCollector), Instance: mtls.AnyInstance}),
+			},
+		},
+	}
+}
+
 // get asks a collector for base+target and returns the body of a 200.
-func (p *Publisher) get(ctx context.Context, base, target string) ([]byte, http.Header, error) {
+func (c *recordsClient) get(ctx context.Context, base, target string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+target, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(p.pass) > 0 {
-		req.Header.Set("Pass", p.pass)
+	if len(c.pass) > 0 {
+		req.Header.Set("Pass", c.pass)
 	}
-	resp, err := p.client.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,8 +145,8 @@ func (p *Publisher) get(ctx context.Context, base, target string) ([]byte, http.
 }
 
 // fetchVotes asks for one page of vote records from index from (>= 1).
-func (p *Publisher) fetchVotes(ctx context.Context, base string, from uint64) ([]record, error) {
-	body, h, err := p.get(ctx, base, "/records/votes?from="+strconv.FormatUint(from, 10)+"&limit="+strconv.Itoa(p.cfg.PageSize))
+func (c *recordsClient) fetchVotes(ctx context.Context, base string, from uint64) ([]record, error) {
+	body, h, err := c.get(ctx, base, "/records/votes?from="+strconv.FormatUint(from, 10)+"&limit="+strconv.Itoa(c.pageSize))
 	if err != nil {
 		return nil, err
 	}
@@ -175,12 +209,12 @@ func parseRecord(s string) (record, error) {
 // fetchVoters asks for one page of an instance's voter table, after the
 // mandate after (nil: from the start). The mandates must come in
 // increasing order, all after after: scanVoters relies on it.
-func (p *Publisher) fetchVoters(ctx context.Context, base string, after *listline.Mandate) ([]listline.Voter, error) {
+func (c *recordsClient) fetchVoters(ctx context.Context, base string, after *listline.Mandate) ([]listline.Voter, error) {
 	var a string
 	if after != nil {
 		a = base64.RawURLEncoding.EncodeToString(after[:])
 	}
-	body, _, err := p.get(ctx, base, "/records/voters?after="+a+"&limit="+strconv.Itoa(p.cfg.PageSize))
+	body, _, err := c.get(ctx, base, "/records/voters?after="+a+"&limit="+strconv.Itoa(c.pageSize))
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +242,7 @@ func (p *Publisher) fetchVoters(ctx context.Context, base string, after *listlin
 // voterPager walks one instance's voter table in mandate order, a page at
 // a time.
 type voterPager struct {
-	p    *Publisher
+	c    *recordsClient
 	base string
 	page []listline.Voter
 	pos  int
@@ -222,7 +256,7 @@ func (vp *voterPager) next(ctx context.Context) (v listline.Voter, ok bool, err 
 		if vp.done {
 			return listline.Voter{}, false, nil
 		}
-		page, err := vp.p.fetchVoters(ctx, vp.base, vp.last)
+		page, err := vp.c.fetchVoters(ctx, vp.base, vp.last)
 		if err != nil {
 			return listline.Voter{}, false, err
 		}
@@ -246,8 +280,8 @@ func (vp *voterPager) next(ctx context.Context) (v listline.Voter, ok bool, err 
 // published nor queued. A mandate both hold is final whatever else the
 // scan finds, so what was found before an error still counts.
 func (p *Publisher) scanVoters(ctx context.Context, ps *pairState) error {
-	pa := &voterPager{p: p, base: ps.urls[0]}
-	pb := &voterPager{p: p, base: ps.urls[1]}
+	pa := &voterPager{c: &p.records, base: ps.urls[0]}
+	pb := &voterPager{c: &p.records, base: ps.urls[1]}
 	a, okA, errA := pa.next(ctx)
 	b, okB, errB := pb.next(ctx)
 	for okA && okB {

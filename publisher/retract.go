@@ -25,6 +25,17 @@ type retraction struct {
 	index  uint64
 }
 
+// retractedLog is the retracted list as the publisher keeps it: appended
+// by rounds, served below the size in the snapshot. With the log key it
+// is the third log: its tree, checkpoint and tile offsets are
+// trees[retractedList].
+type retractedLog struct {
+	retracted      *os.File
+	retractedSize  int64                 // bytes durable in C-retracted.log; guarded by roundMu
+	retractedLines int64                 // its lines; guarded by roundMu
+	retractedVotes map[nonceKey]struct{} // nonces in C-retracted.log; guarded by roundMu
+}
+
 func (p *Publisher) retractedPath() string {
 	return filepath.Join(p.cfg.Dir, published.LogName(p.cfg.Campaign, published.Retracted))
 }
