@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,31 +58,19 @@ Example:
 
 func runEdge(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "edge", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", edgeHelp)
-	dir := fs.String("dir", "", "directory that holds campaigns (required)")
-	name := fs.String("campaign", "", "campaign (default: the only one in D)")
-	listen := fs.String("listen", "", "address to listen on (required)")
-	var pairs, origins stringList
-	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
+	pf := addPublicFlags(fs, "address to listen on (required)", 10000)
+	var origins stringList
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
 	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
-	limits := addConnLimits(fs, 10000)
-	if _, err := parseFlags(fs, args, 0); err != nil {
+	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *listen == "" || len(pairs) == 0 {
-		return usagef("--dir, --listen and at least one --pair are required")
-	}
-	if err := limits.check(); err != nil {
-		return err
-	}
+	dir, name, listen, limits := pf.dir, pf.name, pf.listen, pf.limits
 	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RoleEdge)
 	if err != nil {
 		return err
 	}
-	urls, err := parsePairs(pairs)
-	if err != nil {
-		return err
-	}
+	urls := pf.urls
 	var lists fasthttp.RequestHandler
 	if *pubURL != "" {
 		if lists, err = edge.ListsFrom(*pubURL); err != nil {
@@ -134,6 +123,43 @@ func edgeConfig(sites []edge.Campaign, log *slog.Logger, limits *connLimits) edg
 // listWriteTimeout bounds the writing of one answer of the edge: the
 // lists are served there too, and a whole list must fit.
 const listWriteTimeout = 30 * time.Minute
+
+// publicFlags are the flags of a public server of the platform, the edge
+// or the publisher: D, the campaign, the address, the pairs in order and
+// the connection limits.
+type publicFlags struct {
+	dir, name, listen *string
+	pairs             stringList
+	limits            *connLimits
+	urls              [][2]string // the pairs, once parsed
+}
+
+func addPublicFlags(fs *flag.FlagSet, listenUsage string, maxConns int) *publicFlags {
+	pf := &publicFlags{
+		dir:    fs.String("dir", "", "directory that holds campaigns (required)"),
+		name:   fs.String("campaign", "", "campaign (default: the only one in D)"),
+		listen: fs.String("listen", "", listenUsage),
+	}
+	fs.Var(&pf.pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
+	pf.limits = addConnLimits(fs, maxConns)
+	return pf
+}
+
+// parse parses args and checks the flags.
+func (pf *publicFlags) parse(fs *flag.FlagSet, args []string) error {
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *pf.dir == "" || *pf.listen == "" || len(pf.pairs) == 0 {
+		return usagef("--dir, --listen and at least one --pair are required")
+	}
+	if err := pf.limits.check(); err != nil {
+		return err
+	}
+	var err error
+	pf.urls, err = parsePairs(pf.pairs)
+	return err
+}
 
 // parsePairs reads the --pair flags: two different collector URLs each,
 // in order.

@@ -52,28 +52,14 @@ Example:
 
 func runPublisher(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "publisher", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", publisherHelp)
-	dir := fs.String("dir", "", "directory that holds campaigns (required)")
-	name := fs.String("campaign", "", "campaign (default: the only one in D)")
-	listen := fs.String("listen", "", "address to serve the lists on (required)")
+	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
-	var pairs stringList
-	fs.Var(&pairs, "pair", "the two collector URLs of a pair, comma-separated; repeat per pair in order (required)")
-	limits := addConnLimits(fs, 4096)
-	if _, err := parseFlags(fs, args, 0); err != nil {
+	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *listen == "" || len(pairs) == 0 {
-		return usagef("--dir, --listen and at least one --pair are required")
-	}
-	if err := limits.check(); err != nil {
-		return err
-	}
+	dir, name, listen, limits, urls := pf.dir, pf.name, pf.listen, pf.limits, pf.urls
 	if *interval <= 0 {
 		return usagef("--interval %v: want a positive duration", *interval)
-	}
-	urls, err := parsePairs(pairs)
-	if err != nil {
-		return err
 	}
 	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RolePublisher)
 	if err != nil {
