@@ -149,9 +149,19 @@ func (tc *testCampaign) records(t *testing.T, base string) string {
 
 // gate is a loopback HTTP proxy to one collector that the test opens and
 // closes: closed, it answers 503 as an unreachable instance would fail.
+// Closing waits for the requests it passed on to be answered, so that none
+// carries what the collector holds after the gate closed.
 type gate struct {
 	url    string
-	closed atomic.Bool
+	mu     sync.RWMutex // held for reading by each request passed on
+	closed bool
+}
+
+// set opens or closes the gate.
+func (g *gate) set(open bool) {
+	g.mu.Lock()
+	g.closed = !open
+	g.mu.Unlock()
 }
 
 func newGate(t *testing.T, target string) *gate {
@@ -164,7 +174,9 @@ func newGate(t *testing.T, target string) *gate {
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	proxy.ErrorLog = log.New(io.Discard, "", 0) // a collector shutting down at the end of a test
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.closed.Load() {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if g.closed {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -238,8 +250,8 @@ func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 
 // setTwins cuts or restores the sync between the two instances.
 func (tp *testPair) setTwins(open bool) {
-	tp.twin[0].closed.Store(!open)
-	tp.twin[1].closed.Store(!open)
+	tp.twin[0].set(open)
+	tp.twin[1].set(open)
 }
 
 // converged reports whether both instances hold voters and votes of each.

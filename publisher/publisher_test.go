@@ -179,7 +179,7 @@ func TestInstanceDown(t *testing.T) {
 	tc := newTestCampaign(t)
 	pr := startPair(t, tc, 0)
 	tp := newPublisher(t, tc, t.TempDir(), []*testPair{pr}, nil)
-	pr.pub[1].closed.Store(true)
+	pr.pub[1].set(false)
 
 	var voters []listline.Voter
 	var votes []listline.Vote
@@ -200,7 +200,7 @@ func TestInstanceDown(t *testing.T) {
 		t.Errorf("%d warnings about the instance down over two rounds, want 1:\n%s", n, tp.log)
 	}
 
-	pr.pub[1].closed.Store(false)
+	pr.pub[1].set(true)
 	tp.mustRound(t)
 	tp.wantPublished(t, voters, votes)
 	if !strings.Contains(tp.log.String(), "collector answering again") {
