@@ -51,21 +51,15 @@ type ReceiptOptions struct {
 // when the source cannot be read or its checkpoint does not verify.
 func VerifyReceipt(out io.Writer, src Source, name string, rlines []string, sig string, opts ReceiptOptions) error {
 	var failed []string // what failed, for the last line of stderr
-	pub, keyFrom := opts.ReceiptKey, opts.ReceiptKeyFrom
-	if pub == nil {
-		// The key the source publishes: it proves the receipt to whoever
-		// trusts that source; a key known by other means is stronger.
-		keyFrom = published.ReceiptKeyName(name)
-		b, err := readAll(src, keyFrom)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return err
-		default:
-			if pub, err = ParseStampKey(string(b)); err != nil {
-				return fmt.Errorf("%s: %v", keyFrom, err)
-			}
-		}
+	// Without a key given, the one the source publishes: it proves the
+	// receipt to whoever trusts that source; a key known by other means
+	// is stronger.
+	pub, keyFrom, err := receiptKey(src, name, opts.ReceiptKey, nil)
+	if err != nil {
+		return err
+	}
+	if opts.ReceiptKey != nil {
+		keyFrom = opts.ReceiptKeyFrom
 	}
 	// pub nil: the bindings of retractions are not checked either.
 	if pub != nil {
