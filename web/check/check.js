@@ -93,7 +93,7 @@
 
   const {
     decodeOption, stampKey, fromB64, canonicalB64, toB64, toHex, fromHex, concat, equalBytes,
-    canVerify, verifyEd25519, verifyReceipt,
+    canVerify, verifyEd25519, verifyReceipt, parseRetractedLine, retractionMessage,
   } = powvoteWire;
   const utf8 = new TextEncoder();
   const text = (b) => new TextDecoder().decode(b);
@@ -833,19 +833,12 @@
 
   // ---- retracted votes (docs/PUBLISHING.md, docs/MIRRORS.md) ----
 
-  // parseRetracted reads a line of the retracted list, "<winning nonce
-  // hex> <signature base64> <retracted vote line>", in the one spelling
-  // package listline writes, or returns null. The worker decides whether
-  // the vote line is well formed.
+  // parseRetracted reads a line of the retracted list
+  // (parseRetractedLine), its vote as parseVote reads it, or
+  // returns null. The worker decides whether the vote line is well formed.
   function parseRetracted(line) {
-    const a = line.indexOf(' ');
-    const b = a < 0 ? -1 : line.indexOf(' ', a + 1);
-    if (b < 0) return null;
-    const winner = line.slice(0, a), sigText = line.slice(a + 1, b), vote = line.slice(b + 1);
-    if (!/^[0-9a-f]{16,64}$/.test(winner) || winner.length % 2 !== 0) return null;
-    const sig = canonicalB64(sigText, 64);
-    if (!sig) return null;
-    return { winner, sig, vote: parseVote(vote) };
+    const r = parseRetractedLine(line);
+    return r && { winner: r.winner, sig: r.sig, vote: parseVote(r.vote) };
   }
 
   function compareBytes(a, b) {
@@ -883,11 +876,6 @@
   //   unchecked   the binding cannot be checked: no receipt key, or no
   //               Ed25519 in this browser
   const RETRACTION_VERDICTS = ['unreadable', 'weak', 'ballot', 'dupLoser', 'counted', 'noWinner', 'dupWinner', 'order', 'badSig', 'unchecked'];
-
-  // retractionMessage is what the receipt key signs for a retraction
-  // (wire.RetractionMessage).
-  const retractionMessage = (campaign, retracted, winner) =>
-    utf8.encode('powvote retraction v1\n' + campaign + '\n' + retracted + '\n' + winner + '\n');
 
   // checkRetractions checks the signed lines of the retracted list against
   // the counted votes (tallyVotes first) and returns st.retracted.

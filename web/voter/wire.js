@@ -175,6 +175,30 @@
     return { putc: f[0], psig, voter: f[2], nonce: fromHex(f[3]), option };
   }
 
+  // ---- retractions (docs/PUBLISHING.md, package listline) ----
+
+  // parseRetractedLine splits a line of the retracted list, "<winning
+  // nonce hex> <signature base64> <retracted vote line>", in the one
+  // spelling listline.ParseRetracted accepts for its first two fields, and
+  // returns {winner (hex), sig (64 bytes), vote (the line)}, or null. The
+  // vote line is the caller's to read.
+  function parseRetractedLine(line) {
+    const a = line.indexOf(' ');
+    const b = a < 0 ? -1 : line.indexOf(' ', a + 1);
+    if (b < 0) return null;
+    const winner = line.slice(0, a);
+    const sig = canonicalB64(line.slice(a + 1, b), 64);
+    if (!NONCE.test(winner) || sig === null) return null;
+    return { winner, sig, vote: line.slice(b + 1) };
+  }
+
+  // retractionMessage is what the receipt key signs for a retraction
+  // (wire.RetractionMessage): the binding of the retracted vote's line to
+  // the winning vote's.
+  function retractionMessage(campaign, retracted, winner) {
+    return utf8.encode('powvote retraction v1\n' + campaign + '\n' + retracted + '\n' + winner + '\n');
+  }
+
   // ---- receipts (PROTOCOL.md 5.4 and 6) ----
 
   // receiptMessage is what Receipt-Sig signs (wire.ReceiptMessage): the
@@ -239,7 +263,7 @@
     concat, equalBytes, toHex, fromHex, toB64, fromB64, canonicalB64,
     encodeOption, decodeOption, isOption,
     isVoterStamp, stampKey,
-    powMessage, parseVoteLine,
+    powMessage, parseVoteLine, parseRetractedLine, retractionMessage,
     receiptMessage, formatReceipt, verifyReceipt,
     canVerify, verifyEd25519,
   });
