@@ -36,8 +36,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,10 +252,16 @@ type site struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	sites   map[string]*site
-	single  *site // set when one campaign is served: any Host reaches it
+	// sites maps each campaign's name to what the edge serves for it;
+	// AddCampaign replaces the map, so that requests read it without a
+	// lock. single is set while one campaign is served: any Host reaches
+	// it.
+	sites   atomic.Pointer[map[string]*site]
+	single  atomic.Pointer[site]
 	srv     *fasthttp.Server
-	clients []*collector // every collector, once, to close at shutdown
+	mu      sync.Mutex   // held by AddCampaign
+	serving bool         // Serve has started the tailers
+	clients []*collector // every collector, once, to close at shutdown (mu)
 
 	allowAll bool            // AllowOrigins holds "*"
 	origins  map[string]bool // AllowOrigins otherwise
@@ -307,7 +315,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		sites:   make(map[string]*site),
 		origins: make(map[string]bool),
 	}
 	s.tailCtx, s.tailStop = context.WithCancel(context.Background())
@@ -320,20 +327,18 @@ func New(cfg Config) (*Server, error) {
 		s.cors = true
 	}
 	s.buildAnswers()
-	owners := make(map[string]string) // collector base URL to campaign name
+	sites := make(map[string]*site)
 	for _, c := range cfg.Campaigns {
-		st, err := s.newSite(c, owners)
+		st, err := s.newSite(c)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := s.sites[st.name]; dup {
+		if _, dup := sites[st.name]; dup {
 			return nil, fmt.Errorf("edge: campaign %q given twice", st.name)
 		}
-		s.sites[st.name] = st
+		sites[st.name] = st
 	}
-	if len(cfg.Campaigns) == 1 {
-		s.single = s.sites[cfg.Campaigns[0].Settings.Name]
-	}
+	s.setSites(sites)
 	// Made last, once nothing can fail: the cache starts a goroutine that
 	// expires entries and that lives as long as the process (the library
 	// has no way to stop it; an edge is one per process).
@@ -373,10 +378,56 @@ func parseErrorAnswer(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 }
 
-// newSite checks one campaign and builds what the edge serves for it.
-// owners maps the collectors of the campaigns checked so far to their
-// campaign: a collector serves one campaign only.
-func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
+// setSites serves sites from now on.
+func (s *Server) setSites(sites map[string]*site) {
+	s.sites.Store(&sites)
+	var single *site
+	if len(sites) == 1 {
+		for _, st := range sites {
+			single = st
+		}
+	}
+	s.single.Store(single)
+}
+
+// siteMap is the campaigns served now; callers must not change it.
+func (s *Server) siteMap() map[string]*site { return *s.sites.Load() }
+
+// AddCampaign serves one more campaign from now on, without a restart:
+// it checks c as New does, reads its collectors' vote records of the
+// stamps still live (within ctx, as CatchUp; the rest in the background),
+// and then routes the Host of c to it. Once two campaigns are served, a
+// Host must name its campaign.
+func (s *Server) AddCampaign(ctx context.Context, c Campaign) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.newSite(c)
+	if err != nil {
+		return err
+	}
+	old := s.siteMap()
+	if _, dup := old[st.name]; dup {
+		return fmt.Errorf("edge: campaign %q is served already", st.name)
+	}
+	if err := s.catchUp(ctx, st); err != nil {
+		s.log.Warn("edge: serving a new campaign before every collector's vote records were read; they are read in the background", "campaign", st.name, "err", err)
+	}
+	sites := make(map[string]*site, len(old)+1)
+	for k, v := range old {
+		sites[k] = v
+	}
+	sites[st.name] = st
+	if s.serving {
+		s.startTails(st)
+	}
+	s.setSites(sites)
+	return nil
+}
+
+// newSite checks one campaign and builds what the edge serves for it. One
+// collector process may serve several campaigns at one URL: each link
+// names its campaign to it (mtls.Mux).
+func (s *Server) newSite(c Campaign) (*site, error) {
 	if c.Settings == nil {
 		return nil, errors.New("edge: campaign without settings")
 	}
@@ -430,11 +481,7 @@ func (s *Server) newSite(c Campaign, owners map[string]string) (*site, error) {
 			if prev, dup := seen[col.base]; dup {
 				return nil, fmt.Errorf("edge: campaign %s: instances %d and %d are both %s", name, prev, inst, col.base)
 			}
-			if other, dup := owners[col.base]; dup {
-				return nil, fmt.Errorf("edge: campaigns %s and %s both name collector %s", other, name, col.base)
-			}
 			seen[col.base] = inst
-			owners[col.base] = name
 			s.clients = append(s.clients, col)
 			pair[j] = col
 			st.instances = append(st.instances, col)
@@ -478,12 +525,16 @@ func sayName(i int) string { return fmt.Sprintf("Say%02d", i+1) }
 // give ctx a deadline: an instance that does not answer is read later, in
 // the background, and its error is returned.
 func (s *Server) CatchUp(ctx context.Context) error {
+	return s.catchUp(ctx, slices.Collect(maps.Values(s.siteMap()))...)
+}
+
+func (s *Server) catchUp(ctx context.Context, sites ...*site) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, st := range s.sites {
+	for _, st := range sites {
 		for _, t := range st.tails {
 			wg.Go(func() {
 				err := t.catchUp(ctx)
@@ -506,13 +557,11 @@ func (s *Server) CatchUp(ctx context.Context) error {
 func (s *Server) Serve(ln net.Listener) error {
 	s.tailOnce.Do(func() {
 		s.tailDone.Go(func() { s.prefetch(s.tailCtx) })
-		if s.cfg.TailInterval < 0 {
-			return
-		}
-		for _, st := range s.sites {
-			for _, t := range st.tails {
-				s.tailDone.Go(func() { t.run(s.tailCtx, s.cfg.TailInterval) })
-			}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.serving = true
+		for _, st := range s.siteMap() {
+			s.startTails(st)
 		}
 	})
 	lln, err := s.limitListener(ln)
@@ -520,6 +569,17 @@ func (s *Server) Serve(ln net.Listener) error {
 		return fmt.Errorf("edge: %w", err)
 	}
 	return s.srv.Serve(lln)
+}
+
+// startTails starts reading st's instances' new vote records each
+// TailInterval.
+func (s *Server) startTails(st *site) {
+	if s.cfg.TailInterval < 0 {
+		return
+	}
+	for _, t := range st.tails {
+		s.tailDone.Go(func() { t.run(s.tailCtx, s.cfg.TailInterval) })
+	}
 }
 
 // Shutdown stops accepting, lets requests in flight finish and returns when
@@ -536,6 +596,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range s.clients {
 		c.hc.CloseIdleConnections()
 	}
@@ -544,8 +606,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // siteFor picks the campaign by the first label of Host.
 func (s *Server) siteFor(host []byte) *site {
-	if s.single != nil {
-		return s.single
+	if st := s.single.Load(); st != nil {
+		return st
 	}
 	h := string(host)
 	if i := strings.IndexByte(h, '.'); i >= 0 {
@@ -553,7 +615,7 @@ func (s *Server) siteFor(host []byte) *site {
 	} else if i := strings.IndexByte(h, ':'); i >= 0 {
 		h = h[:i]
 	}
-	return s.sites[strings.ToLower(h)]
+	return s.siteMap()[strings.ToLower(h)]
 }
 
 // route is what a path asks for.

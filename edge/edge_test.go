@@ -208,14 +208,50 @@ func TestNewRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
+	// One collector process serves several campaigns at one URL.
 	a, b := offline(t, settings("solar", "x")), offline(t, settings("city", "y"))
-	b.Pairs[0][1] = a.Pairs[0][0]
-	if _, err := New(Config{Campaigns: []Campaign{a, b}}); err == nil || !strings.Contains(err.Error(), "campaigns solar and city both name collector") {
-		t.Errorf("collector shared by two campaigns: %v", err)
+	b.Pairs = a.Pairs
+	if _, err := New(Config{Campaigns: []Campaign{a, b}}); err != nil {
+		t.Errorf("collectors shared by two campaigns: %v", err)
 	}
 	c := offline(t, settings("solar", "x"))
 	if _, err := New(Config{Campaigns: []Campaign{c}, NonceCacheTTL: time.Millisecond}); err == nil {
 		t.Error("NonceCacheTTL of 1ms: no error")
+	}
+}
+
+// TestAddCampaign adds a campaign to a running edge: from then on a Host
+// must name its campaign, and a campaign cannot be added twice.
+func TestAddCampaign(t *testing.T) {
+	a, b := offline(t, settings("solar", "x")), offline(t, settings("city", "y"))
+	srv, err := New(Config{Campaigns: []Campaign{a}, TailInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.siteFor([]byte("anything.example")); st == nil || st.name != "solar" {
+		t.Fatalf("one campaign: Host anything reached %v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := srv.AddCampaign(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{"solar.vote.example": "solar", "CITY.vote.example": "city", "city:8080": "city", "anything.example": ""} {
+		got := ""
+		if st := srv.siteFor([]byte(host)); st != nil {
+			got = st.name
+		}
+		if got != want {
+			t.Errorf("Host %s: campaign %q, want %q", host, got, want)
+		}
+	}
+	if err := srv.AddCampaign(ctx, offline(t, settings("city", "z"))); err == nil || !strings.Contains(err.Error(), "served already") {
+		t.Errorf("city added twice: %v", err)
+	}
+	bad := offline(t, settings("town", "z"))
+	bad.Pairs = nil
+	if err := srv.AddCampaign(ctx, bad); err == nil || srv.siteFor([]byte("town.x")) != nil {
+		t.Errorf("a campaign without pairs: %v", err)
 	}
 }
 

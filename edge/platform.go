@@ -282,7 +282,7 @@ func (s *Server) prefetch(ctx context.Context) {
 		if time.Duration(now.Nanosecond()) < prefetchAt {
 			continue
 		}
-		for _, st := range s.sites {
+		for _, st := range s.siteMap() {
 			if st.asked.Load() < sec-activeSeconds {
 				continue
 			}

@@ -208,7 +208,7 @@ func TestHeldElsewhere(t *testing.T) {
 	}
 	k2 := ballotPair(t, b2, 2)
 	waitFor(10*time.Second, func() bool {
-		seen, _ := second.single.seen.find(mustInt(t, b2.hdr["P-UTC"]), b2.hdr["Voter"], b2.nonce(t))
+		seen, _ := second.single.Load().seen.find(mustInt(t, b2.hdr["P-UTC"]), b2.hdr["Voter"], b2.nonce(t))
 		return seen == stampSame
 	})
 	before := e.votes()
@@ -235,7 +235,7 @@ func pairVotes(k int, a, b int64) []int64 {
 // start is not much older than twice the stamp age.
 func TestFindStart(t *testing.T) {
 	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
-	st := e.srv.single
+	st := e.srv.single.Load()
 	age := st.settings.MaxStampAge + stampMargin
 	now := e.clock.now()
 	col := e.cols[0]
@@ -293,7 +293,7 @@ func TestFindStart(t *testing.T) {
 
 func TestTailErrors(t *testing.T) {
 	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
-	tl := e.srv.single.tails[0]
+	tl := e.srv.single.Load().tails[0]
 	e.cols[0].setPass("wrong")
 	if err := tl.catchUp(context.Background()); !errors.Is(err, errTailAnswer) {
 		t.Fatalf("catch up against a collector refusing the pass: %v, want errTailAnswer", err)

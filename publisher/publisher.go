@@ -386,50 +386,76 @@ func (p *Publisher) Status() Status {
 // round fails with ErrFailed. Collectors that do not answer are logged
 // when they stop and start answering, and are not an error.
 func (p *Publisher) Run(ctx context.Context, ln net.Listener) error {
-	srv := &fasthttp.Server{
-		Handler:            p.Handle,
-		Name:               "powvote-publisher",
-		ReadTimeout:        p.cfg.ReadTimeout,
-		WriteTimeout:       p.cfg.WriteTimeout,
-		IdleTimeout:        p.cfg.IdleTimeout,
-		ReadBufferSize:     8 << 10,
-		MaxRequestBodySize: 1 << 10,            // no endpoint takes a body
-		Concurrency:        2 * p.cfg.MaxConns, // the limits are the listener's (serve.go)
-		CloseOnShutdown:    true,
-		Logger:             slogPrinter{p.log},
+	return serveLists(ctx, ln, p.cfg, p.log, p.Handle, p.Loop)
+}
+
+// Loop runs a round every Interval, the first at once, until ctx is done
+// (then it returns nil) or a round fails with ErrFailed or ErrClosed.
+// Run is Loop with the lists served; a process that serves several
+// campaigns' lists on one port runs each one's Loop beside a Front.
+func (p *Publisher) Loop(ctx context.Context) error {
+	p.log.Info("publishing", "campaign", p.cfg.Campaign, "pairs", len(p.pairs))
+	tick := time.NewTicker(p.cfg.Interval)
+	defer tick.Stop()
+	for {
+		if err := p.PullOnce(ctx); errors.Is(err, ErrFailed) || errors.Is(err, ErrClosed) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
 	}
-	lln, err := p.limitListener(ln)
+}
+
+// serveLists serves handler on ln, within cfg's connection limits and
+// timeouts, while loop runs; it stops both when ctx is done, the server
+// fails or loop returns an error, and returns the first error.
+func serveLists(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger, handler fasthttp.RequestHandler, loop func(context.Context) error) error {
+	srv := &fasthttp.Server{
+		Handler:            handler,
+		Name:               "powvote-publisher",
+		ReadTimeout:        cfg.ReadTimeout,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdleTimeout:        cfg.IdleTimeout,
+		ReadBufferSize:     8 << 10,
+		MaxRequestBodySize: 1 << 10,          // no endpoint takes a body
+		Concurrency:        2 * cfg.MaxConns, // the limits are the listener's (serve.go)
+		CloseOnShutdown:    true,
+		Logger:             slogPrinter{log},
+	}
+	lln, err := limitListener(ln, cfg, log)
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lln) }()
-	p.log.Info("publishing", "campaign", p.cfg.Campaign, "addr", ln.Addr().String(), "pairs", len(p.pairs))
+	log.Info("serving the lists", "addr", ln.Addr().String())
 
-	tick := time.NewTicker(p.cfg.Interval)
-	defer tick.Stop()
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	loopc := make(chan error, 1)
+	go func() { loopc <- loop(lctx) }()
 	var runErr error
 	served := false
-loop:
-	for {
-		if err := p.PullOnce(ctx); errors.Is(err, ErrFailed) || errors.Is(err, ErrClosed) {
+	select {
+	case runErr = <-loopc:
+		loopc = nil
+	case err := <-errc:
+		served = true
+		runErr = fmt.Errorf("publisher: serve: %w", err)
+	}
+	stop()
+	if loopc != nil {
+		if err := <-loopc; err != nil && runErr == nil {
 			runErr = err
-			break
-		}
-		select {
-		case <-ctx.Done():
-			break loop
-		case err := <-errc:
-			served = true
-			runErr = fmt.Errorf("publisher: serve: %w", err)
-			break loop
-		case <-tick.C:
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.ShutdownWithContext(sctx); err != nil {
-		p.log.Warn("shutdown", "err", err)
+		log.Warn("shutdown", "err", err)
 	}
 	if !served {
 		if err := <-errc; err != nil && runErr == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -41,13 +42,13 @@ const (
 // up to WriteTimeout (30 minutes) to a slow reader, and such a download
 // is busy, never closed for a newcomer: the per-address limit is what
 // keeps one address's slow readers from taking every slot.
-func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
+func limitListener(ln net.Listener, cfg Config, log *slog.Logger) (net.Listener, error) {
 	l, err := connlimit.New(ln, connlimit.Config{
-		Max:     p.cfg.MaxConns,
-		PerAddr: max(p.cfg.MaxConnsPerIP, 0),
-		IdleAt:  connlimit.IdleAt(p.cfg.MaxConns, p.cfg.IdleCloseAt),
+		Max:     cfg.MaxConns,
+		PerAddr: max(cfg.MaxConnsPerIP, 0),
+		IdleAt:  connlimit.IdleAt(cfg.MaxConns, cfg.IdleCloseAt),
 		Refusal: []byte(connlimit.Unavailable),
-		Logger:  p.log,
+		Logger:  log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)

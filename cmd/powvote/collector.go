@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
+	"github.com/powvote/powvote/internal/mtls"
 )
 
 func init() {
@@ -103,32 +105,117 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	if t := strings.TrimRight(*twin, "/"); t == "http://"+*listen || t == "https://"+*listen {
 		return usagef("--twin %s is this instance itself; give the other instance of the pair", *twin)
 	}
-	c, data, log, err := in.load(e)
+	only := *in.name
+	if *in.data != "" && only == "" {
+		// One data directory holds one campaign's instance.
+		n, err := campaign.Resolve(*in.dir, "")
+		if err != nil {
+			return usagef("--data names one campaign's data: give --campaign (%v)", err)
+		}
+		only = n
+	}
+	logger, err := newLogger(e)
 	if err != nil {
 		return err
 	}
-	instance := in.instance
-	link, err := internalLink(ctx, c, campaign.RoleCollector, *instance, log)
-	if err != nil {
-		return err
-	}
-	cfg := collector.ConfigFor(c, *instance, data, *twin, link)
-	cfg.Logger = log
-	if *skew != 0 {
-		d := *skew
-		cfg.Clock = func() time.Time { return time.Now().Add(d) }
-		log.Warn("clock skewed for a fault drill", "skew", d)
-	}
-	srv, err := collector.New(cfg)
-	if err != nil {
-		return err
-	}
+	instance := *in.instance
+	log := logger.With("component", "collector", "instance", instance)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
-	fmt.Fprintf(e.Stdout, "collector %d of %s listening on %s\n", *instance, c.Settings.Name, ln.Addr())
-	return srv.Run(ctx, ln)
+	mux := mtls.NewMux(ln, log)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fatal := make(chan error, 1)
+	var wg sync.WaitGroup
+	var set *campaignSet
+	set = newCampaignSet(*in.dir, only, campaign.RoleCollector, log, func(ctx context.Context, c *campaign.Campaign) error {
+		name := c.Settings.Name
+		clog := log.With("campaign", name)
+		link, err := internalLink(ctx, c, campaign.RoleCollector, instance, clog)
+		if err != nil {
+			return err
+		}
+		data := *in.data
+		if data == "" {
+			data = c.CollectorDir(instance)
+		}
+		cfg := collector.ConfigFor(c, instance, data, *twin, link)
+		cfg.Logger = clog
+		if *skew != 0 {
+			d := *skew
+			cfg.Clock = func() time.Time { return time.Now().Add(d) }
+			clog.Warn("clock skewed for a fault drill", "skew", d)
+		}
+		srv, err := collector.New(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "collector %d of %s listening on %s\n", instance, name, ln.Addr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runCollectorCampaign(ctx, srv, cfg, mux, set.count); err != nil {
+				select {
+				case fatal <- err:
+				default:
+				}
+			}
+		}()
+		return nil
+	})
+	if err := set.open(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	set.watch(ctx)
+	muxErr := make(chan error, 1)
+	go func() { muxErr <- mux.Serve(ctx) }()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-fatal:
+	case runErr = <-muxErr:
+	}
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+// collectorRestart bounds the wait before a campaign's instance that
+// stopped is started again in a process that serves other campaigns too.
+const collectorRestart = 30 * time.Second
+
+// runCollectorCampaign runs one campaign's instance on its share of the
+// port until ctx ends. When it stops on its own (its store refused a
+// write: a full or failing disk), a process that serves only this campaign
+// returns the error for its supervisor to restart it; one that serves
+// others too keeps them serving and reopens this one after a pause, as a
+// restart would (reopening repairs what the failure left).
+func runCollectorCampaign(ctx context.Context, srv *collector.Server, cfg collector.Config, mux *mtls.Mux, campaigns func() int) error {
+	wait := time.Second
+	for {
+		err := srv.Run(ctx, mux.Listener(cfg.Settings.Name))
+		if ctx.Err() != nil {
+			return nil
+		}
+		if campaigns() <= 1 {
+			return err
+		}
+		for {
+			cfg.Logger.Error("this campaign's instance stopped; the process's other campaigns serve on, and it starts again", "err", err, "in", wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, collectorRestart)
+			if srv, err = collector.New(cfg); err == nil {
+				break
+			}
+		}
+	}
 }
 
 // instanceFlags are the flags that name a collecting instance's data.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/edge"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/web"
 )
 
@@ -65,12 +66,11 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
-	dir, name, listen, limits := pf.dir, pf.name, pf.listen, pf.limits
-	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RoleEdge)
+	logger, err := newLogger(e)
 	if err != nil {
 		return err
 	}
-	urls := pf.urls
+	log := logger.With("component", "edge")
 	var lists fasthttp.RequestHandler
 	if *pubURL != "" {
 		if lists, err = edge.ListsFrom(*pubURL); err != nil {
@@ -79,18 +79,41 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	} else {
 		log.Warn("no --publisher: the edge serves no published lists; observers must reach the publisher itself")
 	}
-	cfg := edgeConfig([]edge.Campaign{edge.CampaignFor(c, link, urls, lists)}, log, limits)
+	// The campaigns of D at start go to New; those added later (SIGHUP)
+	// to the running server.
+	var srv *edge.Server
+	var sites []edge.Campaign
+	set := newCampaignSet(*pf.dir, *pf.name, campaign.RoleEdge, log, func(ctx context.Context, c *campaign.Campaign) error {
+		link, err := internalLink(ctx, c, campaign.RoleEdge, mtls.AnyInstance, log.With("campaign", c.Settings.Name))
+		if err != nil {
+			return err
+		}
+		site := edge.CampaignFor(c, link, pf.urls, lists)
+		if srv == nil {
+			sites = append(sites, site)
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+		defer cancel()
+		return srv.AddCampaign(cctx, site)
+	})
+	if err := set.open(ctx); err != nil {
+		return err
+	}
+	cfg := edgeConfig(sites, log, pf.limits)
 	cfg.AllowOrigins = origins
-	srv, err := edge.New(cfg)
-	if err != nil {
+	if srv, err = edge.New(cfg); err != nil {
 		return err
 	}
 	catchUp(ctx, srv, log)
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", *pf.listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *listen, err)
+		return fmt.Errorf("listen %s: %w", *pf.listen, err)
 	}
-	fmt.Fprintf(e.Stdout, "edge for %s listening on %s\n", c.Settings.Name, ln.Addr())
+	for _, s := range sites {
+		fmt.Fprintf(e.Stdout, "edge for %s listening on %s\n", s.Settings.Name, ln.Addr())
+	}
+	set.watch(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -53,23 +53,3 @@ func logLink(log *slog.Logger, l *mtls.Link, msg string) {
 		log.Warn("the internal links' certificate expires soon: renew it (powvote export --renew) and send SIGHUP", "expires", exp.UTC().Format(time.RFC3339))
 	}
 }
-
-// roleProcess loads what a process of role needs to start from D: its
-// role's export of the campaign (loadRole), a logger that names the
-// component, and its end of the internal links.
-func roleProcess(ctx context.Context, e *env, dir, name string, role campaign.Role) (*campaign.Campaign, *slog.Logger, *mtls.Link, error) {
-	c, err := loadRole(dir, name, role)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	logger, err := newLogger(e)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	log := logger.With("component", string(role))
-	link, err := internalLink(ctx, c, role, mtls.AnyInstance, log)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return c, log, link, nil
-}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/publisher"
 )
 
@@ -57,29 +59,101 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
-	dir, name, listen, limits, urls := pf.dir, pf.name, pf.listen, pf.limits, pf.urls
 	if *interval <= 0 {
 		return usagef("--interval %v: want a positive duration", *interval)
 	}
-	c, log, link, err := roleProcess(ctx, e, *dir, *name, campaign.RolePublisher)
+	logger, err := newLogger(e)
 	if err != nil {
 		return err
 	}
-	cfg, err := publisher.ConfigFor(c, urls, link)
+	log := logger.With("component", "publisher")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	front, err := publisher.NewFront()
 	if err != nil {
 		return err
 	}
-	cfg.Interval, cfg.Logger = *interval, log
-	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
-	p, err := publisher.New(cfg)
-	if err != nil {
+	var (
+		first   *publisher.Config // the server's limits and timeouts
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		started []*publisher.Publisher
+		fatal   = make(chan error, 1)
+		set     *campaignSet
+	)
+	set = newCampaignSet(*pf.dir, *pf.name, campaign.RolePublisher, log, func(ctx context.Context, c *campaign.Campaign) error {
+		clog := log.With("campaign", c.Settings.Name)
+		link, err := internalLink(ctx, c, campaign.RolePublisher, mtls.AnyInstance, clog)
+		if err != nil {
+			return err
+		}
+		cfg, err := publisher.ConfigFor(c, pf.urls, link)
+		if err != nil {
+			return err
+		}
+		cfg.Interval, cfg.Logger = *interval, clog
+		cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = pf.limits.config()
+		p, err := publisher.New(cfg)
+		if err != nil {
+			return err
+		}
+		if err := front.Add(p); err != nil {
+			p.Close()
+			return err
+		}
+		mu.Lock()
+		started = append(started, p)
+		if first == nil {
+			first = &cfg
+		}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.Loop(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			if set.count() > 1 {
+				// Its files stay served as they are; the others publish on.
+				clog.Error("this campaign stopped publishing; the process's other campaigns go on: fix the cause and restart the process", "err", err)
+				return
+			}
+			select {
+			case fatal <- err:
+			default:
+			}
+		}()
+		return nil
+	})
+	if err := set.open(ctx); err != nil {
 		return err
 	}
-	defer p.Close()
-	ln, err := net.Listen("tcp", *listen)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range started {
+			p.Close()
+		}
+	}()
+	ln, err := net.Listen("tcp", *pf.listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *listen, err)
+		return fmt.Errorf("listen %s: %w", *pf.listen, err)
 	}
-	fmt.Fprintf(e.Stdout, "publisher for %s listening on %s\n", c.Settings.Name, ln.Addr())
-	return p.Run(ctx, ln)
+	for _, n := range set.names() {
+		fmt.Fprintf(e.Stdout, "publisher for %s listening on %s\n", n, ln.Addr())
+	}
+	set.watch(ctx)
+	served := make(chan error, 1)
+	go func() { served <- front.Serve(ctx, ln, *first) }()
+	var runErr error
+	select {
+	case runErr = <-fatal:
+		cancel()
+		<-served
+	case runErr = <-served:
+		cancel()
+	}
+	wg.Wait()
+	return runErr
 }

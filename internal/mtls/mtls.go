@@ -438,6 +438,9 @@ func (l *Link) ClientConfig(want Peer) *tls.Config {
 	want.Campaign = l.campaign
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
+		// The campaign travels as the server name, so that one collector
+		// process can serve several campaigns on one port (Mux).
+		ServerName: l.campaign,
 		// Verification is VerifyConnection's: chain, campaign and role,
 		// not host names (see the package comment).
 		InsecureSkipVerify: true,
