@@ -250,8 +250,8 @@ type site struct {
 // Server is an edge process. Its fields are set by New and never change,
 // except the counters and caches, which are safe for concurrent use.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
+	cfg Config
+	log *slog.Logger
 	// sites maps each campaign's name to what the edge serves for it;
 	// AddCampaign replaces the map, so that requests read it without a
 	// lock. single is set while one campaign is served: any Host reaches
