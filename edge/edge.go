@@ -618,6 +618,18 @@ func (s *Server) siteFor(host []byte) *site {
 	return s.siteMap()[strings.ToLower(h)]
 }
 
+// siteForList picks the campaign whose published file path is, or nil:
+// of two campaigns "a" and "a-b", /a-b-vote.log is the latter's.
+func (s *Server) siteForList(path []byte) *site {
+	var best *site
+	for _, st := range s.siteMap() {
+		if st.lists != nil && isListPath(path, st.name) && (best == nil || len(st.name) > len(best.name)) {
+			best = st
+		}
+	}
+	return best
+}
+
 // route is what a path asks for.
 type route int
 
@@ -656,6 +668,11 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	// P-Utc); request headers are still matched without regard to case.
 	ctx.Response.Header.DisableNormalizing()
 	st := s.siteFor(ctx.Host())
+	if st == nil && (ctx.IsGet() || ctx.IsHead()) {
+		// A published file names its campaign: wget of a list works at
+		// the edge's address whatever the Host.
+		st = s.siteForList(ctx.Path())
+	}
 	origin := ctx.Request.Header.Peek("Origin")
 	allowed := st != nil && len(origin) > 0 && (s.allowAll || s.origins[string(origin)])
 	var err error

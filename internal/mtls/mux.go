@@ -18,10 +18,10 @@ import (
 // and Mux reads that name from the ClientHello, without answering it, and
 // hands the connection, unread, to the campaign's listener, whose server
 // then does the handshake with its own Link. A connection whose hello
-// names no campaign served here (or that is not TLS at all) goes to the
-// only campaign when there is one, so that clients that send no name keep
-// working and a plain-HTTP client still reads the Link's refusal;
-// otherwise it is closed.
+// names no campaign (or that is not TLS at all) goes to the only campaign
+// when there is one, so that clients that send no name keep working and a
+// plain-HTTP client still reads the Link's refusal; a connection that
+// names a campaign not served here, or none among several, is closed.
 type Mux struct {
 	ln  net.Listener
 	log *slog.Logger
@@ -106,7 +106,7 @@ func (m *Mux) route(c net.Conn) {
 func (m *Mux) pick(name string) *muxListener {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l, ok := m.campaigns[name]; ok {
+	if l, ok := m.campaigns[name]; ok || name != "" {
 		return l
 	}
 	if len(m.campaigns) == 1 {
