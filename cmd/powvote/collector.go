@@ -21,10 +21,16 @@ func init() {
 }
 
 const collectorHelp = `
-Runs collecting instance N of a campaign: it checks the votes the edge
-forwards, stores them in D/CAMPAIGN/collector-N (the votes in votes.log,
-the voter table, votes and links in Pebble databases apart) and answers
-with signed receipts.
+Runs collecting instance N of every campaign in D (of C alone with
+--campaign): it checks the votes the edge forwards, stores them in
+D/CAMPAIGN/collector-N (the votes in votes.log, the voter table, votes
+and links in Pebble databases apart) and answers with signed receipts.
+The campaigns share the port: each caller names its campaign in the TLS
+handshake. SIGHUP starts the campaigns added to D since (each checked
+first; one that fails is logged and the others serve on). A campaign
+whose store cannot open or refuses a write stops alone and is opened
+again after a pause; a process that serves one campaign exits instead,
+for its supervisor to restart it.
 Instances 2k and 2k+1 are twins: give each the other's URL with --twin; at
 start an instance catches up from its twin before it takes votes.
 

@@ -23,14 +23,20 @@ func init() {
 }
 
 const edgeHelp = `
-Runs the edge for campaign C of D: the only server voters reach. It answers
+Runs the edge for every campaign of D (C alone with --campaign): the only
+server voters reach. It picks the campaign of a request by the first label
+of its Host (solar.vote.example.org is campaign solar; while it serves one
+campaign, any Host reaches it) and a published file by its name. It answers
 /list and /stamp, checks votes (proof of work, platform and voter stamps)
 and routes each by its mandate to both collecting instances of its pair.
 It serves the web apps (/ and /app/...) and, with --publisher, the
 published lists, checkpoints and files of the campaign (/C-...), relayed
 from the publisher's public server as they are.
 Give one --pair per pair of collectors, in order: pair k is instances 2k and
-2k+1, and the list must stay the same for the campaign's life.
+2k+1, and the list must stay the same for the campaign's life. Every
+campaign of D uses these pairs: a collector process serves instance N of
+each campaign at one URL. SIGHUP starts serving the campaigns added to D
+since (each checked first; one that fails is logged and changes nothing).
 
 Before it listens, the edge reads the collectors' records of the votes whose
 stamps are still live (up to 15 s; then in the background), and it keeps

@@ -17,7 +17,10 @@ func init() {
 }
 
 const publisherHelp = `
-Runs the publisher of campaign C of D. Every interval it pulls the new vote
+Runs the publisher of every campaign of D (C alone with --campaign), on
+one port: a request goes to the campaign its Host's first label names,
+else to the one its file name names. SIGHUP starts the campaigns added to
+D since. For each campaign, every interval it pulls the new vote
 records and the voter tables of both instances of every pair, publishes the
 votes and voters that both instances of their pair hold (never a retracted
 vote), in equal numbers and in batches of at least batch_size lines,
