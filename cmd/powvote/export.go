@@ -14,7 +14,8 @@ func init() {
 }
 
 const exportHelp = `
-Writes OUT/CAMPAIGN with the campaign's public settings and only the secrets
+Writes OUT/CAMPAIGN, for campaign C or else for every campaign of D, with
+the campaign's public settings and only the secrets
 that one process needs (mode 0600 in a 0700 secrets/), for the machine
 that runs it:
 
@@ -49,7 +50,7 @@ Example:
 func runExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "--dir D [--campaign C] --role ROLE --out OUT", exportHelp)
 	dir := fs.String("dir", "", "directory that holds the full campaign (required)")
-	name := fs.String("campaign", "", "campaign (default: the only one in D)")
+	name := fs.String("campaign", "", "campaign (default: every campaign of D)")
 	roleName := fs.String("role", "", "edge, collector or publisher (required)")
 	out := fs.String("out", "", "directory to write OUT/CAMPAIGN into (required)")
 	instance := fs.Int("instance", mtls.AnyInstance, "collector only: limit the certificate to this instance")
@@ -71,24 +72,37 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if *lifetime <= 0 {
 		return usagef("--cert-lifetime %v: want a positive duration", *lifetime)
 	}
-	c, err := loadCampaign(*dir, *name)
-	if err != nil {
-		return err
-	}
-	opt := campaign.ExportOptions{Instance: *instance, Lifetime: *lifetime}
-	if *renew {
-		if err := campaign.RenewLink(c, role, *out, opt); err != nil {
+	names := []string{*name}
+	if *name == "" {
+		// Every campaign of D: one process serves them all.
+		if names, err = campaign.List(*dir); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.Stdout, "campaign %s for the %s: new certificate in %s; send the process SIGHUP\n", c.Settings.Name, role, *out)
-		return nil
+		if len(names) == 0 {
+			_, err := campaign.Resolve(*dir, "")
+			return err
+		}
 	}
-	x, err := campaign.Export(c, role, *out, opt)
-	if err != nil {
-		return err
+	opt := campaign.ExportOptions{Instance: *instance, Lifetime: *lifetime}
+	for _, n := range names {
+		c, err := loadCampaign(*dir, n)
+		if err != nil {
+			return err
+		}
+		if *renew {
+			if err := campaign.RenewLink(c, role, *out, opt); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.Stdout, "campaign %s for the %s: new certificate in %s; send the process SIGHUP\n", c.Settings.Name, role, *out)
+			continue
+		}
+		x, err := campaign.Export(c, role, *out, opt)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "campaign %s for the %s: %s (secrets: %s)\n", c.Settings.Name, role, x.Dir,
+			strings.Join(campaign.RoleFiles(role), ", "))
 	}
-	fmt.Fprintf(e.Stdout, "campaign %s for the %s: %s (secrets: %s)\n", c.Settings.Name, role, x.Dir,
-		strings.Join(campaign.RoleFiles(role), ", "))
 	return nil
 }
 
