@@ -149,6 +149,7 @@ func TestVoteCardRefused(t *testing.T) {
 		{"both", "", []string{"--card", file, "--mandate", m.Hex()}, 2, "--mandate HEX or --card FILE"},
 		{"neither", "", nil, 2, "--mandate HEX or --card FILE"},
 		{"no file", "", []string{"--card", file + ".missing"}, 1, "no such file"},
+		{"not a card", strings.Repeat(typo, 3000), []string{"--card", "-"}, 1, "standard input is over 64 KiB: not a card"},
 	} {
 		r := runStdin(t, tc.stdin, append(vote, tc.args...)...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Contains(r.stderr, "127.0.0.1:1") {
