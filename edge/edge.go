@@ -20,6 +20,8 @@
 //     receipt, since nonces are public and a receipt is the voter's alone
 //     (vote.go);
 //   - GET / and /app/..., the web applications (static.go);
+//   - GET /campaigns.txt, the names of the campaigns served, whatever the
+//     Host (campaigns.go);
 //   - OPTIONS preflights from the web origins it is configured to allow.
 //
 // Any other path or method gets 400 with an empty body. Handlers return an
@@ -682,6 +684,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		// been registered at any path, a file of the app or a list
 		// included, and under a campaign this edge no longer serves.
 		s.strayWorker(ctx)
+	case isCampaignsPath(ctx):
+		s.campaigns(ctx) // whatever the Host (campaigns.go)
 	case st == nil:
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():

@@ -16,6 +16,7 @@ import (
 
 	"github.com/powvote/powvote/audit"
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/durable"
 	"github.com/powvote/powvote/published"
 )
@@ -101,7 +102,10 @@ downloaded <campaign>-vote.log and <campaign>-auth.log.
 
 The public settings come from --settings, else from the folder
 (<campaign>-settings.yaml, then campaign.yaml), else from
-<SOURCE>/<campaign>-settings.yaml.
+<SOURCE>/<campaign>-settings.yaml. The campaign is --campaign, else the
+one the settings name; for a URL without either, the edge is asked which
+campaigns it serves (<SOURCE>/campaigns.txt): the one it serves is
+audited, and an edge of several needs --campaign.
 
 Examples:
   powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey --strict
@@ -259,6 +263,19 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 		}
 		return check(s, data, file)
 	}
+	if u, isURL := src.(*audit.URL); isURL && name == "" {
+		// Without --campaign, the edge says which campaigns it serves.
+		names, err := campaignsOf(u)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		switch {
+		case len(names) == 1:
+			name = names[0]
+		case len(names) > 1:
+			return nil, nil, "", usagef("the edge serves campaigns %s: give --campaign", strings.Join(names, ", "))
+		}
+	}
 	var candidates []string
 	if name != "" {
 		candidates = append(candidates, published.SettingsName(name))
@@ -285,6 +302,42 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 		return nil, nil, "", usagef("no settings: give --settings FILE, or --campaign C for a source that serves %s", published.SettingsName("C"))
 	}
 	return nil, nil, "", usagef("no settings: %s has no %s; give --settings FILE", source, strings.Join(candidates, " or "))
+}
+
+// campaignsOf asks the edge at u for the campaigns it serves
+// (edge.CampaignsPath). An edge from before the listing, or a publisher,
+// answers with an error status: then it returns no names and no error.
+func campaignsOf(u *audit.URL) ([]string, error) {
+	ctx := u.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	full := strings.TrimSuffix(u.Base, "/") + edge.CampaignsPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", full, err)
+	}
+	c := u.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't ask the edge for its campaigns: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, edge.MaxCampaignsSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", full, err)
+	}
+	names, err := edge.ParseCampaigns(data)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", full, err)
+	}
+	return names, nil
 }
 
 func openSettings(src audit.Source, name string) (*campaign.Settings, []byte, error) {

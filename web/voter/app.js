@@ -31,6 +31,7 @@
     scan: null, // {stream, decode, timer} while the camera runs
     scanned: 0, // mandates read from a QR code
     swScope: '', // scope the service worker was registered for
+    lineErrs: [], // [{n, err}]: the lines the complaint above Cast names
   };
   window.powvote = st;
 
@@ -47,6 +48,38 @@
     const e = $('error');
     e.textContent = text;
     e.hidden = !text;
+    if (!text) $('restart').hidden = true;
+  }
+
+  // refuse shows a refusal where the voter will see it: the voter pressed
+  // a button far below the message, on a phone often a screen or more
+  // away, and would otherwise see only a greyed button. The message takes
+  // the focus (a screen reader reads it) and scrolls into view, with what
+  // to do next and, when that is to start again, a button that does.
+  function refuse(text, next, restart) {
+    showError(next ? text + ' ' + next : text);
+    $('restart').hidden = !restart;
+    const e = $('error');
+    e.focus({ preventScroll: true });
+    e.scrollIntoView({ block: 'start' });
+  }
+
+  // nextStep says what to do after a refusal whose own message does not
+  // say it, and whether starting again (a new booth code, a new proof of
+  // work) is the way on: for a mandate that has voted there is nothing
+  // to do, and for one the campaign does not know, nothing a new start
+  // would change.
+  const nextStep = {
+    481: { key: 'next481', restart: false },
+    482: { key: 'next482', restart: true },
+    484: { key: 'next484', restart: false },
+  };
+
+  // refuseCode shows the refusal of a vote with a PROTOCOL 5.3 status.
+  function refuseCode(code) {
+    const known = !!st.msgs['err' + code];
+    const n = nextStep[code] || { key: known ? '' : 'nextOther', restart: known };
+    refuse(codeMessage(code), n.key ? t(n.key) : '', n.restart);
   }
 
   function status(text) { $('status').textContent = text; }
@@ -127,19 +160,21 @@
   // mandate.ParseCardLine does: tabs are spaces, spaces around the line
   // and a label with the line's own number are allowed (a label with
   // another number is read as symbols, so a line typed in the wrong field
-  // fails). It returns {bytes}, the line's 10 token bytes, or {kind, err}:
-  // kind as decodeLine gives it and err the message naming the line.
+  // fails). It returns {bytes, label}, the line's 10 token bytes and the
+  // length of the label read at the start of s (with the spaces before
+  // it), or {kind, err}: kind as decodeLine gives it and err the message
+  // naming the line.
   function parseLine(n, s) {
     const body = s.replace(/\t/g, ' ').replace(/[ \r\n]+$/, '').replace(/^ +/, '');
-    const label = labelLength(n, body);
+    let label = labelLength(n, body);
     let r = decodeLine(body.slice(label));
     if (label > 0 && r.kind === 'length') {
       // A label is only a label if what follows is a line: symbols that
       // happen to read like the line's number are symbols.
       const whole = decodeLine(body);
-      if (whole.bytes) r = whole;
+      if (whole.bytes) { r = whole; label = 0; }
     }
-    if (r.bytes) return r;
+    if (r.bytes) return { bytes: r.bytes, label: label ? s.length - s.replace(/^[ \t]+/, '').length + label : 0 };
     switch (r.kind) {
       case 'symbol': return { kind: r.kind, err: t('lineSymbol', { n, sym: r.sym }) };
       case 'length': return { kind: r.kind, err: r.count === 0 ? t('lineEmpty', { n }) : t('lineLength', { n, count: r.count }) };
@@ -255,14 +290,14 @@
     const r = await request('/stamp', { TOTP: code.digits }, 'stamp');
     if (r.status !== 204 && r.status !== 200) {
       $('start').disabled = false;
-      showError(codeMessage(r.status));
+      refuse(codeMessage(r.status), '', false);
       return;
     }
     const putc = r.headers.get('P-UTC') || '', psig = r.headers.get('P-SIG') || '', voter = r.headers.get('Voter') || '';
     const sig = wire.canonicalB64(psig, 64);
     if (!putc || !voter || sig === null) {
       $('start').disabled = false;
-      showError(t('badStamp'));
+      refuse(t('badStamp'), '', false);
       return;
     }
     st.stamp = { putc, psig, sig, voter };
@@ -313,7 +348,7 @@
           workDone();
         }
       };
-      w.onerror = () => { showError(t('workFailed')); stopWork(); };
+      w.onerror = () => { refuse(t('workFailed'), '', false); stopWork(); };
       w.postMessage({ prefix, threshold: st.threshold });
       st.workers.push(w);
     }
@@ -377,7 +412,7 @@
       input.addEventListener('input', () => {
         if (n === 1 && fillFromBlock(input.value)) return;
         // While typing, only clear an old complaint; judge on leaving.
-        if (input.getAttribute('aria-invalid') === 'true' || clean17(input.value)) checkLine(n, true);
+        if (input.getAttribute('aria-invalid') === 'true' || !msg.hidden || clean17(input.value)) checkLine(n, true);
       });
       input.addEventListener('keydown', (ev) => {
         if (ev.key === 'Enter' && n < 12) { ev.preventDefault(); $('line-' + (n + 1)).focus(); }
@@ -423,7 +458,36 @@
     input.setAttribute('aria-invalid', r.err ? 'true' : 'false');
     msg.textContent = r.err || '';
     msg.hidden = !r.err;
-    return !r.err;
+    if (r.err) return false;
+    if (r.label) stripLabel(input, r.label);
+    lineRead(n);
+    return true;
+  }
+
+  // stripLabel takes the line number the voter typed as printed on the
+  // card ("10: ") out of a field whose line reads: the field's label
+  // says it already, and what stays is the line as the card groups it,
+  // short enough to show whole. The caret keeps its place in the line.
+  function stripLabel(input, label) {
+    const caret = input.selectionStart, before = input.value;
+    input.value = before.slice(label).replace(/^ +/, '');
+    const cut = before.length - input.value.length;
+    if (document.activeElement === input && caret !== null) {
+      const at = Math.max(0, caret - cut);
+      input.setSelectionRange(at, at);
+    }
+  }
+
+  // lineRead takes line n out of the complaint above Cast as soon as it
+  // reads: the complaint names the lines that did not read when the voter
+  // pressed Cast, and goes when none is left.
+  function lineRead(n) {
+    const i = st.lineErrs.findIndex((e) => e.n === n);
+    if (i < 0) return;
+    st.lineErrs.splice(i, 1);
+    const me = $('mandate-error');
+    me.textContent = st.lineErrs.map((e) => e.err).join(' ');
+    me.hidden = st.lineErrs.length === 0;
   }
 
   function readMandate() {
@@ -447,6 +511,7 @@
     if (st.casting || st.checking) return;
     const m = readMandate();
     const me = $('mandate-error');
+    st.lineErrs = m.errs || [];
     if (m.errs) {
       me.textContent = m.errs.map((e) => e.err).join(' ');
       me.hidden = false;
@@ -495,7 +560,7 @@
     const r = await request('/' + wire.toHex(st.work.nonce), headers, 'vote');
     if (r.status < 200 || r.status > 299) {
       status('');
-      showError(codeMessage(r.status));
+      refuseCode(r.status);
       return;
     }
     const lines = st.options.map((_, i) => r.headers.get('Receipt' + String(i + 1).padStart(2, '0')) || '');
@@ -504,7 +569,7 @@
     // The receipt must carry this vote: the own stamp against the choice.
     if (lines[own] !== s.voter + ' ' + wire.encodeOption(st.say)) {
       status('');
-      showError(t('badReceipt'));
+      refuse(t('badReceipt'), '', false);
       return;
     }
     st.receipt = { lines, sig, own, at: new Date() };
@@ -523,17 +588,36 @@
     $('work').hidden = true;
     const ol = $('receipt-lines');
     ol.textContent = '';
+    let dashes = 0;
     st.receipt.lines.forEach((l, i) => {
       const li = document.createElement('li');
       const sp = l.indexOf(' ');
-      let text = sp > 0 ? l.slice(0, sp) + ' ' + wire.decodeOption(l.slice(sp + 1)) : l;
+      const text = sp > 0 ? l.slice(0, sp) + ' ' + wire.decodeOption(l.slice(sp + 1)) : l;
+      let note = '';
       if (i === st.receipt.own) {
         li.className = 'own';
-        text += ' — ' + t('yourStamp');
+        note = t('yourStamp');
+      } else if (sp > 0 && l.slice(0, sp) === '-') {
+        // PROTOCOL 5.4: no other vote for this option was there to
+        // stand on the receipt yet, in the first seconds of a campaign
+        // or before an option's first votes.
+        li.className = 'nostamp';
+        note = t('receiptNoStamp');
+        dashes++;
       }
       li.textContent = text;
+      if (note) {
+        const span = document.createElement('span');
+        span.className = 'note';
+        span.textContent = ' — ' + note;
+        li.append(span);
+      }
       ol.append(li);
     });
+    // The intro says what the other lines are: other voters' stamps,
+    // "-", or some of each.
+    const others = st.receipt.lines.length - 1;
+    $('receipt-intro').textContent = t(dashes === 0 ? 'receiptIntro' : dashes === others ? 'receiptIntroNoStamps' : 'receiptIntroSomeStamps');
     $('receipt-text').textContent = formatReceipt();
     $('receipt-meta').textContent = t('receiptMeta', {
       campaign: st.campaign || '—',
@@ -767,6 +851,7 @@
       checkLine(n, false);
     }
     st.scanned++;
+    st.lineErrs = [];
     $('mandate-error').hidden = true;
     const ok = await verifyMandate(tok);
     if (ok === false) {
@@ -826,6 +911,8 @@
 
   async function init() {
     $('receipt-title').tabIndex = -1;
+    $('error').tabIndex = -1;
+    $('restart').addEventListener('click', () => window.location.reload());
     await loadLang(powvoteLang.pick());
     powvoteLang.onPick(async (lang) => {
       await loadLang(lang);
