@@ -37,8 +37,9 @@ func isCampaignsPath(ctx *fasthttp.RequestCtx) bool {
 // does not depend on Host, so it answers even a Host that names no
 // campaign.
 func (s *Server) campaigns(ctx *fasthttp.RequestCtx) {
-	names := make([]string, 0, len(s.sites))
-	for n := range s.sites {
+	sites := s.siteMap()
+	names := make([]string, 0, len(sites))
+	for n := range sites {
 		names = append(names, n)
 	}
 	h := &ctx.Response.Header
