@@ -40,13 +40,19 @@ const (
 // the place of the longest-idle one of any client. A whole list may take
 // up to WriteTimeout (30 minutes) to a slow reader, and such a download
 // is busy, never closed for a newcomer: the per-address limit is what
-// keeps one address's slow readers from taking every slot.
+// keeps one address's slow readers from taking every slot. With
+// Config.TLS a refused connection is closed at once, the plain 503 being
+// of no use to a TLS client.
 func (p *Publisher) limitListener(ln net.Listener) (net.Listener, error) {
+	refusal := []byte(connlimit.Unavailable)
+	if p.cfg.TLS != nil {
+		refusal = nil
+	}
 	l, err := connlimit.New(ln, connlimit.Config{
 		Max:     p.cfg.MaxConns,
 		PerAddr: max(p.cfg.MaxConnsPerIP, 0),
 		IdleAt:  connlimit.IdleAt(p.cfg.MaxConns, p.cfg.IdleCloseAt),
-		Refusal: []byte(connlimit.Unavailable),
+		Refusal: refusal,
 		Logger:  p.log,
 	})
 	if err != nil {

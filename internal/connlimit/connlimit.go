@@ -32,6 +32,10 @@
 // once it is done: a TLS 1.3 server writes nothing after the client's
 // last handshake message, so without the call a connection that
 // completed its handshake and sent nothing more would count as busy.
+// (The layer reads ahead: a request that came in the same read as the
+// handshake's last message and is not complete then counts as idle
+// until more bytes arrive, which only makes a slow sender give way
+// sooner.)
 //
 // # Admission
 //

@@ -227,7 +227,10 @@ func (c *Cert) Info(now time.Time) Info {
 //   - Once the handshake is done it calls AwaitRequest on ln's
 //     connection when that has the method (package connlimit): the
 //     connection then counts as idle until the request's first bytes
-//     arrive, as a plain HTTP connection does after its accept.
+//     arrive, as a plain HTTP connection does after its accept. (A
+//     request whose start came with the client's last handshake
+//     message, and whose end has not come, counts as idle too: TLS
+//     reads ahead, and the listener cannot see what it holds.)
 //
 //   - Close closes the TCP connection without sending close_notify
 //     (conn.Close says why).
