@@ -45,6 +45,9 @@ from D (powvote export --role publisher): give https:// URLs. A collector
 answers the publisher its records and nothing else. SIGHUP reloads the
 certificate.
 
+With --tls-cert and --tls-key the publisher serves HTTPS itself, as the
+edge does (see powvote edge --help, Public TLS); SIGHUP reloads them too.
+
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100
@@ -54,7 +57,11 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "publisher", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", publisherHelp)
 	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
+	tf := addTLSFlags(fs)
 	if err := pf.parse(fs, args); err != nil {
+		return err
+	}
+	if err := tf.load(); err != nil {
 		return err
 	}
 	dir, name, listen, limits, urls := pf.dir, pf.name, pf.listen, pf.limits, pf.urls
@@ -71,6 +78,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Interval, cfg.Logger = *interval, log
 	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
+	cfg.TLS = tf.config(ctx, log)
 	p, err := publisher.New(cfg)
 	if err != nil {
 		return err
