@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,6 +57,7 @@ import (
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/hedged"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/internal/publictls"
 	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/wire"
 )
@@ -132,6 +134,13 @@ type Config struct {
 	// request) rather than adding to the count; default 90, negative for
 	// never (limit.go).
 	IdleCloseAt int
+
+	// TLS, when not nil, has Serve speak HTTPS with it (package
+	// publictls: publictls.Cert.Config), above the connection limits,
+	// which count the TCP connections by their addresses; ReadTimeout
+	// also bounds the handshake. Nil: plain HTTP, for an edge behind a
+	// TLS terminator or on loopback.
+	TLS *tls.Config
 
 	// CollectorTimeout bounds each request to a collector, from waiting
 	// for a connection to the last byte of the answer; default 5s.
@@ -569,6 +578,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	lln, err := s.limitListener(ln)
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
+	}
+	if s.cfg.TLS != nil {
+		lln = publictls.Listen(lln, s.cfg.TLS)
 	}
 	return s.srv.Serve(lln)
 }

@@ -27,14 +27,22 @@ import (
 // An idle connection is closed without an answer, as at its keep-alive
 // timeout: browsers and HTTP clients send their next request on a new
 // connection. The counts go to Stats; no address is logged.
+//
+// With Config.TLS the limits apply to the TCP connections, below TLS, and
+// a refused connection is closed at once: a TLS client would read the
+// plain 503 as a broken handshake all the same.
 
 // limitListener wraps ln in the edge's connection limits.
 func (s *Server) limitListener(ln net.Listener) (net.Listener, error) {
+	refusal := []byte(connlimit.Unavailable)
+	if s.cfg.TLS != nil {
+		refusal = nil
+	}
 	return connlimit.New(ln, connlimit.Config{
 		Max:      s.cfg.MaxConns,
 		PerAddr:  max(s.cfg.MaxConnsPerIP, 0),
 		IdleAt:   connlimit.IdleAt(s.cfg.MaxConns, s.cfg.IdleCloseAt),
-		Refusal:  []byte(connlimit.Unavailable),
+		Refusal:  refusal,
 		Counters: &s.conns,
 		Logger:   s.log,
 	})

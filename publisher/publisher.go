@@ -3,6 +3,7 @@ package publisher
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/connlimit"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/internal/publictls"
 	"github.com/powvote/powvote/published"
 )
 
@@ -76,6 +78,11 @@ type Config struct {
 	// longest-idle one, default 90 percent, negative for never (serve.go).
 	MaxConnsPerIP int
 	IdleCloseAt   int
+	// TLS, when not nil, has Run serve HTTPS with it (package
+	// publictls: publictls.Cert.Config), above the connection limits,
+	// which count TCP connections by their addresses; ReadTimeout also
+	// bounds the handshake. Nil: plain HTTP.
+	TLS *tls.Config
 }
 
 func (c *Config) withDefaults() {
@@ -428,6 +435,9 @@ func serveLists(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logg
 	lln, err := limitListener(ln, cfg, log)
 	if err != nil {
 		return err
+	}
+	if cfg.TLS != nil {
+		lln = publictls.Listen(lln, cfg.TLS)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lln) }()

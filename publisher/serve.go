@@ -41,13 +41,19 @@ const (
 // the place of the longest-idle one of any client. A whole list may take
 // up to WriteTimeout (30 minutes) to a slow reader, and such a download
 // is busy, never closed for a newcomer: the per-address limit is what
-// keeps one address's slow readers from taking every slot.
+// keeps one address's slow readers from taking every slot. With
+// Config.TLS a refused connection is closed at once, the plain 503 being
+// of no use to a TLS client.
 func limitListener(ln net.Listener, cfg Config, log *slog.Logger) (net.Listener, error) {
+	refusal := []byte(connlimit.Unavailable)
+	if cfg.TLS != nil {
+		refusal = nil
+	}
 	l, err := connlimit.New(ln, connlimit.Config{
 		Max:     cfg.MaxConns,
 		PerAddr: max(cfg.MaxConnsPerIP, 0),
 		IdleAt:  connlimit.IdleAt(cfg.MaxConns, cfg.IdleCloseAt),
-		Refusal: []byte(connlimit.Unavailable),
+		Refusal: refusal,
 		Logger:  log,
 	})
 	if err != nil {

@@ -57,10 +57,22 @@ The links to the collectors are TLS 1.3 with the edge's certificate from D
 a certificate of the campaign's CA for its instance. SIGHUP reloads the
 edge's certificate.
 
+Public TLS: with --tls-cert and --tls-key the edge serves HTTPS itself
+(TLS 1.2 or later, HTTP/1.1 only) with a certificate chain and its key in
+PEM files from any CA or ACME client. The edge picks the campaign by the
+first label of Host, so the certificate must cover every campaign's host
+name (a wildcard such as *.vote.example.org, or one name per campaign).
+After a renewal, replace both files and send SIGHUP: new connections get
+the new certificate, open ones keep theirs; a pair that does not load
+keeps the old one (logged). A key that does not match its certificate
+stops the start. The connection limits count TCP connections, below TLS;
+beyond them a connection is closed at once, without the 503.
+
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --publisher http://10.0.0.4:8443 \
-      --allow-origin https://vote.example.org
+      --allow-origin https://vote.example.org \
+      --tls-cert /etc/powvote/tls/fullchain.pem --tls-key /etc/powvote/tls/privkey.pem
 `
 
 func runEdge(ctx context.Context, e *env, args []string) error {
@@ -69,7 +81,11 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	var origins stringList
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
 	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
+	tf := addTLSFlags(fs)
 	if err := pf.parse(fs, args); err != nil {
+		return err
+	}
+	if err := tf.load(); err != nil {
 		return err
 	}
 	logger, err := newLogger(e)
@@ -108,6 +124,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := edgeConfig(sites, log, pf.limits)
 	cfg.AllowOrigins = origins
+	cfg.TLS = tf.config(ctx, log)
 	if srv, err = edge.New(cfg); err != nil {
 		return err
 	}

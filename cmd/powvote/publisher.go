@@ -50,6 +50,9 @@ from D (powvote export --role publisher): give https:// URLs. A collector
 answers the publisher its records and nothing else. SIGHUP reloads the
 certificate.
 
+With --tls-cert and --tls-key the publisher serves HTTPS itself, as the
+edge does (see powvote edge --help, Public TLS); SIGHUP reloads them too.
+
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100
@@ -59,7 +62,11 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "publisher", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", publisherHelp)
 	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
+	tf := addTLSFlags(fs)
 	if err := pf.parse(fs, args); err != nil {
+		return err
+	}
+	if err := tf.load(); err != nil {
 		return err
 	}
 	if *interval <= 0 {
@@ -76,6 +83,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	tlsCfg := tf.config(ctx, log)
 	var (
 		first   *publisher.Config // the server's limits and timeouts
 		wg      sync.WaitGroup
@@ -96,6 +104,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Interval, cfg.Logger = *interval, clog
 		cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = pf.limits.config()
+		cfg.TLS = tlsCfg
 		p, err := publisher.New(cfg)
 		if err != nil {
 			return err

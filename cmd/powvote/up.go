@@ -47,6 +47,11 @@ The edge's connections are limited as by powvote edge (--max-conns,
 --max-conns-per-ip, --idle-close-at; see powvote edge --help). A load
 test from one machine needs --max-conns-per-ip 0.
 
+With --tls-cert and --tls-key the edge serves HTTPS (see powvote edge
+--help, Public TLS) and the URLs printed are https; SIGHUP reloads the
+files. A browser installs the voter app and its offline worker only
+from https or from localhost.
+
 Example:
   powvote up
   powvote up --dir /srv/powvote --addr 0.0.0.0:8080
@@ -59,10 +64,14 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
 	plainLinks := fs.Bool("insecure-plain-internal-http", false, "run the internal links in plain HTTP on loopback (no TLS): for measurements only")
 	limits := addConnLimits(fs, 10000)
+	tf := addTLSFlags(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if err := limits.check(); err != nil {
+		return err
+	}
+	if err := tf.load(); err != nil {
 		return err
 	}
 	log, err := newLogger(e)
@@ -92,7 +101,9 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	srv, err := edge.New(edgeConfig(back.sites, log.With("component", "edge"), limits))
+	ecfg := edgeConfig(back.sites, log.With("component", "edge"), limits)
+	ecfg.TLS = tf.config(ctx, log.With("component", "edge"))
+	srv, err := edge.New(ecfg)
 	if err != nil {
 		return err
 	}
@@ -101,7 +112,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	printUp(e.Stdout, "http://"+ln.Addr().String(), *dir, back)
+	printUp(e.Stdout, tf.scheme()+"://"+ln.Addr().String(), *dir, back)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -26,7 +26,7 @@ type platform struct {
 }
 
 var (
-	upURL  = regexp.MustCompile(`powvote is up at (http://\S+)`)
+	upURL  = regexp.MustCompile(`powvote is up at (https?://\S+)`)
 	colURL = regexp.MustCompile(`collectors: +(https?://\S+) (https?://\S+)`)
 )
 

@@ -27,6 +27,16 @@
 // into its socket (on Unix): a request that arrived but that the server
 // has not read yet makes it busy.
 //
+// A layer between the listener and the server that reads and writes for
+// itself, TLS with its handshake, calls AwaitRequest on the connection
+// once it is done: a TLS 1.3 server writes nothing after the client's
+// last handshake message, so without the call a connection that
+// completed its handshake and sent nothing more would count as busy.
+// (The layer reads ahead: a request that came in the same read as the
+// handshake's last message and is not complete then counts as idle
+// until more bytes arrive, which only makes a slow sender give way
+// sooner.)
+//
 // # Admission
 //
 // A new connection is admitted as follows.
@@ -422,6 +432,11 @@ func (c *conn) Write(b []byte) (int, error) {
 	c.answered = true
 	return c.Conn.Write(b)
 }
+
+// AwaitRequest says that the server now waits for the start of a
+// request, as after an answer: the connection is idle from its next read
+// until bytes arrive. Called by the goroutine that serves the connection.
+func (c *conn) AwaitRequest() { c.answered = true }
 
 // Close gives the slot back (once) and closes the connection.
 func (c *conn) Close() error {
