@@ -44,6 +44,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
@@ -109,6 +110,10 @@ type Config struct {
 
 	Logger *slog.Logger     // nil means discard
 	Clock  func() time.Time // decides the second of a platform stamp; nil means time.Now
+
+	// Metrics receives the edge's metrics (metrics.go); nil means a set
+	// of its own that nobody reads.
+	Metrics *metrics.Set
 
 	ReadTimeout    time.Duration // whole request incl. headers; default 10s
 	WriteTimeout   time.Duration // default 10s
@@ -209,6 +214,9 @@ func (c *Config) withDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
+	}
 }
 
 // minVoterKey is the shortest voter-stamp key New accepts; campaigns make
@@ -243,6 +251,7 @@ type site struct {
 	tails []*tailer
 	// decoys are the recent stamps of every pair, for receipts (decoys.go).
 	decoys *decoyPool
+	m      *siteMetrics
 }
 
 // Server is an edge process. Its fields are set by New and never change,
@@ -274,6 +283,8 @@ type Server struct {
 	verdicts   [numVerdicts]*answer // collector codes 481..486, relayed as they are
 	maxAge     [2][2]string         // Cache-Control and Vary of every answer kept under a nonce
 	counters   counters
+	m          *serverMetrics
+	serving    atomic.Bool // between the first Serve and Shutdown (Ready)
 
 	// tailStop ends the tailers' goroutines, started by the first Serve;
 	// tailDone waits for them.
@@ -338,6 +349,7 @@ func New(cfg Config) (*Server, error) {
 	// expires entries and that lives as long as the process (the library
 	// has no way to stop it; an edge is one per process).
 	s.nonces = expirable.NewLRU[string, cachedAnswer](cfg.NonceCacheSize, nil, cfg.NonceCacheTTL)
+	s.registerMetrics(cfg.Metrics)
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
 		Name:               "powvote",
@@ -349,7 +361,10 @@ func New(cfg Config) (*Server, error) {
 		Concurrency:        2 * cfg.MaxConns, // the limits are limitListener's
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
-		ErrorHandler:       parseErrorAnswer,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			s.m.unreadable.Inc()
+			parseErrorAnswer(ctx, err)
+		},
 	}
 	return s, nil
 }
@@ -519,6 +534,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
+	s.m.listener.Store(lln)
+	s.serving.Store(true)
 	return s.srv.Serve(lln)
 }
 
@@ -526,6 +543,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // they have or when ctx is done; then it stops reading vote records and
 // closes idle connections to the collectors.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.serving.Store(false)
 	err := s.srv.ShutdownWithContext(ctx)
 	s.tailStop()
 	// A read of records in flight ends only at its own timeout (fasthttp
@@ -597,38 +615,47 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	origin := ctx.Request.Header.Peek("Origin")
 	allowed := st != nil && len(origin) > 0 && (s.allowAll || s.origins[string(origin)])
 	var err error
+	ep := epOther // what the metrics count the request as (metrics.go)
 	switch {
 	case ctx.IsGet() && s.isStrayWorker(ctx):
 		// Before any other route, whatever the Host: a worker may have
 		// been registered at any path, a file of the app or a list
 		// included, and under a campaign this edge no longer serves.
 		s.strayWorker(ctx)
+		ep = epStatic
 	case st == nil:
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():
 		err = s.preflight(ctx, allowed)
 	case st.lists != nil && (ctx.IsGet() || ctx.IsHead()) && isListPath(ctx.Path(), st.name):
 		st.lists(ctx)
+		ep = epLists
 	case !ctx.IsGet():
 		err = reject(badRequest, errMethod)
 	case s.cfg.Static != nil && isStaticPath(ctx.Request.URI().PathOriginal()):
 		err = s.static(ctx, s.cfg.Static)
+		ep = epStatic
 	default:
 		switch routeOf(ctx.Path()) {
 		case routeList:
 			s.list(ctx, st)
+			ep = epList
 		case routeStamp:
 			err = s.stamp(ctx, st)
+			ep = epStamp
 		case routeVote:
 			err = s.vote(ctx, st)
+			ep = epVote
 		default:
 			err = reject(badRequest, errPath)
 		}
 	}
 	if err != nil {
+		st.noteRefusal(err)
 		s.fail(ctx, err)
 	}
 	s.addCORS(ctx, st, origin, allowed)
+	s.observe(ctx, st, ep)
 }
 
 func (s *Server) list(ctx *fasthttp.RequestCtx, st *site) {

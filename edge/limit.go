@@ -29,7 +29,7 @@ import (
 // connection. The counts go to Stats; no address is logged.
 
 // limitListener wraps ln in the edge's connection limits.
-func (s *Server) limitListener(ln net.Listener) (net.Listener, error) {
+func (s *Server) limitListener(ln net.Listener) (*connlimit.Listener, error) {
 	return connlimit.New(ln, connlimit.Config{
 		Max:      s.cfg.MaxConns,
 		PerAddr:  max(s.cfg.MaxConnsPerIP, 0),
