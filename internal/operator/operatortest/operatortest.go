@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -20,13 +22,14 @@ import (
 // Samples are the samples of one scrape, by Key.
 type Samples map[string]float64
 
-// Key is the key of a sample: its name, then its labels in the order
-// given, as name{a="x",b="y"}; no braces without labels. labels are names
-// and values in turn.
+// Key is the key of a sample: its name, then its labels sorted by name,
+// as name{a="x",b="y"}; no braces without labels. labels are names and
+// values in turn, in any order.
 func Key(name string, labels ...string) string {
 	if len(labels) == 0 {
 		return name
 	}
+	labels = sortPairs(labels)
 	var b strings.Builder
 	b.WriteString(name)
 	b.WriteByte('{')
@@ -58,7 +61,7 @@ func Parse(text []byte) (Samples, error) {
 					labels = append(labels, l.GetName(), l.GetValue())
 				}
 				labels = append(labels, extra...)
-				k := Key(name+suffix, sortPairs(labels)...)
+				k := Key(name+suffix, labels...)
 				if _, dup := out[k]; dup {
 					return fmt.Errorf("operatortest: sample %s twice", k)
 				}
@@ -134,7 +137,7 @@ func Scrape(t testing.TB, set *metrics.Set) Samples {
 // metric that was never created cannot pass for zero.
 func (s Samples) Get(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
-	k := Key(name, sortPairs(labels)...)
+	k := Key(name, labels...)
 	v, ok := s[k]
 	if !ok {
 		t.Fatalf("no sample %s; have:\n%s", k, strings.Join(s.Names(name), "\n"))
@@ -195,6 +198,52 @@ func (s Samples) LabelValues(prefix, label string) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(vals))
+}
+
+// CheckLabels checks the labels of the samples whose name starts with
+// prefix: their names must be exactly allowed (le of histogram buckets
+// aside), and no value may look like what a voter or a client sends: an
+// IP address, a nonce or a key in hex, base64 of 16 bytes or more.
+func (s Samples) CheckLabels(t testing.TB, prefix string, allowed ...string) {
+	t.Helper()
+	got := s.LabelNames(prefix)
+	delete(got, "le")
+	want := make(map[string]bool)
+	for _, a := range allowed {
+		want[a] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("label names of %s*: %v, want %v", prefix, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+	for name := range got {
+		for _, v := range s.LabelValues(prefix, name) {
+			if why := secretShaped(v); why != "" {
+				t.Errorf("label %s of %s* has value %q, which looks like %s", name, prefix, v, why)
+			}
+		}
+	}
+}
+
+// secretShaped says what v looks like if it looks like a voter's or a
+// client's data, "" otherwise.
+func secretShaped(v string) string {
+	host := v
+	if h, _, err := net.SplitHostPort(v); err == nil {
+		host = h
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "an IP address"
+	}
+	if len(v) >= 16 && strings.Trim(v, "0123456789abcdefABCDEF") == "" {
+		return "hex (a nonce or a key)"
+	}
+	if len(v) >= 22 && strings.ContainsAny(v, "+/=") {
+		return "base64 (a mandate or a signature)"
+	}
+	if strings.Contains(v, "/") {
+		return "a path"
+	}
+	return ""
 }
 
 // splitLabels splits a="x",b="y" at the commas between labels (values
