@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 )
@@ -33,6 +35,10 @@ the instance gets a certificate in memory). Each caller may use only what
 its role needs (docs/INTERNAL.md, Authorisation): the edge votes and takes
 stamps, the twin pulls, the publisher reads the records. SIGHUP reloads the
 certificate.
+
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
 
 Once the campaign is closed (its end plus max_stamp_age) and the twin has
 confirmed every vote, the instance purges its data directory: it keeps no
@@ -94,6 +100,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
 	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
+	metricsAddr := addMetricsFlag(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -119,8 +126,12 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		cfg.Clock = func() time.Time { return time.Now().Add(d) }
 		log.Warn("clock skewed for a fault drill", "skew", d)
 	}
+	cfg.Metrics = metrics.NewSet()
 	srv, err := collector.New(cfg)
 	if err != nil {
+		return err
+	}
+	if err := startOperator(ctx, *metricsAddr, cfg.Metrics, srv.Ready, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
@@ -50,6 +51,10 @@ The links to the collectors are TLS 1.3 with the edge's certificate from D
 a certificate of the campaign's CA for its instance. SIGHUP reloads the
 edge's certificate.
 
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
+
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --publisher http://10.0.0.4:8443 \
@@ -62,6 +67,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	var origins stringList
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
 	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
+	metricsAddr := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
@@ -81,8 +87,12 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := edgeConfig([]edge.Campaign{edge.CampaignFor(c, link, urls, lists)}, log, limits)
 	cfg.AllowOrigins = origins
+	cfg.Metrics = metrics.NewSet()
 	srv, err := edge.New(cfg)
 	if err != nil {
+		return err
+	}
+	if err := startOperator(ctx, *metricsAddr, cfg.Metrics, srv.Ready, log); err != nil {
 		return err
 	}
 	catchUp(ctx, srv, log)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/publisher"
 )
@@ -45,6 +47,10 @@ from D (powvote export --role publisher): give https:// URLs. A collector
 answers the publisher its records and nothing else. SIGHUP reloads the
 certificate.
 
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
+
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100
@@ -54,6 +60,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "publisher", "--dir D [--campaign C] --listen HOST:PORT --pair URL,URL...", publisherHelp)
 	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
+	metricsAddr := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
@@ -71,11 +78,15 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Interval, cfg.Logger = *interval, log
 	cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = limits.config()
+	cfg.Metrics = metrics.NewSet()
 	p, err := publisher.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if err := startOperator(ctx, *metricsAddr, cfg.Metrics, p.Ready, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
