@@ -1,12 +1,15 @@
 package collector_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/internal/operator/operatortest"
 )
 
@@ -183,5 +186,32 @@ func TestReady(t *testing.T) {
 	in.stop()
 	if err := in.srv.Ready(); err == nil || err.Error() != "collector 0 of solar: not serving" {
 		t.Errorf("Ready after Run returned = %v", err)
+	}
+}
+
+// TestMetricsAfterFailedOpen checks that an instance whose store does not
+// open leaves nothing in a shared set: the same instance then starts with
+// that set (it would panic on a metric registered twice).
+func TestMetricsAfterFailedOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	set := metrics.NewSet()
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config(filepath.Join(notDir, "data"))
+	cfg.Metrics = set
+	if _, err := collector.New(cfg); err == nil {
+		t.Fatal("New over a file: no error")
+	}
+	if names := set.ListMetricNames(); len(names) != 0 {
+		t.Errorf("a failed New left %v in the set", names)
+	}
+	cfg.Dir = t.TempDir()
+	in := e.start(t, cfg)
+	e.healthy(t, in)
+	if got := operatortest.Scrape(t, set).Get(t, "powvote_collector_votes_stored", "campaign", "solar", "pair", "0", "instance", "0"); got != 0 {
+		t.Errorf("votes stored %v, want 0", got)
 	}
 }

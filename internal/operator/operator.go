@@ -51,10 +51,11 @@ type Config struct {
 	WriteTimeout time.Duration // whole answer; default 10s
 }
 
-// Limits of the server: the endpoints take no body, and a scraper or two
-// and an operator's curl are all that should ever connect.
+// Limits of the server: the endpoints take no body, a scraper's request
+// line and headers take some hundreds of bytes, and a scraper or two and
+// an operator's curl are all that should ever connect.
 const (
-	maxHeaderBytes = 4 << 10
+	maxHeaderBytes = 2 << 10
 	maxBody        = 1 << 10
 	maxConns       = 64
 	// shutdownBudget bounds the wait for answers in flight when Run's

@@ -117,14 +117,16 @@ func TestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Long", strings.Repeat("a", 2*maxHeaderBytes))
+	// Half as much again as the limit, below fasthttp's own default
+	// (4 KiB): only the limit set here refuses it.
+	req.Header.Set("X-Long", strings.Repeat("a", maxHeaderBytes*3/2))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return // closed without an answer: refused too
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("headers of %d bytes: status %d, want 431", 2*maxHeaderBytes, resp.StatusCode)
+		t.Errorf("headers of %d bytes: status %d, want 431", maxHeaderBytes*3/2, resp.StatusCode)
 	}
 }
 
