@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/internal/operator/operatortest"
 	"github.com/powvote/powvote/pow"
@@ -221,5 +222,27 @@ func TestCodeSlot(t *testing.T) {
 		if got := codeSlot(c); got != numCodes-1 {
 			t.Errorf("codeSlot(%d) = %d, want the other slot %d", c, got, numCodes-1)
 		}
+	}
+}
+
+// TestObserveAllocs checks that counting an answer allocates nothing: it
+// runs on every request.
+func TestObserveAllocs(t *testing.T) {
+	s, err := New(Config{TailInterval: -1, Campaigns: []Campaign{offline(t, settings("solar", "Yes"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.sites["solar"]
+	var ctx fasthttp.RequestCtx
+	ctx.Response.SetStatusCode(481)
+	refusal := reject(heldElsewhere, errHeldElsewhere)
+	if n := testing.AllocsPerRun(100, func() {
+		st.noteRefusal(refusal)
+		s.observe(&ctx, st, epVote)
+	}); n != 0 {
+		t.Errorf("counting an answer allocates %v times", n)
+	}
+	if got := st.m.answers[epVote][codeSlot(481)].Get(); got != 101 {
+		t.Errorf("counted %d answers, want 101 (100 runs and the warm-up)", got)
 	}
 }
