@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
@@ -49,6 +50,9 @@ type Config struct {
 
 	Logger *slog.Logger     // nil: discard
 	Clock  func() time.Time // nil: time.Now
+	// Metrics receives the instance's metrics (metrics.go); nil: a set of
+	// its own that nobody reads.
+	Metrics *metrics.Set
 
 	SyncInterval   time.Duration // how often to pull from the twin; default 1s
 	HeldReport     time.Duration // how often to log the links and pending voters the store holds; default 1m
@@ -101,6 +105,9 @@ func (c *Config) withDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
+	}
 }
 
 // Server is a collecting instance.
@@ -116,17 +123,14 @@ type Server struct {
 
 	ready atomic.Bool // set once the instance has caught up and takes votes
 
+	metricNames   []string // registered by registerMetrics (UnregisterMetrics)
+	metricsLabels string
+	serving       atomic.Bool // while Run runs (Ready)
+
 	utcSign     *hedged.Signer // signs genuine platform stamps (stamp.go)
 	stampBudget stampBudget
 
 	stats stats
-}
-
-// stats counts outcomes by a fixed set of reasons.
-type stats struct {
-	accepted, repeat, unauthorized, forbidden atomic.Uint64
-	refused                                   [numVoteErrors]atomic.Uint64 // by voteError
-	syncApplied                               atomic.Uint64
 }
 
 // New opens the instance's store and prepares the server; it does not
@@ -168,13 +172,17 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("collector: twin: %w", err)
 		}
 	}
+	labels := instanceLabels(&cfg)
+	groupRequests, groupSync := newStoreMetrics(cfg.Metrics, labels)
 	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
+		GroupRequests: groupRequests, GroupSync: groupSync,
 		// The odd instance takes the even one's receipts: see keptReceipt.
 		PreferTwinReceipts: cfg.Instance%2 == 1,
 		// A retraction is signed by the key that signed the retracted
 		// vote's receipt: its holder can hold the platform to both.
 		ReceiptKey: cfg.Secrets.ReceiptKey, Campaign: cfg.Settings.Name})
 	if err != nil {
+		unregisterStoreMetrics(cfg.Metrics, labels)
 		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
 	}
 	s := &Server{
@@ -189,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 	for i, o := range cfg.Settings.Options {
 		s.options[o] = i
 	}
+	s.registerMetrics(cfg.Metrics, labels)
 	for _, k := range cfg.Settings.Authorities {
 		s.authz[[32]byte(k)] = true
 	}
@@ -251,6 +260,8 @@ func checkTwinURL(raw string) (string, error) {
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	// Serve and Shutdown work on the TLS listener; ln is closed below too.
 	tln := s.cfg.Link.Listen(ln)
+	s.serving.Store(true)
+	defer s.serving.Store(false)
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(tln) }()
 
@@ -418,6 +429,7 @@ func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
 			// Storage failure: the vote is not durable, so it is not
 			// acknowledged; the edge answers 503 and the voter retries.
 			s.log.Error("vote not recorded", "err", err)
+			s.stats.failed.Inc()
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			return
 		}

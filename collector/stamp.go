@@ -113,6 +113,7 @@ func (s *Server) handleStamp(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
+	s.stats.stampsSigned.Add(n)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	h := &ctx.Response.Header
 	h.Set("P-UTC", putc)

@@ -170,12 +170,14 @@ func (s *Server) pull(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	if len(pairs) == 0 {
+		s.notePull(last, after)
 		return false, nil
 	}
 	if err := s.st.ApplyTwin(pairs, pairs[len(pairs)-1].Seq); err != nil {
 		return false, fmt.Errorf("collector: apply twin's votes: %w", err)
 	}
-	s.stats.syncApplied.Add(uint64(len(pairs)))
+	s.stats.syncApplied.Add(len(pairs))
+	s.notePull(last, pairs[len(pairs)-1].Seq)
 	return pairs[len(pairs)-1].Seq < last, nil
 }
 
@@ -187,6 +189,7 @@ func (s *Server) catchUp(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return err
 			}
+			s.stats.pullErrors.Inc()
 			select {
 			case <-ctx.Done():
 				return err
@@ -215,6 +218,9 @@ func (s *Server) syncLoop(ctx context.Context) {
 		for {
 			more, err := s.pull(ctx)
 			if err != nil {
+				if ctx.Err() == nil {
+					s.stats.pullErrors.Inc()
+				}
 				if !failing && ctx.Err() == nil {
 					s.log.Warn("twin sync failing", "err", err)
 				}

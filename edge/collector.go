@@ -42,6 +42,8 @@ type collector struct {
 	voteURL  string
 	hc       *fasthttp.HostClient
 	failed   atomic.Int64 // Unix nanoseconds of the last vote it did not answer
+	inst     int          // its instance number: pair inst/2
+	calls    *callMetrics // set by newSite
 }
 
 // unsureFor is how long after an instance failed to answer a vote the edge
@@ -72,6 +74,7 @@ func newCollector(raw string, timeout time.Duration, link *mtls.Link, inst int) 
 	}
 	base := u.Scheme + "://" + strings.ToLower(u.Host)
 	return &collector{
+		inst:     inst,
 		base:     base,
 		stampURL: base + "/stamp",
 		voteURL:  base + "/vote",

@@ -49,6 +49,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
@@ -115,6 +116,10 @@ type Config struct {
 
 	Logger *slog.Logger     // nil means discard
 	Clock  func() time.Time // decides the second of a platform stamp; nil means time.Now
+
+	// Metrics receives the edge's metrics (metrics.go); nil means a set
+	// of its own that nobody reads.
+	Metrics *metrics.Set
 
 	ReadTimeout    time.Duration // whole request incl. headers; default 10s
 	WriteTimeout   time.Duration // default 10s
@@ -222,6 +227,9 @@ func (c *Config) withDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
+	}
 }
 
 // minVoterKey is the shortest voter-stamp key New accepts; campaigns make
@@ -256,6 +264,7 @@ type site struct {
 	tails []*tailer
 	// decoys are the recent stamps of every pair, for receipts (decoys.go).
 	decoys *decoyPool
+	m      *siteMetrics
 }
 
 // Server is an edge process. Its fields are set by New and never change,
@@ -271,7 +280,7 @@ type Server struct {
 	single  atomic.Pointer[site]
 	srv     *fasthttp.Server
 	mu      sync.Mutex   // held by AddCampaign
-	serving bool         // Serve has started the tailers
+	tailing bool         // Serve has started the tailers (mu)
 	clients []*collector // every collector, once, to close at shutdown (mu)
 
 	allowAll bool            // AllowOrigins holds "*"
@@ -293,6 +302,8 @@ type Server struct {
 	verdicts   [numVerdicts]*answer // collector codes 481..486, relayed as they are
 	maxAge     [2][2]string         // Cache-Control and Vary of every answer kept under a nonce
 	counters   counters
+	m          *serverMetrics
+	serving    atomic.Bool // between the first Serve and Shutdown (Ready)
 
 	// tailStop ends the tailers' goroutines, started by the first Serve;
 	// tailDone waits for them.
@@ -354,6 +365,7 @@ func New(cfg Config) (*Server, error) {
 	// expires entries and that lives as long as the process (the library
 	// has no way to stop it; an edge is one per process).
 	s.nonces = expirable.NewLRU[string, cachedAnswer](cfg.NonceCacheSize, nil, cfg.NonceCacheTTL)
+	s.registerMetrics(cfg.Metrics)
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
 		Name:               "powvote",
@@ -365,7 +377,10 @@ func New(cfg Config) (*Server, error) {
 		Concurrency:        2 * cfg.MaxConns, // the limits are limitListener's
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
-		ErrorHandler:       parseErrorAnswer,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			s.m.unreadable.Inc()
+			parseErrorAnswer(ctx, err)
+		},
 	}
 	return s, nil
 }
@@ -420,6 +435,7 @@ func (s *Server) AddCampaign(ctx context.Context, c Campaign) error {
 	if _, dup := old[st.name]; dup {
 		return fmt.Errorf("edge: campaign %q is served already", st.name)
 	}
+	registerSiteMetrics(s.cfg.Metrics, st)
 	if err := s.catchUp(ctx, st); err != nil {
 		s.log.Warn("edge: serving a new campaign before every collector's vote records were read; they are read in the background", "campaign", st.name, "err", err)
 	}
@@ -428,7 +444,7 @@ func (s *Server) AddCampaign(ctx context.Context, c Campaign) error {
 		sites[k] = v
 	}
 	sites[st.name] = st
-	if s.serving {
+	if s.tailing {
 		s.startTails(st)
 	}
 	s.setSites(sites)
@@ -570,7 +586,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.tailDone.Go(func() { s.prefetch(s.tailCtx) })
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.serving = true
+		s.tailing = true
 		for _, st := range s.siteMap() {
 			s.startTails(st)
 		}
@@ -579,8 +595,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
+	s.m.listener.Store(lln)
+	s.serving.Store(true)
 	if s.cfg.TLS != nil {
-		lln = publictls.Listen(lln, s.cfg.TLS)
+		return s.srv.Serve(publictls.Listen(lln, s.cfg.TLS))
 	}
 	return s.srv.Serve(lln)
 }
@@ -600,6 +618,7 @@ func (s *Server) startTails(st *site) {
 // they have or when ctx is done; then it stops reading vote records and
 // closes idle connections to the collectors.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.serving.Store(false)
 	err := s.srv.ShutdownWithContext(ctx)
 	s.tailStop()
 	// A read of records in flight ends only at its own timeout (fasthttp
@@ -690,40 +709,50 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	origin := ctx.Request.Header.Peek("Origin")
 	allowed := st != nil && len(origin) > 0 && (s.allowAll || s.origins[string(origin)])
 	var err error
+	ep := epOther // what the metrics count the request as (metrics.go)
 	switch {
 	case ctx.IsGet() && s.isStrayWorker(ctx):
 		// Before any other route, whatever the Host: a worker may have
 		// been registered at any path, a file of the app or a list
 		// included, and under a campaign this edge no longer serves.
 		s.strayWorker(ctx)
+		ep = epStatic
 	case isCampaignsPath(ctx):
 		s.campaigns(ctx) // whatever the Host (campaigns.go)
+		ep = epStatic
 	case st == nil:
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():
 		err = s.preflight(ctx, allowed)
 	case st.lists != nil && (ctx.IsGet() || ctx.IsHead()) && isListPath(ctx.Path(), st.name):
 		st.lists(ctx)
+		ep = epLists
 	case !ctx.IsGet():
 		err = reject(badRequest, errMethod)
 	case s.cfg.Static != nil && isStaticPath(ctx.Request.URI().PathOriginal()):
 		err = s.static(ctx, s.cfg.Static)
+		ep = epStatic
 	default:
 		switch routeOf(ctx.Path()) {
 		case routeList:
 			s.list(ctx, st)
+			ep = epList
 		case routeStamp:
 			err = s.stamp(ctx, st)
+			ep = epStamp
 		case routeVote:
 			err = s.vote(ctx, st)
+			ep = epVote
 		default:
 			err = reject(badRequest, errPath)
 		}
 	}
 	if err != nil {
+		st.noteRefusal(err)
 		s.fail(ctx, err)
 	}
 	s.addCORS(ctx, st, origin, allowed)
+	s.observe(ctx, st, ep)
 }
 
 func (s *Server) list(ctx *fasthttp.RequestCtx, st *site) {

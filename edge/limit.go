@@ -33,7 +33,7 @@ import (
 // plain 503 as a broken handshake all the same.
 
 // limitListener wraps ln in the edge's connection limits.
-func (s *Server) limitListener(ln net.Listener) (net.Listener, error) {
+func (s *Server) limitListener(ln net.Listener) (*connlimit.Listener, error) {
 	refusal := []byte(connlimit.Unavailable)
 	if s.cfg.TLS != nil {
 		refusal = nil

@@ -176,6 +176,11 @@ func (s *Server) stamp(ctx *fasthttp.RequestCtx, st *site) error {
 	slot := subtle.ConstantTimeSelect(genuine, int(n-1), size)
 	subtle.ConstantTimeCopy(genuine, sig[:], p.pool[slot][:])
 	s.counters[poolSpent].Add(uint64(match &^ genuine))
+	// Both kinds are added to on every answer, one by 0: the same work
+	// whatever the code was.
+	st.m.poolSpent.Add(match &^ genuine)
+	st.m.stamps[stampGenuine].Add(genuine)
+	st.m.stamps[stampDecoy].Add(1 - genuine)
 
 	var sig64 [sigB64Len]byte
 	base64.StdEncoding.Encode(sig64[:], sig[:])
@@ -316,9 +321,12 @@ func (s *Server) fetchPlatform(st *site, sec int64, ahead bool) *platformStamp {
 	for _, c := range st.instances {
 		p, err := s.fetchFrom(st, c, n, sec, ahead)
 		if err == nil {
+			c.calls.stampOK.Inc()
+			st.m.received.Add(p.size())
 			p.second = sec
 			return p
 		}
+		c.calls.stampFailed.Inc()
 		if ahead {
 			// The request path fetches again, and logs, if this was
 			// not a passing fault.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -48,6 +49,9 @@ type tailer struct {
 	next uint64 // index of the next record to read; 0 until a start is found
 	// failing says the last read failed, so that run logs only changes.
 	failing bool
+	// caughtUp is set once a read has reached the end of the log
+	// (Server.Ready).
+	caughtUp atomic.Bool
 }
 
 func (s *Server) newTailer(st *site, pair int, c *collector) *tailer {
@@ -81,6 +85,7 @@ func (t *tailer) catchUp(ctx context.Context) error {
 			return err
 		}
 		if n < tailPage {
+			t.caughtUp.Store(true)
 			return nil
 		}
 	}
@@ -131,8 +136,10 @@ func (t *tailer) step() (int, error) {
 	}
 	recs, next, last, err := t.fetch(t.next, tailPage)
 	if err != nil {
+		t.c.calls.recordsFailed.Inc()
 		return 0, err
 	}
+	t.c.calls.recordsOK.Inc()
 	if last+1 < t.next {
 		// The instance's log is shorter than what was read: its store
 		// was replaced. Start again.

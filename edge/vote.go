@@ -230,6 +230,7 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 			return errNonceUsed
 		}
 		s.counters.add(replays)
+		st.m.nonceHits.Inc()
 		c.ans.write(ctx)
 		return nil
 	}
@@ -274,6 +275,7 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 	switch sc := vd.ans.status; {
 	case vd.replay:
 		s.counters.add(replays)
+		st.m.nonceHits.Inc()
 	case sc >= 200 && sc < 300:
 		s.counters.add(accepted)
 	case sc >= firstVerdict && sc < firstVerdict+numVerdicts:
@@ -517,16 +519,21 @@ func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, erro
 	}
 	s.counters.add(collectorRequests)
 	if err := c.hc.DoTimeout(req, resp, s.cfg.CollectorTimeout); err != nil {
+		c.calls.voteFailed.Inc()
 		return nil, fmt.Errorf("POST %s: %w", c.voteURL, err)
 	}
 	switch sc := resp.StatusCode(); {
 	case sc >= 200 && sc < 300:
+		c.calls.voteOK.Inc()
 		return s.receipt(sc, &resp.Header), nil
 	case sc >= firstVerdict && sc < firstVerdict+numVerdicts:
+		c.calls.voteRefused.Inc()
 		return s.verdicts[sc-firstVerdict], nil
 	case sc == fasthttp.StatusUnauthorized:
+		c.calls.voteFailed.Inc()
 		return nil, fmt.Errorf("POST %s: 401: the collector refused the pass secret", c.voteURL)
 	default:
+		c.calls.voteFailed.Inc()
 		return nil, fmt.Errorf("POST %s: unexpected status %d", c.voteURL, sc)
 	}
 }

@@ -50,6 +50,7 @@ func (p *Publisher) Ended() bool {
 func (p *Publisher) Finish(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
+	defer p.updateGaugesLocked()
 	if p.st.Closed != 0 && !p.closed {
 		return nil
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
 )
@@ -87,6 +89,8 @@ type pairState struct {
 	newVotes  []*pendingVote
 	newVoters []listline.Voter
 	anomalies int
+
+	pullErrors [2]*metrics.Counter // per instance; set by registerMetrics
 }
 
 func newPairState(k int, urls [2]string, cursors [2]uint64) *pairState {

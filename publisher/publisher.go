@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/mod/sumdb/note"
 
@@ -65,6 +66,9 @@ type Config struct {
 
 	Logger *slog.Logger     // nil: discard
 	Clock  func() time.Time // Last-Modified and the once-a-second growth; nil: time.Now
+	// Metrics receives the publisher's metrics (metrics.go); nil: a set
+	// of its own that nobody reads.
+	Metrics *metrics.Set
 
 	// Server limits for Run. WriteTimeout bounds a whole answer, so a
 	// download of a whole list must fit in it; wget -c resumes the rest.
@@ -116,6 +120,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewSet()
 	}
 }
 
@@ -260,6 +267,8 @@ type Publisher struct {
 	closeWait bool // the campaign ended but could not be closed yet; logged once
 
 	counts []int64 // published votes per option, in ballot order
+
+	m pubMetrics // metrics.go
 }
 
 // snapshot is the committed part of the lists, as handlers serve it.
@@ -322,6 +331,8 @@ func New(cfg Config) (*Publisher, error) {
 		p.pairs = append(p.pairs, newPairState(k, urls, p.st.Cursors[k]))
 	}
 	p.snap.Store(p.snapshot())
+	p.registerMetrics(cfg.Metrics)
+	p.updateGaugesLocked()
 	return p, nil
 }
 
@@ -401,6 +412,9 @@ func (p *Publisher) Run(ctx context.Context, ln net.Listener) error {
 // Run is Loop with the lists served; a process that serves several
 // campaigns' lists on one port runs each one's Loop beside a Front.
 func (p *Publisher) Loop(ctx context.Context) error {
+	// Its files are served (Run, or a Front) while it runs its rounds.
+	p.m.serving.Store(true)
+	defer p.m.serving.Store(false)
 	p.log.Info("publishing", "campaign", p.cfg.Campaign, "pairs", len(p.pairs))
 	tick := time.NewTicker(p.cfg.Interval)
 	defer tick.Stop()
@@ -483,7 +497,10 @@ func serveLists(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logg
 func (p *Publisher) PullOnce(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
-	return p.roundLocked(ctx)
+	start := time.Now()
+	err := p.roundLocked(ctx)
+	p.observeRoundLocked(start, err)
+	return err
 }
 
 // Flush runs a round that publishes every final vote and voter it can
@@ -498,7 +515,10 @@ func (p *Publisher) PullOnce(ctx context.Context) error {
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.roundMu.Lock()
 	defer p.roundMu.Unlock()
-	return p.flushLocked(ctx)
+	start := time.Now()
+	err := p.flushLocked(ctx)
+	p.observeRoundLocked(start, err)
+	return err
 }
 
 // flushLocked is Flush with roundMu held.

@@ -57,6 +57,9 @@ func (p *Publisher) noteHealth(ps *pairState, i int, err error) {
 	case err == nil && ps.failing[i]:
 		p.log.Info("collector answering again", "pair", ps.k, "instance", 2*ps.k+i)
 	}
+	if err != nil && worthWarning(err) {
+		ps.pullErrors[i].Inc()
+	}
 	ps.failing[i] = err != nil
 }
 

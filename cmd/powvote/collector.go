@@ -9,11 +9,15 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/internal/operator"
 )
 
 func init() {
@@ -41,6 +45,10 @@ the instance gets a certificate in memory). Each caller may use only what
 its role needs (docs/INTERNAL.md, Authorisation): the edge votes and takes
 stamps, the twin pulls, the publisher reads the records. SIGHUP reloads the
 certificate.
+
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
 
 Once the campaign is closed (its end plus max_stamp_age) and the twin has
 confirmed every vote, the instance purges its data directory: it keeps no
@@ -102,6 +110,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
 	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
+	metricsAddr := addMetricsFlag(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -133,6 +142,10 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	mux := mtls.NewMux(ln, log)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One set of metrics for every campaign's instance, labelled by
+	// campaign, and their readiness.
+	mset := metrics.NewSet()
+	var readiness operator.Readiness
 	fatal := make(chan error, 1)
 	var wg sync.WaitGroup
 	var set *campaignSet
@@ -148,7 +161,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 			data = c.CollectorDir(instance)
 		}
 		cfg := collector.ConfigFor(c, instance, data, *twin, link)
-		cfg.Logger = clog
+		cfg.Logger, cfg.Metrics = clog, mset
 		if *skew != 0 {
 			d := *skew
 			cfg.Clock = func() time.Time { return time.Now().Add(d) }
@@ -158,11 +171,14 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		var cur atomic.Pointer[collector.Server] // reopened after a failure
+		cur.Store(srv)
+		readiness.Add(func() error { return cur.Load().Ready() })
 		fmt.Fprintf(e.Stdout, "collector %d of %s listening on %s\n", instance, name, ln.Addr())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runCollectorCampaign(ctx, srv, cfg, mux, set.count); err != nil {
+			if err := runCollectorCampaign(ctx, &cur, cfg, mux, set.count); err != nil {
 				select {
 				case fatal <- err:
 				default:
@@ -172,6 +188,10 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		return nil
 	})
 	if err := set.open(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := startOperator(ctx, *metricsAddr, mset, readiness.Check, log); err != nil {
 		ln.Close()
 		return err
 	}
@@ -199,9 +219,10 @@ const collectorRestart = 30 * time.Second
 // returns the error for its supervisor to restart it; one that serves
 // others too keeps them serving and reopens this one after a pause, as a
 // restart would (reopening repairs what the failure left).
-func runCollectorCampaign(ctx context.Context, srv *collector.Server, cfg collector.Config, mux *mtls.Mux, campaigns func() int) error {
+func runCollectorCampaign(ctx context.Context, cur *atomic.Pointer[collector.Server], cfg collector.Config, mux *mtls.Mux, campaigns func() int) error {
 	wait := time.Second
 	for {
+		srv := cur.Load()
 		err := srv.Run(ctx, mux.Listener(cfg.Settings.Name))
 		if ctx.Err() != nil {
 			return nil
@@ -209,6 +230,7 @@ func runCollectorCampaign(ctx context.Context, srv *collector.Server, cfg collec
 		if campaigns() <= 1 {
 			return err
 		}
+		srv.UnregisterMetrics()
 		for {
 			cfg.Logger.Error("this campaign's instance stopped; the process's other campaigns serve on, and it starts again", "err", err, "in", wait)
 			select {
@@ -218,6 +240,7 @@ func runCollectorCampaign(ctx context.Context, srv *collector.Server, cfg collec
 			}
 			wait = min(2*wait, collectorRestart)
 			if srv, err = collector.New(cfg); err == nil {
+				cur.Store(srv)
 				break
 			}
 		}

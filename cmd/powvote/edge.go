@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
@@ -68,6 +69,10 @@ keeps the old one (logged). A key that does not match its certificate
 stops the start. The connection limits count TCP connections, below TLS;
 beyond them a connection is closed at once, without the 503.
 
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
+
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100 --publisher http://10.0.0.4:8443 \
@@ -82,6 +87,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
 	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
 	tf := addTLSFlags(fs)
+	metricsAddr := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
@@ -125,7 +131,11 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	cfg := edgeConfig(sites, log, pf.limits)
 	cfg.AllowOrigins = origins
 	cfg.TLS = tf.config(ctx, log)
+	cfg.Metrics = metrics.NewSet()
 	if srv, err = edge.New(cfg); err != nil {
+		return err
+	}
+	if err := startOperator(ctx, *metricsAddr, cfg.Metrics, srv.Ready, log); err != nil {
 		return err
 	}
 	catchUp(ctx, srv, log)

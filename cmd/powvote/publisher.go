@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/internal/operator"
 	"github.com/powvote/powvote/publisher"
 )
 
@@ -53,6 +56,10 @@ certificate.
 With --tls-cert and --tls-key the publisher serves HTTPS itself, as the
 edge does (see powvote edge --help, Public TLS); SIGHUP reloads them too.
 
+--metrics HOST:PORT serves the operator endpoints: GET /metrics
+(Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
+loopback or private address.
+
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
       --pair https://10.0.0.1:9100,https://10.0.0.2:9100
@@ -63,6 +70,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
 	tf := addTLSFlags(fs)
+	metricsAddr := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
@@ -84,6 +92,10 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	tlsCfg := tf.config(ctx, log)
+	// One set of metrics for every campaign, labelled by campaign, and
+	// their readiness.
+	mset := metrics.NewSet()
+	var readiness operator.Readiness
 	var (
 		first   *publisher.Config // the server's limits and timeouts
 		wg      sync.WaitGroup
@@ -104,11 +116,12 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Interval, cfg.Logger = *interval, clog
 		cfg.MaxConns, cfg.MaxConnsPerIP, cfg.IdleCloseAt = pf.limits.config()
-		cfg.TLS = tlsCfg
+		cfg.TLS, cfg.Metrics = tlsCfg, mset
 		p, err := publisher.New(cfg)
 		if err != nil {
 			return err
 		}
+		readiness.Add(p.Ready)
 		if err := front.Add(p); err != nil {
 			p.Close()
 			return err
@@ -148,6 +161,9 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 			p.Close()
 		}
 	}()
+	if err := startOperator(ctx, *metricsAddr, mset, readiness.Check, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *pf.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *pf.listen, err)

@@ -11,14 +11,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/mtls"
+	"github.com/powvote/powvote/internal/operator"
 	"github.com/powvote/powvote/published"
 	"github.com/powvote/powvote/publisher"
 )
@@ -52,6 +55,12 @@ With --tls-cert and --tls-key the edge serves HTTPS (see powvote edge
 files. A browser installs the voter app and its offline worker only
 from https or from localhost.
 
+--metrics HOST:PORT serves the operator endpoints of the whole process:
+GET /metrics (Prometheus text; every component's metrics, labelled by
+campaign), /health and /ready (200 once every collector has caught up,
+every publisher has reached its collectors and the edge has read their
+records; docs/OPERATIONS.md), on a loopback or private address.
+
 Example:
   powvote up
   powvote up --dir /srv/powvote --addr 0.0.0.0:8080
@@ -63,6 +72,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address the edge listens on")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
 	plainLinks := fs.Bool("insecure-plain-internal-http", false, "run the internal links in plain HTTP on loopback (no TLS): for measurements only")
+	metricsAddr := addMetricsFlag(fs)
 	limits := addConnLimits(fs, 10000)
 	tf := addTLSFlags(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -83,6 +93,20 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	// One set of metrics for every component, and their readiness, the
+	// process's only once the edge serves.
+	set := metrics.NewSet()
+	var readiness operator.Readiness
+	var started atomic.Bool
+	readiness.Add(func() error {
+		if !started.Load() {
+			return errors.New("powvote up: starting")
+		}
+		return nil
+	})
+	if err := startOperator(ctx, *metricsAddr, set, readiness.Check, log); err != nil {
+		return err
+	}
 	names, err := campaignsOrDemo(*dir, log)
 	if err != nil {
 		return err
@@ -94,6 +118,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	// Collectors and publishers run until the edge has stopped, so that
 	// no vote in flight loses its collector.
 	back := newBackOffice(*dir, *plainLinks, limits, log)
+	back.metrics, back.ready = set, &readiness
 	defer back.stop()
 	for _, n := range names {
 		if err := back.start(n); err != nil {
@@ -103,10 +128,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 
 	ecfg := edgeConfig(back.sites, log.With("component", "edge"), limits)
 	ecfg.TLS = tf.config(ctx, log.With("component", "edge"))
+	ecfg.Metrics = set
 	srv, err := edge.New(ecfg)
 	if err != nil {
 		return err
 	}
+	readiness.Add(srv.Ready)
 	catchUp(ctx, srv, log.With("component", "edge"))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -116,6 +143,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	started.Store(true)
 	var runErr error
 	select {
 	case runErr = <-errc:
@@ -166,6 +194,9 @@ type backOffice struct {
 	perIP  int  // the edge's connection limits, for the publishers too
 	idleAt int
 	log    *slog.Logger
+
+	metrics *metrics.Set        // every component's
+	ready   *operator.Readiness // gets every component's readiness check
 
 	ctx    context.Context // done once any of them stops
 	cancel context.CancelFunc
@@ -248,10 +279,12 @@ func (b *backOffice) startPair(c *campaign.Campaign, link func(campaign.Role, in
 		}
 		cfg := collector.ConfigFor(c, i, "", urls[1-i], colLink)
 		cfg.Logger = b.log.With("component", "collector", "campaign", c.Settings.Name, "instance", i)
+		cfg.Metrics = b.metrics
 		srv, err := collector.New(cfg)
 		if err != nil {
 			return urls, err
 		}
+		b.ready.Add(srv.Ready)
 		b.group.Go(func() error { return srv.Run(b.ctx, ln) })
 	}
 	return urls, nil
@@ -271,10 +304,12 @@ func (b *backOffice) startPublisher(c *campaign.Campaign, link func(campaign.Rol
 	}
 	cfg.Logger = b.log.With("component", "publisher", "campaign", c.Settings.Name)
 	cfg.MaxConnsPerIP, cfg.IdleCloseAt = b.perIP, b.idleAt
+	cfg.Metrics = b.metrics
 	pub, err := publisher.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	b.ready.Add(pub.Ready)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		pub.Close()

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 
@@ -102,6 +103,11 @@ type Options struct {
 	// tests, and for tools that never apply the twin's votes (Purge).
 	ReceiptKey ed25519.PrivateKey
 	Campaign   string
+	// GroupRequests and GroupSync, when set, receive the number of
+	// requests of each group commit and the seconds its write took to
+	// become durable: the commits of dir/links and dir/votes with Sync
+	// and the fsync of votes.log (writer.go, write). Nil: not measured.
+	GroupRequests, GroupSync *metrics.PrometheusHistogram
 }
 
 // cacheSize is Pebble's block cache, shared by the three databases: the
@@ -203,6 +209,8 @@ type Store struct {
 	log        *slog.Logger
 	clock      func() time.Time
 	maxBatch   int
+	groupReqs  *metrics.PrometheusHistogram // nil: not measured
+	groupSync  *metrics.PrometheusHistogram // nil: not measured
 	moveBatch  int
 	retain     time.Duration
 	preferTwin bool
@@ -306,6 +314,8 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		recent:     make(map[string][]string),
 		young:      make(map[string][]youngStamp),
 		decoyAge:   opt.DecoyAge,
+		groupReqs:  opt.GroupRequests,
+		groupSync:  opt.GroupSync,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -257,6 +257,9 @@ func (s *Store) commit(reqs []*request) {
 		}
 		return
 	}
+	if s.groupReqs != nil {
+		s.groupReqs.Update(float64(len(reqs)))
+	}
 	t := s.newTxn()
 	now := s.clock()
 	for _, r := range reqs {
@@ -331,6 +334,8 @@ func (s *Store) write(t *txn) error {
 		t.vb.Close()
 		return nil
 	}
+	// The machine's clock, not s.clock: this measures the disk.
+	start := time.Now()
 	if votes {
 		t.st.group++
 		for _, m := range metas(&t.st) {
@@ -362,6 +367,7 @@ func (s *Store) write(t *txn) error {
 	t.vb.Close()
 	s.commits.Add(1)
 	if len(t.payloads) == 0 {
+		s.observeSync(start)
 		return nil
 	}
 	s.buf = s.buf[:0]
@@ -375,7 +381,16 @@ func (s *Store) write(t *txn) error {
 		return fmt.Errorf("fsync votes.log: %w", err)
 	}
 	s.fsyncs.Add(1)
+	s.observeSync(start)
 	return nil
+}
+
+// observeSync records how long a group took to become durable since
+// start.
+func (s *Store) observeSync(start time.Time) {
+	if s.groupSync != nil {
+		s.groupSync.UpdateDuration(start)
+	}
 }
 
 // setBounds rewrites the bounds of dir/links into b (keys.go).

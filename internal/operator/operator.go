@@ -1,0 +1,238 @@
+// Package operator serves a process's operator endpoints on a listener of
+// their own, apart from the public and internal servers, for the
+// operator's monitoring and nobody else:
+//
+//   - GET /metrics: the process's metrics in the Prometheus text format,
+//     written by github.com/VictoriaMetrics/metrics from the process's one
+//     *metrics.Set, followed by the Go runtime's and the process's own
+//     (go_*, process_*);
+//   - GET /health: 200 "ok" while the process runs (liveness);
+//   - GET /ready: 200 "ready" once every component of the process has
+//     caught up and serves, otherwise 503 with one line saying what is not
+//     ready, such as "collector 1 of solar: catching up from its twin".
+//
+// HEAD is answered like GET; any other method 405, any other path 404.
+// Every answer is text/plain. The listener should be on loopback or a
+// private network: the metrics tell how many votes arrive and how many
+// wrong booth codes are tried (docs/OPERATIONS.md). Run warns, once, when
+// it is neither, and serves all the same.
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+// Config is what an operator server needs. Zero values mean the defaults
+// named on each field.
+type Config struct {
+	// Metrics is the process's set of metrics, written at /metrics; nil:
+	// only the Go runtime's and the process's.
+	Metrics *metrics.Set
+	// Ready reports whether the process is ready: nil when it is, an error
+	// whose text says what is not otherwise (one line; Readiness.Check).
+	// Nil: always ready.
+	Ready func() error
+	// Logger gets the warning about an exposed address and serving errors;
+	// nil: discard.
+	Logger *slog.Logger
+
+	ReadTimeout  time.Duration // whole request; default 5s
+	WriteTimeout time.Duration // whole answer; default 10s
+}
+
+// Limits of the server: the endpoints take no body, a scraper's request
+// line and headers take some hundreds of bytes, and a scraper or two and
+// an operator's curl are all that should ever connect.
+const (
+	maxHeaderBytes = 2 << 10
+	maxBody        = 1 << 10
+	maxConns       = 64
+	// shutdownBudget bounds the wait for answers in flight when Run's
+	// context ends.
+	shutdownBudget = 5 * time.Second
+)
+
+// Server serves the operator endpoints. Its fields are set by New and
+// never change.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	srv *fasthttp.Server
+}
+
+// New makes an operator server; it does not listen yet.
+func New(cfg Config) *Server {
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.srv = &fasthttp.Server{
+		Handler:            s.Handle,
+		Name:               "powvote-operator",
+		ReadTimeout:        cfg.ReadTimeout,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdleTimeout:        time.Minute,
+		ReadBufferSize:     maxHeaderBytes,
+		MaxRequestBodySize: maxBody,
+		Concurrency:        maxConns,
+		CloseOnShutdown:    true,
+		Logger:             slogPrinter{cfg.Logger},
+	}
+	return s
+}
+
+// Handle answers one request.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		text(ctx, fasthttp.StatusMethodNotAllowed, "GET or HEAD only\n")
+		return
+	}
+	switch string(ctx.Path()) {
+	case "/metrics":
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		// The version of the text format Prometheus asks for by default.
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		s.WriteMetrics(ctx)
+	case "/health":
+		text(ctx, fasthttp.StatusOK, "ok\n")
+	case "/ready":
+		if err := s.ready(); err != nil {
+			text(ctx, fasthttp.StatusServiceUnavailable, oneLine(err.Error())+"\n")
+			return
+		}
+		text(ctx, fasthttp.StatusOK, "ready\n")
+	default:
+		text(ctx, fasthttp.StatusNotFound, "not found: /metrics, /health and /ready are served here\n")
+	}
+}
+
+// WriteMetrics writes what /metrics answers to w.
+func (s *Server) WriteMetrics(w io.Writer) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.WritePrometheus(w)
+	}
+	metrics.WriteProcessMetrics(w)
+}
+
+func (s *Server) ready() error {
+	if s.cfg.Ready == nil {
+		return nil
+	}
+	return s.cfg.Ready()
+}
+
+func text(ctx *fasthttp.RequestCtx, status int, body string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(body)
+}
+
+// oneLine keeps the first line of s: /ready answers one.
+func oneLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// Run serves on ln until ctx is done, then shuts down gracefully (answers
+// in flight get shutdownBudget) and returns. It warns first when ln is on
+// an address that may face the Internet (Exposed).
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if Exposed(ln.Addr()) {
+		s.log.Warn("operator endpoints (metrics, health, readiness) on an address that is neither loopback nor private: keep it off the Internet", "addr", ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("operator: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	err := s.srv.ShutdownWithContext(sctx)
+	// Shutdown does nothing to a Serve that has not registered ln yet;
+	// closing ln ends that one too.
+	ln.Close()
+	if serr := <-errc; serr != nil && err == nil && !errors.Is(serr, net.ErrClosed) {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("operator: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Exposed reports whether a listener's address may be reached from the
+// Internet: anything but a loopback, private (RFC 1918, RFC 4193) or
+// link-local address, the unspecified address (every interface) included.
+func Exposed(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return true
+	}
+	ip = ip.Unmap()
+	return !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast()
+}
+
+// Readiness gathers the readiness checks of a process's components. Safe
+// for concurrent use: a process adds the checks of its components as it
+// starts them, while /ready is already served.
+type Readiness struct {
+	mu     sync.Mutex
+	checks []func() error
+}
+
+// Add adds checks, each nil when its component is ready and an error
+// saying what is not otherwise.
+func (r *Readiness) Add(checks ...func() error) {
+	r.mu.Lock()
+	r.checks = append(r.checks, checks...)
+	r.mu.Unlock()
+}
+
+// Check runs the checks in the order added and returns the first error:
+// nil when every component is ready.
+func (r *Readiness) Check() error {
+	r.mu.Lock()
+	checks := r.checks
+	r.mu.Unlock()
+	for _, c := range checks {
+		if err := c(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slogPrinter routes fasthttp's own messages to the structured logger.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.l.Warn("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

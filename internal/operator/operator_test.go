@@ -1,0 +1,234 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/powvote/powvote/internal/operator/operatortest"
+)
+
+// start runs an operator server on loopback until the test ends, and
+// returns its base URL.
+func start(t *testing.T, cfg Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(cfg).Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func fetch(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	set := metrics.NewSet()
+	set.NewCounter(`powvote_test_events_total{campaign="solar"}`).Add(7)
+	var readiness Readiness
+	notYet := errors.New("collector 1 of solar: catching up from its twin\nsecond line")
+	var blocked atomic.Bool
+	blocked.Store(true)
+	readiness.Add(func() error { return nil }, func() error {
+		if blocked.Load() {
+			return notYet
+		}
+		return nil
+	})
+	base := start(t, Config{Metrics: set, Ready: readiness.Check})
+
+	tests := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/health", 200, "ok\n"},
+		{"GET", "/ready", 503, "collector 1 of solar: catching up from its twin\n"},
+		{"GET", "/nothing", 404, "not found: /metrics, /health and /ready are served here\n"},
+		{"POST", "/metrics", 405, "GET or HEAD only\n"},
+		{"HEAD", "/health", 200, ""},
+	}
+	for _, tt := range tests {
+		status, body := fetch(t, tt.method, base+tt.path)
+		if status != tt.status || body != tt.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, status, body, tt.status, tt.body)
+		}
+	}
+
+	status, body := fetch(t, "GET", base+"/metrics")
+	if status != 200 {
+		t.Fatalf("GET /metrics: %d", status)
+	}
+	s, err := operatortest.Parse([]byte(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	if got := s.Get(t, "powvote_test_events_total", "campaign", "solar"); got != 7 {
+		t.Errorf("powvote_test_events_total = %v, want 7", got)
+	}
+	if !strings.Contains(body, "\ngo_goroutines ") {
+		t.Errorf("/metrics lacks the Go runtime's metrics:\n%s", body)
+	}
+
+	blocked.Store(false)
+	if status, body := fetch(t, "GET", base+"/ready"); status != 200 || body != "ready\n" {
+		t.Errorf("GET /ready once ready: %d %q", status, body)
+	}
+}
+
+// TestLimits checks that a request whose headers exceed the limit is
+// refused without reaching a handler.
+func TestLimits(t *testing.T) {
+	base := start(t, Config{})
+	req, err := http.NewRequest("GET", base+"/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Half as much again as the limit, below fasthttp's own default
+	// (4 KiB): only the limit set here refuses it.
+	req.Header.Set("X-Long", strings.Repeat("a", maxHeaderBytes*3/2))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return // closed without an answer: refused too
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("headers of %d bytes: status %d, want 431", maxHeaderBytes*3/2, resp.StatusCode)
+	}
+}
+
+// exposedListener is a loopback listener that says it listens on every
+// interface, to see Run's warning without listening there.
+type exposedListener struct{ net.Listener }
+
+func (exposedListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero, Port: 9090} }
+
+func TestRunWarnsWhenExposed(t *testing.T) {
+	for _, exposed := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exposed {
+			ln = exposedListener{ln}
+		}
+		var logs strings.Builder
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- New(Config{Logger: log}).Run(ctx, ln) }()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(logs.String(), "level=WARN"); warned != exposed {
+			t.Errorf("listening on %s: warned %v, want %v; log: %s", ln.Addr(), warned, exposed, logs.String())
+		}
+	}
+}
+
+func TestExposed(t *testing.T) {
+	tests := []struct {
+		ip      string
+		exposed bool
+	}{
+		{"127.0.0.1", false},
+		{"127.3.2.1", false},
+		{"::1", false},
+		{"10.1.2.3", false},
+		{"172.16.0.9", false},
+		{"192.168.1.1", false},
+		{"fd00::1", false},
+		{"fe80::1", false},
+		{"::ffff:10.0.0.1", false},
+		{"0.0.0.0", true},
+		{"::", true},
+		{"8.8.8.8", true},
+		{"172.32.0.1", true},
+		{"2001:db8::1", true},
+	}
+	for _, tt := range tests {
+		a := &net.TCPAddr{IP: net.ParseIP(tt.ip), Port: 9090}
+		if got := Exposed(a); got != tt.exposed {
+			t.Errorf("Exposed(%s) = %v, want %v", tt.ip, got, tt.exposed)
+		}
+	}
+	if !Exposed(&net.UnixAddr{Name: "/tmp/x", Net: "unix"}) {
+		t.Error("Exposed(unix socket) = false: an address it cannot judge must warn")
+	}
+}
+
+func TestReadinessOrder(t *testing.T) {
+	var r Readiness
+	if err := r.Check(); err != nil {
+		t.Fatalf("no checks: %v", err)
+	}
+	first, second := errors.New("first"), errors.New("second")
+	r.Add(func() error { return nil }, func() error { return first })
+	r.Add(func() error { return second })
+	if err := r.Check(); err != first {
+		t.Errorf("Check = %v, want the first failing check's error", err)
+	}
+}
+
+// TestRunStops checks that Run returns once its context ends, also when
+// it ends before serving has begun.
+func TestRunStops(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if early {
+			cancel()
+		}
+		done := make(chan error, 1)
+		go func() { done <- New(Config{}).Run(ctx, ln) }()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("early %v: Run = %v", early, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("early %v: Run did not return after its context ended", early)
+		}
+		if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+			t.Errorf("early %v: still accepting after Run returned", early)
+		}
+	}
+}
