@@ -1,14 +1,22 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/powvote/powvote/internal/operator/operatortest"
+	"github.com/powvote/powvote/internal/publictls/publictlstest"
 )
 
 // freeAddrOn picks a free port on ip.
@@ -27,10 +35,14 @@ func freeAddrOn(t *testing.T, ip string) string {
 // exports each machine's share; each process runs from its own export on
 // its own loopback address (127.0.0.2 and .3 the collectors, .4 the
 // publisher, .5 the edge), every process serving both campaigns, TLS on
-// every internal link; powvote loadtest casts votes for both campaigns at
-// once through the one edge and checks that every acknowledged vote was
-// published once; powvote audit checks both campaigns' lists through the
-// edge.
+// every link (the internal ones with the campaigns' certificates, the
+// edge's and the publisher's public ones with a certificate of a CA the
+// machine trusts, SSL_CERT_FILE, and the edge reaching the publisher over
+// HTTPS); powvote loadtest casts votes for both campaigns at once through
+// the one edge and checks that every acknowledged vote was published
+// once; every process's metrics are scraped and agree with the loadtests'
+// counts and the lists; powvote audit checks both campaigns' lists
+// through the edge.
 func TestRehearsal(t *testing.T) {
 	root := t.TempDir()
 	op := filepath.Join(root, "operator")
@@ -51,17 +63,76 @@ func TestRehearsal(t *testing.T) {
 	pubDir := machine("publisher", "--role", "publisher")
 	edgeDir := machine("edge", "--role", "edge")
 
+	// The public certificate: a wildcard for the campaigns' host names and
+	// the two public machines' addresses, from a CA the machines trust.
+	ca := publictlstest.NewCA(t)
+	certFile, keyFile := ca.IssueFor(t, 24*time.Hour, []string{"*.vote.test"}, net.IPv4(127, 0, 0, 4), net.IPv4(127, 0, 0, 5)).Write(t, root)
+	caFile := filepath.Join(root, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", caFile)
+	public := []string{"--tls-cert", certFile, "--tls-key", keyFile}
+
 	colAddr := []string{freeAddrOn(t, "127.0.0.2"), freeAddrOn(t, "127.0.0.3")}
 	colURL := []string{"https://" + colAddr[0], "https://" + colAddr[1]}
 	pair := colURL[0] + "," + colURL[1]
+	metricsOf := map[string]string{} // process -> its operator endpoints
 	for i, dir := range []string{c0, c1} {
-		startProc(t, "collector", "--dir", dir, "--instance", strconv.Itoa(i), "--listen", colAddr[i], "--twin", colURL[i^1])
+		m := freeAddrOn(t, strings.Split(colAddr[i], ":")[0])
+		metricsOf["collector-"+strconv.Itoa(i)] = "http://" + m
+		startProc(t, "collector", "--dir", dir, "--instance", strconv.Itoa(i), "--listen", colAddr[i], "--twin", colURL[i^1], "--metrics", m)
 	}
-	pubAddr := freeAddrOn(t, "127.0.0.4")
-	startProc(t, "publisher", "--dir", pubDir, "--listen", pubAddr, "--pair", pair, "--interval", "200ms")
-	edgeAddr := freeAddrOn(t, "127.0.0.5")
-	startProc(t, "edge", "--dir", edgeDir, "--listen", edgeAddr, "--pair", pair, "--publisher", "http://"+pubAddr, "--max-conns-per-ip", "0")
-	edgeURL := "http://" + edgeAddr
+	pubAddr, pubMetrics := freeAddrOn(t, "127.0.0.4"), freeAddrOn(t, "127.0.0.4")
+	metricsOf["publisher"] = "http://" + pubMetrics
+	startProc(t, append([]string{"publisher", "--dir", pubDir, "--listen", pubAddr, "--pair", pair, "--interval", "200ms", "--metrics", pubMetrics}, public...)...)
+	edgeAddr, edgeMetrics := freeAddrOn(t, "127.0.0.5"), freeAddrOn(t, "127.0.0.5")
+	metricsOf["edge"] = "http://" + edgeMetrics
+	startProc(t, append([]string{"edge", "--dir", edgeDir, "--listen", edgeAddr, "--pair", pair, "--publisher", "https://" + pubAddr,
+		"--max-conns-per-ip", "0", "--metrics", edgeMetrics}, public...)...)
+	edgeURL := "https://" + edgeAddr
+
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}
+	defer hc.CloseIdleConnections()
+	fetch := func(u, host string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	for name, base := range metricsOf {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := fetch(base+"/ready", "")
+			if code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not ready after 30 s: %d %s", name, code, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The voter app, over HTTPS, under each campaign's host name.
+	for _, n := range campaigns {
+		if code, body := fetch(edgeURL+"/", n+".vote.test"); code != 200 || !strings.Contains(body, "<html") {
+			t.Fatalf("GET / for %s: %d %.200q", n, code, body)
+		}
+	}
 
 	// Both campaigns at once through the one edge, each by its Host.
 	reports := make([]loadReport, len(campaigns))
@@ -84,6 +155,52 @@ func TestRehearsal(t *testing.T) {
 	}
 	if t.Failed() {
 		return
+	}
+
+	// The metrics agree with the loadtests and the lists.
+	scrape := map[string]operatortest.Samples{}
+	for name, base := range metricsOf {
+		code, body := fetch(base+"/metrics", "")
+		s, err := operatortest.Parse([]byte(body))
+		if code != 200 || err != nil {
+			t.Fatalf("%s /metrics: %d %v", name, code, err)
+		}
+		scrape[name] = s
+	}
+	for i, n := range campaigns {
+		rep := reports[i]
+		stored := [2]float64{}
+		for k := range 2 {
+			stored[k] = scrape["collector-"+strconv.Itoa(k)].Get(t, "powvote_collector_votes_stored", "campaign", n, "pair", "0", "instance", strconv.Itoa(k))
+		}
+		if stored[0] < float64(rep.Acknowledged) {
+			t.Errorf("%s: collector 0 stores %v votes, the loadtest had %d acknowledged", n, stored[0], rep.Acknowledged)
+		}
+		if ok := scrape["edge"].Get(t, "powvote_edge_requests_total", "campaign", n, "endpoint", "vote", "code", "204"); ok < float64(rep.Acknowledged) {
+			t.Errorf("%s: the edge counted %v votes answered 204, the loadtest %d acknowledged", n, ok, rep.Acknowledged)
+		}
+		_, list := fetch(edgeURL+"/"+n+"-vote.log", "")
+		lines := float64(strings.Count(list, "\n"))
+		if got := scrape["publisher"].Get(t, "powvote_publisher_lines", "campaign", n, "list", "vote"); got > lines || lines < float64(rep.Acknowledged) {
+			t.Errorf("%s: the publisher counts %v lines published, the list served has %v, the loadtest %d acknowledged", n, got, lines, rep.Acknowledged)
+		}
+		if got := scrape["publisher"].Get(t, "powvote_publisher_lines", "campaign", n, "list", "vote"); got < float64(rep.VoteListLines) {
+			t.Errorf("%s: the publisher counts %v lines, the loadtest read %d", n, got, rep.VoteListLines)
+		}
+		if stored[1] != stored[0] {
+			// The twins converge within a second or two; one scrape may
+			// catch one between pulls, so look again.
+			time.Sleep(3 * time.Second)
+			_, body := fetch(metricsOf["collector-1"]+"/metrics", "")
+			s1, _ := operatortest.Parse([]byte(body))
+			_, body = fetch(metricsOf["collector-0"]+"/metrics", "")
+			s0, _ := operatortest.Parse([]byte(body))
+			a := s0.Get(t, "powvote_collector_votes_stored", "campaign", n, "pair", "0", "instance", "0")
+			b := s1.Get(t, "powvote_collector_votes_stored", "campaign", n, "pair", "0", "instance", "1")
+			if a != b {
+				t.Errorf("%s: the twins store %v and %v votes", n, a, b)
+			}
+		}
 	}
 	for _, n := range campaigns {
 		a := runFor(t, 2*time.Minute, "audit", edgeURL, "--campaign", n)

@@ -70,6 +70,13 @@ type Leaf struct {
 // valid from an hour ago for lifetime.
 func (ca *CA) Issue(t testing.TB, lifetime time.Duration) *Leaf {
 	t.Helper()
+	return ca.IssueFor(t, lifetime, []string{"localhost"}, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+}
+
+// IssueFor makes a server certificate for names and ips, valid from an
+// hour ago for lifetime.
+func (ca *CA) IssueFor(t testing.TB, lifetime time.Duration, names []string, ips ...net.IP) *Leaf {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +84,9 @@ func (ca *CA) Issue(t testing.TB, lifetime time.Duration) *Leaf {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		IPAddresses:  ips,
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(lifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
