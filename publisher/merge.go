@@ -71,16 +71,16 @@ type pendingVote struct {
 // a round the pair's goroutine alone touches it (and the pendingVotes it
 // holds); between pulls, the round's goroutine does.
 type pairState struct {
-	k        int
-	urls     [2]string
-	next     [2]uint64 // from= of the next request for vote records, per instance
-	logs     [2]string // identity of the vote log next reads, per instance; "" until seen
+	k    int
+	urls [2]string
+	next [2]uint64 // from= of the next request for vote records, per instance
+	logs [2]string // identity of the vote log next reads, per instance; "" until seen
 	// replay is, per instance, the last index of a log read again from
 	// its start because its identity changed (resetInstance): up to it,
 	// the log is a copy of the twin's, read already from the twin.
-	replay [2]uint64
-	failing  [2]bool   // whether the last request to the instance failed; for logging changes only
-	needScan bool      // the voter tables may hold a voter not yet seen on both
+	replay   [2]uint64
+	failing  [2]bool // whether the last request to the instance failed; for logging changes only
+	needScan bool    // the voter tables may hold a voter not yet seen on both
 
 	pending   map[nonceKey]*pendingVote
 	retracted map[nonceKey]struct{} // nonces either instance retracted
