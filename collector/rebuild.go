@@ -195,5 +195,9 @@ func Backup(ctx context.Context, cfg BackupConfig) (store.SnapshotInfo, error) {
 	if err := st.Close(); err != nil {
 		return info, fmt.Errorf("collector: backup: %w", err)
 	}
+	// The check's Open wrote files of its own.
+	if err := store.Privatize(cfg.Out); err != nil {
+		return info, fmt.Errorf("collector: backup: %w", err)
+	}
 	return info, nil
 }

@@ -319,6 +319,11 @@ func (b *Builder) finish() error {
 	if err := b.s.closeDBs(); err != nil {
 		return fmt.Errorf("store: build: %w", err)
 	}
+	// A copy links voters to votes as the instance's disk does: only its
+	// owner reads it, whatever the umask made of Pebble's files.
+	if err := Privatize(b.s.dir); err != nil {
+		return fmt.Errorf("store: build: %w", err)
+	}
 	if err := os.Remove(filepath.Join(b.s.dir, BuildingFile)); err != nil {
 		return fmt.Errorf("store: build: %w", err)
 	}
@@ -329,6 +334,22 @@ func (b *Builder) finish() error {
 	b.s.log.Info("store: built from a snapshot", "records", in.Index, "voters", in.Voters, "links_kept", len(b.held)*boolInt(!b.opt.Twin),
 		"log_id", hex.EncodeToString(id))
 	return nil
+}
+
+// Privatize makes dir and everything in it readable by its owner only:
+// directories 0700, files 0600. Pebble makes its files as the umask
+// lets it; a copy of a store is kept apart from the process that made it.
+func Privatize(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o600)
+		if d.IsDir() {
+			mode = 0o700
+		}
+		return os.Chmod(p, mode)
+	})
 }
 
 func boolInt(b bool) int {
