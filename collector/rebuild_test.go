@@ -209,14 +209,23 @@ func TestRebuildTampered(t *testing.T) {
 			go func() { done <- srv.Run(ctx, ln) }()
 			healthy := false
 			var runErr error
+			deadline := time.After(20 * time.Second)
 		wait:
 			for {
 				select {
 				case runErr = <-done:
 					break wait
+				case <-deadline:
+					// It took the copy: stop it and report.
+					cancel()
+					runErr = <-done
+					t.Error("the instance took the tampered copy and went on running")
+					break wait
 				case <-time.After(5 * time.Millisecond):
 				}
-				if r, err := e.client.Get(in.url + "/health"); err == nil {
+				req, _ := http.NewRequest(http.MethodGet, in.url+"/health", nil)
+				req.Header.Set("Pass", e.pass())
+				if r, err := e.client.Do(req); err == nil {
 					healthy = healthy || r.StatusCode == http.StatusNoContent
 					r.Body.Close()
 				}
