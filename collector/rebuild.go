@@ -39,7 +39,7 @@ func copySnapshot(ctx context.Context, client *http.Client, pass, base, name str
 	if err != nil {
 		return nil, store.SnapshotInfo{}, fmt.Errorf("collector: snapshot from %s: %w", redact(base), err)
 	}
-	if pass != "" {
+	if len(pass) > 0 {
 		req.Header.Set("Pass", pass)
 	}
 	resp, err := client.Do(req)

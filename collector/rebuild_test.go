@@ -58,16 +58,6 @@ func rebuildPair(t *testing.T, e *env) (a *instance, addrB string, ballots []*ba
 	return a, lnB.Addr().String(), ballots
 }
 
-// snapshotOf reads /snapshot of in as its twin, for comparisons.
-func (e *env) snapshotOf(t *testing.T, in *instance) string {
-	t.Helper()
-	r := e.get(t, in, "/snapshot")
-	if r.code != http.StatusOK {
-		t.Fatalf("/snapshot answered %d", r.code)
-	}
-	return string(r.body)
-}
-
 // TestRebuild replaces an instance whose disk is lost: the new one, on an
 // empty directory, copies its twin's state and then holds exactly the
 // twin's records, record for record; its log has a new identity; and the
