@@ -22,6 +22,9 @@ var routes = []route{
 	{"POST", "/vote", []campaign.Role{campaign.RoleEdge}, false},
 	{"GET", "/stamp", []campaign.Role{campaign.RoleEdge}, false},
 	{"GET", "/sync", []campaign.Role{campaign.RoleCollector}, true},
+	// The whole state, for a rebuild of the twin or a backup taken with
+	// the twin's certificate: what /sync would carry and no more.
+	{"GET", "/snapshot", []campaign.Role{campaign.RoleCollector}, true},
 	{"GET", "/health", []campaign.Role{campaign.RoleEdge, campaign.RolePublisher, campaign.RoleCollector}, false},
 	// The edge reads the vote records for the stamps and nonces of the
 	// recorded votes (486, 481); never the voters.

@@ -66,6 +66,13 @@ type Config struct {
 	// shows only stamps the edges know (docs/THREAT_MODEL.md).
 	DecoyAge time.Duration
 
+	// Rebuild starts the instance from its twin's state instead of a
+	// store of its own (docs/MIRRORS.md, Replacing a lost instance): Dir
+	// must be empty or absent and Twin set. Run copies the twin's
+	// snapshot, checks it, makes it durable and only then serves,
+	// answering 503 to everything meanwhile.
+	Rebuild bool
+
 	// StampsPerSecond bounds the UTC-SIGN signatures GET /stamp makes in
 	// one second of the clock, over every edge that asks; default 50000
 	// (about a core's worth). Edges ask for what their voters with valid
@@ -122,10 +129,16 @@ type Server struct {
 	authz   map[[32]byte]bool
 
 	ready atomic.Bool // set once the instance has caught up and takes votes
+	// rebuilding is set while Run copies the twin's state (Config.Rebuild):
+	// st is nil until Run clears it, and every request gets 503.
+	rebuilding atomic.Bool
 
 	metricNames   []string // registered by registerMetrics (UnregisterMetrics)
 	metricsLabels string
-	serving       atomic.Bool // while Run runs (Ready)
+	// groupRequests and groupSync are the store's group-commit
+	// histograms (storeOptions).
+	groupRequests, groupSync *metrics.PrometheusHistogram
+	serving                  atomic.Bool // while Run runs (Ready)
 
 	utcSign     *hedged.Signer // signs genuine platform stamps (stamp.go)
 	stampBudget stampBudget
@@ -173,26 +186,35 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	labels := instanceLabels(&cfg)
-	groupRequests, groupSync := newStoreMetrics(cfg.Metrics, labels)
-	st, err := store.Open(cfg.Dir, store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
-		GroupRequests: groupRequests, GroupSync: groupSync,
-		// The odd instance takes the even one's receipts: see keptReceipt.
-		PreferTwinReceipts: cfg.Instance%2 == 1,
-		// A retraction is signed by the key that signed the retracted
-		// vote's receipt: its holder can hold the platform to both.
-		ReceiptKey: cfg.Secrets.ReceiptKey, Campaign: cfg.Settings.Name})
-	if err != nil {
-		unregisterStoreMetrics(cfg.Metrics, labels)
-		return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
-	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		st:      st,
 		options: make(map[string]int),
 		authz:   make(map[[32]byte]bool),
 		twinURL: twinURL,
 		utcSign: utcSign,
+	}
+	if cfg.Rebuild {
+		// Checked here, so that the command fails before it listens.
+		if cfg.Twin == "" {
+			return nil, errors.New("collector: a rebuild copies the twin's state: give the twin's URL")
+		}
+		if err := store.CheckEmpty(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("collector: a rebuild writes only into an empty data directory, and never over data: %w", err)
+		}
+		s.rebuilding.Store(true)
+	}
+	// Made once nothing above can fail; taken out again if the store does
+	// not open, so that a shared set holds nothing of an instance that
+	// never ran.
+	s.groupRequests, s.groupSync = newStoreMetrics(cfg.Metrics, labels)
+	if !cfg.Rebuild {
+		st, err := store.Open(cfg.Dir, s.storeOptions())
+		if err != nil {
+			unregisterStoreMetrics(cfg.Metrics, labels)
+			return nil, fmt.Errorf("collector: open store %s: %w", cfg.Dir, err)
+		}
+		s.st = st
 	}
 	for i, o := range cfg.Settings.Options {
 		s.options[o] = i
@@ -235,6 +257,18 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// storeOptions are the options of the instance's store.
+func (s *Server) storeOptions() store.Options {
+	cfg := &s.cfg
+	return store.Options{Logger: cfg.Logger, Clock: cfg.Clock, DecoyAge: max(0, cfg.DecoyAge), MoveBatch: cfg.Settings.BatchSize,
+		GroupRequests: s.groupRequests, GroupSync: s.groupSync,
+		// The odd instance takes the even one's receipts: see keptReceipt.
+		PreferTwinReceipts: cfg.Instance%2 == 1,
+		// A retraction is signed by the key that signed the retracted
+		// vote's receipt: its holder can hold the platform to both.
+		ReceiptKey: cfg.Secrets.ReceiptKey, Campaign: cfg.Settings.Name}
+}
+
 // checkTwinURL checks Config.Twin and returns it without a trailing "/".
 // The error quotes the URL without a password, in case one was put there.
 func checkTwinURL(raw string) (string, error) {
@@ -269,6 +303,26 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	lctx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	var wg sync.WaitGroup
+	if s.rebuilding.Load() {
+		if err := s.rebuild(lctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("rebuild failed; the data directory is left empty", "err", err)
+			}
+			stopLoop()
+			s.srv.Shutdown()
+			ln.Close()
+			if serr := <-errc; serr != nil && ctx.Err() == nil {
+				s.log.Debug("serve during the rebuild", "err", serr)
+			}
+			s.twin.CloseIdleConnections()
+			if ctx.Err() != nil {
+				return nil // stopped while copying; the directory is left empty
+			}
+			return fmt.Errorf("collector: rebuild from the twin: %w", err)
+		}
+		// st is set: from here on requests use it.
+		s.rebuilding.Store(false)
+	}
 	if s.twin != nil {
 		cctx, cancel := context.WithTimeout(lctx, s.cfg.CatchUpTimeout)
 		if err := s.catchUp(cctx); err != nil && ctx.Err() == nil {
@@ -341,7 +395,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 
 // Counts reports the voters and votes this instance holds (retracted votes
 // excluded).
-func (s *Server) Counts() (voters, votes int) { return s.st.Counts() }
+func (s *Server) Counts() (voters, votes int) {
+	if s.rebuilding.Load() {
+		return 0, 0
+	}
+	return s.st.Counts()
+}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	// Who calls first: nothing else is read for a stranger. With TLS the
@@ -364,6 +423,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		fmt.Fprintf(ctx, "%s may not %s %s at collector %d (docs/INTERNAL.md, Authorisation)\n", caller, r.method, r.path, s.cfg.Instance)
 		return
 	}
+	if s.rebuilding.Load() {
+		// No store yet: the twin's state is being copied.
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		return
+	}
 	switch r.path {
 	case "/vote":
 		s.handleVote(ctx)
@@ -371,6 +435,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.handleStamp(ctx)
 	case "/sync":
 		s.handleSync(ctx)
+	case "/snapshot":
+		s.handleSnapshot(ctx)
 	case "/health":
 		if s.ready.Load() && s.st.Err() == nil {
 			ctx.SetStatusCode(fasthttp.StatusNoContent)

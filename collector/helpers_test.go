@@ -269,7 +269,7 @@ func (e *env) get(t *testing.T, in *instance, path string) reply {
 // Authorisation).
 func (e *env) passFor(path string) string {
 	switch p, _, _ := strings.Cut(path, "?"); p {
-	case "/sync":
+	case "/sync", "/snapshot":
 		return e.passOf(campaign.RoleCollector)
 	case "/records/voters":
 		return e.passOf(campaign.RolePublisher)

@@ -93,10 +93,24 @@ func (s *Server) registerMetrics(set *metrics.Set, l string) {
 		}
 		return float64(s.cfg.Clock().UnixNano()-st.lastPull.Load()) / 1e9
 	})
-	g("powvote_collector_links_held", func() float64 { links, _ := s.st.Held(); return float64(links) })
-	g("powvote_collector_voters_pending", func() float64 { _, pending := s.st.Held(); return float64(pending) })
-	g("powvote_collector_votes_stored", func() float64 { _, votes := s.st.Counts(); return float64(votes) })
-	g("powvote_collector_voters_stored", func() float64 { voters, _ := s.st.Counts(); return float64(voters) })
+	// While a rebuild copies the twin's state there is no store yet: the
+	// store's figures read 0 (rebuilding is cleared once st is set).
+	held := func() (links, pending int) {
+		if s.rebuilding.Load() {
+			return 0, 0
+		}
+		return s.st.Held()
+	}
+	counts := func() (voters, votes int) {
+		if s.rebuilding.Load() {
+			return 0, 0
+		}
+		return s.st.Counts()
+	}
+	g("powvote_collector_links_held", func() float64 { links, _ := held(); return float64(links) })
+	g("powvote_collector_voters_pending", func() float64 { _, pending := held(); return float64(pending) })
+	g("powvote_collector_votes_stored", func() float64 { _, votes := counts(); return float64(votes) })
+	g("powvote_collector_voters_stored", func() float64 { voters, _ := counts(); return float64(voters) })
 	g("powvote_collector_ready", func() float64 {
 		if s.Ready() != nil {
 			return 0
@@ -147,6 +161,8 @@ func (s *Server) Ready() error {
 	switch {
 	case !s.serving.Load():
 		return fmt.Errorf("%s: not serving", name)
+	case s.rebuilding.Load():
+		return fmt.Errorf("%s: rebuilding from its twin", name)
 	case s.st.Err() != nil:
 		return fmt.Errorf("%s: %w", name, errStoreFailed)
 	case !s.ready.Load():

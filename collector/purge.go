@@ -115,4 +115,9 @@ func (s *Server) heldLoop(ctx context.Context) {
 // Held reports how many links between a voter and a vote the instance's
 // store holds, and how many voter records wait to be moved into the voter
 // table (store.Store.Held): what a copy of its disk could tie to votes.
-func (s *Server) Held() (links, pending int) { return s.st.Held() }
+func (s *Server) Held() (links, pending int) {
+	if s.rebuilding.Load() {
+		return 0, 0
+	}
+	return s.st.Held()
+}

@@ -276,6 +276,7 @@ func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 		b = append(listline.AppendIndexed(b, r.Index, r.Record), '\n')
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.Set("Log-Id", s.st.LogID())
 	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
 	ctx.Response.Header.Set("Last", strconv.FormatUint(last, 10))
 	ctx.SetContentType("text/plain; charset=utf-8")
@@ -308,6 +309,7 @@ func (s *Server) handleVoterRecords(ctx *fasthttp.RequestCtx) {
 		b.WriteByte('\n')
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.Set("Log-Id", s.st.LogID())
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBody(b.Bytes())
 }

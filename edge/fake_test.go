@@ -100,6 +100,8 @@ type fakeCollector struct {
 	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
 	reads      atomic.Int64 // GET /records/votes received
 
+	logID atomic.Pointer[string] // the Log-Id header of /records/votes; nil: none
+
 	mu      sync.Mutex
 	got     []recorded // guarded by mu
 	records []string   // vote lines of the votes answered 2xx, for GET /records/votes; guarded by mu
@@ -310,6 +312,15 @@ func (c *fakeCollector) record(rec recorded) {
 	c.addRecord(v.Line())
 }
 
+// replaceLog replaces the records by lines, under the log identity id,
+// as a collector rebuilt from its twin does.
+func (c *fakeCollector) replaceLog(id string, lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logID.Store(&id)
+	c.records = lines
+}
+
 // addRecord appends a record line ("retract <hex>" or a vote line).
 func (c *fakeCollector) addRecord(line string) {
 	c.mu.Lock()
@@ -339,5 +350,8 @@ func (c *fakeCollector) voteRecords(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.Header.Set("Next", strconv.FormatUint(next, 10))
 	ctx.Response.Header.Set("Last", strconv.Itoa(len(recs)))
+	if id := c.logID.Load(); id != nil {
+		ctx.Response.Header.Set("Log-Id", *id)
+	}
 	ctx.SetBodyString(b.String())
 }

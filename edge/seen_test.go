@@ -291,6 +291,42 @@ func TestFindStart(t *testing.T) {
 	}
 }
 
+// TestTailNewLog: a collector's store is replaced (rebuilt from its twin)
+// by a log as long as the old one or longer, whose indexes mean other
+// votes: the new Log-Id makes the edge find its start in the new log and
+// read the votes that stand before its old position there.
+func TestTailNewLog(t *testing.T) {
+	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
+	st := e.srv.single.Load()
+	col := e.cols[0]
+	now := e.clock.now().Unix()
+	lines := func(from, n int) []string {
+		var out []string
+		for i := from; i < from+n; i++ {
+			out = append(out, testVoteLineStamp(now-1, testStamp(i), fmt.Sprintf("%016x", i)))
+		}
+		return out
+	}
+	col.replaceLog("0123456789abcdef0123456789abcdef", lines(1, 20))
+	tl := st.tails[0]
+	if err := tl.catchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	col.replaceLog("fedcba9876543210fedcba9876543210", lines(1000, 25))
+	for range 3 {
+		if err := tl.catchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{1000, 1010, 1024} {
+		nonce := make([]byte, 8)
+		fmt.Sscanf(fmt.Sprintf("%016x", i), "%x", &nonce)
+		if seen, _ := st.seen.find(now-1, testStamp(i), nonce); seen != stampSame {
+			t.Errorf("vote %d of the new log was not read", i)
+		}
+	}
+}
+
 func TestTailErrors(t *testing.T) {
 	e := startEnv(t, 1, func(c *Config) { c.TailInterval = -1 })
 	tl := e.srv.single.Load().tails[0]

@@ -47,6 +47,10 @@ type tailer struct {
 	hc   *fasthttp.HostClient
 	url  string // GET /records/votes without its query
 	next uint64 // index of the next record to read; 0 until a start is found
+	// logID is the identity of the log next indexes (Log-Id); "" until an
+	// answer names one. A new one means the instance's store was replaced
+	// (rebuilt from its twin, or restored): next then means nothing.
+	logID string
 	// failing says the last read failed, so that run logs only changes.
 	failing bool
 	// caughtUp is set once a read has reached the end of the log
@@ -134,12 +138,21 @@ func (t *tailer) step() (int, error) {
 		}
 		t.next = start
 	}
-	recs, next, last, err := t.fetch(t.next, tailPage)
+	recs, next, last, id, err := t.fetch(t.next, tailPage)
 	if err != nil {
 		t.c.calls.recordsFailed.Inc()
 		return 0, err
 	}
 	t.c.calls.recordsOK.Inc()
+	if id != t.logID {
+		old := t.logID
+		t.logID = id
+		if old != "" {
+			// Another log: find the start in it again.
+			t.next = 0
+			return 0, nil
+		}
+	}
 	if last+1 < t.next {
 		// The instance's log is shorter than what was read: its store
 		// was replaced. Start again.
@@ -167,14 +180,15 @@ func (t *tailer) step() (int, error) {
 func (t *tailer) findStart(now time.Time) (uint64, error) {
 	age := t.st.settings.MaxStampAge + stampMargin
 	floor := now.Add(-2 * age).Unix()
-	_, _, last, err := t.fetch(1, 1)
+	_, _, last, id, err := t.fetch(1, 1)
 	if err != nil {
 		return 0, err
 	}
+	t.logID = id
 	lo, hi := uint64(0), last+1 // the record at lo is before the start, the one at hi is in it
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		recs, _, _, err := t.fetch(mid, 8)
+		recs, _, _, _, err := t.fetch(mid, 8)
 		if err != nil {
 			return 0, err
 		}
@@ -208,8 +222,9 @@ type tailRecord struct {
 
 var errTailAnswer = errors.New("unexpected answer")
 
-// fetch reads one page of records from index from.
-func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last uint64, err error) {
+// fetch reads one page of records from index from, with the headers
+// Next, Last and Log-Id ("" from a collector that does not send it).
+func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last uint64, id string, err error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -218,24 +233,28 @@ func (t *tailer) fetch(from uint64, limit int) (recs []tailRecord, next, last ui
 	setPass(&req.Header, t.st.pass)
 	t.s.counters.add(collectorRequests)
 	if err := t.hc.DoTimeout(req, resp, tailTimeout); err != nil {
-		return nil, 0, 0, fmt.Errorf("GET %s: %w", t.url, err)
+		return nil, 0, 0, "", fmt.Errorf("GET %s: %w", t.url, err)
 	}
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
-		return nil, 0, 0, fmt.Errorf("GET %s: status %d: %w", t.url, sc, errTailAnswer)
+		return nil, 0, 0, "", fmt.Errorf("GET %s: status %d: %w", t.url, sc, errTailAnswer)
 	}
 	next, err1 := strconv.ParseUint(string(resp.Header.Peek("Next")), 10, 64)
 	last, err2 := strconv.ParseUint(string(resp.Header.Peek("Last")), 10, 64)
 	if err1 != nil || err2 != nil || next < from {
-		return nil, 0, 0, fmt.Errorf("GET %s: Next or Last header missing or wrong: %w", t.url, errTailAnswer)
+		return nil, 0, 0, "", fmt.Errorf("GET %s: Next or Last header missing or wrong: %w", t.url, errTailAnswer)
 	}
 	recs, err = parseRecords(resp.Body(), from)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("GET %s: %w", t.url, err)
+		return nil, 0, 0, "", fmt.Errorf("GET %s: %w", t.url, err)
 	}
 	if next != from+uint64(len(recs)) {
-		return nil, 0, 0, fmt.Errorf("GET %s: %d records from %d, but Next is %d: %w", t.url, len(recs), from, next, errTailAnswer)
+		return nil, 0, 0, "", fmt.Errorf("GET %s: %d records from %d, but Next is %d: %w", t.url, len(recs), from, next, errTailAnswer)
 	}
-	return recs, next, last, nil
+	id = string(resp.Header.Peek("Log-Id"))
+	if len(id) > 64 {
+		return nil, 0, 0, "", fmt.Errorf("GET %s: Log-Id of %d bytes: %w", t.url, len(id), errTailAnswer)
+	}
+	return recs, next, last, id, nil
 }
 
 // parseRecords reads a page of vote records numbered from from: lines

@@ -60,6 +60,7 @@ func (p *Publisher) publish() error {
 	n := p.batchNow(now)
 	next := p.st
 	next.Cursors = slices.Clone(p.st.Cursors)
+	next.Logs = slices.Clone(p.st.Logs)
 	if n > 0 {
 		votes, voters := p.front(n)
 		if err := p.writeBatch(votes, voters, now, &next); err != nil {
@@ -75,6 +76,14 @@ func (p *Publisher) publish() error {
 	}
 	for k, ps := range p.pairs {
 		next.Cursors[k] = ps.cursors()
+	}
+	if next.Logs == nil && slices.ContainsFunc(p.pairs, func(ps *pairState) bool { return ps.logs != [2]string{} }) {
+		next.Logs = make([][2]string, len(p.pairs))
+	}
+	for k, ps := range p.pairs {
+		if next.Logs != nil {
+			next.Logs[k] = ps.logs
+		}
 	}
 	if !next.equal(&p.st) {
 		if err := p.writeState(&next); err != nil {

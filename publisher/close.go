@@ -117,6 +117,7 @@ func (p *Publisher) closeLocked() error {
 	}
 	next := p.st
 	next.Cursors = slices.Clone(p.st.Cursors)
+	next.Logs = slices.Clone(p.st.Logs)
 	// Never before the lists' Last-Modified, so that the archive's times
 	// do not go back even if the clock did.
 	next.Closed = max(p.cfg.Clock().Unix(), p.st.Modified)

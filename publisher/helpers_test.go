@@ -195,11 +195,13 @@ type testPair struct {
 	urls [2]string
 	twin [2]*gate
 	pub  [2]*gate
+	k    int
+	stop [2]func() // stops instance i and waits for its Run; later calls do nothing
 }
 
 func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 	t.Helper()
-	tp := &testPair{}
+	tp := &testPair{k: k}
 	var lns [2]net.Listener
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -214,24 +216,40 @@ func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 		tp.pub[i] = newGate(t, tp.urls[i])
 	}
 	for i := range lns {
-		srv, err := collector.New(collector.Config{
-			Settings: tc.settings, Secrets: tc.secrets, Dir: t.TempDir(), Instance: 2*k + i,
-			Twin: tp.twin[i].url, SyncInterval: 10 * time.Millisecond, Link: tc.link(campaign.RoleCollector),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp.cols[i] = srv
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx, lns[i]) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("collector %d: %v", 2*k+i, err)
-			}
-		})
+		tp.run(t, tc, i, lns[i], t.TempDir(), false)
 	}
+	tp.ready(t, tc)
+	return tp
+}
+
+// run starts instance i of the pair on ln with its store in dir.
+func (tp *testPair) run(t *testing.T, tc *testCampaign, i int, ln net.Listener, dir string, rebuild bool) {
+	t.Helper()
+	srv, err := collector.New(collector.Config{
+		Settings: tc.settings, Secrets: tc.secrets, Dir: dir, Instance: 2*tp.k + i,
+		Twin: tp.twin[i].url, SyncInterval: 10 * time.Millisecond, Link: tc.link(campaign.RoleCollector),
+		Rebuild: rebuild,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.cols[i] = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	tp.stop[i] = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector %d: %v", 2*tp.k+i, err)
+		}
+	})
+	t.Cleanup(tp.stop[i])
+}
+
+// ready waits until both instances take votes.
+func (tp *testPair) ready(t *testing.T, tc *testCampaign) {
+	t.Helper()
+	k := tp.k
 	// An instance answers 503 to votes until it has caught up from its twin.
 	for i := range tp.urls {
 		eventually(t, fmt.Sprintf("collector %d ready", 2*k+i), func() bool {
@@ -245,7 +263,6 @@ func startPair(t *testing.T, tc *testCampaign, k int) *testPair {
 			return resp.StatusCode == http.StatusNoContent
 		})
 	}
-	return tp
 }
 
 // setTwins cuts or restores the sync between the two instances.

@@ -73,11 +73,16 @@ type pendingVote struct {
 // a round the pair's goroutine alone touches it (and the pendingVotes it
 // holds); between pulls, the round's goroutine does.
 type pairState struct {
-	k        int
-	urls     [2]string
-	next     [2]uint64 // from= of the next request for vote records, per instance
-	failing  [2]bool   // whether the last request to the instance failed; for logging changes only
-	needScan bool      // the voter tables may hold a voter not yet seen on both
+	k    int
+	urls [2]string
+	next [2]uint64 // from= of the next request for vote records, per instance
+	logs [2]string // identity of the vote log next reads, per instance; "" until seen
+	// replay is, per instance, the last index of a log read again from
+	// its start because its identity changed (resetInstance): up to it,
+	// the log is a copy of the twin's, read already from the twin.
+	replay   [2]uint64
+	failing  [2]bool // whether the last request to the instance failed; for logging changes only
+	needScan bool    // the voter tables may hold a voter not yet seen on both
 
 	pending   map[nonceKey]*pendingVote
 	retracted map[nonceKey]struct{} // nonces either instance retracted
@@ -145,7 +150,11 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 		return // read again after a restart, or the twin's copy
 	}
 	if _, ok := ps.retracted[k]; ok {
-		anomaly("a vote whose nonce was retracted shows up again; it will not be published")
+		if r.index > ps.replay[inst] {
+			// A rebuilt instance's log, read again, shows the twin's
+			// retracted votes before their retractions: no anomaly.
+			anomaly("a vote whose nonce was retracted shows up again; it will not be published")
+		}
 		return
 	}
 	pv := ps.pending[k]
@@ -166,10 +175,55 @@ func (ps *pairState) apply(log *slog.Logger, inst int, r record, published func(
 		return
 	}
 	pv.index[inst] = r.index
-	if !pv.conflict && pv.index[0] != 0 && pv.index[1] != 0 {
+	// Queued already when a log read again shows it (resetInstance).
+	if !pv.queued && !pv.conflict && pv.index[0] != 0 && pv.index[1] != 0 {
 		pv.queued = true
 		ps.newVotes = append(ps.newVotes, pv)
 	}
+}
+
+// resetInstance forgets what the pair's state says of instance inst's
+// log, whose identity changed to id: the instance was rebuilt from its
+// twin, or restored, and its indexes mean other records now. Its log is
+// read again from the start (last is its last index now; up to it the
+// log is a copy). Nothing is published twice: the merge is keyed by
+// nonce, and a vote published or queued stays so. A vote only the old log
+// showed waits again for both instances.
+func (ps *pairState) resetInstance(inst int, id string, last uint64) {
+	other := 1 - inst
+	for k, pv := range ps.pending {
+		switch {
+		case pv.index[other] == 0 && !pv.queued:
+			delete(ps.pending, k)
+			continue
+		case pv.conflict:
+			// The line the other instance showed is the one that stands.
+			if pv.first == inst {
+				pv.line, pv.vote, pv.first = pv.other, mustParse(pv.other, pv.vote), other
+			}
+			pv.conflict, pv.other = false, ""
+		}
+		pv.index[inst] = 0
+	}
+	for i := range ps.held {
+		if ps.held[i].inst == inst {
+			// Its records are in no log now; cursors ignores index 0.
+			ps.held[i].index = 0
+		}
+	}
+	ps.logs[inst] = id
+	ps.next[inst] = 1
+	ps.replay[inst] = last
+	ps.needScan = true
+}
+
+// mustParse reads a line an instance showed, which parsed then; keep is
+// returned if it does not.
+func mustParse(line string, keep listline.Vote) listline.Vote {
+	if v, err := listline.ParseVote(line); err == nil {
+		return v
+	}
+	return keep
 }
 
 // lineOf returns the line instance inst showed for the vote, "" if none.
@@ -198,7 +252,9 @@ func (ps *pairState) cursors() [2]uint64 {
 		}
 	}
 	for _, r := range ps.held {
-		c[r.inst] = min(c[r.inst], r.index)
+		if r.index != 0 {
+			c[r.inst] = min(c[r.inst], r.index)
+		}
 	}
 	return c
 }

@@ -328,7 +328,11 @@ func New(cfg Config) (*Publisher, error) {
 		return nil, err
 	}
 	for k, urls := range cfg.Pairs {
-		p.pairs = append(p.pairs, newPairState(k, urls, p.st.Cursors[k]))
+		ps := newPairState(k, urls, p.st.Cursors[k])
+		if p.st.Logs != nil {
+			ps.logs = p.st.Logs[k]
+		}
+		p.pairs = append(p.pairs, ps)
 	}
 	p.snap.Store(p.snapshot())
 	p.registerMetrics(cfg.Metrics)

@@ -73,9 +73,21 @@ func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
 	published := func(k nonceKey) bool { _, ok := p.publishedVotes[k]; return ok }
 	for {
 		from := max(ps.next[i], 1)
-		recs, err := p.records.fetchVotes(ctx, ps.urls[i], from)
+		recs, id, last, err := p.records.fetchVotes(ctx, ps.urls[i], from)
 		if err != nil {
 			return fmt.Errorf("publisher: pair %d instance %d (%s): vote records from %d: %w", ps.k, 2*ps.k+i, redact(ps.urls[i]), from, err)
+		}
+		switch {
+		case id == "" || id == ps.logs[i]:
+		case ps.logs[i] == "":
+			// The first answer that names its log: a state of an
+			// earlier release, or a new publisher.
+			ps.logs[i] = id
+		default:
+			p.log.Warn("a collector's vote log has a new identity: it was rebuilt or restored; reading it again from the start",
+				"pair", ps.k, "instance", 2*ps.k+i, "log_id", id, "was", ps.logs[i])
+			ps.resetInstance(i, id, last)
+			continue
 		}
 		for _, r := range recs {
 			ps.apply(p.log, i, r, published)
@@ -147,20 +159,29 @@ func (c *recordsClient) get(ctx context.Context, base, target string) ([]byte, h
 	return body, resp.Header, nil
 }
 
-// fetchVotes asks for one page of vote records from index from (>= 1).
-func (c *recordsClient) fetchVotes(ctx context.Context, base string, from uint64) ([]record, error) {
+// fetchVotes asks for one page of vote records from index from (>= 1). It
+// returns them with the log's identity (Log-Id, "" from a collector that
+// does not send it) and the index of its last record (Last).
+func (c *recordsClient) fetchVotes(ctx context.Context, base string, from uint64) (recs []record, id string, last uint64, err error) {
 	body, h, err := c.get(ctx, base, "/records/votes?from="+strconv.FormatUint(from, 10)+"&limit="+strconv.Itoa(c.pageSize))
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
-	recs, err := parseVotePage(body, from)
+	recs, err = parseVotePage(body, from)
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
 	if next := h.Get("Next"); next != strconv.FormatUint(from+uint64(len(recs)), 10) {
-		return nil, fmt.Errorf("header Next %q after %d records from %d", next, len(recs), from)
+		return nil, "", 0, fmt.Errorf("header Next %q after %d records from %d", next, len(recs), from)
 	}
-	return recs, nil
+	id = h.Get("Log-Id")
+	if len(id) > 64 {
+		return nil, "", 0, fmt.Errorf("header Log-Id of %d bytes", len(id))
+	}
+	// Last is only a bound for telling a copy from new records; a
+	// collector of an earlier release may not send it.
+	last, _ = strconv.ParseUint(h.Get("Last"), 10, 64)
+	return recs, id, last, nil
 }
 
 // splitLines splits a body of lines each ended by "\n".

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -37,6 +38,10 @@ type state struct {
 	History  int64       `json:"history"`  // committed size of the history file
 	Modified int64       `json:"modified"` // Unix seconds of the last growth, or of the creation
 	Cursors  [][2]uint64 `json:"cursors"`  // per pair and instance: the from= at which pulling resumes
+	// Logs is, per pair and instance, the identity of the vote log the
+	// cursor reads (the Log-Id a collector sends, docs/INTERNAL.md); ""
+	// for none seen yet. A state written before it existed has none.
+	Logs [][2]string `json:"logs,omitempty"`
 	// Closed is the Unix time at which the campaign was closed (Finish),
 	// 0 while it is open. Once it is set the lists, the keys file and the
 	// archive never change again.
@@ -53,7 +58,7 @@ func (a *state) equal(b *state) bool {
 			return false
 		}
 	}
-	return true
+	return slices.Equal(a.Logs, b.Logs)
 }
 
 // decodeState reads and checks a state file for a campaign of pairs pairs.
@@ -71,6 +76,8 @@ func decodeState(data []byte, campaign string, pairs int) (state, error) {
 		return state{}, fmt.Errorf("written for campaign %q, not %q", st.Campaign, campaign)
 	case len(st.Cursors) != pairs:
 		return state{}, fmt.Errorf("written for %d pairs of collectors, the configuration has %d: a campaign's pairs never change", len(st.Cursors), pairs)
+	case st.Logs != nil && len(st.Logs) != pairs:
+		return state{}, fmt.Errorf("log identities for %d pairs of collectors, the configuration has %d", len(st.Logs), pairs)
 	case len(st.Epoch) != 16:
 		return state{}, fmt.Errorf("epoch %q is not 16 hex digits", st.Epoch)
 	case st.Closed < 0:

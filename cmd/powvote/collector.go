@@ -55,9 +55,73 @@ confirmed every vote, the instance purges its data directory: it keeps no
 link between a voter and a vote (docs/MIRRORS.md, What a disk reveals).
 "powvote collector purge" does the same to a stopped instance.
 
-Example:
+--rebuild replaces an instance whose disk is lost for good: of each
+campaign whose data directory is empty or absent, it copies the twin's state over the internal link
+(GET /snapshot), checks the copy against the counts and hashes the twin
+sent, makes it durable, and only then takes votes; /health answers 503
+meanwhile. A copy that does not check stops the command and leaves the
+directory empty. The rebuilt log has a new identity, and the publisher
+and the edges read it again from its start (docs/MIRRORS.md, Replacing a
+lost instance). A campaign whose data directory holds data starts from
+it, flag or not: a rebuild never writes over data, and a supervisor may
+start the command again with the flag once the rebuild is done.
+
+"powvote collector backup" takes a consistent copy of a running instance
+(docs/MIRRORS.md, Backups).
+
+Examples:
   powvote collector --dir /srv/powvote --instance 0 --listen 10.0.0.1:9100 --twin https://10.0.0.2:9100
+  powvote collector --dir /srv/powvote --instance 1 --listen 10.0.0.2:9100 --twin https://10.0.0.1:9100 --rebuild
 `
+
+const collectorBackupHelp = `
+Takes a consistent copy of running collecting instance N, the URL --from,
+into --out, which must be empty or absent: what its twin would copy for a
+rebuild (GET /snapshot), checked the same way. Only the twin may ask for
+it, so D must hold a collector certificate for instance N^1 or for any
+instance (the campaign directory powvote init made, or an export for the
+twin's machine).
+
+The copy is a data directory of instance N: its vote log, its voter table,
+its receipts, its counters and the links it still holds for its twin.
+Those links tie voters to the votes of the last few seconds: keep the
+copy as you keep the collector's disk (the command writes it 0700/0600).
+"powvote collector --data OUT --instance N" starts from it, with a new log
+identity. While the twin runs, rebuild from it instead (--rebuild): the
+twin holds everything since the backup (docs/MIRRORS.md, Backups).
+
+Example:
+  powvote collector backup --dir /srv/powvote --instance 0 --from https://10.0.0.1:9100 --out /backup/collector-0-monday
+`
+
+func runCollectorBackup(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "collector backup", "--dir D [--campaign C] --instance N --from URL --out DIR", collectorBackupHelp)
+	in := addInstanceFlags(fs, "instance to back up (required)")
+	from := fs.String("from", "", "base URL of the instance to back up (required)")
+	out := fs.String("out", "", "directory to write, empty or absent (required)")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *in.dir == "" || *in.instance < 0 || *from == "" || *out == "" {
+		return usagef("--dir, --instance, --from and --out are required")
+	}
+	c, _, log, err := in.load(e)
+	if err != nil {
+		return err
+	}
+	// The twin's certificate: only the twin may take a snapshot.
+	link, err := internalLink(ctx, c, campaign.RoleCollector, *in.instance^1, log)
+	if err != nil {
+		return err
+	}
+	info, err := collector.Backup(ctx, collector.BackupConfig{Settings: c.Settings, Instance: *in.instance, From: *from, Link: link, Out: *out, Log: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "backed up collector %d into %s: %d vote records, %d voters, %d links held for the twin\n",
+		*in.instance, *out, info.Index, info.Voters, info.Links)
+	return nil
+}
 
 const collectorPurgeHelp = `
 Purges the data directory of collecting instance N, which must not be
@@ -105,10 +169,14 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "purge" {
 		return runCollectorPurge(ctx, e, args[1:])
 	}
-	fs := newFlags(e, "collector", "--dir D [--campaign C] --instance N --listen HOST:PORT [--twin URL]", collectorHelp)
+	if len(args) > 0 && args[0] == "backup" {
+		return runCollectorBackup(ctx, e, args[1:])
+	}
+	fs := newFlags(e, "collector", "--dir D [--campaign C] --instance N --listen HOST:PORT [--twin URL] [--rebuild]", collectorHelp)
 	in := addInstanceFlags(fs, "instance number (required); 2k and 2k+1 form pair k")
 	listen := fs.String("listen", "", "address to listen on, private network only (required)")
 	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
+	rebuild := fs.Bool("rebuild", false, "start from the twin's state: the data directory must be empty (an instance whose disk is lost)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
 	metricsAddr := addMetricsFlag(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -162,6 +230,16 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		}
 		cfg := collector.ConfigFor(c, instance, data, *twin, link)
 		cfg.Logger, cfg.Metrics = clog, mset
+		if *rebuild {
+			// Only an instance whose data is gone is rebuilt; one that
+			// holds data (already rebuilt, when a supervisor starts the
+			// command again with the flag) starts from it.
+			if err := collector.CheckEmpty(data); err == nil {
+				cfg.Rebuild = true
+			} else {
+				clog.Info("--rebuild: the data directory holds data; starting from it", "dir", data)
+			}
+		}
 		if *skew != 0 {
 			d := *skew
 			cfg.Clock = func() time.Time { return time.Now().Add(d) }

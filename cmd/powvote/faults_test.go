@@ -30,8 +30,9 @@ import (
 // twenty seconds, a torn tail of votes.log, a full disk. Afterwards the
 // load test's zero-loss verdict and `powvote audit` must both pass.
 //
-// By default TestFaults runs two scenarios (a collector's and the
-// publisher's kill -9, half a minute at 300 votes/s for 10 s each);
+// By default TestFaults runs the scenarios marked short (a collector's and
+// the publisher's kill -9, a full disk, a collector's disk lost and
+// rebuilt from its twin: half a minute each at 300 votes/s for 10 s);
 // POWVOTE_FAULTS=all runs every one at 300 votes/s for 30 s
 // (scripts/faults.sh, make faults), POWVOTE_FAULTS=NAME,NAME the named
 // ones.
@@ -48,6 +49,7 @@ type faultRig struct {
 	colURL  [2]string
 	colData [2]string // --data of each instance; "" for the default
 	colSkew [2]string // --clock-skew of each instance; "" for none
+	rebuild [2]bool   // start the instance with --rebuild
 	col     [2]*proc
 	edgeA   string
 	edge    *proc
@@ -97,6 +99,9 @@ func (r *faultRig) startCollector(t *testing.T, i int) {
 	if r.colSkew[i] != "" {
 		args = append(args, "--clock-skew", r.colSkew[i])
 	}
+	if r.rebuild[i] {
+		args = append(args, "--rebuild")
+	}
 	r.col[i] = startProc(t, args...)
 }
 
@@ -138,10 +143,15 @@ func (r *faultRig) dumpOnFailure(t *testing.T) {
 
 // votesLogPath is instance i's votes.log.
 func (r *faultRig) votesLogPath(i int) string {
+	return filepath.Join(r.dataDir(i), "votes.log")
+}
+
+// dataDir is instance i's data directory.
+func (r *faultRig) dataDir(i int) string {
 	if r.colData[i] != "" {
-		return filepath.Join(r.colData[i], "votes.log")
+		return r.colData[i]
 	}
-	return filepath.Join(r.data, faultCampaign, fmt.Sprintf("collector-%d", i), "votes.log")
+	return filepath.Join(r.data, faultCampaign, fmt.Sprintf("collector-%d", i))
 }
 
 // health returns the status of instance i's /health, 0 when it does not
@@ -451,6 +461,7 @@ func faultScenarios() []faultScenario {
 			return ""
 		}},
 		{name: "collector1-down-20s", at: 3 * time.Second, inject: collectorDown},
+		{name: "collector1-disk-lost-rebuild", short: true, at: 10 * time.Second, inject: diskLost},
 		{name: "collector1-sigstop-20s", at: 3 * time.Second, inject: collectorStopped},
 		{name: "collector0-torn-tail", at: 12 * time.Second, inject: tornTail},
 		{name: "collector0-disk-full", short: true, at: 8 * time.Second, setup: diskFullSetup, inject: diskFull(false)},
@@ -510,6 +521,46 @@ func collectorDown(t *testing.T, r *faultRig) string {
 		t.Errorf("instance 1 said 204 while it lacked %d of the %d votes instance 0 held before its restart", missing, len(before))
 	}
 	return fmt.Sprintf("caught up %d votes, healthy %.1fs after restart (%d non-204 answers first)", len(before), first.Sub(restarted).Seconds(), not204)
+}
+
+// diskLost kills instance 1 with SIGKILL, deletes its data directory, as a
+// disk lost for good, and starts it again with --rebuild: it copies
+// instance 0's state and only then serves, while the load goes on. Before
+// its /health says 204 it must hold every vote instance 0 held when it
+// started copying, and 503 is all it may answer before that.
+func diskLost(t *testing.T, r *faultRig) string {
+	r.col[1].kill(t)
+	if err := os.RemoveAll(r.dataDir(1)); err != nil {
+		t.Fatal(err)
+	}
+	before := votePayloads(t, r.votesLogPath(0))
+	r.rebuild[1] = true
+	r.startCollector(t, 1)
+	r.rebuild[1] = false // a later restart opens what the rebuild wrote
+	restarted := time.Now()
+	other := 0
+	for code := r.health(1); code != http.StatusNoContent; code = r.health(1) {
+		if code != 0 && code != http.StatusServiceUnavailable {
+			other++
+		}
+		if time.Since(restarted) > 60*time.Second {
+			t.Fatal("instance 1 not healthy within 60 s of its rebuild")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	healthy := time.Since(restarted)
+	after := votePayloads(t, r.votesLogPath(1))
+	missing := 0
+	for p := range before {
+		if !after[p] {
+			missing++
+		}
+	}
+	if missing > 0 || other > 0 {
+		t.Errorf("rebuilt instance 1 said 204 while it lacked %d of the %d votes instance 0 held before; %d answers other than 503 before",
+			missing, len(before), other)
+	}
+	return fmt.Sprintf("rebuilt from instance 0 (%d votes), healthy %.1fs after start", len(before), healthy.Seconds())
 }
 
 // collectorStopped freezes instance 1 with SIGSTOP for 20 s under load and

@@ -106,6 +106,7 @@ func TestInsiderAccess(t *testing.T) {
 		{"POST", "/vote", nil, [5]int{400, F, F, F, F}},
 		{"GET", "/stamp", map[string]string{"Count": "1"}, [5]int{200, F, F, F, F}},
 		{"GET", "/sync?after=0&limit=1", map[string]string{"Last-Seq": "0"}, [5]int{F, F, 200, 200, F}},
+		{"GET", "/snapshot", nil, [5]int{F, F, 200, 200, F}},
 		{"GET", "/health", nil, [5]int{204, 204, 204, 204, 204}},
 		{"GET", "/records/votes?from=1&limit=1", nil, [5]int{200, 200, F, F, F}},
 		{"GET", "/records/voters?after=&limit=1", nil, [5]int{F, 200, F, F, F}},

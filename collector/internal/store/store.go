@@ -216,6 +216,7 @@ type Store struct {
 	preferTwin bool
 	receiptKey ed25519.PrivateKey // signs retractions; nil: they bind nothing
 	campaign   string
+	logID      string // LogID; set by Open
 	// The databases are safe for concurrent use; only the writer writes.
 	votes  *pebble.DB // dir/votes
 	links  *pebble.DB // dir/links
@@ -254,6 +255,11 @@ type Store struct {
 	// other or with the writer.
 	life   sync.RWMutex
 	closed bool // guarded by life
+
+	// snaps are the Snapshots not yet closed: Close releases them before
+	// it closes the databases.
+	snapMu sync.Mutex
+	snaps  map[*Snapshot]struct{} // guarded by snapMu
 
 	closeOnce sync.Once
 	closeErr  error
@@ -316,6 +322,7 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		decoyAge:   opt.DecoyAge,
 		groupReqs:  opt.GroupRequests,
 		groupSync:  opt.GroupSync,
+		snaps:      make(map[*Snapshot]struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -333,6 +340,9 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if err := checkLayout(dir); err != nil {
+		return nil, err
+	}
+	if err := checkBuilt(dir); err != nil {
 		return nil, err
 	}
 	// Pebble locks each database's directory, which also keeps a second
@@ -356,6 +366,11 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 		return nil, err
 	}
 	if err := s.rebuildRecent(); err != nil {
+		s.file.Close()
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.ensureLogID(); err != nil {
 		s.file.Close()
 		s.closeDBs()
 		return nil, err
@@ -1005,6 +1020,12 @@ func (s *Store) Close() error {
 		s.life.Lock()
 		defer s.life.Unlock()
 		s.closed = true
+		s.snapMu.Lock()
+		for sn := range s.snaps {
+			sn.release()
+		}
+		clear(s.snaps)
+		s.snapMu.Unlock()
 		err := s.file.Close()
 		if dbErr := s.closeDBs(); err == nil {
 			err = dbErr

@@ -23,6 +23,7 @@ const (
 	reqConfirm
 	reqMove  // run the mover if it is due, then answer (tests: a barrier)
 	reqPurge // Purge
+	reqSnapshot
 )
 
 // request is one call waiting for the writer. The caller fills the inputs
@@ -43,6 +44,8 @@ type request struct {
 
 	ctx   context.Context // reqPurge
 	force bool            // reqPurge
+
+	snap *Snapshot // reqSnapshot: the answer
 
 	res  Result
 	err  error
@@ -199,7 +202,7 @@ func (s *Store) run() {
 		}
 		writes = writes[:0]
 		for _, r := range batch {
-			if r.kind != reqMove && r.kind != reqPurge {
+			if r.kind != reqMove && r.kind != reqPurge && r.kind != reqSnapshot {
 				writes = append(writes, r)
 			}
 		}
@@ -214,6 +217,12 @@ func (s *Store) run() {
 				close(r.done)
 			case reqPurge:
 				r.err = s.purge(r.ctx, r.force)
+				close(r.done)
+			case reqSnapshot:
+				// After the group's commit: the snapshot shows it whole.
+				if r.err = s.Err(); r.err == nil {
+					r.snap = s.takeSnapshot()
+				}
 				close(r.done)
 			}
 		}
