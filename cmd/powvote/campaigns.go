@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/powvote/powvote/campaign"
 )
@@ -106,23 +103,13 @@ func (s *campaignSet) open(ctx context.Context) error {
 
 // watch looks at D again on each SIGHUP until ctx ends.
 func (s *campaignSet) watch(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				added, err := s.scan(ctx)
-				if err != nil {
-					s.log.Error("SIGHUP: a campaign of the directory could not start; nothing else changed", "dir", s.dir, "err", err)
-				}
-				if len(added) > 0 {
-					s.log.Info("SIGHUP: serving new campaigns", "campaigns", added)
-				}
-			}
+	onHangup(ctx, func() {
+		added, err := s.scan(ctx)
+		if err != nil {
+			s.log.Error("SIGHUP: a campaign of the directory could not start; nothing else changed", "dir", s.dir, "err", err)
 		}
-	}()
+		if len(added) > 0 {
+			s.log.Info("SIGHUP: serving new campaigns", "campaigns", added)
+		}
+	})
 }

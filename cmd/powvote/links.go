@@ -22,6 +22,20 @@ func internalLink(ctx context.Context, c *campaign.Campaign, role campaign.Role,
 		return nil, err
 	}
 	logLink(log, l, "internal links: TLS 1.3")
+	onHangup(ctx, func() {
+		if err := l.Reload(); err != nil {
+			log.Error("SIGHUP: couldn't reload the internal links' certificate; keeping the old one", "err", err)
+			return
+		}
+		logLink(log, l, "SIGHUP: reloaded the internal links' certificate")
+	})
+	return l, nil
+}
+
+// onHangup calls f on each SIGHUP until ctx ends. The signal is caught
+// from the call on: a SIGHUP right after the start reloads, and does not
+// end the process. Each caller gets every SIGHUP.
+func onHangup(ctx context.Context, f func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -31,15 +45,10 @@ func internalLink(ctx context.Context, c *campaign.Campaign, role campaign.Role,
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := l.Reload(); err != nil {
-					log.Error("SIGHUP: couldn't reload the internal links' certificate; keeping the old one", "err", err)
-					continue
-				}
-				logLink(log, l, "SIGHUP: reloaded the internal links' certificate")
+				f()
 			}
 		}
 	}()
-	return l, nil
 }
 
 // certWarn is how long before its expiry a certificate is worth a warning

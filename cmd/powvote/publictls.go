@@ -5,10 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/powvote/powvote/internal/publictls"
@@ -65,25 +62,13 @@ func (f *tlsFlags) config(ctx context.Context, log *slog.Logger) *tls.Config {
 		return nil
 	}
 	logPublicCert(log, f.cert, "public TLS: serving HTTPS")
-	// Registered before returning: a SIGHUP right after the start must
-	// reload, not end the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := f.cert.Reload(); err != nil {
-					log.Error("SIGHUP: couldn't reload the public TLS certificate; keeping the old one", "err", err)
-					continue
-				}
-				logPublicCert(log, f.cert, "SIGHUP: reloaded the public TLS certificate")
-			}
+	onHangup(ctx, func() {
+		if err := f.cert.Reload(); err != nil {
+			log.Error("SIGHUP: couldn't reload the public TLS certificate; keeping the old one", "err", err)
+			return
 		}
-	}()
+		logPublicCert(log, f.cert, "SIGHUP: reloaded the public TLS certificate")
+	})
 	return f.cert.Config()
 }
 
