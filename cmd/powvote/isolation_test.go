@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,6 +32,46 @@ func (h hostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Host = h.stamp + ".vote.test"
 	}
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// smallDisk mounts a 64 MiB file system at dir, for a disk that fills;
+// the process that uses it is killed before it is unmounted.
+func smallDisk(t *testing.T, dir string, user *proc) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", faultMountSize), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small file system (needs root, which make test has in CI): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		user.cmd.Process.Kill()
+		for range 50 {
+			if exec.Command("umount", dir).Run() == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("umount %s failed", dir)
+	})
+}
+
+// fillDisk writes a file into dir until its file system is full, and
+// returns the file's name.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	fill := filepath.Join(dir, "fill")
+	f, err := os.OpenFile(fill, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			return fill
+		}
+	}
 }
 
 // TestCampaignIsolation runs one edge, one publisher and a pair of
@@ -113,10 +155,12 @@ func TestCampaignIsolation(t *testing.T) {
 		t.Fatal("beta acknowledged a vote with one of its instances down")
 	}
 
-	// Mend beta's disk, add gamma, and tell every process.
+	// Mend beta's disk (a small file system of its own, to fill below),
+	// add gamma, and tell every process.
 	if err := os.Remove(broken); err != nil {
 		t.Fatal(err)
 	}
+	smallDisk(t, broken, procs[0])
 	initCampaign("gamma")
 	for _, p := range procs {
 		p.cmd.Process.Signal(syscall.SIGHUP)
@@ -179,5 +223,47 @@ func TestCampaignIsolation(t *testing.T) {
 				t.Errorf("%s's votes list holds %q, a vote of %q", name, line, all[f[min(2, len(f)-1)]])
 			}
 		}
+	}
+
+	// beta's disk on instance 0 fills while it runs: its store refuses
+	// writes and stops, the process and alpha go on, and beta's instance
+	// comes back by itself once the disk has room.
+	fill := fillDisk(t, broken)
+	more := strings.Fields(mustRun(t, "mandates", "--key", keyFile, "--count", "2", "--format", "tokens"))
+	cast("beta", "beta", more[0], "No", 5*time.Second) // instance 0 cannot store it; answered or not
+	deadline = time.Now().Add(20 * time.Second)
+	// Its store refuses writes, its instance stops alone, and the process
+	// says it will open it again.
+	for !strings.Contains(procs[0].stderr.String(), "this campaign's instance stopped") {
+		if time.Now().After(deadline) {
+			t.Fatalf("beta's instance 0 did not stop alone on its full disk; collector 0: %s", loadTail(procs[0].stderr.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The process serves alpha on: its instance 0 answers, and votes.
+	waitHealthy(t, ins, urls[0])
+	if err := cast("alpha", "alpha", more[1], "Yes", 20*time.Second); err != nil {
+		t.Fatalf("alpha, while beta's disk is full on instance 0: %v", err)
+	}
+	select {
+	case err := <-procs[0].done:
+		t.Fatalf("collector 0 exited when beta's disk filled: %v", err)
+	default:
+	}
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	beta, err := campaign.Load(data, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, insiders(t, beta), urls[0])
+	select {
+	case err := <-procs[0].done:
+		t.Fatalf("collector 0 exited: %v", err)
+	default:
+	}
+	if err := cast("beta", "beta", fresh, "No", 30*time.Second); err != nil {
+		t.Fatalf("beta, once its disk has room again: %v", err)
 	}
 }
