@@ -178,8 +178,11 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	twin := fs.String("twin", "", "base URL of the twin instance (https://HOST:PORT)")
 	rebuild := fs.Bool("rebuild", false, "start from the twin's state: the data directory must be empty (an instance whose disk is lost)")
 	skew := fs.Duration("clock-skew", 0, "run this instance's clock this far ahead (negative: behind) of the machine's, for fault drills")
-	metricsAddr := addMetricsFlag(fs)
+	mf := addMetricsFlag(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if err := mf.load(); err != nil {
 		return err
 	}
 	if *in.dir == "" || *listen == "" || *in.instance < 0 {
@@ -269,7 +272,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		ln.Close()
 		return err
 	}
-	if err := startOperator(ctx, *metricsAddr, mset, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, mset, readiness.Check, log); err != nil {
 		ln.Close()
 		return err
 	}

@@ -87,11 +87,14 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	fs.Var(&origins, "allow-origin", "origin allowed by CORS, repeatable")
 	pubURL := fs.String("publisher", "", "base URL of the publisher's public server, whose lists the edge serves (http(s)://HOST:PORT)")
 	tf := addTLSFlags(fs)
-	metricsAddr := addMetricsFlag(fs)
+	mf := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
 	if err := tf.load(); err != nil {
+		return err
+	}
+	if err := mf.load(); err != nil {
 		return err
 	}
 	logger, err := newLogger(e)
@@ -135,7 +138,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if srv, err = edge.New(cfg); err != nil {
 		return err
 	}
-	if err := startOperator(ctx, *metricsAddr, cfg.Metrics, srv.Ready, log); err != nil {
+	if err := startOperator(ctx, mf, cfg.Metrics, srv.Ready, log); err != nil {
 		return err
 	}
 	catchUp(ctx, srv, log)

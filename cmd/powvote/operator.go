@@ -12,15 +12,36 @@ import (
 	"github.com/powvote/powvote/internal/operator"
 )
 
-// addMetricsFlag adds --metrics to a server command's flags.
-func addMetricsFlag(fs *flag.FlagSet) *string {
-	return fs.String("metrics", "", "serve /metrics, /health and /ready on this private address (e.g. 127.0.0.1:9090)")
+// metricsFlags are the flags of the operator endpoints: the address, and
+// the certificate and key to serve them over HTTPS.
+type metricsFlags struct {
+	addr *string
+	tls  *tlsFlags
 }
 
-// startOperator serves the operator endpoints (package operator) on addr
-// until ctx ends, with the process's metrics and readiness; nothing when
-// addr is empty.
-func startOperator(ctx context.Context, addr string, set *metrics.Set, ready func() error, log *slog.Logger) error {
+// addMetricsFlag adds --metrics and --metrics-tls-cert, --metrics-tls-key
+// to a server command's flags.
+func addMetricsFlag(fs *flag.FlagSet) *metricsFlags {
+	return &metricsFlags{
+		addr: fs.String("metrics", "", "serve /metrics, /health and /ready on this private address (e.g. 127.0.0.1:9090)"),
+		tls:  newTLSFlags(fs, "metrics-tls", "operator TLS", "serve the operator endpoints over HTTPS"),
+	}
+}
+
+// load checks the flags and loads the certificate: every command calls it
+// right after parsing its flags, before it starts anything.
+func (f *metricsFlags) load() error {
+	if *f.addr == "" && (*f.tls.certFile != "" || *f.tls.keyFile != "") {
+		return usagef("--metrics-tls-cert and --metrics-tls-key serve --metrics: give --metrics too")
+	}
+	return f.tls.load()
+}
+
+// startOperator serves the operator endpoints (package operator) on
+// --metrics until ctx ends, with the process's metrics and readiness,
+// over HTTPS with --metrics-tls-cert; nothing without --metrics.
+func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready func() error, log *slog.Logger) error {
+	addr := *f.addr
 	if addr == "" {
 		return nil
 	}
@@ -31,12 +52,12 @@ func startOperator(ctx context.Context, addr string, set *metrics.Set, ready fun
 	if err != nil {
 		return fmt.Errorf("listen for the operator endpoints %s: %w", addr, err)
 	}
-	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log})
+	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log, TLS: f.tls.config(ctx, log)})
 	go func() {
 		if err := srv.Run(ctx, ln); err != nil {
 			log.Warn("operator endpoints", "err", err)
 		}
 	}()
-	log.Info("operator endpoints served", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	log.Info("operator endpoints served", "metrics", f.tls.scheme()+"://"+ln.Addr().String()+"/metrics")
 	return nil
 }

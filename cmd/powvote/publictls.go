@@ -11,17 +11,27 @@ import (
 	"github.com/powvote/powvote/internal/publictls"
 )
 
-// tlsFlags are the public TLS flags of the servers voters and observers
-// reach: the edge (powvote edge, powvote up) and the publisher.
+// tlsFlags are the TLS flags of a listener that serves HTTPS from PEM
+// files: the public one of the servers voters and observers reach (the
+// edge of powvote edge and powvote up, and the publisher), and the
+// operator endpoints of every process.
 type tlsFlags struct {
+	prefix            string // of the flags' names: "tls" or "metrics-tls"
+	what              string // the listener, for the logs
 	certFile, keyFile *string
 	cert              *publictls.Cert // loaded by load; nil: plain HTTP
 }
 
 func addTLSFlags(fs *flag.FlagSet) *tlsFlags {
+	return newTLSFlags(fs, "tls", "public TLS", "serve HTTPS")
+}
+
+func newTLSFlags(fs *flag.FlagSet, prefix, what, serve string) *tlsFlags {
 	return &tlsFlags{
-		certFile: fs.String("tls-cert", "", "serve HTTPS with the certificate chain in this PEM file, leaf first (with --tls-key; SIGHUP reloads both)"),
-		keyFile:  fs.String("tls-key", "", "the private key of --tls-cert, a PEM file readable by the service's user only (0600)"),
+		prefix:   prefix,
+		what:     what,
+		certFile: fs.String(prefix+"-cert", "", serve+" with the certificate chain in this PEM file, leaf first (with --"+prefix+"-key; SIGHUP reloads both)"),
+		keyFile:  fs.String(prefix+"-key", "", "the private key of --"+prefix+"-cert, a PEM file readable by the service's user only (0600)"),
 	}
 }
 
@@ -33,7 +43,7 @@ func (f *tlsFlags) load() error {
 	case *f.certFile == "" && *f.keyFile == "":
 		return nil
 	case *f.certFile == "" || *f.keyFile == "":
-		return usagef("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+		return usagef("--%s-cert and --%s-key go together: give both, or neither for plain HTTP", f.prefix, f.prefix)
 	}
 	c, err := publictls.Load(*f.certFile, *f.keyFile)
 	if err != nil {
@@ -61,30 +71,30 @@ func (f *tlsFlags) config(ctx context.Context, log *slog.Logger) *tls.Config {
 	if f.cert == nil {
 		return nil
 	}
-	logPublicCert(log, f.cert, "public TLS: serving HTTPS")
+	logPublicCert(log, f.cert, f.what, f.what+": serving HTTPS")
 	onHangup(ctx, func() {
 		if err := f.cert.Reload(); err != nil {
-			log.Error("SIGHUP: couldn't reload the public TLS certificate; keeping the old one", "err", err)
+			log.Error("SIGHUP: couldn't reload the "+f.what+" certificate; keeping the old one", "err", err)
 			return
 		}
-		logPublicCert(log, f.cert, "SIGHUP: reloaded the public TLS certificate")
+		logPublicCert(log, f.cert, f.what, "SIGHUP: reloaded the "+f.what+" certificate")
 	})
 	return f.cert.Config()
 }
 
 // logPublicCert logs the pair in use, and warns when it is about to
 // expire or its key file is open to others.
-func logPublicCert(log *slog.Logger, c *publictls.Cert, msg string) {
+func logPublicCert(log *slog.Logger, c *publictls.Cert, what, msg string) {
 	in := c.Info(time.Now())
 	exp := in.NotAfter.UTC().Format(time.RFC3339)
 	log.Info(msg, "cert", in.CertFile, "names", strings.Join(in.Names, " "), "serial", in.Serial, "expires", exp)
 	switch {
 	case in.Expired:
-		log.Error("public TLS: the certificate has expired and clients refuse it: renew it and send SIGHUP", "cert", in.CertFile, "expired", exp)
+		log.Error(what+": the certificate has expired and clients refuse it: renew it and send SIGHUP", "cert", in.CertFile, "expired", exp)
 	case in.ExpiresSoon:
-		log.Warn("public TLS: the certificate expires soon: renew it and send SIGHUP", "cert", in.CertFile, "expires", exp)
+		log.Warn(what+": the certificate expires soon: renew it and send SIGHUP", "cert", in.CertFile, "expires", exp)
 	}
 	if in.KeyShared {
-		log.Warn("public TLS: others than its owner may read the key file: make it 0600, owned by the service's user", "key", in.KeyFile)
+		log.Warn(what+": others than its owner may read the key file: make it 0600, owned by the service's user", "key", in.KeyFile)
 	}
 }

@@ -40,6 +40,10 @@ func TestTLSFlagsRefuse(t *testing.T) {
 		{"certificate unreadable", []string{"--tls-cert", missing, "--tls-key", keyFile}, 1, []string{"couldn't read the certificate", missing}},
 		{"certificate alone", []string{"--tls-cert", certFile}, 2, []string{"--tls-cert and --tls-key go together"}},
 		{"key alone", []string{"--tls-key", keyFile}, 2, []string{"--tls-cert and --tls-key go together"}},
+		// The operator endpoints' certificate, checked the same way.
+		{"metrics key of another certificate", []string{"--metrics", "127.0.0.1:0", "--metrics-tls-cert", certFile, "--metrics-tls-key", wrongKey}, 1, []string{"does not match", certFile, wrongKey}},
+		{"metrics certificate alone", []string{"--metrics", "127.0.0.1:0", "--metrics-tls-cert", certFile}, 2, []string{"--metrics-tls-cert and --metrics-tls-key go together"}},
+		{"metrics TLS without --metrics", []string{"--metrics-tls-cert", certFile, "--metrics-tls-key", keyFile}, 2, []string{"give --metrics too"}},
 	} {
 		for _, cmd := range commands {
 			t.Run(tc.name+"/"+cmd[0], func(t *testing.T) {

@@ -70,11 +70,14 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 	pf := addPublicFlags(fs, "address to serve the lists on (required)", 4096)
 	interval := fs.Duration("interval", 2*time.Second, "how often to pull from the collectors")
 	tf := addTLSFlags(fs)
-	metricsAddr := addMetricsFlag(fs)
+	mf := addMetricsFlag(fs)
 	if err := pf.parse(fs, args); err != nil {
 		return err
 	}
 	if err := tf.load(); err != nil {
+		return err
+	}
+	if err := mf.load(); err != nil {
 		return err
 	}
 	if *interval <= 0 {
@@ -161,7 +164,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 			p.Close()
 		}
 	}()
-	if err := startOperator(ctx, *metricsAddr, mset, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, mset, readiness.Check, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *pf.listen)

@@ -38,7 +38,7 @@ func freeAddrOn(t *testing.T, ip string) string {
 // every link (the internal ones with the campaigns' certificates, the
 // edge's and the publisher's public ones with a certificate of a CA the
 // machine trusts, SSL_CERT_FILE, and the edge reaching the publisher over
-// HTTPS); powvote loadtest casts votes for both campaigns at once through
+// HTTPS; the operator endpoints over HTTPS too); powvote loadtest casts votes for both campaigns at once through
 // the one edge and checks that every acknowledged vote was published
 // once; every process's metrics are scraped and agree with the loadtests'
 // counts and the lists; powvote audit checks both campaigns' lists
@@ -67,6 +67,14 @@ func TestRehearsal(t *testing.T) {
 	// the two public machines' addresses, from a CA the machines trust.
 	ca := publictlstest.NewCA(t)
 	certFile, keyFile := ca.IssueFor(t, 24*time.Hour, []string{"*.vote.test"}, net.IPv4(127, 0, 0, 4), net.IPv4(127, 0, 0, 5)).Write(t, root)
+	// The operator endpoints' certificate, for every machine's address.
+	opDir := filepath.Join(root, "operator-tls")
+	if err := os.Mkdir(opDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	opCert, opKey := ca.IssueFor(t, 24*time.Hour, []string{"metrics.vote.test"},
+		net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3), net.IPv4(127, 0, 0, 4), net.IPv4(127, 0, 0, 5)).Write(t, opDir)
+	opTLS := []string{"--metrics-tls-cert", opCert, "--metrics-tls-key", opKey}
 	caFile := filepath.Join(root, "ca.pem")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644); err != nil {
 		t.Fatal(err)
@@ -80,16 +88,16 @@ func TestRehearsal(t *testing.T) {
 	metricsOf := map[string]string{} // process -> its operator endpoints
 	for i, dir := range []string{c0, c1} {
 		m := freeAddrOn(t, strings.Split(colAddr[i], ":")[0])
-		metricsOf["collector-"+strconv.Itoa(i)] = "http://" + m
-		startProc(t, "collector", "--dir", dir, "--instance", strconv.Itoa(i), "--listen", colAddr[i], "--twin", colURL[i^1], "--metrics", m)
+		metricsOf["collector-"+strconv.Itoa(i)] = "https://" + m
+		startProc(t, append([]string{"collector", "--dir", dir, "--instance", strconv.Itoa(i), "--listen", colAddr[i], "--twin", colURL[i^1], "--metrics", m}, opTLS...)...)
 	}
 	pubAddr, pubMetrics := freeAddrOn(t, "127.0.0.4"), freeAddrOn(t, "127.0.0.4")
-	metricsOf["publisher"] = "http://" + pubMetrics
-	startProc(t, append([]string{"publisher", "--dir", pubDir, "--listen", pubAddr, "--pair", pair, "--interval", "200ms", "--metrics", pubMetrics}, public...)...)
+	metricsOf["publisher"] = "https://" + pubMetrics
+	startProc(t, append(append([]string{"publisher", "--dir", pubDir, "--listen", pubAddr, "--pair", pair, "--interval", "200ms", "--metrics", pubMetrics}, public...), opTLS...)...)
 	edgeAddr, edgeMetrics := freeAddrOn(t, "127.0.0.5"), freeAddrOn(t, "127.0.0.5")
-	metricsOf["edge"] = "http://" + edgeMetrics
-	startProc(t, append([]string{"edge", "--dir", edgeDir, "--listen", edgeAddr, "--pair", pair, "--publisher", "https://" + pubAddr,
-		"--max-conns-per-ip", "0", "--metrics", edgeMetrics}, public...)...)
+	metricsOf["edge"] = "https://" + edgeMetrics
+	startProc(t, append(append([]string{"edge", "--dir", edgeDir, "--listen", edgeAddr, "--pair", pair, "--publisher", "https://" + pubAddr,
+		"--max-conns-per-ip", "0", "--metrics", edgeMetrics}, public...), opTLS...)...)
 	edgeURL := "https://" + edgeAddr
 
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}

@@ -72,7 +72,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address the edge listens on")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiles on this loopback address (e.g. 127.0.0.1:6060)")
 	plainLinks := fs.Bool("insecure-plain-internal-http", false, "run the internal links in plain HTTP on loopback (no TLS): for measurements only")
-	metricsAddr := addMetricsFlag(fs)
+	mf := addMetricsFlag(fs)
 	limits := addConnLimits(fs, 10000)
 	tf := addTLSFlags(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -82,6 +82,9 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := tf.load(); err != nil {
+		return err
+	}
+	if err := mf.load(); err != nil {
 		return err
 	}
 	log, err := newLogger(e)
@@ -104,7 +107,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
-	if err := startOperator(ctx, *metricsAddr, set, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, set, readiness.Check, log); err != nil {
 		return err
 	}
 	names, err := campaignsOrDemo(*dir, log)

@@ -20,6 +20,7 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/powvote/powvote/internal/publictls"
 	"github.com/valyala/fasthttp"
 )
 
@@ -46,6 +49,9 @@ type Config struct {
 	// Logger gets the warning about an exposed address and serving errors;
 	// nil: discard.
 	Logger *slog.Logger
+	// TLS, when not nil, has Run serve HTTPS with it (package publictls);
+	// nil: plain HTTP, for a loopback or private address.
+	TLS *tls.Config
 
 	ReadTimeout  time.Duration // whole request; default 5s
 	WriteTimeout time.Duration // whole answer; default 10s
@@ -162,8 +168,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if Exposed(ln.Addr()) {
 		s.log.Warn("operator endpoints (metrics, health, readiness) on an address that is neither loopback nor private: keep it off the Internet", "addr", ln.Addr().String())
 	}
+	served := ln
+	if s.cfg.TLS != nil {
+		served = publictls.Listen(ln, s.cfg.TLS)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() { errc <- s.srv.Serve(served) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("operator: serve: %w", err)
