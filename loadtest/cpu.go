@@ -17,13 +17,20 @@ import (
 // the protocol needs per vote, one mandate verification on each instance
 // of the pair and one receipt signature, timed on this machine with the
 // same library the platform uses.
+//
+// The load generator's own CPU time is set beside it, so that a run shows
+// what driving the load took of the machine both share.
 type CPU struct {
-	ServerS         float64 `json:"server_s"`               // user+system CPU seconds of the given processes during the timed phase
-	PerKVotesS      float64 `json:"per_1000_votes_s"`       // ServerS per 1000 acknowledged votes
-	FloorPerKVotesS float64 `json:"floor_per_1000_votes_s"` // the Ed25519 floor per 1000 votes
-	OverFloor       float64 `json:"over_floor"`             // PerKVotesS / FloorPerKVotesS
-	VerifyUS        float64 `json:"verify_us"`              // one verification, in microseconds of thread CPU time
-	SignUS          float64 `json:"sign_us"`                // one signature
+	ServerS         float64 `json:"server_s,omitempty"`         // user+system CPU seconds of the given processes during the timed phase (Config.ServerPIDs)
+	PerKVotesS      float64 `json:"per_1000_votes_s,omitempty"` // ServerS per 1000 acknowledged votes
+	FloorPerKVotesS float64 `json:"floor_per_1000_votes_s"`     // the Ed25519 floor per 1000 votes
+	OverFloor       float64 `json:"over_floor,omitempty"`       // PerKVotesS / FloorPerKVotesS
+	VerifyUS        float64 `json:"verify_us"`                  // one verification, in microseconds of thread CPU time
+	SignUS          float64 `json:"sign_us"`                    // one signature
+
+	LoadgenS          float64 `json:"loadgen_s"`                // this process's user+system CPU seconds during the timed phase
+	LoadgenPerKVotesS float64 `json:"loadgen_per_1000_votes_s"` // LoadgenS per 1000 acknowledged votes
+	LoadgenShare      float64 `json:"loadgen_share,omitempty"`  // LoadgenPerKVotesS / PerKVotesS: the load generator's CPU per vote against the platform's
 }
 
 // procCPU returns the user+system CPU time of the processes, from
@@ -100,15 +107,21 @@ func ed25519Floor(n int) (verify, sign time.Duration) {
 	return (t1 - t0) / time.Duration(n), (t2 - t1) / time.Duration(n)
 }
 
-// cpuReport compares the servers' CPU time with the floor.
-func cpuReport(server time.Duration, acknowledged int) *CPU {
+// cpuReport compares the servers' CPU time (zero: not measured) with
+// the floor, and sets the load generator's beside it.
+func cpuReport(server, loadgen time.Duration, acknowledged int) *CPU {
 	v, s := ed25519Floor(2000)
-	c := &CPU{ServerS: round3(server.Seconds()), VerifyUS: round3(float64(v) / 1e3), SignUS: round3(float64(s) / 1e3)}
+	c := &CPU{ServerS: round3(server.Seconds()), LoadgenS: round3(loadgen.Seconds()),
+		VerifyUS: round3(float64(v) / 1e3), SignUS: round3(float64(s) / 1e3)}
 	floor := (2*v + s).Seconds() * 1000
 	c.FloorPerKVotesS = round3(floor)
 	if acknowledged > 0 {
 		c.PerKVotesS = round3(server.Seconds() * 1000 / float64(acknowledged))
 		c.OverFloor = round3(c.PerKVotesS / floor)
+		c.LoadgenPerKVotesS = round3(loadgen.Seconds() * 1000 / float64(acknowledged))
+	}
+	if c.PerKVotesS > 0 {
+		c.LoadgenShare = round3(c.LoadgenPerKVotesS / c.PerKVotesS)
 	}
 	return c
 }

@@ -54,8 +54,14 @@ func TestEd25519Floor(t *testing.T) {
 	if v <= time.Microsecond || s <= time.Microsecond || v > 10*time.Millisecond || s > 10*time.Millisecond {
 		t.Errorf("verify %v, sign %v", v, s)
 	}
-	c := cpuReport(3*time.Second, 1000)
-	if c.PerKVotesS != 3 || c.OverFloor <= 0 || c.FloorPerKVotesS <= 0 {
+	c := cpuReport(3*time.Second, 750*time.Millisecond, 1000)
+	if c.PerKVotesS != 3 || c.OverFloor <= 0 || c.FloorPerKVotesS <= 0 || c.LoadgenPerKVotesS != 0.75 || c.LoadgenShare != 0.25 {
 		t.Errorf("report %+v", c)
+	}
+	// Without the servers' processes, the load generator's own figure
+	// stands alone.
+	c = cpuReport(0, 2*time.Second, 1000)
+	if c.PerKVotesS != 0 || c.OverFloor != 0 || c.LoadgenShare != 0 || c.LoadgenPerKVotesS != 2 {
+		t.Errorf("report without servers %+v", c)
 	}
 }

@@ -258,9 +258,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 			ew.printf("    %-13s %d sent, expected %s, got %s, %d wrong, %d unchecked\n", n, k.Sent, k.Expected, formatCodes(k.Status), k.Wrong, k.Unchecked)
 		}
 	}
-	if c := rep.CPU; c != nil {
+	if c := rep.CPU; c != nil && c.PerKVotesS > 0 {
 		ew.printf("  server CPU   %.3fs during the timed phase: %.3fs per 1000 acknowledged votes, %.2fx the Ed25519 floor of %.3fs (2 verifications of %.1fµs, 1 signature of %.1fµs per vote)\n",
 			c.ServerS, c.PerKVotesS, c.OverFloor, c.FloorPerKVotesS, c.VerifyUS, c.SignUS)
+	}
+	if c := rep.CPU; c != nil {
+		share := ""
+		if c.LoadgenShare > 0 {
+			share = fmt.Sprintf(", %.2fx the platform's", c.LoadgenShare)
+		}
+		ew.printf("  loadgen CPU  %.3fs during the timed phase: %.3fs per 1000 acknowledged votes%s\n", c.LoadgenS, c.LoadgenPerKVotesS, share)
 	}
 	ew.printf("  published    %d once, %d lost, %d pending a batch, %d altered, %d duplicated, %d unacknowledged ones published; lists %d and %d lines (settled in %.1fs, %d fillers)\n",
 		rep.PublishedOnce, rep.Lost, rep.PendingBatch, rep.Altered, rep.Duplicated, rep.PublishedUnacked, rep.VoteListLines, rep.AuthListLines, rep.SettleS, rep.Fillers)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -195,7 +196,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(r.log, "prepared %d votes, %d fillers and %d junk requests in %v (%d decoys for valid booth codes fetched again); sending at %g votes/s for %v (ramp %v)\n",
 		len(r.votes), len(r.fillers), len(r.junk), prepDur.Round(time.Millisecond), r.decoys.Load(), s.Rate, s.Duration, s.Ramp)
 
+	self := []int{os.Getpid()}
 	cpu0, err := procCPU(cfg.ServerPIDs)
+	if err != nil {
+		return nil, err
+	}
+	own0, err := procCPU(self)
 	if err != nil {
 		return nil, err
 	}
@@ -204,10 +210,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := r.report(start, prepDur)
-	if len(cfg.ServerPIDs) > 0 {
-		rep.CPU = cpuReport(cpu1-cpu0, rep.Acknowledged)
+	own1, err := procCPU(self)
+	if err != nil {
+		return nil, err
 	}
+	rep := r.report(start, prepDur)
+	rep.CPU = cpuReport(cpu1-cpu0, own1-own0, rep.Acknowledged)
 
 	// The first round of fillers now; the second only if the lists then
 	// stop growing with acknowledged votes missing (see fillerFirst).
