@@ -43,10 +43,11 @@
 // never comes. By default Run sends that company: two batches of filler
 // votes, prepared with the others and not counted, after the timed phase,
 // which push every measured vote into a batch and are what the publisher
-// keeps back; and one more batch if the lists then stop growing with no
-// more acknowledged votes missing than the publisher may keep back (an
-// acknowledged vote or voter can become final in the same round as
-// fillers and be kept back with them, fillerFirst). When every filler is
+// keeps back; and one more batch, up to three times, each time the lists
+// stop growing with no more acknowledged votes missing than the publisher
+// may keep back (an acknowledged vote or voter can become final in the
+// same round as fillers and be kept back with them, fillerFirst and
+// fillerSecond). When every filler is
 // acknowledged, the lists settle: every acknowledged vote must then be
 // published, and a missing one is lost. Without fillers, or when one of
 // them got no 2xx, the last batch may stay incomplete: missing votes no

@@ -223,13 +223,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fillAcked := r.sendFillers(ctx, r.fillers[:round])
 	rep.Fillers, rep.FillersAcknowledged = round, fillAcked
 	allowance := pendingAllowance(set.BatchSize, round, fillAcked)
-	var refill func() bool
+	var refill func() (acked, last bool)
 	if allowance == 0 {
-		refill = func() bool {
-			n := r.sendFillers(ctx, r.fillers[round:])
-			rep.Fillers += len(r.fillers) - round
+		next := round
+		refill = func() (bool, bool) {
+			end := min(len(r.fillers), next+set.BatchSize)
+			n := r.sendFillers(ctx, r.fillers[next:end])
+			rep.Fillers += end - next
 			rep.FillersAcknowledged += n
-			return n == len(r.fillers)-round
+			acked := n == end-next
+			next = end
+			return acked, next >= len(r.fillers)
 		}
 	}
 	acked, unacked := r.acked()
@@ -585,12 +589,17 @@ func fmtDur(d time.Duration) string {
 // round's newly final votes by voter stamp and voters by auth-sig, and a
 // voter can become final a round before its vote record: an acknowledged
 // vote or voter that became final in the same round as fillers can stand
-// among those kept back. The second round, one batch, sent once the lists
+// among those kept back. A further round, one batch, sent once the lists
 // have stopped growing, becomes final in a later round and pushes them
-// out.
+// out. A voter whose link its twin had not confirmed yet when its store
+// moved the others into the voter table waits, pending, for the next
+// move, which the next batch of votes brings: it then becomes final with
+// that batch and may again stand among those kept back. So up to
+// fillerSecond rounds go, one at a time, each once the lists have stopped
+// growing with votes missing.
 const (
 	fillerFirst  = 2 // batches of fillers sent after the timed phase
-	fillerSecond = 1 // batches sent if the lists then stop growing with votes missing
+	fillerSecond = 3 // batches sent, one at a time, while the lists stop growing with votes missing
 )
 
 // heldBack is how many acknowledged votes the publisher may keep

@@ -80,11 +80,12 @@ const refillQuiet = 5 * time.Second
 // not going to settle, and the verdict says so. It returns the last
 // verdict and how long it waited.
 //
-// refill, when not nil, sends the second round of fillers and reports
-// whether all were acknowledged; settle calls it once, when the lists have
-// been quiet with no more acknowledged votes missing than the publisher
-// may keep back (heldBack).
-func (r *runner) settle(ctx context.Context, acked, unacked []Sent, allowance int, refill func() bool) (ListCheck, time.Duration, error) {
+// refill, when not nil, sends one more round of fillers and reports
+// whether all were acknowledged and whether it was the last round; settle
+// calls it each time the lists have been quiet with no more acknowledged
+// votes missing than the publisher may keep back (heldBack), until the
+// last round or a filler not acknowledged.
+func (r *runner) settle(ctx context.Context, acked, unacked []Sent, allowance int, refill func() (acked, last bool)) (ListCheck, time.Duration, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute, Transport: hostTransport{r.cfg.Host, http.DefaultTransport}}
 	name := r.cfg.Campaign.Settings.Name
 	votes := &listFile{url: r.edge.base + "/" + published.LogName(name, published.Vote)}
@@ -122,11 +123,15 @@ func (r *runner) settle(ctx context.Context, acked, unacked []Sent, allowance in
 			allowance > 0 && c.Missing <= allowance && now.Sub(lastChange) >= quiet:
 			return c, now.Sub(start), nil
 		case refill != nil && c.Missing > 0 && c.Missing <= heldBack(r.cfg.Campaign.Settings.BatchSize) && now.Sub(lastChange) >= refillQuiet:
-			fmt.Fprintf(r.log, "settle: %d acknowledged votes are kept back for a batch; sending the second round of fillers\n", c.Missing)
-			if !refill() {
+			fmt.Fprintf(r.log, "settle: %d acknowledged votes are kept back for a batch; sending another round of fillers\n", c.Missing)
+			ok, last := refill()
+			if !ok {
 				allowance = heldBack(r.cfg.Campaign.Settings.BatchSize)
 			}
-			refill, lastChange = nil, time.Now()
+			if !ok || last {
+				refill = nil
+			}
+			lastChange = time.Now()
 		}
 		select {
 		case <-ctx.Done():

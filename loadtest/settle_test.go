@@ -22,6 +22,62 @@ import (
 // among them, one of them or a whole batch. settle sends the second round
 // of fillers once the lists are quiet, and returns when the next batch has
 // published the voters.
+// TestSettleRefillAgain: a voter still pending on its collector when the
+// first refill's batch became final comes with the next one, and is kept
+// back again; settle sends further rounds, one at a time, until it is
+// published, and stops at the last.
+func TestSettleRefillAgain(t *testing.T) {
+	const batch = 4
+	acked := newFixture(t, 6)
+	fillers := newFixture(t, (fillerFirst+fillerSecond)*batch)
+	var mu sync.Mutex
+	// 10 published, a batch kept back: one acknowledged vote's voter waits.
+	votes := append(slices.Clone(acked.votes), fillers.votes[:4]...)
+	voters := append(slices.Clone(acked.voters[:5]), fillers.voters[:5]...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		f := &fixture{votes: votes, voters: voters}
+		v, a := f.lists()
+		mu.Unlock()
+		switch req.URL.Path {
+		case "/load-vote.log":
+			w.Write(v)
+		case "/load-auth.log":
+			w.Write(a)
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	defer srv.Close()
+	r := &runner{
+		cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
+		log:  io.Discard,
+		edge: &edgeClient{base: srv.URL},
+	}
+	refills := 0
+	refill := func() (bool, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		refills++
+		switch refills {
+		case 1: // a batch of fillers is final; the voter still waits
+			votes = append(votes, fillers.votes[4:8]...)
+			voters = append(voters, fillers.voters[5:9]...)
+		case 2: // with the next, it is published
+			votes = append(votes, fillers.votes[8:12]...)
+			voters = append(append(voters, acked.voters[5]), fillers.voters[9:12]...)
+		}
+		return true, refills == fillerSecond
+	}
+	c, _, err := r.settle(context.Background(), acked.acked, nil, 0, refill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refills != 2 || c.Missing != 0 || c.Lost != 0 || !c.LengthsEqual {
+		t.Fatalf("%d refills, %+v; want two and every vote published", refills, c)
+	}
+}
+
 func TestSettleRefill(t *testing.T) {
 	const batch = 4
 	for _, kept := range []int{1, batch} {
@@ -58,7 +114,7 @@ func TestSettleRefill(t *testing.T) {
 				log:  io.Discard,
 				edge: &edgeClient{base: srv.URL},
 			}
-			refill := func() bool {
+			refill := func() (bool, bool) {
 				mu.Lock()
 				defer mu.Unlock()
 				refills++
@@ -66,7 +122,7 @@ func TestSettleRefill(t *testing.T) {
 				// back is published, the waiting voters with it.
 				votes = append(votes, fillers.votes[4:8]...)
 				voters = append(append(voters, acked.voters[6-kept:]...), fillers.voters[4+kept:8]...)
-				return true
+				return true, false
 			}
 			start := time.Now()
 			c, _, err := r.settle(context.Background(), acked.acked, nil, 0, refill)
