@@ -127,47 +127,64 @@ func (s *Store) VoterRecords(after []byte, limit int) (voters []Voter, err error
 		// and the mover deletes a voter from dir/links only after it has
 		// committed it to dir/voters: a voter it moves meanwhile is in one
 		// of the two, or in both.
-		pend, err := s.links.NewIter(bounds)
-		if err != nil {
-			return err
-		}
-		defer pend.Close()
-		table, err := s.voters.NewIter(bounds)
-		if err != nil {
-			return err
-		}
-		defer table.Close()
-		okP, okT := pend.First(), table.First()
-		for len(voters) < limit && (okP || okT) {
-			it := table
-			switch {
-			case !okT:
-				it = pend
-			case okP:
-				c := bytes.Compare(pend.Key(), table.Key())
-				if c < 0 {
-					it = pend
-				} else if c == 0 {
-					okP = pend.Next() // in both: once
-				}
-			}
-			v, err := decodeVoter(it.Key(), it.Value())
-			if err != nil {
-				return err
-			}
+		return scanVoters(s.links, s.voters, bounds, func(v Voter) (bool, error) {
 			voters = append(voters, v)
-			if it == pend {
-				okP = pend.Next()
-			} else {
-				okT = table.Next()
-			}
-		}
-		return errors.Join(pend.Error(), table.Error())
+			return len(voters) < limit, nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: voter records: %w", err)
 	}
 	return voters, nil
+}
+
+// scanVoters calls fn with every voter record within bounds, pending in
+// links or in the voter table, once each, in key order, until fn says no
+// more. A voter in both (a move cut short, or one committed while the
+// iterators were made) comes once.
+func scanVoters(links, voters pebble.Reader, bounds *pebble.IterOptions, fn func(Voter) (more bool, err error)) error {
+	pend, err := links.NewIter(bounds)
+	if err != nil {
+		return err
+	}
+	defer pend.Close()
+	table, err := voters.NewIter(bounds)
+	if err != nil {
+		return err
+	}
+	defer table.Close()
+	okP, okT := pend.First(), table.First()
+	for okP || okT {
+		it := table
+		switch {
+		case !okT:
+			it = pend
+		case okP:
+			c := bytes.Compare(pend.Key(), table.Key())
+			if c < 0 {
+				it = pend
+			} else if c == 0 {
+				okP = pend.Next() // in both: once
+			}
+		}
+		v, err := decodeVoter(it.Key(), it.Value())
+		if err != nil {
+			return err
+		}
+		more, err := fn(v)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		if it == pend {
+			okP = pend.Next()
+		} else {
+			okT = table.Next()
+		}
+	}
+	return errors.Join(pend.Error(), table.Error())
 }
 
 // Recent returns up to n voter stamps of the latest votes for option, the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -209,14 +208,14 @@ func (sn *Snapshot) Records(fn func(SnapRecord) error) error {
 			}
 			r.Index = want
 			if r.Vote != nil {
-				rc, err := snapGet(votes, numKey(tRcpt, want))
+				rc, err := dbGet(votes, numKey(tRcpt, want))
 				if err != nil {
 					return err
 				}
 				if r.Receipt, err = decodeReceipt(rc); err != nil {
 					return err
 				}
-				idx, err := snapGet(votes, nonceKey(r.Vote.Nonce))
+				idx, err := dbGet(votes, nonceKey(r.Vote.Nonce))
 				if err != nil {
 					return err
 				}
@@ -248,47 +247,12 @@ func (sn *Snapshot) Records(fn func(SnapRecord) error) error {
 func (sn *Snapshot) Voters(fn func(Voter) error) error {
 	return sn.use(func(_, links, voters *pebble.Snapshot) error {
 		bounds := &pebble.IterOptions{LowerBound: []byte{tVoter}, UpperBound: []byte{tVoter + 1}}
-		pend, err := links.NewIter(bounds)
-		if err != nil {
-			return err
-		}
-		defer pend.Close()
-		table, err := voters.NewIter(bounds)
-		if err != nil {
-			return err
-		}
-		defer table.Close()
-		okP, okT := pend.First(), table.First()
-		for okP || okT {
+		return scanVoters(links, voters, bounds, func(v Voter) (bool, error) {
 			if sn.closing() {
-				return ErrClosed
+				return false, ErrClosed
 			}
-			it := table
-			switch {
-			case !okT:
-				it = pend
-			case okP:
-				c := bytes.Compare(pend.Key(), table.Key())
-				if c < 0 {
-					it = pend
-				} else if c == 0 {
-					okP = pend.Next() // in both, a move cut short: once
-				}
-			}
-			v, err := decodeVoter(it.Key(), it.Value())
-			if err != nil {
-				return err
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
-			if it == pend {
-				okP = pend.Next()
-			} else {
-				okT = table.Next()
-			}
-		}
-		return errors.Join(pend.Error(), table.Error())
+			return true, fn(v)
+		})
 	})
 }
 
@@ -315,17 +279,4 @@ func (sn *Snapshot) Links(fn func(SnapLink) error) error {
 		}
 		return it.Error()
 	})
-}
-
-// snapGet returns a copy of the value of key in sn, nil if absent.
-func snapGet(sn *pebble.Snapshot, key []byte) ([]byte, error) {
-	v, closer, err := sn.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	return bytes.Clone(v), nil
 }

@@ -712,8 +712,9 @@ func (s *Store) getU64(key []byte) (uint64, error) {
 	return readU64(v, fmt.Sprintf("metadata %q", key))
 }
 
-// dbGet returns a copy of the value of key in db, nil if absent.
-func dbGet(db *pebble.DB, key []byte) ([]byte, error) {
+// dbGet returns a copy of the value of key in db (a database or a
+// snapshot of one), nil if absent.
+func dbGet(db pebble.Reader, key []byte) ([]byte, error) {
 	v, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
