@@ -22,6 +22,28 @@ import (
 // among them, one of them or a whole batch. settle sends the second round
 // of fillers once the lists are quiet, and returns when the next batch has
 // published the voters.
+// listRunner is a runner of campaign "load" whose edge serves the lists of
+// what current returns at each request, until the test ends.
+func listRunner(t *testing.T, batch int, current func() *fixture) *runner {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		v, a := current().lists()
+		switch req.URL.Path {
+		case "/load-vote.log":
+			w.Write(v)
+		case "/load-auth.log":
+			w.Write(a)
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return &runner{
+		cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
+		log:  io.Discard,
+		edge: &edgeClient{base: srv.URL},
+	}
+}
+
 // TestSettleRefillAgain: a voter still pending on its collector when the
 // first refill's batch became final comes with the next one, and is kept
 // back again; settle sends further rounds, one at a time, until it is
@@ -34,26 +56,11 @@ func TestSettleRefillAgain(t *testing.T) {
 	// 10 published, a batch kept back: one acknowledged vote's voter waits.
 	votes := append(slices.Clone(acked.votes), fillers.votes[:4]...)
 	voters := append(slices.Clone(acked.voters[:5]), fillers.voters[:5]...)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r := listRunner(t, batch, func() *fixture {
 		mu.Lock()
-		f := &fixture{votes: votes, voters: voters}
-		v, a := f.lists()
-		mu.Unlock()
-		switch req.URL.Path {
-		case "/load-vote.log":
-			w.Write(v)
-		case "/load-auth.log":
-			w.Write(a)
-		default:
-			http.NotFound(w, req)
-		}
-	}))
-	defer srv.Close()
-	r := &runner{
-		cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
-		log:  io.Discard,
-		edge: &edgeClient{base: srv.URL},
-	}
+		defer mu.Unlock()
+		return &fixture{votes: votes, voters: voters}
+	})
 	refills := 0
 	refill := func() (bool, bool) {
 		mu.Lock()
@@ -94,26 +101,11 @@ func TestSettleRefill(t *testing.T) {
 			var mu sync.Mutex
 			votes, voters := first()
 			refills := 0
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			r := listRunner(t, batch, func() *fixture {
 				mu.Lock()
-				f := &fixture{votes: votes, voters: voters}
-				v, a := f.lists()
-				mu.Unlock()
-				switch req.URL.Path {
-				case "/load-vote.log":
-					w.Write(v)
-				case "/load-auth.log":
-					w.Write(a)
-				default:
-					http.NotFound(w, req)
-				}
-			}))
-			defer srv.Close()
-			r := &runner{
-				cfg:  Config{Campaign: &campaign.Campaign{Settings: &campaign.Settings{Name: "load", BatchSize: batch}}, Settle: time.Minute},
-				log:  io.Discard,
-				edge: &edgeClient{base: srv.URL},
-			}
+				defer mu.Unlock()
+				return &fixture{votes: votes, voters: voters}
+			})
 			refill := func() (bool, bool) {
 				mu.Lock()
 				defer mu.Unlock()

@@ -28,20 +28,33 @@ func muxServe(t *testing.T, l net.Listener, link *Link, campaign string) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-// TestMux shares one port between two campaigns, each with its own CA:
-// each campaign's clients reach their own campaign's server, a client of a
-// campaign served elsewhere is closed, and a campaign's listener closed
-// leaves the other serving.
-func TestMux(t *testing.T) {
+// startMux serves a Mux on loopback until the test ends, and returns it
+// and its address; Serve must then return nil.
+func startMux(t *testing.T) (*Mux, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := NewMux(ln, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- m.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return m, ln.Addr().String()
+}
+
+// TestMux shares one port between two campaigns, each with its own CA:
+// each campaign's clients reach their own campaign's server, a client of a
+// campaign served elsewhere is closed, and a campaign's listener closed
+// leaves the other serving.
+func TestMux(t *testing.T) {
+	m, addr := startMux(t)
 
 	names := []string{"alpha", "alpha-beta"}
 	links := map[string]*Link{}
@@ -52,7 +65,7 @@ func TestMux(t *testing.T) {
 		muxServe(t, m.Listener(n), newLink(t, ca, srv), n)
 		links[n] = newLink(t, ca, cli)
 	}
-	url := "https://" + ln.Addr().String() + "/"
+	url := "https://" + addr + "/"
 	for _, n := range names {
 		for range 3 { // new connections each time
 			resp, body, err := get(client(t, links[n].ClientConfig(Peer{Role: "collector", Instance: 0})), url)
@@ -81,32 +94,21 @@ func TestMux(t *testing.T) {
 		t.Fatalf("alpha-beta after alpha closed: %v %q", err, body)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestMuxOneCampaign: with one campaign, a client that names none (or
 // speaks plain HTTP) still reaches it, and reads the Link's answer.
 func TestMuxOneCampaign(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMux(ln, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go m.Serve(ctx)
+	m, addr := startMux(t)
 	ca := newCA(t, campaign)
 	muxServe(t, m.Listener(campaign), newLink(t, ca, collector), campaign)
 	cfg := newLink(t, ca, edge).ClientConfig(collector0)
 	cfg.ServerName = "" // a client of a single-campaign collector
-	resp, body, err := get(client(t, cfg), "https://"+ln.Addr().String()+"/")
+	resp, body, err := get(client(t, cfg), "https://"+addr+"/")
 	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(body, campaign+" ") {
 		t.Fatalf("no server name: %v %q", err, body)
 	}
-	resp, err = http.Get("http://" + ln.Addr().String() + "/")
+	resp, err = http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,25 +119,19 @@ func TestMuxOneCampaign(t *testing.T) {
 	}
 }
 
-// TestMuxSlowHello: a client that connects and says nothing is closed
-// after HelloTimeout and holds up no other client.
+// TestMuxSlowHello: a client that connects and says nothing holds up no
+// other client (Mux reads each hello on its own goroutine, within
+// HelloTimeout).
 func TestMuxSlowHello(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMux(ln, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go m.Serve(ctx)
+	m, addr := startMux(t)
 	ca := newCA(t, campaign)
 	muxServe(t, m.Listener(campaign), newLink(t, ca, collector), campaign)
-	idle, err := net.Dial("tcp", ln.Addr().String())
+	idle, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	if _, _, err := get(client(t, newLink(t, ca, edge).ClientConfig(collector0)), "https://"+ln.Addr().String()+"/"); err != nil {
+	if _, _, err := get(client(t, newLink(t, ca, edge).ClientConfig(collector0)), "https://"+addr+"/"); err != nil {
 		t.Fatalf("a silent connection held up another client: %v", err)
 	}
 }
