@@ -158,30 +158,9 @@ func (s Samples) Names(prefix string) []string {
 	return out
 }
 
-// LabelNames returns the set of label names the samples whose name starts
-// with prefix carry, le (of histogram buckets) included.
-func (s Samples) LabelNames(prefix string) map[string]bool {
-	names := make(map[string]bool)
-	for k := range s {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		_, rest, ok := strings.Cut(k, "{")
-		if !ok {
-			continue
-		}
-		for _, kv := range splitLabels(strings.TrimSuffix(rest, "}")) {
-			name, _, _ := strings.Cut(kv, "=")
-			names[name] = true
-		}
-	}
-	return names
-}
-
-// LabelValues returns the values label takes in the samples whose name
-// starts with prefix, sorted.
-func (s Samples) LabelValues(prefix, label string) []string {
-	vals := make(map[string]bool)
+// eachLabel calls fn with the name and unquoted value of every label of
+// the samples whose name starts with prefix.
+func (s Samples) eachLabel(prefix string, fn func(name, value string)) {
 	for k := range s {
 		if !strings.HasPrefix(k, prefix) {
 			continue
@@ -192,11 +171,28 @@ func (s Samples) LabelValues(prefix, label string) []string {
 		}
 		for _, kv := range splitLabels(strings.TrimSuffix(rest, "}")) {
 			name, v, _ := strings.Cut(kv, "=")
-			if name == label {
-				vals[strings.Trim(v, `"`)] = true
-			}
+			fn(name, strings.Trim(v, `"`))
 		}
 	}
+}
+
+// LabelNames returns the set of label names the samples whose name starts
+// with prefix carry, le (of histogram buckets) included.
+func (s Samples) LabelNames(prefix string) map[string]bool {
+	names := make(map[string]bool)
+	s.eachLabel(prefix, func(name, _ string) { names[name] = true })
+	return names
+}
+
+// LabelValues returns the values label takes in the samples whose name
+// starts with prefix, sorted.
+func (s Samples) LabelValues(prefix, label string) []string {
+	vals := make(map[string]bool)
+	s.eachLabel(prefix, func(name, v string) {
+		if name == label {
+			vals[v] = true
+		}
+	})
 	return slices.Sorted(maps.Keys(vals))
 }
 
