@@ -556,11 +556,44 @@ func TestRecordsPaging(t *testing.T) {
 		t.Errorf("voters\n got %q\nwant %q", all, want)
 	}
 
+	// New voters by cursor: none for the empty cursor, then those voted
+	// since, in key order, with the next cursor.
+	r := e.get(t, in, "/records/voters?since=")
+	c0 := r.header.Get("Next")
+	if r.code != http.StatusOK || len(r.body) != 0 || c0 == "" {
+		t.Fatalf("since= (empty): %d, %d bytes, Next %q; want 200, nothing, a cursor", r.code, len(r.body), c0)
+	}
+	var later []*ballot
+	for i := range 4 {
+		b := e.newBallot(t, testOptions[i%3])
+		e.mustVote(t, in, b)
+		later = append(later, b)
+	}
+	slices.SortFunc(later, func(a, b *ballot) int { return strings.Compare(string(a.id), string(b.id)) })
+	var wantNew strings.Builder
+	for _, b := range later {
+		wantNew.WriteString(b.voterLine() + "\n")
+	}
+	r = e.get(t, in, "/records/voters?since="+c0)
+	c1 := r.header.Get("Next")
+	if r.code != http.StatusOK || string(r.body) != wantNew.String() || c1 == "" || c1 == c0 {
+		t.Fatalf("since=%s: %d, Next %q,\n got %q\nwant %q", c0, r.code, c1, r.body, wantNew.String())
+	}
+	if r = e.get(t, in, "/records/voters?since="+c1); r.code != http.StatusOK || len(r.body) != 0 || r.header.Get("Next") != c1 {
+		t.Errorf("since=%s (nothing new): %d, %q, Next %q", c1, r.code, r.body, r.header.Get("Next"))
+	}
+	epoch, _, _ := strings.Cut(c1, ".")
+	// Taken (asked past), of another opening, or beyond the end: 410.
+	for _, c := range []string{c0, "0123456789abcdef.1", epoch + ".1000"} {
+		t.Run("since="+c, func(t *testing.T) { wantEmpty(t, e.get(t, in, "/records/voters?since="+c), http.StatusGone) })
+	}
+
 	for _, q := range []string{
 		"/records/votes?from=1", "/records/votes?limit=3", "/records/votes?from=-1&limit=3",
 		"/records/votes?from=1&limit=0", "/records/votes?from=x&limit=3",
 		"/records/voters?after=&limit=0", "/records/voters?after=&limit=x", "/records/voters?after=***&limit=3",
 		"/records/voters?after=",
+		"/records/voters?since=" + epoch, "/records/voters?since=" + epoch + ".01", "/records/voters?since=x.1",
 	} {
 		t.Run(q, func(t *testing.T) { wantEmpty(t, e.get(t, in, q), http.StatusBadRequest) })
 	}

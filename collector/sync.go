@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -284,9 +285,15 @@ func (s *Server) handleVoteRecords(ctx *fasthttp.RequestCtx) {
 }
 
 // handleVoterRecords serves the voter table in key order:
-// /records/voters?after=<base64url key or empty>&limit=M, one voter line a line.
+// /records/voters?after=<base64url key or empty>&limit=M, one voter line a
+// line; or, with since=<cursor>, the voters added since the cursor, in
+// sealed sets (store.VotersSince), with the next cursor in header Next.
 func (s *Server) handleVoterRecords(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
+	if args.Has("since") {
+		s.handleVotersSince(ctx, string(args.Peek("since")))
+		return
+	}
 	limit, err := strconv.Atoi(string(args.Peek("limit")))
 	if err != nil || limit < 1 {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -303,6 +310,34 @@ func (s *Server) handleVoterRecords(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
+	s.writeVoters(ctx, voters)
+}
+
+// handleVotersSince answers /records/voters?since=<cursor>: 400 for a
+// cursor not spelt as one, 410 for one this opening of the store does not
+// know (the reader then reads the table in full, after taking a new
+// cursor with since= empty).
+func (s *Server) handleVotersSince(ctx *fasthttp.RequestCtx, cursor string) {
+	if !store.ValidCursor(cursor) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	voters, next, err := s.st.VotersSince(cursor)
+	if errors.Is(err, store.ErrCursorGone) {
+		ctx.SetStatusCode(fasthttp.StatusGone)
+		return
+	}
+	if err != nil {
+		s.log.Error("read new voters", "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.Response.Header.Set("Next", next)
+	s.writeVoters(ctx, voters)
+}
+
+// writeVoters answers 200 with one voter line a line.
+func (s *Server) writeVoters(ctx *fasthttp.RequestCtx, voters []store.Voter) {
 	var b bytes.Buffer
 	for _, v := range voters {
 		b.WriteString(v.Line())

@@ -47,16 +47,21 @@
 // pages through its vote log: each record is a vote line or a retraction
 // ("retract <nonce hex> <winning nonce hex> <signature base64>",
 // listline.Retraction), numbered from 1, and an instance never renumbers
-// a record, so its restarts are harmless. GET /records/voters?after=K&limit=M
-// pages through its voter table in key order (auth-pkey, auth-id). The
-// voter table has no cursor, so a pair's two tables are read in full,
-// side by side, whenever one of its instances showed new vote records since
-// the last complete read: an instance adds a voter only together with a
-// vote record, and never shows the record before the voter, so tables that
-// showed nothing new have nothing new. Under a steady flow of votes that is
-// a full read of both tables every round, a cost that grows with the
-// campaign (about 120 bytes per voter and instance per round); a voter
-// cursor on the collectors' side would remove it.
+// a record, so its restarts are harmless.
+//
+// Voters come by cursor: GET /records/voters?since=C returns the voters an
+// instance added since C, sorted by key, and the next cursor. At a start,
+// and whenever an instance no longer knows its cursor (410: it restarted,
+// or was not asked for long), the publisher takes new cursors from both
+// instances of the pair and then reads both voter tables in full, side by
+// side (GET /records/voters?after=K&limit=M, in key order): every voter
+// added after the cursors comes by them, every one before is in the
+// tables. A voter is final once both instances have shown it, by either
+// way; one shown by one instance only waits in memory for the other. So
+// a round reads what the round added, and the cost of publishing grows
+// with the votes, not with the campaign times the rounds. A collector of
+// an earlier release, which answers a cursor with 400, gets its tables
+// read in full whenever it showed new vote records.
 //
 // # The merge rule
 //

@@ -192,6 +192,7 @@ func newGate(t *testing.T, target string) *gate {
 // the publisher reaches each through another (pub[i]).
 type testPair struct {
 	cols [2]*collector.Server
+	dirs [2]string // the instances' data directories
 	urls [2]string
 	twin [2]*gate
 	pub  [2]*gate
@@ -233,7 +234,7 @@ func (tp *testPair) run(t *testing.T, tc *testCampaign, i int, ln net.Listener, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.cols[i] = srv
+	tp.cols[i], tp.dirs[i] = srv, dir
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, ln) }()

@@ -80,9 +80,20 @@ type pairState struct {
 	// replay is, per instance, the last index of a log read again from
 	// its start because its identity changed (resetInstance): up to it,
 	// the log is a copy of the twin's, read already from the twin.
-	replay   [2]uint64
-	failing  [2]bool // whether the last request to the instance failed; for logging changes only
-	needScan bool    // the voter tables may hold a voter not yet seen on both
+	replay  [2]uint64
+	failing [2]bool // whether the last request to the instance failed; for logging changes only
+	// needScan is set when the voter cursors cannot tell what is new (a
+	// start, an instance restarted or rebuilt): the next pull reads both
+	// voter tables in full. noCursor is set when an instance answered a
+	// voter cursor with 400 (an earlier release): then both tables are
+	// read in full whenever one showed vote records since the last such
+	// read (fresh false).
+	needScan, noCursor, fresh bool
+	// vcur is, per instance, the cursor of its new voters
+	// (/records/voters?since=); half the voters one instance has shown
+	// and the other not yet, neither published nor queued.
+	vcur [2]string
+	half [2]map[listline.Mandate]listline.Voter
 
 	pending   map[nonceKey]*pendingVote
 	retracted map[nonceKey]struct{} // nonces either instance retracted
@@ -104,6 +115,7 @@ func newPairState(k int, urls [2]string, cursors [2]uint64) *pairState {
 		urls:      urls,
 		next:      cursors,
 		needScan:  true, // nothing is known of the voter tables after a start
+		half:      [2]map[listline.Mandate]listline.Voter{{}, {}},
 		pending:   make(map[nonceKey]*pendingVote),
 		retracted: make(map[nonceKey]struct{}),
 	}

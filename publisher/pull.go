@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/powvote/powvote/campaign"
@@ -22,8 +24,9 @@ import (
 // vote records is under 5 MB.
 const maxPage = 64 << 20
 
-// pullPair pulls a pair's new vote records and, if needed, reads its voter
-// tables side by side. It runs on its own goroutine during a round.
+// pullPair pulls a pair's new vote records and its new voters: those
+// the cursors give, or, when they cannot tell, both voter tables in full.
+// It runs on its own goroutine during a round.
 func (p *Publisher) pullPair(ctx context.Context, ps *pairState) error {
 	var errs [2]error
 	for i := range 2 {
@@ -35,8 +38,43 @@ func (p *Publisher) pullPair(ctx context.Context, ps *pairState) error {
 		// of this pair can be final.
 		return err
 	}
+	if ps.noCursor {
+		// A collector of an earlier release: its tables are read in full
+		// whenever it showed new records.
+		if ps.fresh {
+			return nil
+		}
+		return p.fullScan(ctx, ps)
+	}
 	if !ps.needScan {
-		return nil
+		err := p.pullNewVoters(ctx, ps)
+		if !errors.Is(err, errCursorGone) {
+			return err
+		}
+		p.log.Info("a collector no longer knows the publisher's voter cursor (restarted, or not read for long); reading the pair's voter tables in full", "pair", ps.k)
+		ps.needScan = true
+	}
+	return p.fullScan(ctx, ps)
+}
+
+// fullScan takes a new voter cursor from both instances, then reads both
+// voter tables side by side: every voter added after the cursors comes
+// by them (pullNewVoters), every one before is in the tables.
+func (p *Publisher) fullScan(ctx context.Context, ps *pairState) error {
+	var curs [2]string
+	for i := range 2 {
+		_, next, err := p.records.fetchNewVoters(ctx, ps.urls[i], "")
+		if errors.Is(err, errStatus(http.StatusBadRequest)) && !ps.noCursor {
+			p.log.Warn("a collector keeps no voter cursor (an earlier release); reading the pair's voter tables in full every round with new votes", "pair", ps.k, "instance", 2*ps.k+i)
+			ps.noCursor = true
+		}
+		if ps.noCursor {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("publisher: pair %d instance %d (%s): voter cursor: %w", ps.k, 2*ps.k+i, redact(ps.urls[i]), err)
+		}
+		curs[i] = next
 	}
 	if err := p.scanVoters(ctx, ps); err != nil {
 		if worthWarning(err) {
@@ -44,8 +82,58 @@ func (p *Publisher) pullPair(ctx context.Context, ps *pairState) error {
 		}
 		return err
 	}
-	ps.needScan = false
+	ps.vcur = curs
+	ps.needScan, ps.fresh = false, true
 	return nil
+}
+
+// pullNewVoters reads from each instance the voters added since its
+// cursor and takes each in (seeVoter). It returns an error wrapping
+// errCursorGone when an instance does not know its cursor.
+func (p *Publisher) pullNewVoters(ctx context.Context, ps *pairState) error {
+	for i := range 2 {
+		voters, next, err := p.records.fetchNewVoters(ctx, ps.urls[i], ps.vcur[i])
+		if err != nil {
+			return fmt.Errorf("publisher: pair %d instance %d (%s): new voters: %w", ps.k, 2*ps.k+i, redact(ps.urls[i]), err)
+		}
+		for _, v := range voters {
+			p.seeVoter(ps, i, v)
+		}
+		ps.vcur[i] = next
+	}
+	return nil
+}
+
+// seeVoter takes in a voter instance i holds: final if the other instance
+// holds it too, else kept in half until it does.
+func (p *Publisher) seeVoter(ps *pairState, i int, v listline.Voter) {
+	m := v.Mandate()
+	if p.voterKnown(m) {
+		return
+	}
+	o, ok := ps.half[1-i][m]
+	if !ok {
+		ps.half[i][m] = v
+		return
+	}
+	delete(ps.half[1-i], m)
+	ps.newVoters = append(ps.newVoters, p.oneOf(ps, v, o))
+}
+
+// oneOf returns the voter to publish of two records of one mandate that
+// the two instances of a pair hold.
+func (p *Publisher) oneOf(ps *pairState, a, b listline.Voter) listline.Voter {
+	if a.Sig == b.Sig {
+		return a
+	}
+	// Both signatures verified on their instance, so both are the
+	// authority's; the mandate is one voter either way.
+	ps.anomalies++
+	p.log.Error("the instances of a pair hold different signatures for one mandate; publishing the smaller", "pair", ps.k)
+	if sigText(&b) < sigText(&a) {
+		return b
+	}
+	return a
 }
 
 // noteHealth logs when an instance stops or starts answering, not every
@@ -94,7 +182,7 @@ func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
 		}
 		ps.next[i] = from + uint64(len(recs))
 		if len(recs) > 0 {
-			ps.needScan = true
+			ps.fresh = false
 		}
 		if len(recs) < p.cfg.PageSize {
 			return nil
@@ -106,12 +194,14 @@ func (p *Publisher) pullVotes(ctx context.Context, ps *pairState, i int) error {
 // (docs/INTERNAL.md): pages of GET /records/votes and /records/voters.
 type recordsClient struct {
 	client   *http.Client
-	pass     string // the Pass header of a plain-HTTP link, "" with TLS
+	read     *atomic.Int64 // bytes of answer bodies read
+	pass     string        // the Pass header of a plain-HTTP link, "" with TLS
 	pageSize int
 }
 
 func newRecordsClient(link *mtls.Link, timeout time.Duration, pageSize int) recordsClient {
 	return recordsClient{
+		read:     new(atomic.Int64),
 		pass:     link.Pass(),
 		pageSize: pageSize,
 		// net/http rather than fasthttp: a round makes a few large
@@ -147,11 +237,15 @@ func (c *recordsClient) get(ctx context.Context, base, target string) ([]byte, h
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
+	c.read.Add(int64(len(body)))
 	if err != nil {
 		return nil, nil, err
 	}
+	if resp.StatusCode == http.StatusGone {
+		return nil, nil, errCursorGone
+	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("status %d", resp.StatusCode)
+		return nil, nil, errStatus(resp.StatusCode)
 	}
 	if len(body) > maxPage {
 		return nil, nil, fmt.Errorf("answer longer than %d bytes", maxPage)
@@ -263,6 +357,41 @@ func (c *recordsClient) fetchVoters(ctx context.Context, base string, after *lis
 	return voters, nil
 }
 
+// errStatus is a collector's answer other than 200 (and 410 to a voter
+// cursor).
+type errStatus int
+
+func (e errStatus) Error() string { return fmt.Sprintf("status %d", int(e)) }
+
+// errCursorGone is a collector's 410 to a voter cursor it does not know.
+var errCursorGone = errors.New("voter cursor unknown to the collector")
+
+// fetchNewVoters asks for the voters added since cursor (empty: none, and
+// a new cursor) and returns them with the cursor to ask with next.
+func (c *recordsClient) fetchNewVoters(ctx context.Context, base, cursor string) ([]listline.Voter, string, error) {
+	body, h, err := c.get(ctx, base, "/records/voters?since="+url.QueryEscape(cursor))
+	if err != nil {
+		return nil, "", err
+	}
+	next := h.Get("Next")
+	if next == "" || len(next) > 64 {
+		return nil, "", fmt.Errorf("header Next %q", next)
+	}
+	ls, err := splitLines(body)
+	if err != nil {
+		return nil, "", err
+	}
+	voters := make([]listline.Voter, 0, len(ls))
+	for j, l := range ls {
+		v, err := listline.ParseVoter(l)
+		if err != nil {
+			return nil, "", fmt.Errorf("line %d: %w", j+1, err)
+		}
+		voters = append(voters, v)
+	}
+	return voters, next, nil
+}
+
 // voterPager walks one instance's voter table in mandate order, a page at
 // a time.
 type voterPager struct {
@@ -300,33 +429,42 @@ func (vp *voterPager) next(ctx context.Context) (v listline.Voter, ok bool, err 
 }
 
 // scanVoters reads both voter tables of a pair side by side, in mandate
-// order, and puts in newVoters the mandates both hold that are neither
-// published nor queued. A mandate both hold is final whatever else the
-// scan finds, so what was found before an error still counts.
+// order, puts in newVoters the mandates both hold that are neither
+// published nor queued, and in half those only one holds. A mandate both
+// hold is final whatever else the scan finds, so what was found before an
+// error still counts.
 func (p *Publisher) scanVoters(ctx context.Context, ps *pairState) error {
+	ps.half = [2]map[listline.Mandate]listline.Voter{{}, {}}
 	pa := &voterPager{c: &p.records, base: ps.urls[0]}
 	pb := &voterPager{c: &p.records, base: ps.urls[1]}
 	a, okA, errA := pa.next(ctx)
 	b, okB, errB := pb.next(ctx)
-	for okA && okB {
-		ma, mb := a.Mandate(), b.Mandate()
-		switch c := bytes.Compare(ma[:], mb[:]); {
+	lone := func(i int, v listline.Voter) {
+		if m := v.Mandate(); !p.voterKnown(m) {
+			ps.half[i][m] = v
+		}
+	}
+	for okA || okB {
+		var c int
+		switch {
+		case !okB:
+			c = -1
+		case !okA:
+			c = 1
+		default:
+			ma, mb := a.Mandate(), b.Mandate()
+			c = bytes.Compare(ma[:], mb[:])
+		}
+		switch {
 		case c < 0:
+			lone(0, a)
 			a, okA, errA = pa.next(ctx)
 		case c > 0:
+			lone(1, b)
 			b, okB, errB = pb.next(ctx)
 		default:
-			if a.Sig != b.Sig {
-				// Both signatures verified on their instance, so both are
-				// the authority's; the mandate is one voter either way.
-				ps.anomalies++
-				p.log.Error("the instances of a pair hold different signatures for one mandate; publishing the smaller", "pair", ps.k)
-				if sigText(&b) < sigText(&a) {
-					a = b
-				}
-			}
-			if !p.voterKnown(ma) {
-				ps.newVoters = append(ps.newVoters, a)
+			if !p.voterKnown(a.Mandate()) {
+				ps.newVoters = append(ps.newVoters, p.oneOf(ps, a, b))
 			}
 			a, okA, errA = pa.next(ctx)
 			b, okB, errB = pb.next(ctx)

@@ -225,11 +225,12 @@ type Store struct {
 	// Owned by the writer goroutine (run) once Open returns; Open uses
 	// them before it starts the writer.
 	file     appender
-	st       state   // as of the last durable batch
-	marks    []mark  // confirmations whose links are not dropped yet, by upto
-	dropped  uint64  // every link with seq <= dropped is deleted
-	buf      []byte  // log records of the batch being written
-	eligible []Voter // pending voters whose link is gone (or who had none): what the mover moves
+	st       state    // as of the last durable batch
+	marks    []mark   // confirmations whose links are not dropped yet, by upto
+	dropped  uint64   // every link with seq <= dropped is deleted
+	buf      []byte   // log records of the batch being written
+	eligible []Voter  // pending voters whose link is gone (or who had none): what the mover moves
+	journal  *journal // the voters added since Open, for VotersSince
 	lastMove time.Time
 	// compactDue is set when links are dropped, or a flush or compaction
 	// of dir/links after a move failed: the mover's next run compacts
@@ -327,6 +328,11 @@ func open(dir string, opt Options, wrap func(*os.File) appender) (*Store, error)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	j, err := newJournal()
+	if err != nil {
+		return nil, err
+	}
+	s.journal = j
 	if s.clock == nil {
 		s.clock = time.Now
 	}

@@ -243,6 +243,7 @@ type txn struct {
 	payloads [][]byte      // new vote records, in index order
 	recent   []recentOp    // changes to the recent stamps once durable
 	eligible []Voter       // voters this group makes eligible for the mover
+	added    []Voter       // voters this group adds: the journal's once durable
 	err      error         // first read or decode error: fails the whole group
 }
 
@@ -317,6 +318,7 @@ func (s *Store) apply(t *txn) error {
 	s.pub.Store(&st)
 	s.applyRecent(t.recent)
 	s.eligible = append(s.eligible, t.eligible...)
+	s.journal.add(t.added)
 	return nil
 }
 
@@ -733,6 +735,7 @@ func (t *txn) voted(v Voter) bool {
 // insertVoter adds a pending voter record.
 func (t *txn) insertVoter(v Voter) {
 	t.set(mandateKey(tVoter, v), v.Sig[:])
+	t.added = append(t.added, v)
 	t.st.voters++
 	t.st.pending++
 }
