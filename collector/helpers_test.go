@@ -83,7 +83,7 @@ type env struct {
 	plain *mtls.Plain
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	sec, err := campaign.GenerateSecrets("solar", nil)
 	if err != nil {
@@ -182,7 +182,7 @@ type instance struct {
 	stop func() // cancels Run and waits for it to return; later calls do nothing
 }
 
-func listen(t *testing.T, addr string) net.Listener {
+func listen(t testing.TB, addr string) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -192,14 +192,14 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 // start runs a collector on a new loopback listener.
-func (e *env) start(t *testing.T, cfg collector.Config) *instance {
+func (e *env) start(t testing.TB, cfg collector.Config) *instance {
 	t.Helper()
 	return e.startOn(t, cfg, listen(t, "127.0.0.1:0"))
 }
 
 // startOn runs a collector on ln. The test fails if Run returns an error or
 // takes more than 8 s to return once stopped.
-func (e *env) startOn(t *testing.T, cfg collector.Config, ln net.Listener) *instance {
+func (e *env) startOn(t testing.TB, cfg collector.Config, ln net.Listener) *instance {
 	t.Helper()
 	srv, err := collector.New(cfg)
 	if err != nil {
@@ -238,7 +238,7 @@ type reply struct {
 }
 
 // do sends one request; hdr is sent with its names as given.
-func (e *env) do(t *testing.T, method, url string, hdr map[string]string) reply {
+func (e *env) do(t testing.TB, method, url string, hdr map[string]string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -260,7 +260,7 @@ func (e *env) do(t *testing.T, method, url string, hdr map[string]string) reply 
 }
 
 // get sends an authenticated GET.
-func (e *env) get(t *testing.T, in *instance, path string) reply {
+func (e *env) get(t testing.TB, in *instance, path string) reply {
 	t.Helper()
 	return e.do(t, http.MethodGet, in.url+path, map[string]string{"Pass": e.passFor(path)})
 }
@@ -286,7 +286,7 @@ func wantEmpty(t *testing.T, r reply, code int) {
 }
 
 // eventually polls cond until it holds, failing the test after 15 s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -300,7 +300,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // healthy waits until the instance answers /health with 204.
-func (e *env) healthy(t *testing.T, in *instance) {
+func (e *env) healthy(t testing.TB, in *instance) {
 	t.Helper()
 	eventually(t, in.addr+" takes votes", func() bool { return e.get(t, in, "/health").code == http.StatusNoContent })
 }
@@ -326,7 +326,7 @@ func newMandate(key ed25519.PrivateKey) (pkey, sig, id []byte) {
 }
 
 // newBallot is a valid vote for option by a fresh mandate, stamped now.
-func (e *env) newBallot(t *testing.T, option string) *ballot {
+func (e *env) newBallot(t testing.TB, option string) *ballot {
 	t.Helper()
 	b := &ballot{option: option, say: wire.EncodeOption(option)}
 	b.pkey, b.sig, b.id = newMandate(e.authority)
@@ -336,7 +336,7 @@ func (e *env) newBallot(t *testing.T, option string) *ballot {
 
 // restamp gives b a new platform stamp for at, a new voter stamp and a new
 // nonce, keeping its mandate and option: another vote of the same holder.
-func (e *env) restamp(t *testing.T, b *ballot, at time.Time) {
+func (e *env) restamp(t testing.TB, b *ballot, at time.Time) {
 	t.Helper()
 	b.putc = strconv.FormatInt(at.Unix(), 10)
 	b.psig = ed25519.Sign(e.secrets.UTCSign, []byte(b.putc))
@@ -385,18 +385,18 @@ func (b *ballot) voterLine() string {
 }
 
 // vote sends b to in.
-func (e *env) vote(t *testing.T, in *instance, b *ballot) reply {
+func (e *env) vote(t testing.TB, in *instance, b *ballot) reply {
 	t.Helper()
 	return e.voteWith(t, in, b.headers(e.pass()))
 }
 
-func (e *env) voteWith(t *testing.T, in *instance, hdr map[string]string) reply {
+func (e *env) voteWith(t testing.TB, in *instance, hdr map[string]string) reply {
 	t.Helper()
 	return e.do(t, http.MethodPost, in.url+"/vote", hdr)
 }
 
 // mustVote sends b to in and fails the test unless it is accepted.
-func (e *env) mustVote(t *testing.T, in *instance, b *ballot) reply {
+func (e *env) mustVote(t testing.TB, in *instance, b *ballot) reply {
 	t.Helper()
 	r := e.vote(t, in, b)
 	if r.code != http.StatusNoContent {

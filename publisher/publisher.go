@@ -386,6 +386,11 @@ type Status struct {
 	Closed     bool  // the campaign is closed (Finish): nothing more is published
 }
 
+// BytesRead is the number of bytes of answers the publisher has read from
+// the collectors since New: what BenchmarkPublisherGrowth (package
+// collector) measures per published vote.
+func (p *Publisher) BytesRead() int64 { return p.records.read.Load() }
+
 // Status reports the publisher's progress; it waits for a round under way.
 func (p *Publisher) Status() Status {
 	p.roundMu.Lock()
