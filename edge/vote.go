@@ -305,7 +305,7 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	if !st.genuine(v.putc, &v.psig) {
 		return nil, reject(notGenuine, errNotGenuine)
 	}
-	if err := stamp.CheckVoter(st.voterKey, v.voter, v.putc, v.psig[:]); err != nil {
+	if err := st.voterKey.CheckVoter(v.voter, v.putc, v.psig[:]); err != nil {
 		return nil, reject(badVoter, err)
 	}
 	k := pairIndex(v.pkey[:], v.id[:], len(st.pairs))
