@@ -684,38 +684,45 @@ func TestJunkVoteAllocs(t *testing.T) {
 
 // TestParseVoteOwnsValues: the values parseVote keeps are its own copies,
 // the same bytes as the request's: a vote goes on to the collectors, in
-// other goroutines, after fasthttp has reused the request's memory.
+// other goroutines, after fasthttp has reused the request's memory. A Say
+// longer than parseVote's stack buffer is read the same way.
 func TestParseVoteOwnsValues(t *testing.T) {
 	e := startEnv(t, 1, nil)
 	good := e.ballot(t, e.rightCode(t), "Yes")
-	var ctx fasthttp.RequestCtx
-	ctx.Request.SetRequestURI(good.path)
-	for k, v := range good.hdr {
-		ctx.Request.Header.Set(k, v)
-	}
-	var v vote
-	if err := parseVote(&ctx, &v); err != nil {
-		t.Fatal(err)
-	}
-	// Overwrite every value in place, as the next request on the
-	// connection would.
-	for k, val := range good.hdr {
-		ctx.Request.Header.Set(k, strings.Repeat("x", len(val)))
-	}
-	h := good.hdr
-	for _, f := range []struct{ name, got, want string }{
-		{"Nonce", v.nonceHex, strings.ToLower(good.path[1:])},
-		{"Auth-Pkey", v.authPkey, h["Auth-Pkey"]},
-		{"Auth-Sig", v.authSig, h["Auth-Sig"]},
-		{"Auth-Id", v.authID, h["Auth-Id"]},
-		{"P-UTC", v.putc, h["P-UTC"]},
-		{"P-SIG", v.psig64, h["P-SIG"]},
-		{"Voter", v.voter, h["Voter"]},
-		{"Say", v.sayRaw, h["Say"]},
-		{"Say, decoded", v.say, "Yes"},
+	for _, say := range []struct{ raw, decoded string }{
+		{"Yes", "Yes"},
+		{strings.Repeat("%C3%BC", 200), strings.Repeat("ü", 200)},
 	} {
-		if f.got != f.want {
-			t.Errorf("%s = %q, want %q", f.name, f.got, f.want)
+		h := maps.Clone(good.hdr)
+		h["Say"] = say.raw
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(good.path)
+		for k, v := range h {
+			ctx.Request.Header.Set(k, v)
+		}
+		var v vote
+		if err := parseVote(&ctx, &v); err != nil {
+			t.Fatal(err)
+		}
+		// Overwrite every value in place, as the next request on the
+		// connection would.
+		for k, val := range h {
+			ctx.Request.Header.Set(k, strings.Repeat("x", len(val)))
+		}
+		for _, f := range []struct{ name, got, want string }{
+			{"Nonce", v.nonceHex, strings.ToLower(good.path[1:])},
+			{"Auth-Pkey", v.authPkey, h["Auth-Pkey"]},
+			{"Auth-Sig", v.authSig, h["Auth-Sig"]},
+			{"Auth-Id", v.authID, h["Auth-Id"]},
+			{"P-UTC", v.putc, h["P-UTC"]},
+			{"P-SIG", v.psig64, h["P-SIG"]},
+			{"Voter", v.voter, h["Voter"]},
+			{"Say", v.sayRaw, say.raw},
+			{"Say, decoded", v.say, say.decoded},
+		} {
+			if f.got != f.want {
+				t.Errorf("Say %.12q...: %s = %q, want %q", say.raw, f.name, f.got, f.want)
+			}
 		}
 	}
 }
