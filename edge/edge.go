@@ -60,6 +60,7 @@ import (
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/internal/publictls"
 	"github.com/powvote/powvote/published"
+	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/wire"
 )
 
@@ -242,7 +243,7 @@ type site struct {
 	name      string
 	settings  *campaign.Settings
 	signPub   ed25519.PublicKey
-	voterKey  []byte
+	voterKey  *stamp.Key
 	pass      string                  // the Pass header in plain mode, "" with TLS
 	pairs     [][2]*collector         // pair k: instances 2k and 2k+1
 	instances []*collector            // all instances in order, for GET /stamp
@@ -485,12 +486,16 @@ func (s *Server) newSite(c Campaign) (*site, error) {
 	if hole.Public().Equal(c.UTCSignPub) {
 		return nil, fmt.Errorf("edge: campaign %s: UTCHole is the UTC-SIGN key: decoys would be genuine", name)
 	}
+	voterKey, err := stamp.NewKey(c.VoterKey)
+	if err != nil {
+		return nil, fmt.Errorf("edge: campaign %s: VoterKey: %w", name, err)
+	}
 	st := &site{
 		name:     name,
 		hole:     hole,
 		settings: c.Settings,
 		signPub:  c.UTCSignPub,
-		voterKey: c.VoterKey,
+		voterKey: voterKey,
 		pass:     c.Link.Pass(),
 		lists:    c.Lists,
 		seen:     newSeenVotes(int64((c.Settings.MaxStampAge + stampMargin) / time.Second)),

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/powvote/powvote/stamp"
 	"github.com/powvote/powvote/totp"
 )
@@ -231,6 +233,43 @@ func TestStampRightAndWrongCode(t *testing.T) {
 	}
 	if st := e.srv.Stats(); st["stamp"] != 3 || st["stamp_fetches"] != 1 {
 		t.Errorf("stats %v, want stamp 3 and stamp_fetches 1", st)
+	}
+}
+
+// TestStampAllocs: answering GET /stamp allocates nothing once the pool of
+// the second is at hand (the fake clock stays in one second), for a right
+// booth code and a wrong one alike: the decoy signature, the voter stamp
+// and the header values all live on the stack.
+func TestStampAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's crypto/rand allocates")
+	}
+	e := startEnv(t, 1, nil)
+	for _, tc := range []struct{ name, code string }{{"right code", e.rightCode(t)}, {"wrong code", e.wrongCode(t)}} {
+		var ctx fasthttp.RequestCtx
+		n := testing.AllocsPerRun(100, func() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.SetRequestURI("/stamp")
+			ctx.Request.Header.SetHost("solar.example.org")
+			ctx.Request.Header.Set("TOTP", tc.code)
+			e.srv.Handle(&ctx)
+		})
+		if sc := ctx.Response.StatusCode(); sc != 204 {
+			t.Fatalf("%s: status %d, want 204", tc.name, sc)
+		}
+		h := &ctx.Response.Header
+		putc := string(h.Peek("P-UTC"))
+		sig, err := base64.StdEncoding.DecodeString(string(h.Peek("P-SIG")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stamp.CheckVoter(e.keys.voterKey, string(h.Peek("Voter")), putc, sig); err != nil {
+			t.Errorf("%s: the voter stamp of the last answer: %v", tc.name, err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %v allocations per GET /stamp, want 0", tc.name, n)
+		}
 	}
 }
 

@@ -134,46 +134,55 @@ func (e *headerError) Error() string {
 	return fmt.Sprintf("header %s missing or not %s", e.name, e.want)
 }
 
-// parseVote reads a vote request whose path is nonce-shaped.
-func parseVote(ctx *fasthttp.RequestCtx) (*vote, error) {
+// parseVote reads a vote request whose path is nonce-shaped into v. The
+// header values are checked as the request holds them, then copied into
+// one string of which each string field of v is a part: one allocation for
+// them all, where a string each made seven, paid by every junk vote too.
+func parseVote(ctx *fasthttp.RequestCtx, v *vote) error {
 	path := ctx.Path()
-	v := &vote{nonce: make([]byte, (len(path)-1)/2)}
+	v.nonce = make([]byte, (len(path)-1)/2)
 	if _, err := hex.Decode(v.nonce, path[1:]); err != nil {
-		return nil, fmt.Errorf("nonce: %w", err) // unreachable: the route checked the digits
+		return fmt.Errorf("nonce: %w", err) // unreachable: the route checked the digits
 	}
-	v.nonceHex = hex.EncodeToString(v.nonce)
 
 	h := &ctx.Request.Header
-	for _, f := range []struct {
-		name string
-		dst  []byte
-		raw  *string
-	}{
-		{"Auth-Pkey", v.pkey[:], &v.authPkey},
-		{"Auth-Sig", v.sig[:], &v.authSig},
-		{"Auth-Id", v.id[:], &v.authID},
-		{"P-SIG", v.psig[:], &v.psig64},
+	pkey, sig, id, psig := h.Peek("Auth-Pkey"), h.Peek("Auth-Sig"), h.Peek("Auth-Id"), h.Peek("P-SIG")
+	// The names apart from the slices into v: an error that names a
+	// header must not move v to the heap.
+	names := [...]string{"Auth-Pkey", "Auth-Sig", "Auth-Id", "P-SIG"}
+	for i, f := range [...]struct{ dst, src []byte }{
+		{v.pkey[:], pkey}, {v.sig[:], sig}, {v.id[:], id}, {v.psig[:], psig},
 	} {
-		b := h.Peek(f.name)
-		if !decodeB64(f.dst, b) {
-			return nil, &headerError{f.name, fmt.Sprintf("base64 of %d bytes", len(f.dst))}
+		if !decodeB64(f.dst, f.src) {
+			return &headerError{names[i], fmt.Sprintf("base64 of %d bytes", len(f.dst))}
 		}
-		*f.raw = string(b)
 	}
-	v.putc = string(h.Peek("P-UTC"))
+	putc, voter, say := h.Peek("P-UTC"), h.Peek("Voter"), h.Peek("Say")
 	var err error
-	if v.putcAt, err = stamp.ParsePUTC(v.putc); err != nil {
-		return nil, &headerError{"P-UTC", "decimal Unix seconds"}
+	if v.putcAt, err = stamp.ParsePUTC(string(putc)); err != nil {
+		return &headerError{"P-UTC", "decimal Unix seconds"}
 	}
-	v.voter = string(h.Peek("Voter"))
-	if len(v.voter) != stamp.VoterLen {
-		return nil, &headerError{"Voter", fmt.Sprintf("%d characters", stamp.VoterLen)}
+	if len(voter) != stamp.VoterLen {
+		return &headerError{"Voter", fmt.Sprintf("%d characters", stamp.VoterLen)}
 	}
-	v.sayRaw = string(h.Peek("Say"))
+
+	var buf [512]byte // room for all but a long Say
+	b := hex.AppendEncode(buf[:0], v.nonce)
+	var ends [8]int // value i is all[ends[i-1]:ends[i]], value 0 the nonce's hex
+	ends[0] = len(b)
+	for i, x := range [...][]byte{pkey, sig, id, psig, putc, voter, say} {
+		b = append(b, x...)
+		ends[i+1] = len(b)
+	}
+	all := string(b)
+	part := func(i int) string { return all[ends[i-1]:ends[i]] }
+	v.nonceHex = all[:ends[0]]
+	v.authPkey, v.authSig, v.authID, v.psig64 = part(1), part(2), part(3), part(4)
+	v.putc, v.voter, v.sayRaw = part(5), part(6), part(7)
 	if v.say, err = wire.DecodeOption(v.sayRaw); err != nil || v.say == "" {
-		return nil, &headerError{"Say", "an encoded option text"}
+		return &headerError{"Say", "an encoded option text"}
 	}
-	return v, nil
+	return nil
 }
 
 // voteDigest is SHA-256 over the vote's header values as received, each
@@ -220,8 +229,10 @@ var errNonceUsed = reject(nonceUsed, errors.New("the nonce was answered to anoth
 
 // vote answers GET /<nonce>.
 func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
-	v, err := parseVote(ctx)
-	if err != nil {
+	// v stays on the stack: a vote refused before its flight costs no
+	// allocation for it.
+	var v vote
+	if err := parseVote(ctx, &v); err != nil {
 		return reject(badRequest, err)
 	}
 	key := st.name + "/" + string(v.nonce)
@@ -240,9 +251,11 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 	// time; and a flood of junk must not push the answers of real votes
 	// out of the cache, where they keep a vote from being replayed under
 	// another mandate.
-	if !enoughWork(st, v) {
+	if !enoughWork(st, &v) {
 		return errLowWork
 	}
+	judged := new(vote) // the flight's, which may outlive this request
+	*judged = v
 	sum := v.digest()
 	if s.testHookVote != nil {
 		s.testHookVote()
@@ -253,7 +266,7 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx, st *site) error {
 		if c, ok := s.nonces.Get(key); ok {
 			return verdict{ans: c.ans, sum: c.sum, replay: true}, nil
 		}
-		a, err := s.judge(st, v)
+		a, err := s.judge(st, judged)
 		if err != nil {
 			if r := reasonOf(err); cacheable(r) {
 				s.nonces.Add(key, cachedAnswer{s.errAnswers[r], sum})
@@ -305,7 +318,7 @@ func (s *Server) judge(st *site, v *vote) (*answer, error) {
 	if !st.genuine(v.putc, &v.psig) {
 		return nil, reject(notGenuine, errNotGenuine)
 	}
-	if err := stamp.CheckVoter(st.voterKey, v.voter, v.putc, v.psig[:]); err != nil {
+	if err := st.voterKey.CheckVoter(v.voter, v.putc, v.psig[:]); err != nil {
 		return nil, reject(badVoter, err)
 	}
 	k := pairIndex(v.pkey[:], v.id[:], len(st.pairs))

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/powvote/powvote/pow"
 	"github.com/powvote/powvote/wire"
 )
@@ -640,6 +642,88 @@ func TestJunkKeepsCache(t *testing.T) {
 	}
 	if after := e.srv.Stats()["replay"]; after != before+1 {
 		t.Errorf("replay counter %d→%d, want +1", before, after)
+	}
+}
+
+// TestJunkVoteAllocs: refusing a vote whose work is below the threshold
+// (489) allocates three times: the nonce, one string that holds all the
+// header values, and the nonce cache's key. Junk comes in floods.
+func TestJunkVoteAllocs(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	good := e.ballot(t, e.rightCode(t), "Yes")
+	w := good.work(t)
+	var nonces [][]byte
+	for i := uint64(0); len(nonces) < 128; i++ {
+		if n := binary.BigEndian.AppendUint64(nil, i); scoreOf(w, n) < testThreshold {
+			nonces = append(nonces, n)
+		}
+	}
+	prepare := junkVote(good, nonces)
+	var ctx fasthttp.RequestCtx
+	i := 0
+	n := testing.AllocsPerRun(100, func() {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		prepare(int64(i), &ctx.Request)
+		i++
+		e.srv.Handle(&ctx)
+	})
+	if sc := ctx.Response.StatusCode(); sc != 489 {
+		t.Fatalf("status %d, want 489", sc)
+	}
+	// The allocations of preparing the request, measured alone.
+	base := testing.AllocsPerRun(100, func() {
+		ctx.Request.Reset()
+		prepare(int64(i), &ctx.Request)
+		i++
+	})
+	if got := n - base; got > 3 {
+		t.Errorf("refusing junk: %v allocations, want at most 3 (%v with the request's own %v)", got, n, base)
+	}
+}
+
+// TestParseVoteOwnsValues: the values parseVote keeps are its own copies,
+// the same bytes as the request's: a vote goes on to the collectors, in
+// other goroutines, after fasthttp has reused the request's memory. A Say
+// longer than parseVote's stack buffer is read the same way.
+func TestParseVoteOwnsValues(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	good := e.ballot(t, e.rightCode(t), "Yes")
+	for _, say := range []struct{ raw, decoded string }{
+		{"Yes", "Yes"},
+		{strings.Repeat("%C3%BC", 200), strings.Repeat("ü", 200)},
+	} {
+		h := maps.Clone(good.hdr)
+		h["Say"] = say.raw
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(good.path)
+		for k, v := range h {
+			ctx.Request.Header.Set(k, v)
+		}
+		var v vote
+		if err := parseVote(&ctx, &v); err != nil {
+			t.Fatal(err)
+		}
+		// Overwrite every value in place, as the next request on the
+		// connection would.
+		for k, val := range h {
+			ctx.Request.Header.Set(k, strings.Repeat("x", len(val)))
+		}
+		for _, f := range []struct{ name, got, want string }{
+			{"Nonce", v.nonceHex, strings.ToLower(good.path[1:])},
+			{"Auth-Pkey", v.authPkey, h["Auth-Pkey"]},
+			{"Auth-Sig", v.authSig, h["Auth-Sig"]},
+			{"Auth-Id", v.authID, h["Auth-Id"]},
+			{"P-UTC", v.putc, h["P-UTC"]},
+			{"P-SIG", v.psig64, h["P-SIG"]},
+			{"Voter", v.voter, h["Voter"]},
+			{"Say", v.sayRaw, say.raw},
+			{"Say, decoded", v.say, say.decoded},
+		} {
+			if f.got != f.want {
+				t.Errorf("Say %.12q...: %s = %q, want %q", say.raw, f.name, f.got, f.want)
+			}
+		}
 	}
 }
 

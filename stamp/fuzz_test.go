@@ -12,13 +12,22 @@ import (
 // accepted stamp is the grouped encoding of the bytes it decodes to, so two
 // spellings never pass for one stamp) and fails only with ErrVoter. It also
 // makes a stamp from the input's first 16 bytes and checks that it passes
-// for its own platform stamp and for no other.
+// for its own platform stamp and for no other, and that Key's HMAC is
+// crypto/hmac's on its inputs.
 func FuzzCheckVoter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key []byte, voter, putc string, psig []byte) {
 		if len(key) == 0 {
 			key = exKey
 		}
-		err := CheckVoter(key, voter, putc, psig)
+		// Key's HMAC is crypto/hmac's, whatever the lengths.
+		k, err := NewKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := k.sum([]byte(voter), putc, psig), refHMAC(key, []byte(voter), putc, psig); !bytes.Equal(got[:], want) {
+			t.Fatalf("Key.sum = %x, crypto/hmac %x", got, want)
+		}
+		err = CheckVoter(key, voter, putc, psig)
 		if err == nil {
 			b, derr := crockford.Decode(voter)
 			if derr != nil {

@@ -32,6 +32,11 @@
 // Two spellings of one stamp would make two different list lines for one
 // stamp.
 //
+// The edge makes a stamp on every GET /stamp and checks one on every vote
+// with enough work, so it keeps a [Key], made once from the key, which
+// makes and checks stamps without allocating; [NewVoter] and [CheckVoter]
+// make a Key on each call.
+//
 // # Worked example
 //
 // With the 32-byte key "powvote example voter-stamp key!" (ASCII), the
@@ -64,6 +69,7 @@ import (
 	"strconv"
 
 	"github.com/powvote/powvote/internal/crockford"
+	"github.com/powvote/powvote/internal/entropy"
 )
 
 const (
@@ -75,8 +81,13 @@ const (
 	macLen    = 4  // HMAC bytes that follow them
 	groupLen  = 4  // symbols between two dashes
 	maxPUTC   = 12 // digits: Unix seconds well past the year 30000
+	sigLen    = 64 // a P-SIG, raw
 	stampLen  = randLen + macLen
 	symbolLen = 32 // crockford.EncodedLen(stampLen)
+
+	// macInLen is the longest inner HMAC input that Key.mac hashes from a
+	// buffer on its stack: the key's block, r, a P-UTC and a P-SIG.
+	macInLen = sha256.BlockSize + randLen + maxPUTC + sigLen
 )
 
 var (
@@ -92,32 +103,103 @@ var (
 // stamps that anyone can forge.
 var errKey = errors.New("stamp: empty voter-stamp key")
 
+// errMAC is made once: the edge returns it for every forged stamp.
+var errMAC = fmt.Errorf("%w: MAC does not verify", ErrVoter)
+
+// A Key is a voter-stamp key made ready to make and check stamps: the
+// HMAC key block XORed with HMAC's inner and outer pads (RFC 2104), so
+// that each MAC is two SHA-256 sums over buffers on the stack. Making and
+// checking a stamp with a Key allocates nothing, where HMAC from
+// crypto/hmac allocates its two hashes and its sum on every call; the
+// stamps are the same bytes. A Key is safe for concurrent use.
+type Key struct {
+	ipad, opad [sha256.BlockSize]byte
+}
+
+// NewKey prepares key, which must not be empty. A key longer than
+// SHA-256's 64-byte block is hashed first, as HMAC does.
+func NewKey(key []byte) (*Key, error) {
+	if len(key) == 0 {
+		return nil, errKey
+	}
+	var block [sha256.BlockSize]byte
+	if len(key) > len(block) {
+		sum := sha256.Sum256(key)
+		copy(block[:], sum[:])
+	} else {
+		copy(block[:], key)
+	}
+	k := &Key{}
+	for i, b := range block {
+		k.ipad[i] = b ^ 0x36
+		k.opad[i] = b ^ 0x5c
+	}
+	clear(block[:])
+	return k, nil
+}
+
 // mac returns the MAC bytes of a stamp whose random part is r.
-func mac(key, r []byte, putc string, psig []byte) [macLen]byte {
-	h := hmac.New(sha256.New, key)
-	h.Write(r)
-	h.Write([]byte(putc))
-	h.Write(psig)
-	var m [macLen]byte
-	copy(m[:], h.Sum(nil))
-	return m
+func (k *Key) mac(r []byte, putc string, psig []byte) [macLen]byte {
+	sum := k.sum(r, putc, psig)
+	return [macLen]byte(sum[:macLen])
+}
+
+// sum returns HMAC-SHA256(key, r || putc || psig), the whole of it, as
+// HMAC(K, m) = SHA-256(K^opad || SHA-256(K^ipad || m)). The inner input is
+// hashed from the stack when it fits macInLen, as every stamp the edge
+// makes or checks does: a P-UTC is at most 12 digits and a P-SIG 64 bytes.
+// Longer ones (only callers other than the edge pass them) take a buffer
+// on the heap; the bytes hashed are the same.
+func (k *Key) sum(r []byte, putc string, psig []byte) [sha256.Size]byte {
+	var buf [macInLen]byte
+	in := buf[:0]
+	if n := len(k.ipad) + len(r) + len(putc) + len(psig); n > len(buf) {
+		in = make([]byte, 0, n)
+	}
+	in = append(in, k.ipad[:]...)
+	in = append(in, r...)
+	in = append(in, putc...)
+	in = append(in, psig...)
+	inner := sha256.Sum256(in)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], k.opad[:])
+	copy(outer[sha256.BlockSize:], inner[:])
+	return sha256.Sum256(outer[:])
 }
 
 // NewVoter makes a voter stamp for the platform stamp (putc, psig), reading
 // 16 bytes from rand. putc and psig are MACed as given; the caller passes
 // the P-UTC header value and the raw 64-byte signature it sends with the
-// stamp.
+// stamp. A caller that makes many stamps with one key keeps a [Key].
 func NewVoter(key []byte, rand io.Reader, putc string, psig []byte) (string, error) {
-	if len(key) == 0 {
-		return "", errKey
+	k, err := NewKey(key)
+	if err != nil {
+		return "", err
 	}
+	b, err := k.AppendVoter(make([]byte, 0, VoterLen), rand, putc, psig)
+	return string(b), err
+}
+
+// AppendVoter is NewVoter with k: it appends the stamp's [VoterLen]
+// characters to dst and returns the extended slice, or dst and the error
+// of rand. With room in dst it does not allocate when rand is
+// crypto/rand.Reader, the source the edge uses.
+func (k *Key) AppendVoter(dst []byte, rand io.Reader, putc string, psig []byte) ([]byte, error) {
 	var b [stampLen]byte
-	if _, err := io.ReadFull(rand, b[:randLen]); err != nil {
-		return "", fmt.Errorf("stamp: couldn't read random bytes for a voter stamp: %w", err)
+	if err := entropy.Read(rand, b[:randLen]); err != nil {
+		return dst, fmt.Errorf("stamp: couldn't read random bytes for a voter stamp: %w", err)
 	}
-	m := mac(key, b[:randLen], putc, psig)
+	m := k.mac(b[:randLen], putc, psig)
 	copy(b[randLen:], m[:])
-	return crockford.Group(crockford.Encode(b[:]), "-", groupLen), nil
+	var syms [symbolLen]byte
+	crockford.AppendEncode(syms[:0], b[:])
+	for i := 0; i < symbolLen; i += groupLen {
+		if i > 0 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, syms[i:i+groupLen]...)
+	}
+	return dst, nil
 }
 
 // CheckVoter checks that voter is a stamp that NewVoter made with key for
@@ -125,9 +207,16 @@ func NewVoter(key []byte, rand io.Reader, putc string, psig []byte) (string, err
 // error wraps [ErrVoter] and says what is wrong; the MAC is compared in
 // constant time.
 func CheckVoter(key []byte, voter, putc string, psig []byte) error {
-	if len(key) == 0 {
-		return errKey
+	k, err := NewKey(key)
+	if err != nil {
+		return err
 	}
+	return k.CheckVoter(voter, putc, psig)
+}
+
+// CheckVoter is the package's CheckVoter with k. It allocates only for the
+// error of a malformed stamp.
+func (k *Key) CheckVoter(voter, putc string, psig []byte) error {
 	if len(voter) != VoterLen {
 		return fmt.Errorf("%w: %d characters, want %d", ErrVoter, len(voter), VoterLen)
 	}
@@ -143,29 +232,49 @@ func CheckVoter(key []byte, voter, putc string, psig []byte) error {
 			return fmt.Errorf("%w: %s at offset %d is not an upper-case Crockford symbol", ErrVoter, quote(c), i)
 		}
 	}
-	// Every string of 32 canonical symbols decodes: there are no pad bits.
-	b, err := crockford.Decode(voter)
-	if err != nil || len(b) != stampLen {
-		panic(fmt.Sprintf("stamp: canonical stamp %q did not decode to %d bytes: %d, %v", voter, stampLen, len(b), err))
-	}
-	m := mac(key, b[:randLen], putc, psig)
+	b := decodeVoter(voter)
+	m := k.mac(b[:randLen], putc, psig)
 	if !hmac.Equal(m[:], b[randLen:]) {
-		return fmt.Errorf("%w: MAC does not verify", ErrVoter)
+		return errMAC
 	}
 	return nil
 }
 
+// symbolValue maps each data symbol to its value plus one, any other byte
+// to 0.
+var symbolValue = func() (v [256]byte) {
+	for i := range len(crockford.Symbols) {
+		v[crockford.Symbols[i]] = byte(i + 1)
+	}
+	return v
+}()
+
+// decodeVoter returns the bytes of a stamp whose characters CheckVoter has
+// checked: 7 dashes where they belong and 32 data symbols. 8 symbols make
+// 40 bits, 5 bytes, and there are no pad bits.
+func decodeVoter(voter string) [stampLen]byte {
+	var b [stampLen]byte
+	var acc uint64
+	n, j := 0, 0
+	for i := 0; i < len(voter); i++ {
+		if i%(groupLen+1) == groupLen {
+			continue
+		}
+		acc = acc<<5 | uint64(symbolValue[voter[i]]-1)
+		if n++; n == 8 {
+			for s := 32; s >= 0; s -= 8 {
+				b[j] = byte(acc >> s)
+				j++
+			}
+			acc, n = 0, 0
+		}
+	}
+	return b
+}
+
 // canonical reports whether c is one of the 32 data symbols as encoders
 // write them.
-func canonical(c byte) bool {
-	switch {
-	case '0' <= c && c <= '9':
-		return true
-	case 'A' <= c && c <= 'Z':
-		return c != 'I' && c != 'L' && c != 'O' && c != 'U'
-	}
-	return false
-}
+func canonical(c byte) bool { return symbolValue[c] != 0 }
 
 // quote writes one byte of a header value for an error message: as itself
 // when it is printable ASCII, as an escape otherwise (a byte of a multi-byte

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/powvote/powvote/internal/crockford"
 )
 
 // The worked example of the package documentation.
@@ -188,6 +190,138 @@ func TestParsePUTC(t *testing.T) {
 		_, err := ParsePUTC(tt.in)
 		if !errors.Is(err, ErrPUTC) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParsePUTC(%q) = %v, want ErrPUTC with %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+// refHMAC is crypto/hmac's HMAC-SHA256 of r || putc || psig.
+func refHMAC(key, r []byte, putc string, psig []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(r)
+	h.Write([]byte(putc))
+	h.Write(psig)
+	return h.Sum(nil)
+}
+
+// TestKeySumIsHMAC compares Key's HMAC with crypto/hmac's on random inputs:
+// keys shorter than, as long as and longer than SHA-256's block, every
+// P-UTC length the protocol allows, and inputs past the stack buffer.
+func TestKeySumIsHMAC(t *testing.T) {
+	keyLens := []int{1, 16, 32, 63, 64, 65, 100, 200}
+	putcLens := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 40}
+	sigLens := []int{64, 0, 1, 63, 65, 200}
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	for _, kl := range keyLens {
+		key := random(kl)
+		k, err := NewKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range putcLens {
+			for _, sl := range sigLens {
+				for range 4 {
+					r, putc, psig := random(randLen), string(random(pl)), random(sl)
+					got := k.sum(r, putc, psig)
+					if want := refHMAC(key, r, putc, psig); !bytes.Equal(got[:], want) {
+						t.Fatalf("key of %d bytes, P-UTC of %d, P-SIG of %d: sum = %x, crypto/hmac %x", kl, pl, sl, got, want)
+					}
+					if m := k.mac(r, putc, psig); !bytes.Equal(m[:], got[:macLen]) {
+						t.Fatalf("mac = %x, want the first %d bytes of %x", m, macLen, got)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKeyWorkedExample makes and checks the worked example with a Key, and
+// appends after what dst holds.
+func TestKeyWorkedExample(t *testing.T) {
+	k, err := NewKey(exKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.AppendVoter([]byte("Voter: "), bytes.NewReader(exRand), exPUTC, exPSig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "Voter: "+exVoter {
+		t.Fatalf("AppendVoter = %q, want %q", got, "Voter: "+exVoter)
+	}
+	if err := k.CheckVoter(exVoter, exPUTC, exPSig); err != nil {
+		t.Fatalf("Key.CheckVoter(worked example) = %v", err)
+	}
+	if _, err := NewKey(nil); !errors.Is(err, errKey) {
+		t.Errorf("NewKey(nil) = %v, want errKey", err)
+	}
+	// A failed read leaves dst as it was.
+	got, err = k.AppendVoter([]byte("x"), bytes.NewReader(exRand[:15]), exPUTC, exPSig)
+	if err == nil || string(got) != "x" {
+		t.Errorf("AppendVoter with a short read = %q, %v; want %q and an error", got, err, "x")
+	}
+}
+
+// TestDecodeVoter checks the stamp decoder that CheckVoter uses against
+// internal/crockford's on random stamps.
+func TestDecodeVoter(t *testing.T) {
+	k, err := NewKey(exKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		v, err := k.AppendVoter(nil, rand.Reader, exPUTC, exPSig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := crockford.Decode(string(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeVoter(string(v)); !bytes.Equal(got[:], want) {
+			t.Fatalf("decodeVoter(%q) = %x, crockford.Decode %x", v, got, want)
+		}
+	}
+}
+
+// TestKeyAllocs: the edge makes a stamp on every GET /stamp and checks one
+// on every vote with enough work; neither may allocate.
+func TestKeyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's crypto/rand allocates")
+	}
+	k, err := NewKey(exKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var psig [64]byte
+	copy(psig[:], exPSig)
+	for _, tt := range []struct {
+		name string
+		f    func()
+	}{
+		{"AppendVoter", func() {
+			var buf [VoterLen]byte
+			if _, err := k.AppendVoter(buf[:0], rand.Reader, exPUTC, psig[:]); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"CheckVoter, valid", func() {
+			if err := k.CheckVoter(exVoter, exPUTC, psig[:]); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"CheckVoter, wrong MAC", func() {
+			if err := k.CheckVoter(exVoter, "1767225601", psig[:]); !errors.Is(err, ErrVoter) {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if n := testing.AllocsPerRun(100, tt.f); n != 0 {
+			t.Errorf("%s: %v allocations, want 0", tt.name, n)
 		}
 	}
 }

@@ -33,9 +33,13 @@ import (
 	"unicode/utf8"
 )
 
+// Symbols gives the data symbol of each value 0 to 31, in upper case: the
+// symbols that encoders write.
+const Symbols = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
 // alphabet gives the symbol of each value: 0 to 31 are data symbols, 32 to
 // 36 only ever appear as check symbols.
-const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U"
+const alphabet = Symbols + "*~$=U"
 
 // checkModulus is the prime the check symbol is taken modulo.
 const checkModulus = 37
@@ -98,7 +102,14 @@ func EncodedLen(n int) int { return (8*n + 4) / 5 }
 
 // Encode returns the symbols of b in upper case, without separators.
 func Encode(b []byte) string {
-	out := make([]byte, 0, EncodedLen(len(b)))
+	return string(AppendEncode(make([]byte, 0, EncodedLen(len(b))), b))
+}
+
+// AppendEncode appends the symbols of b, as Encode writes them, to dst and
+// returns the extended slice. With room in dst it does not allocate: a
+// caller can encode into a buffer on its stack.
+func AppendEncode(dst, b []byte) []byte {
+	out := dst
 	var acc uint // holds fewer than 5 pending bits between bytes
 	bits := 0
 	for _, c := range b {
@@ -113,7 +124,7 @@ func Encode(b []byte) string {
 	if bits > 0 {
 		out = append(out, alphabet[acc<<(5-bits)&31])
 	}
-	return string(out)
+	return out
 }
 
 // Decode returns the bytes that s encodes. s must not have a check symbol.

@@ -59,6 +59,10 @@ func TestVectors(t *testing.T) {
 		if got := EncodeCheck(b); got != v.enc+string(v.check) {
 			t.Errorf("EncodeCheck(%s) = %q, want %q", v.hex, got, v.enc+string(v.check))
 		}
+		// AppendEncode keeps what dst holds and adds the same symbols.
+		if got := string(AppendEncode([]byte("x-"), b)); got != "x-"+v.enc {
+			t.Errorf("AppendEncode(%q, %s) = %q, want %q", "x-", v.hex, got, "x-"+v.enc)
+		}
 		got, err := Decode(v.enc)
 		if err != nil || !bytes.Equal(got, b) {
 			t.Errorf("Decode(%q) = %x, %v, want %s", v.enc, got, err, v.hex)

@@ -31,6 +31,8 @@ import (
 	"io"
 
 	"filippo.io/edwards25519"
+
+	"github.com/powvote/powvote/internal/entropy"
 )
 
 // SignatureSize is the size of a signature: R and S, 32 bytes each.
@@ -82,7 +84,9 @@ func (k *Signer) Public() ed25519.PublicKey {
 // in production). The error is the random source's.
 func (k *Signer) Sign(rand io.Reader, msg []byte, sig *[SignatureSize]byte) error {
 	var z [blockLen]byte
-	if _, err := io.ReadFull(rand, z[:randLen]); err != nil {
+	// entropy.Read keeps z on the stack for crypto/rand: a signature per
+	// GET /stamp at the edge.
+	if err := entropy.Read(rand, z[:randLen]); err != nil {
 		return fmt.Errorf("hedged: couldn't read random bytes: %w", err)
 	}
 	var digest [sha512.Size]byte
