@@ -240,41 +240,28 @@ func (k *Key) CheckVoter(voter, putc string, psig []byte) error {
 	return nil
 }
 
-// symbolValue maps each data symbol to its value plus one, any other byte
-// to 0.
-var symbolValue = func() (v [256]byte) {
-	for i := range len(crockford.Symbols) {
-		v[crockford.Symbols[i]] = byte(i + 1)
-	}
-	return v
-}()
-
 // decodeVoter returns the bytes of a stamp whose characters CheckVoter has
-// checked: 7 dashes where they belong and 32 data symbols. 8 symbols make
-// 40 bits, 5 bytes, and there are no pad bits.
+// checked: 7 dashes where they belong and 32 data symbols, which always
+// decode (there are no pad bits).
 func decodeVoter(voter string) [stampLen]byte {
 	var b [stampLen]byte
-	var acc uint64
-	n, j := 0, 0
-	for i := 0; i < len(voter); i++ {
-		if i%(groupLen+1) == groupLen {
-			continue
-		}
-		acc = acc<<5 | uint64(symbolValue[voter[i]]-1)
-		if n++; n == 8 {
-			for s := 32; s >= 0; s -= 8 {
-				b[j] = byte(acc >> s)
-				j++
-			}
-			acc, n = 0, 0
-		}
+	if out, err := crockford.AppendDecode(b[:0], voter); err != nil || len(out) != stampLen {
+		panic(fmt.Sprintf("stamp: canonical stamp %q did not decode to %d bytes: %d, %v", voter, stampLen, len(out), err))
 	}
 	return b
 }
 
 // canonical reports whether c is one of the 32 data symbols as encoders
 // write them.
-func canonical(c byte) bool { return symbolValue[c] != 0 }
+func canonical(c byte) bool {
+	switch {
+	case '0' <= c && c <= '9':
+		return true
+	case 'A' <= c && c <= 'Z':
+		return c != 'I' && c != 'L' && c != 'O' && c != 'U'
+	}
+	return false
+}
 
 // quote writes one byte of a header value for an error message: as itself
 // when it is printable ASCII, as an escape otherwise (a byte of a multi-byte

@@ -129,11 +129,57 @@ func AppendEncode(dst, b []byte) []byte {
 
 // Decode returns the bytes that s encodes. s must not have a check symbol.
 func Decode(s string) ([]byte, error) {
-	syms, err := symbols(s, false)
+	b, err := AppendDecode(make([]byte, 0, len(s)*5/8), s)
 	if err != nil {
 		return nil, err
 	}
-	return decodeValues(syms)
+	return b, nil
+}
+
+// AppendDecode appends the bytes that s encodes to dst and returns the
+// extended slice, or dst unchanged and Decode's error. It allocates
+// nothing when dst has room: the edge checks a voter stamp on every vote.
+func AppendDecode(dst []byte, s string) ([]byte, error) {
+	out := dst
+	var acc uint
+	bits, n := 0, 0
+	check := -1 // offset of a check-only symbol, an error once another symbol or the end follows
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ignored[c] {
+			continue
+		}
+		v := values[c]
+		if v == 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return dst, &SymbolError{Offset: i, Char: r}
+		}
+		if check >= 0 {
+			break
+		}
+		if v-1 >= 32 {
+			check = i
+			continue
+		}
+		acc = acc<<5 | uint(v-1)
+		bits += 5
+		n++
+		if bits >= 8 {
+			bits -= 8
+			out = append(out, byte(acc>>bits))
+			acc &= 1<<bits - 1
+		}
+	}
+	if check >= 0 {
+		return dst, &SymbolError{Offset: check, Char: rune(s[check])}
+	}
+	if EncodedLen(n*5/8) != n {
+		return dst, fmt.Errorf("%w: %d", ErrLength, n)
+	}
+	if acc != 0 {
+		return dst, ErrPadding
+	}
+	return out, nil
 }
 
 // CheckSymbol returns the check symbol of b.
