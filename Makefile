@@ -5,7 +5,7 @@ FUZZTIME  ?= 5m
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-ci fuzz-smoke bench bench-browser bench-table bench-growth loadtest faults clean
+.PHONY: all build run test lint unit fuzz fuzz-ci fuzz-smoke bench bench-browser bench-table bench-growth loadtest loadtest-apart faults clean
 
 all: build
 
@@ -53,6 +53,11 @@ bench-browser:
 # docs/CLI.md. make test runs a 30-second run at 2000 votes/s.
 loadtest:
 	scripts/loadtest.sh
+
+# loadtest-apart is loadtest against the platform as four separate
+# processes on loopback addresses, with TLS on the internal links.
+loadtest-apart:
+	scripts/loadtest-apart.sh
 
 # faults runs the fault-injection suite: the platform as separate processes
 # under powvote loadtest, one fault per scenario (kill -9 of each process, a
