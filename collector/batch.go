@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"net"
+	"strconv"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -224,22 +224,30 @@ func appendAnswer(b []byte, status int, r *receipt) []byte {
 // instance read a megabyte per connection; with TLS, the handshake has
 // already refused anyone without a certificate of the campaign.
 func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if !bytes.Equal(h.Method(), []byte(fasthttp.MethodPost)) || !bytes.Equal(h.RequestURI(), []byte("/votes")) {
+	if !s.mayBatch(h) {
 		return fasthttp.RequestConfig{}
-	}
-	if s.cfg.Link.Plain() {
-		if caller, err := s.cfg.Link.Caller(nil, h.Peek("Pass")); err != nil || caller.Role != string(campaign.RoleEdge) {
-			return fasthttp.RequestConfig{}
-		}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: maxBatchBody}
 }
 
+// mayBatch reports whether a request is POST /votes from a caller who may
+// send one: any caller with TLS, the edge's Pass with plain HTTP.
+func (s *Server) mayBatch(h *fasthttp.RequestHeader) bool {
+	if !bytes.Equal(h.Method(), []byte(fasthttp.MethodPost)) || !bytes.Equal(h.RequestURI(), []byte("/votes")) {
+		return false
+	}
+	if s.cfg.Link.Plain() {
+		caller, err := s.cfg.Link.Caller(nil, h.Peek("Pass"))
+		return err == nil && caller.Role == string(campaign.RoleEdge)
+	}
+	return true
+}
+
 // readError answers a request the server could not read: 413 with the
-// reason for a batch of votes over the limit, fasthttp's own answers
-// otherwise.
+// reason for a batch of votes over its limit, fasthttp's own answers
+// otherwise (400 for any other body over the limit).
 func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) && bytes.Equal(ctx.Request.Header.RequestURI(), []byte("/votes")) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) && s.mayBatch(&ctx.Request.Header) {
 		s.stats.badBatches.Inc()
 		ctx.Error(errBatchTooLarge.Error()+"\n", fasthttp.StatusRequestEntityTooLarge)
 		return
