@@ -66,6 +66,15 @@ type reply struct {
 	hang   bool // wait until the test ends (or gate is closed) before answering
 	drop   bool // close the connection without answering
 	gate   chan struct{}
+	refuse string // votes whose Say header is this get 481 instead of status
+}
+
+// statusFor is the status the reply gives a vote.
+func (r *reply) statusFor(rec recorded) int {
+	if r.refuse != "" && rec["Say"] == r.refuse {
+		return wire.StatusAlreadyVoted
+	}
+	return r.status
 }
 
 // stampReply is what a stand-in collector does with GET /stamp.
@@ -103,9 +112,10 @@ type fakeCollector struct {
 	// oldRelease, when not 0, is the status POST /votes gets with an
 	// empty body: a release without it (404, or the collector's 400 for
 	// a path it does not know).
-	oldRelease atomic.Int32
-	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
-	reads      atomic.Int64 // GET /records/votes received
+	oldRelease     atomic.Int32
+	refusedBatches atomic.Int64 // POST /votes answered with oldRelease
+	unsigned       atomic.Int64 // receipts sent without Receipt-Sig, as asked
+	reads          atomic.Int64 // GET /records/votes received
 
 	logID atomic.Pointer[string] // the Log-Id header of /records/votes; nil: none
 
@@ -188,6 +198,7 @@ func (c *fakeCollector) handle(ctx *fasthttp.RequestCtx) {
 		c.vote(ctx)
 	case ctx.IsPost() && string(ctx.Path()) == "/votes":
 		if code := c.oldRelease.Load(); code != 0 {
+			c.refusedBatches.Add(1)
 			ctx.SetStatusCode(int(code))
 			return
 		}
@@ -264,10 +275,11 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	ctx.SetStatusCode(r.status)
+	status := r.statusFor(rec)
+	ctx.SetStatusCode(status)
 	// Headers the edge must not pass on.
 	ctx.Response.Header.Set("Instance", c.name)
-	lines, sig := c.receipt(rec, r.status, string(ctx.Request.Header.Peek("Receipt-Sign")) != "no")
+	lines, sig := c.receipt(rec, status, string(ctx.Request.Header.Peek("Receipt-Sign")) != "no")
 	for i, l := range lines {
 		ctx.Response.Header.Set(fmt.Sprintf("Receipt%02d", i+1), l)
 	}
@@ -356,8 +368,9 @@ func (c *fakeCollector) voteBatch(ctx *fasthttp.RequestCtx) {
 	}
 	var b strings.Builder
 	for _, it := range items {
-		fmt.Fprintf(&b, "%d", r.status)
-		if lines, sig := c.receipt(it.rec, r.status, it.sign); lines != nil {
+		status := r.statusFor(it.rec)
+		fmt.Fprintf(&b, "%d", status)
+		if lines, sig := c.receipt(it.rec, status, it.sign); lines != nil {
 			if sig == "" {
 				sig = "-"
 			}
