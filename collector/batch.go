@@ -108,7 +108,7 @@ func parseVoteLine(l []byte) (voteFields, error) {
 		return voteFields{}, errors.New("no Say")
 	}
 	if bytes.IndexByte(l, '\r') >= 0 {
-		return voteFields{}, errors.New("Say holds a carriage return")
+		return voteFields{}, errors.New("the Say field holds a carriage return")
 	}
 	f := voteFields{
 		authPkey: tok[1], authSig: tok[2], authID: tok[3], putc: tok[4], psig: tok[5],

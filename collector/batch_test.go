@@ -226,7 +226,7 @@ func TestBadBatches(t *testing.T) {
 	}{
 		{"empty", "", e.pass(), 400, "no vote", false},
 		{"no final line feed", strings.TrimSuffix(good, "\n"), e.pass(), 400, "line feed", false},
-		{"CR LF", strings.ReplaceAll(good, "\n", "\r\n"), e.pass(), 400, "line 1: Say holds a carriage return", false},
+		{"CR LF", strings.ReplaceAll(good, "\n", "\r\n"), e.pass(), 400, "line 1: the Say field holds a carriage return", false},
 		{"nine fields", strings.Replace(good, " . ", " ", 1), e.pass(), 400, "line 1: 9 fields, want 10", false},
 		{"an empty field", strings.Replace(good, " ", "  ", 1), e.pass(), 400, "line 1: field 2 is empty", false},
 		{"an unknown flag", "x" + good[1:], e.pass(), 400, `neither "s" nor "n"`, false},
