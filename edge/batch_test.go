@@ -360,3 +360,27 @@ func FuzzParseBatchAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestVoteBatchTimeoutFromQueue: the collector timeout of a vote counts
+// from when it was queued, not from when its batch left: a vote that
+// waited CollectorBatchWait for others has that much less for the answer.
+func TestVoteBatchTimeoutFromQueue(t *testing.T) {
+	const wait, timeout = 200 * time.Millisecond, 300 * time.Millisecond
+	e := startEnv(t, 1, func(c *Config) { c.CollectorBatchWait, c.CollectorTimeout = wait, timeout })
+	e.cols[0].answer(reply{status: 204, hang: true})
+	hung := e.srv.siteMap()["solar"].pairs[0][0]
+	b := e.ballot(t, e.rightCode(t), "Yes")
+	start := time.Now()
+	failed := make(chan time.Duration, 1)
+	go func() {
+		for hung.calls.voteFailed.Get() == 0 && time.Since(start) < 5*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		failed <- time.Since(start)
+	}()
+	resp, _ := e.cast(t, b)
+	e.checkReceipt(t, 0, castResult{status: resp.StatusCode, header: resp.Header}, b, "c1")
+	if after := <-failed; after < timeout || after > timeout+wait-50*time.Millisecond {
+		t.Errorf("the hung instance failed the vote %v after it was cast, want about %v (the batch waited %v of it)", after, timeout, wait)
+	}
+}
