@@ -20,6 +20,7 @@ type route struct {
 
 var routes = []route{
 	{"POST", "/vote", []campaign.Role{campaign.RoleEdge}, false},
+	{"POST", "/votes", []campaign.Role{campaign.RoleEdge}, false},
 	{"GET", "/stamp", []campaign.Role{campaign.RoleEdge}, false},
 	{"GET", "/sync", []campaign.Role{campaign.RoleCollector}, true},
 	// The whole state, for a rebuild of the twin or a backup taken with

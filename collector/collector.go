@@ -249,7 +249,9 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:       cfg.WriteTimeout,
 		IdleTimeout:        cfg.IdleTimeout,
 		ReadBufferSize:     16 << 10,
-		MaxRequestBodySize: 4 << 10, // no endpoint takes a body
+		MaxRequestBodySize: 4 << 10, // no endpoint but POST /votes takes a body
+		HeaderReceived:     s.bodyLimit,
+		ErrorHandler:       s.readError,
 		Concurrency:        cfg.MaxConns,
 		CloseOnShutdown:    true,
 		Logger:             slogPrinter{cfg.Logger},
@@ -431,6 +433,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	switch r.path {
 	case "/vote":
 		s.handleVote(ctx)
+	case "/votes":
+		s.handleVotes(ctx)
 	case "/stamp":
 		s.handleStamp(ctx)
 	case "/sync":
@@ -488,28 +492,37 @@ func (e voteError) code() int { return voteErrors[e].code }
 func (e voteError) Error() string { return fmt.Sprintf("%d %s", e.code(), voteErrors[e].reason) }
 
 func (s *Server) handleVote(ctx *fasthttp.RequestCtx) {
-	receipt, err := s.vote(ctx)
+	f := headerFields(&ctx.Request.Header)
+	receipt, err := s.vote(&f)
+	ctx.SetStatusCode(s.settle(err))
 	if err != nil {
-		var ve voteError
-		if !errors.As(err, &ve) {
-			// Storage failure: the vote is not durable, so it is not
-			// acknowledged; the edge answers 503 and the voter retries.
-			s.log.Error("vote not recorded", "err", err)
-			s.stats.failed.Inc()
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			return
-		}
-		s.stats.refused[ve].Add(1)
-		ctx.SetStatusCode(ve.code())
 		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	for i, l := range receipt.lines {
 		ctx.Response.Header.Set(fmt.Sprintf("Receipt%02d", i+1), l)
 	}
 	if receipt.sig != "" {
 		ctx.Response.Header.Set("Receipt-Sig", receipt.sig)
 	}
+}
+
+// settle gives the status code a vote is answered with, on POST /vote and
+// on its line of POST /votes, and counts the outcome: 204 for a recorded
+// vote, the refusal's code, or 503 for a storage failure.
+func (s *Server) settle(err error) int {
+	if err == nil {
+		return fasthttp.StatusNoContent
+	}
+	var ve voteError
+	if !errors.As(err, &ve) {
+		// Storage failure: the vote is not durable, so it is not
+		// acknowledged; the edge answers 503 and the voter retries.
+		s.log.Error("vote not recorded", "err", err)
+		s.stats.failed.Inc()
+		return fasthttp.StatusServiceUnavailable
+	}
+	s.stats.refused[ve].Add(1)
+	return ve.code()
 }
 
 type receipt struct {
@@ -534,19 +547,38 @@ func decodeFixed(dst []byte, v []byte) bool {
 	return true
 }
 
+// voteFields are the values of one vote as the edge sends them: the
+// headers of POST /vote, or the fields of a line of POST /votes
+// (batch.go), byte for byte. A missing header is empty.
+type voteFields struct {
+	authPkey, authSig, authID, putc, psig, voter, say, nonce, decoys []byte
+	noSign                                                           bool // Receipt-Sign: no
+}
+
+// headerFields reads a vote from the headers of POST /vote.
+func headerFields(h *fasthttp.RequestHeader) voteFields {
+	return voteFields{
+		authPkey: h.Peek("Auth-Pkey"), authSig: h.Peek("Auth-Sig"), authID: h.Peek("Auth-Id"),
+		putc: h.Peek("P-UTC"), psig: h.Peek("P-SIG"), voter: h.Peek("Voter"), say: h.Peek("Say"),
+		nonce: h.Peek("Nonce"), decoys: h.Peek("Decoys"),
+		noSign: bytes.Equal(h.Peek("Receipt-Sign"), []byte("no")),
+	}
+}
+
 // vote runs the collector's checks in PROTOCOL order and records the vote.
-func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
+// It is the one path of every vote, alone (POST /vote) or in a batch (POST
+// /votes).
+func (s *Server) vote(f *voteFields) (*receipt, error) {
 	if !s.ready.Load() {
 		return nil, errNotReady
 	}
-	h := &ctx.Request.Header
 	var voter store.Voter
 	var v store.Vote
-	if !decodeFixed(voter.Pkey[:], h.Peek("Auth-Pkey")) || !decodeFixed(voter.Sig[:], h.Peek("Auth-Sig")) ||
-		!decodeFixed(voter.ID[:], h.Peek("Auth-Id")) || !decodeFixed(v.PSig[:], h.Peek("P-SIG")) {
+	if !decodeFixed(voter.Pkey[:], f.authPkey) || !decodeFixed(voter.Sig[:], f.authSig) ||
+		!decodeFixed(voter.ID[:], f.authID) || !decodeFixed(v.PSig[:], f.psig) {
 		return nil, errMalformed
 	}
-	v.PUTC = string(h.Peek("P-UTC"))
+	v.PUTC = string(f.putc)
 	putc, err := stamp.ParsePUTC(v.PUTC)
 	if err != nil {
 		return nil, errMalformed
@@ -554,18 +586,18 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	// The voter stamp exactly as GET /stamp writes it, the only form the
 	// store records: checking it here keeps a bad one a 400, ahead of the
 	// other checks, instead of a storage refusal after them.
-	v.Voter = string(h.Peek("Voter"))
+	v.Voter = string(f.voter)
 	if store.CheckVoterStamp(v.Voter) != nil {
 		return nil, errMalformed
 	}
-	sayRaw := string(h.Peek("Say"))
+	sayRaw := string(f.say)
 	say, err := wire.DecodeOption(sayRaw)
 	if err != nil || sayRaw == "" {
 		return nil, errMalformed
 	}
 	// Hex in either case, as the path of a vote (PROTOCOL.md 5.3); read
 	// in the votes list's one spelling.
-	if v.Nonce, err = listline.ParseNonce(strings.ToLower(string(h.Peek("Nonce")))); err != nil {
+	if v.Nonce, err = listline.ParseNonce(strings.ToLower(string(f.nonce))); err != nil {
 		return nil, errMalformed
 	}
 	v.Option = say
@@ -592,10 +624,10 @@ func (s *Server) vote(ctx *fasthttp.RequestCtx) (*receipt, error) {
 	// The edge asks one instance of the pair only for the signature it
 	// relays: the other's would cost an Ed25519 signature per vote for an
 	// answer the edge throws away.
-	sign := !bytes.Equal(h.Peek("Receipt-Sign"), []byte("no"))
+	sign := !f.noSign
 	// 481, 486 and the durable record, in one transaction of the store,
 	// with the receipt: a repeat of the vote gets the receipt kept then.
-	decoys := string(h.Peek("Decoys"))
+	decoys := string(f.decoys)
 	if !s.validDecoys(decoys, idx, v.Voter) {
 		decoys = s.drawDecoys(idx)
 	}

@@ -35,6 +35,8 @@ type stats struct {
 	syncApplied  *metrics.Counter                // the twin's pairs applied
 	pullErrors   *metrics.Counter                // pulls from the twin that failed
 	stampsSigned *metrics.Counter                // UTC-SIGN signatures for the edges' pools
+	batches      *metrics.Counter                // POST /votes answered 200
+	badBatches   *metrics.Counter                // POST /votes refused whole (400, 413)
 	twinLag      atomic.Int64                    // the twin's own votes not applied here, at the last pull
 	lastPull     atomic.Int64                    // Unix nanoseconds of the last successful pull, or of New
 }
@@ -84,6 +86,8 @@ func (s *Server) registerMetrics(set *metrics.Set, l string) {
 	st.syncApplied = c("powvote_collector_twin_pairs_applied_total")
 	st.pullErrors = c("powvote_collector_twin_pull_errors_total")
 	st.stampsSigned = c("powvote_collector_stamps_signed_total")
+	st.batches = c("powvote_collector_vote_batches_total")
+	st.badBatches = c("powvote_collector_vote_batches_refused_total")
 	st.lastPull.Store(s.cfg.Clock().UnixNano())
 
 	g("powvote_collector_twin_lag_records", func() float64 { return float64(st.twinLag.Load()) })

@@ -40,10 +40,12 @@ type collector struct {
 	base     string // scheme://host[:port], for logs and errors
 	stampURL string
 	voteURL  string
+	votesURL string
 	hc       *fasthttp.HostClient
 	failed   atomic.Int64 // Unix nanoseconds of the last vote it did not answer
 	inst     int          // its instance number: pair inst/2
 	calls    *callMetrics // set by newSite
+	batch    *batcher     // its votes, gathered for POST /votes; nil: each alone
 }
 
 // unsureFor is how long after an instance failed to answer a vote the edge
@@ -78,6 +80,7 @@ func newCollector(raw string, timeout time.Duration, link *mtls.Link, inst int) 
 		base:     base,
 		stampURL: base + "/stamp",
 		voteURL:  base + "/vote",
+		votesURL: base + "/votes",
 		hc: &fasthttp.HostClient{
 			Addr:                u.Host,
 			IsTLS:               u.Scheme == "https",

@@ -152,6 +152,14 @@ type Config struct {
 	// for a connection to the last byte of the answer; default 5s.
 	CollectorTimeout time.Duration
 
+	// CollectorBatchWait is the longest a vote waits for others bound for
+	// the same collecting instance, to go with them in one POST /votes
+	// (batch.go); default 1ms. CollectorBatchMax is the most votes in one
+	// batch: a full batch goes at once; default 128, at most 1024;
+	// negative, every vote goes alone in a POST /vote.
+	CollectorBatchWait time.Duration
+	CollectorBatchMax  int
+
 	// NonceCacheSize is how many vote answers the edge keeps by nonce;
 	// default 200000. An answer takes from about 100 bytes (an error code)
 	// to about 60 bytes per ballot option (a receipt), so the default
@@ -201,6 +209,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.CollectorTimeout == 0 {
 		c.CollectorTimeout = 5 * time.Second
+	}
+	if c.CollectorBatchWait == 0 {
+		c.CollectorBatchWait = time.Millisecond
+	}
+	if c.CollectorBatchMax == 0 {
+		c.CollectorBatchMax = 128
 	}
 	if c.NonceCacheSize == 0 {
 		c.NonceCacheSize = 200000
@@ -334,6 +348,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CollectorTimeout < 0 || cfg.NonceCacheTTL < time.Second || cfg.NonceCacheSize < 0 {
 		return nil, fmt.Errorf("edge: CollectorTimeout %v, NonceCacheTTL %v, NonceCacheSize %d: want a positive timeout, a TTL of at least 1s and a positive size",
 			cfg.CollectorTimeout, cfg.NonceCacheTTL, cfg.NonceCacheSize)
+	}
+	if cfg.CollectorBatchWait < 0 || cfg.CollectorBatchMax > maxBatchVotes {
+		return nil, fmt.Errorf("edge: CollectorBatchWait %v, CollectorBatchMax %d: want a wait of at least 0 and at most %d votes a batch",
+			cfg.CollectorBatchWait, cfg.CollectorBatchMax, maxBatchVotes)
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -514,6 +532,7 @@ func (s *Server) newSite(c Campaign) (*site, error) {
 				return nil, fmt.Errorf("edge: campaign %s: instances %d and %d are both %s", name, prev, inst, col.base)
 			}
 			seen[col.base] = inst
+			col.batch = s.newBatcher(col, st.pass)
 			s.clients = append(s.clients, col)
 			pair[j] = col
 			st.instances = append(st.instances, col)

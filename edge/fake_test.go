@@ -66,6 +66,15 @@ type reply struct {
 	hang   bool // wait until the test ends (or gate is closed) before answering
 	drop   bool // close the connection without answering
 	gate   chan struct{}
+	refuse string // votes whose Say header is this get 481 instead of status
+}
+
+// statusFor is the status the reply gives a vote.
+func (r *reply) statusFor(rec recorded) int {
+	if r.refuse != "" && rec["Say"] == r.refuse {
+		return wire.StatusAlreadyVoted
+	}
+	return r.status
 }
 
 // stampReply is what a stand-in collector does with GET /stamp.
@@ -83,8 +92,9 @@ const (
 type recorded map[string]string
 
 // fakeCollector stands in for a collecting instance (docs/INTERNAL.md): GET
-// /stamp with real signatures and booth codes, POST /vote answered as the
-// test says, both behind the Pass check. It counts what it receives.
+// /stamp with real signatures and booth codes, POST /vote and POST /votes
+// answered as the test says, all behind the Pass check. It counts what it
+// receives.
 type fakeCollector struct {
 	name  string
 	url   string
@@ -96,9 +106,16 @@ type fakeCollector struct {
 	stampReply atomic.Int32
 	stamps     atomic.Int64 // GET /stamp received
 	asked      atomic.Int64 // signatures those asked for
-	votes      atomic.Int64 // POST /vote received
-	unsigned   atomic.Int64 // receipts sent without Receipt-Sig, as asked
-	reads      atomic.Int64 // GET /records/votes received
+	votes      atomic.Int64 // votes received, alone (POST /vote) or in batches (POST /votes)
+	requests   atomic.Int64 // POST /vote and POST /votes received
+	batches    atomic.Int64 // POST /votes received
+	// oldRelease, when not 0, is the status POST /votes gets with an
+	// empty body: a release without it (404, or the collector's 400 for
+	// a path it does not know).
+	oldRelease     atomic.Int32
+	refusedBatches atomic.Int64 // POST /votes answered with oldRelease
+	unsigned       atomic.Int64 // receipts sent without Receipt-Sig, as asked
+	reads          atomic.Int64 // GET /records/votes received
 
 	logID atomic.Pointer[string] // the Log-Id header of /records/votes; nil: none
 
@@ -177,7 +194,17 @@ func (c *fakeCollector) handle(ctx *fasthttp.RequestCtx) {
 		c.stamp(ctx)
 	case ctx.IsPost() && string(ctx.Path()) == "/vote":
 		c.votes.Add(1)
+		c.requests.Add(1)
 		c.vote(ctx)
+	case ctx.IsPost() && string(ctx.Path()) == "/votes":
+		if code := c.oldRelease.Load(); code != 0 {
+			c.refusedBatches.Add(1)
+			ctx.SetStatusCode(int(code))
+			return
+		}
+		c.requests.Add(1)
+		c.batches.Add(1)
+		c.voteBatch(ctx)
 	case ctx.IsGet() && string(ctx.Path()) == "/records/votes":
 		c.voteRecords(ctx)
 	default:
@@ -244,6 +271,26 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 	c.got = append(c.got, rec)
 	c.mu.Unlock()
 
+	r, ok := c.await(ctx)
+	if !ok {
+		return
+	}
+	status := r.statusFor(rec)
+	ctx.SetStatusCode(status)
+	// Headers the edge must not pass on.
+	ctx.Response.Header.Set("Instance", c.name)
+	lines, sig := c.receipt(rec, status, string(ctx.Request.Header.Peek("Receipt-Sign")) != "no")
+	for i, l := range lines {
+		ctx.Response.Header.Set(fmt.Sprintf("Receipt%02d", i+1), l)
+	}
+	if sig != "" {
+		ctx.Response.Header.Set("Receipt-Sig", sig)
+	}
+}
+
+// await applies the test's reply to a request: it waits if the reply
+// hangs, and closes the connection and reports false if it drops.
+func (c *fakeCollector) await(ctx *fasthttp.RequestCtx) (*reply, bool) {
 	r := c.reply.Load()
 	if r.hang {
 		select {
@@ -254,27 +301,85 @@ func (c *fakeCollector) vote(ctx *fasthttp.RequestCtx) {
 	if r.drop {
 		ctx.HijackSetNoResponse(true)
 		ctx.Hijack(func(conn net.Conn) { conn.Close() })
-		return
+		return r, false
 	}
-	ctx.SetStatusCode(r.status)
-	// Headers the edge must not pass on.
-	ctx.Response.Header.Set("Instance", c.name)
-	if r.status/100 != 2 {
-		return
+	return r, true
+}
+
+// receipt records an accepted vote and makes its receipt: for a
+// two-option ballot, the voter's own stamp against the chosen option, this
+// instance's name in place of another voter's stamp against the other.
+// It returns nothing for a status that is not 2xx.
+func (c *fakeCollector) receipt(rec recorded, status int, sign bool) (lines []string, sig string) {
+	if status/100 != 2 {
+		return nil, ""
 	}
 	c.record(rec)
-	// A receipt for a two-option ballot: the voter's own stamp against
-	// the chosen option, this instance's name in place of another voter's
-	// stamp against the other.
-	lines := []string{rec["Voter"] + " " + rec["Say"], c.name + " Other"}
-	ctx.Response.Header.Set("Receipt01", lines[0])
-	ctx.Response.Header.Set("Receipt02", lines[1])
-	if string(ctx.Request.Header.Peek("Receipt-Sign")) == "no" {
+	lines = []string{rec["Voter"] + " " + rec["Say"], c.name + " Other"}
+	if !sign {
 		c.unsigned.Add(1)
+		return lines, ""
+	}
+	s := ed25519.Sign(c.keys.receipt, []byte("solar\n"+strings.Join(lines, "\n")))
+	return lines, base64.StdEncoding.EncodeToString(s)
+}
+
+// voteBatch answers POST /votes as docs/INTERNAL.md describes it, with its
+// own reading of the format: every vote gets the test's reply, except that
+// a 401 or a 5xx is the answer to the whole batch, as a collector that
+// refuses the pass or is being rebuilt gives it.
+func (c *fakeCollector) voteBatch(ctx *fasthttp.RequestCtx) {
+	body := string(ctx.PostBody())
+	if !strings.HasSuffix(body, "\n") {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString("no final line feed")
 		return
 	}
-	sig := ed25519.Sign(c.keys.receipt, []byte("solar\n"+strings.Join(lines, "\n")))
-	ctx.Response.Header.Set("Receipt-Sig", base64.StdEncoding.EncodeToString(sig))
+	type item struct {
+		rec  recorded
+		sign bool
+	}
+	var items []item
+	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		f := strings.SplitN(l, " ", 10)
+		if len(f) != 10 || (f[0] != "s" && f[0] != "n") {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			ctx.SetBodyString("bad line " + l)
+			return
+		}
+		rec := recorded{"Auth-Pkey": f[1], "Auth-Sig": f[2], "Auth-Id": f[3], "P-UTC": f[4], "P-SIG": f[5],
+			"Voter": f[6], "Nonce": f[7], "Say": f[9]}
+		items = append(items, item{rec, f[0] == "s"})
+	}
+	c.votes.Add(int64(len(items)))
+	c.mu.Lock()
+	for _, it := range items {
+		c.got = append(c.got, it.rec)
+	}
+	c.mu.Unlock()
+
+	r, ok := c.await(ctx)
+	if !ok {
+		return
+	}
+	if r.status == fasthttp.StatusUnauthorized || r.status >= 500 {
+		ctx.SetStatusCode(r.status)
+		return
+	}
+	var b strings.Builder
+	for _, it := range items {
+		status := r.statusFor(it.rec)
+		fmt.Fprintf(&b, "%d", status)
+		if lines, sig := c.receipt(it.rec, status, it.sign); lines != nil {
+			if sig == "" {
+				sig = "-"
+			}
+			b.WriteString("\t" + sig + "\t" + strings.Join(lines, "\t"))
+		}
+		b.WriteString("\n")
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetBodyString(b.String())
 }
 
 // deadURL returns the URL of a loopback port that nothing listens on.

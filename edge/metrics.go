@@ -95,10 +95,15 @@ type serverMetrics struct {
 // callMetrics count the edge's requests to one collecting instance, by
 // what they asked and how they ended.
 type callMetrics struct {
-	voteOK, voteRefused, voteFailed *metrics.Counter // 2xx; a 481..486 verdict; no answer or an unexpected one
-	stampOK, stampFailed            *metrics.Counter // GET /stamp: a valid pool; anything else
-	recordsOK, recordsFailed        *metrics.Counter // GET /records/votes: a valid page; anything else
+	voteOK, voteRefused, voteFailed *metrics.Counter             // 2xx; a 481..486 verdict; no answer or an unexpected one
+	stampOK, stampFailed            *metrics.Counter             // GET /stamp: a valid pool; anything else
+	recordsOK, recordsFailed        *metrics.Counter             // GET /records/votes: a valid page; anything else
+	batchVotes                      *metrics.PrometheusHistogram // votes per POST /votes
 }
+
+// batchBuckets are the upper bounds of the votes-per-batch histogram, up
+// to the collectors' limit of 1024.
+var batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
 
 func newSiteMetrics(set *metrics.Set, campaign string) *siteMetrics {
 	m := &siteMetrics{}
@@ -132,6 +137,8 @@ func newCallMetrics(set *metrics.Set, campaign string, inst int) *callMetrics {
 		voteOK: c("vote", "ok"), voteRefused: c("vote", "refused"), voteFailed: c("vote", "error"),
 		stampOK: c("stamp", "ok"), stampFailed: c("stamp", "error"),
 		recordsOK: c("records", "ok"), recordsFailed: c("records", "error"),
+		batchVotes: set.NewPrometheusHistogramExt(fmt.Sprintf(`powvote_edge_collector_batch_votes{campaign=%q,pair="%d",instance="%d"}`,
+			campaign, inst/2, inst), batchBuckets),
 	}
 }
 

@@ -49,6 +49,7 @@ const (
 	// Traffic to the collectors.
 	collectorRequests // every request sent to a collector
 	stampFetches      // of which GET /stamp
+	voteBatches       // of which POST /votes (batch.go)
 
 	// Genuine platform stamps (platform.go).
 	poolSigned // signatures the collectors made for this edge's pools
@@ -84,6 +85,7 @@ var counterNames = [numCounters]string{
 	relayed486:        "relayed_486",
 	collectorRequests: "collector_requests",
 	stampFetches:      "stamp_fetches",
+	voteBatches:       "vote_batches",
 	poolSigned:        "stamp_pool_signed",
 	poolSpent:         "stamp_pool_spent",
 }
@@ -129,8 +131,9 @@ func (c *counters) add(n counter) { c[n].Add(1) }
 //     485 and 482, given before any collector sees the vote, and
 //     relayed_485 and relayed_482 stay at zero while edge and collectors
 //     agree on the clock and the campaign);
-//   - collector_requests (every request sent to a collector) and
-//     stamp_fetches (of which GET /stamp);
+//   - collector_requests (every request sent to a collector),
+//     stamp_fetches (of which GET /stamp) and vote_batches (of which POST
+//     /votes, each carrying one or more votes);
 //   - stamp_pool_signed, the genuine stamps the collectors signed for
 //     this edge, and stamp_pool_spent, the valid booth codes that found
 //     the pool spent and got a decoy (platform.go). The latter is for the

@@ -499,15 +499,34 @@ func (s *Server) relay(st *site, v *vote, k int) (*answer, error) {
 	return nil, reject(noCollector, errors.Join(err[0], err[1]))
 }
 
-// send forwards a vote to one instance (docs/INTERNAL.md, POST /vote) and
-// returns its verdict: a 2xx with its receipt or a 481..486. Anything else
-// (no connection, a timeout, 401, 5xx, an unexpected code) is an error: that
-// instance did not answer.
+// send forwards a vote to one instance and returns its verdict: a 2xx
+// with its receipt or a 481..486. Anything else (no connection, a timeout,
+// 401, 5xx, an unexpected code) is an error: that instance did not
+// answer. The vote goes in a batch with others for the instance (POST
+// /votes, batch.go), or alone (POST /vote) when batches are off, when the
+// instance does not take them, or when a field of the vote cannot go on a
+// line of one. Either way the answer is the instance's for this vote
+// alone, and the collector timeout counts from here.
 //
-// A vote is never retried on another connection: the collector may have
-// recorded it, and a second copy would answer 481 where the first answered
-// 2xx.
+// A vote is never retried on another connection or in another batch: the
+// collector may have recorded it, and a second copy would answer 481
+// where the first answered 2xx.
 func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, error) {
+	deadline := time.Now().Add(s.cfg.CollectorTimeout)
+	if b := c.batch; b != nil && b.batches(time.Now()) {
+		if line, ok := appendVoteLine(nil, v, sign); ok {
+			if r := b.do(line, deadline); !r.alone {
+				return r.ans, r.err
+			}
+			// The instance answered the batch as a release without POST
+			// /votes does: it read none of it.
+		}
+	}
+	return s.sendOne(st, c, v, sign, deadline)
+}
+
+// sendOne forwards a vote alone (docs/INTERNAL.md, POST /vote).
+func (s *Server) sendOne(st *site, c *collector, v *vote, sign bool, deadline time.Time) (*answer, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -531,23 +550,30 @@ func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, erro
 		h.Set("Receipt-Sign", "no")
 	}
 	s.counters.add(collectorRequests)
-	if err := c.hc.DoTimeout(req, resp, s.cfg.CollectorTimeout); err != nil {
+	if err := c.hc.DoDeadline(req, resp, deadline); err != nil {
 		c.calls.voteFailed.Inc()
 		return nil, fmt.Errorf("POST %s: %w", c.voteURL, err)
 	}
-	switch sc := resp.StatusCode(); {
+	return s.verdictOf(c, c.voteURL, resp.StatusCode(), func() *answer { return s.receipt(resp.StatusCode(), &resp.Header) })
+}
+
+// verdictOf reads an instance's status code for one vote, from POST /vote
+// or a line of POST /votes, and counts it: a 2xx is the receipt that
+// receipt builds, 481..486 the verdict, anything else an error.
+func (s *Server) verdictOf(c *collector, url string, sc int, receipt func() *answer) (*answer, error) {
+	switch {
 	case sc >= 200 && sc < 300:
 		c.calls.voteOK.Inc()
-		return s.receipt(sc, &resp.Header), nil
+		return receipt(), nil
 	case sc >= firstVerdict && sc < firstVerdict+numVerdicts:
 		c.calls.voteRefused.Inc()
 		return s.verdicts[sc-firstVerdict], nil
 	case sc == fasthttp.StatusUnauthorized:
 		c.calls.voteFailed.Inc()
-		return nil, fmt.Errorf("POST %s: 401: the collector refused the pass secret", c.voteURL)
+		return nil, fmt.Errorf("POST %s: 401: the collector refused the pass secret", url)
 	default:
 		c.calls.voteFailed.Inc()
-		return nil, fmt.Errorf("POST %s: unexpected status %d", c.voteURL, sc)
+		return nil, fmt.Errorf("POST %s: unexpected status %d", url, sc)
 	}
 }
 

@@ -96,7 +96,8 @@ func TestInsiderAccess(t *testing.T) {
 		})
 	}
 	// The table, as status codes for each caller in the order above.
-	// 400 for /vote: the edge may vote, and an empty vote is malformed.
+	// 400 for /vote and /votes: the edge may vote, and an empty vote or
+	// batch is malformed.
 	const F = http.StatusForbidden
 	table := []struct {
 		method, target string
@@ -104,6 +105,7 @@ func TestInsiderAccess(t *testing.T) {
 		want           [5]int
 	}{
 		{"POST", "/vote", nil, [5]int{400, F, F, F, F}},
+		{"POST", "/votes", nil, [5]int{400, F, F, F, F}},
 		{"GET", "/stamp", map[string]string{"Count": "1"}, [5]int{200, F, F, F, F}},
 		{"GET", "/sync?after=0&limit=1", map[string]string{"Last-Seq": "0"}, [5]int{F, F, 200, 200, F}},
 		{"GET", "/snapshot", nil, [5]int{F, F, 200, 200, F}},

@@ -1,0 +1,326 @@
+package edge
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Votes travel to a collecting instance in batches (docs/INTERNAL.md, POST
+// /votes): one HTTP request carries the votes that arrived for the instance
+// within Config.CollectorBatchWait, up to CollectorBatchMax of them, and
+// its answer has a line for each. The request, not the vote, is what costs
+// the edge and the collector most of their CPU on this hop. Each instance
+// has a batcher; a batch that is full or has waited long enough goes at
+// once on a connection of its own, whatever batches are still in flight.
+//
+// What a vote gets is what it would get alone: its own line of the answer,
+// or, when the batch fails (no connection, a timeout, 401, 5xx, an answer
+// that does not parse or has a line too many or too few), the error that
+// the instance did not answer, for every vote of the batch. A vote is sent
+// once: never again in another batch or alone, since the instance may have
+// recorded it. The one exception is an instance that answers the batch as
+// releases without POST /votes answer a path they do not know (404, or 400
+// with an empty body: no batch was read, so nothing is recorded); its
+// votes then go alone, and the edge asks it for batches again only after
+// perVoteFor.
+
+// Limits of a batch: the collectors' (collector/batch.go), which must
+// change together with these.
+const (
+	maxBatchVotes = 1024
+	maxBatchBody  = 1 << 20
+)
+
+// perVoteFor is how long an instance that did not take a batch gets its
+// votes one by one before the edge tries a batch again (the instance may
+// have been upgraded meanwhile).
+const perVoteFor = time.Minute
+
+// batcher gathers the votes for one instance into batches. Safe for
+// concurrent use.
+type batcher struct {
+	s    *Server
+	c    *collector
+	pass string
+	wait time.Duration
+	max  int
+	// perVote is the Unix nanoseconds at which the instance last answered
+	// a batch as a release without POST /votes does; 0: never.
+	perVote atomic.Int64
+
+	mu   sync.Mutex
+	open *batch // gathering votes; nil when none waits
+}
+
+// batch is the votes of one POST /votes.
+type batch struct {
+	body     []byte              // the request body: a line per vote
+	waiting  []chan batchOutcome // one per vote, buffered
+	deadline time.Time           // the earliest of its votes' deadlines
+	timer    *time.Timer         // sends the batch when the wait is over
+}
+
+// batchOutcome is what one vote of a batch got.
+type batchOutcome struct {
+	ans   *answer
+	err   error
+	alone bool // the instance did not take the batch: send the vote alone
+}
+
+// newBatcher makes the batcher of instance c, or returns nil when batches
+// are off (Config.CollectorBatchMax negative).
+func (s *Server) newBatcher(c *collector, pass string) *batcher {
+	if s.cfg.CollectorBatchMax < 0 {
+		return nil
+	}
+	return &batcher{s: s, c: c, pass: pass, wait: s.cfg.CollectorBatchWait, max: s.cfg.CollectorBatchMax}
+}
+
+// batches reports whether votes for the instance go in batches now.
+func (b *batcher) batches(now time.Time) bool {
+	t := b.perVote.Load()
+	return t == 0 || now.Sub(time.Unix(0, t)) >= perVoteFor
+}
+
+// do adds a vote's line to the instance's open batch and waits for its
+// outcome. deadline bounds the batch's request.
+func (b *batcher) do(line []byte, deadline time.Time) batchOutcome {
+	done := make(chan batchOutcome, 1)
+	b.mu.Lock()
+	if b.open != nil && len(b.open.body)+len(line) > maxBatchBody {
+		b.sendLocked()
+	}
+	if b.open == nil {
+		bt := &batch{deadline: deadline}
+		bt.timer = time.AfterFunc(b.wait, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.open == bt {
+				b.sendLocked()
+			}
+		})
+		b.open = bt
+	}
+	bt := b.open
+	bt.body = append(bt.body, line...)
+	bt.waiting = append(bt.waiting, done)
+	if deadline.Before(bt.deadline) {
+		bt.deadline = deadline
+	}
+	if len(bt.waiting) >= b.max {
+		b.sendLocked()
+	}
+	b.mu.Unlock()
+	return <-done
+}
+
+// sendLocked closes the open batch and sends it; b.mu is held.
+func (b *batcher) sendLocked() {
+	bt := b.open
+	b.open = nil
+	bt.timer.Stop()
+	go b.post(bt)
+}
+
+// post sends a batch and hands each vote its outcome.
+func (b *batcher) post(bt *batch) {
+	s, c := b.s, b.c
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(c.votesURL)
+	setPass(&req.Header, b.pass)
+	req.Header.SetContentType("text/plain; charset=utf-8")
+	req.SetBodyRaw(bt.body)
+	s.counters.add(collectorRequests)
+	s.counters.add(voteBatches)
+	c.calls.batchVotes.Update(float64(len(bt.waiting)))
+	out := b.outcomes(c.hc.DoDeadline(req, resp, bt.deadline), resp, len(bt.waiting))
+	for i, w := range bt.waiting {
+		w <- out[i]
+	}
+}
+
+// outcomes reads the answer to a batch of n votes.
+func (b *batcher) outcomes(err error, resp *fasthttp.Response, n int) []batchOutcome {
+	s, c := b.s, b.c
+	out := make([]batchOutcome, n)
+	fail := func(err error) []batchOutcome {
+		for i := range out {
+			c.calls.voteFailed.Inc()
+			out[i].err = err
+		}
+		return out
+	}
+	if err != nil {
+		return fail(fmt.Errorf("POST %s: %w", c.votesURL, err))
+	}
+	switch sc := resp.StatusCode(); {
+	case sc == fasthttp.StatusOK:
+	case sc == fasthttp.StatusNotFound || sc == fasthttp.StatusBadRequest && len(resp.Body()) == 0:
+		if b.perVote.Swap(time.Now().UnixNano()) == 0 {
+			s.log.Info("edge: the collector does not take batches of votes: each vote goes alone", "collector", c.base, "status", sc)
+		}
+		for i := range out {
+			out[i].alone = true
+		}
+		return out
+	case sc == fasthttp.StatusUnauthorized:
+		return fail(fmt.Errorf("POST %s: 401: the collector refused the pass secret", c.votesURL))
+	default:
+		return fail(fmt.Errorf("POST %s: unexpected status %d: %.200q", c.votesURL, sc, resp.Body()))
+	}
+	lines, err := parseBatchAnswer(resp.Body(), n)
+	if err != nil {
+		return fail(fmt.Errorf("POST %s: %w", c.votesURL, err))
+	}
+	for i, l := range lines {
+		out[i].ans, out[i].err = s.verdictOf(c, c.votesURL, l.status, func() *answer { return s.batchReceipt(l) })
+	}
+	return out
+}
+
+// batchReceipt builds the answer to an accepted vote from its line of a
+// batch's answer, as receipt does from the headers of POST /vote.
+func (s *Server) batchReceipt(l answerLine) *answer {
+	a := &answer{status: l.status, header: make([][2]string, 0, len(l.lines)+1+len(s.maxAge))}
+	for i, r := range l.lines {
+		a.header = append(a.header, [2]string{fmt.Sprintf("Receipt%02d", i+1), r})
+	}
+	if l.sig != "" {
+		a.header = append(a.header, [2]string{"Receipt-Sig", l.sig})
+		a.signed = true
+	}
+	a.header = append(a.header, s.maxAge[:]...)
+	return a
+}
+
+// appendVoteLine appends the vote's line of a batch (docs/INTERNAL.md,
+// POST /votes): "s" or "n" for the receipt's signature, the header values
+// of POST /vote, "." for no decoys, Say last. It reports false for a vote
+// whose values cannot go on a line, which then goes alone: a field other
+// than Say with a byte outside visible ASCII, a Say with a carriage
+// return or a line feed. The edge checked every value before (parseVote,
+// judge), so none should; but a voter must never be able to spoil a
+// batch, and with it the votes of others.
+func appendVoteLine(b []byte, v *vote, sign bool) ([]byte, bool) {
+	flag := "n"
+	if sign {
+		flag = "s"
+	}
+	decoys := v.decoys
+	if decoys == "" {
+		decoys = "."
+	}
+	for _, f := range [...]string{flag, v.authPkey, v.authSig, v.authID, v.putc, v.psig64, v.voter, v.nonceHex, decoys} {
+		if f == "" {
+			return nil, false
+		}
+		for i := 0; i < len(f); i++ {
+			if f[i] < 0x21 || f[i] > 0x7e {
+				return nil, false
+			}
+		}
+		b = append(b, f...)
+		b = append(b, ' ')
+	}
+	for i := 0; i < len(v.sayRaw); i++ {
+		if c := v.sayRaw[i]; c == '\r' || c == '\n' {
+			return nil, false
+		}
+	}
+	if v.sayRaw == "" {
+		return nil, false
+	}
+	b = append(b, v.sayRaw...)
+	return append(b, '\n'), true
+}
+
+// answerLine is one vote's line of the answer to POST /votes.
+type answerLine struct {
+	status int
+	sig    string   // Receipt-Sig of a 2xx; "" when unsigned
+	lines  []string // Receipt01.. of a 2xx
+}
+
+// maxReceiptLines is the most receipt lines an answer line may carry: a
+// ballot has at most 99 options (Receipt01..Receipt99).
+const maxReceiptLines = 99
+
+// parseBatchAnswer reads the answer to a batch of n votes: exactly n lines,
+// each a status code and, for a 2xx, the signature ("-" for none) and one
+// to 99 receipt lines, separated by tabs. The values become headers of the
+// edge's answer to a voter: the signature must be base64, a receipt line
+// printable ASCII.
+func parseBatchAnswer(body []byte, n int) ([]answerLine, error) {
+	if len(body) == 0 || body[len(body)-1] != '\n' {
+		return nil, errors.New("the answer does not end with a line feed")
+	}
+	if got := bytes.Count(body, []byte{'\n'}); got != n {
+		return nil, fmt.Errorf("%d answer lines for %d votes", got, n)
+	}
+	out := make([]answerLine, 0, n)
+	for i := 1; len(body) > 0; i++ {
+		end := bytes.IndexByte(body, '\n')
+		l, err := parseAnswerLine(body[:end])
+		if err != nil {
+			return nil, fmt.Errorf("answer line %d: %w", i, err)
+		}
+		out = append(out, l)
+		body = body[end+1:]
+	}
+	return out, nil
+}
+
+func parseAnswerLine(b []byte) (answerLine, error) {
+	f := bytes.Split(b, []byte{'\t'})
+	if len(f[0]) != 3 {
+		return answerLine{}, errors.New("no status code")
+	}
+	sc, err := strconv.Atoi(string(f[0]))
+	if err != nil || sc < 100 {
+		return answerLine{}, errors.New("no status code")
+	}
+	l := answerLine{status: sc}
+	if sc/100 != 2 {
+		if len(f) != 1 {
+			return answerLine{}, fmt.Errorf("a receipt with status %d", sc)
+		}
+		return l, nil
+	}
+	if len(f) < 3 || len(f)-2 > maxReceiptLines {
+		return answerLine{}, fmt.Errorf("%d receipt lines, want 1 to %d", max(len(f)-2, 0), maxReceiptLines)
+	}
+	if sig := f[1]; string(sig) != "-" {
+		for _, c := range sig {
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+				return answerLine{}, errors.New("the signature is not base64")
+			}
+		}
+		if len(sig) == 0 {
+			return answerLine{}, errors.New("an empty signature")
+		}
+		l.sig = string(sig)
+	}
+	for _, r := range f[2:] {
+		if len(r) == 0 {
+			return answerLine{}, errors.New("an empty receipt line")
+		}
+		for _, c := range r {
+			if c < 0x20 || c > 0x7e {
+				return answerLine{}, fmt.Errorf("a receipt line holds byte %#02x", c)
+			}
+		}
+		l.lines = append(l.lines, string(r))
+	}
+	return l, nil
+}

@@ -1,0 +1,386 @@
+package edge
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// castResult is the edge's answer to one vote cast with others.
+type castResult struct {
+	status int
+	header http.Header
+	err    error
+}
+
+// castAll casts the ballots at once.
+func (e *testEnv) castAll(t *testing.T, bs []ballot) []castResult {
+	t.Helper()
+	client := newClient(t)
+	out := make([]castResult, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodGet, e.base+b.path, nil)
+			if err != nil {
+				out[i].err = err
+				return
+			}
+			for k, v := range b.hdr {
+				req.Header[k] = []string{v}
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				out[i].err = err
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			out[i] = castResult{status: resp.StatusCode, header: resp.Header}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// checkReceipt fails the test unless r is 204 with the receipt of instance
+// from for ballot b, signed.
+func (e *testEnv) checkReceipt(t *testing.T, i int, r castResult, b ballot, from string) {
+	t.Helper()
+	lines := []string{b.hdr["Voter"] + " " + b.hdr["Say"], from + " Other"}
+	if r.err != nil || r.status != 204 || r.header.Get("Receipt01") != lines[0] || r.header.Get("Receipt02") != lines[1] {
+		t.Errorf("vote %d: %d %v %q %q, want 204 with receipt %q", i, r.status, r.err, r.header.Get("Receipt01"), r.header.Get("Receipt02"), lines)
+		return
+	}
+	sig, err := base64.StdEncoding.DecodeString(r.header.Get("Receipt-Sig"))
+	if err != nil || !ed25519.Verify(e.keys.receipt.Public().(ed25519.PublicKey), []byte("solar\n"+strings.Join(lines, "\n")), sig) {
+		t.Errorf("vote %d: Receipt-Sig %q does not verify", i, r.header.Get("Receipt-Sig"))
+	}
+}
+
+// TestVoteBatches: votes cast at once reach each instance of their pair in
+// fewer requests than votes, and each gets its own answer: its own receipt,
+// or the refusal meant for it.
+func TestVoteBatches(t *testing.T) {
+	const n = 24
+	e := startEnv(t, 1, func(c *Config) {
+		c.CollectorBatchWait, c.CollectorTimeout, c.StampPoolMin = 200*time.Millisecond, 5*time.Second, 2*n // one pool holds every stamp
+	})
+	e.answerAll(reply{status: 204, refuse: "No"})
+	var bs []ballot
+	for i := range n {
+		say := "Yes"
+		if i%3 == 0 {
+			say = "No" // not on the ballot, but under no authority's mandate: the collectors answer
+		}
+		bs = append(bs, e.ballot(t, e.rightCode(t), say))
+	}
+	for i, r := range e.castAll(t, bs) {
+		if bs[i].hdr["Say"] == "No" {
+			if r.err != nil || r.status != 481 || r.header.Get("Receipt01") != "" {
+				t.Errorf("vote %d: %d %v %q, want 481 without a receipt", i, r.status, r.err, r.header.Get("Receipt01"))
+			}
+			continue
+		}
+		e.checkReceipt(t, i, r, bs[i], "c0")
+	}
+	e.votesSettled([]int64{n, n})
+	var batches uint64
+	for _, c := range e.cols {
+		if got := c.votes.Load(); got != n {
+			t.Errorf("%s received %d votes, want %d", c.name, got, n)
+		}
+		if got := c.requests.Load(); got >= n || got != c.batches.Load() {
+			t.Errorf("%s received %d requests, %d of them batches, for %d votes: want fewer, all batches", c.name, got, c.batches.Load(), n)
+		}
+		batches += uint64(c.batches.Load())
+	}
+	if got := e.srv.Stats()["vote_batches"]; got != batches {
+		t.Errorf("vote_batches %d, want %d", got, batches)
+	}
+}
+
+// TestVoteBatchFull: a batch that reaches CollectorBatchMax goes at once,
+// without waiting for CollectorBatchWait.
+func TestVoteBatchFull(t *testing.T) {
+	const n, max = 8, 4
+	e := startEnv(t, 1, func(c *Config) {
+		c.CollectorBatchWait, c.CollectorBatchMax, c.CollectorTimeout = time.Minute, max, 5*time.Second
+	})
+	var bs []ballot
+	for range n {
+		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))
+	}
+	start := time.Now()
+	for i, r := range e.castAll(t, bs) {
+		e.checkReceipt(t, i, r, bs[i], "c0")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("%d votes took %v: the full batches waited", n, took)
+	}
+	e.votesSettled([]int64{n, n})
+	for _, c := range e.cols {
+		if got := c.batches.Load(); got != n/max {
+			t.Errorf("%s received %d batches, want %d", c.name, got, n/max)
+		}
+	}
+}
+
+// TestVoteBatchOldRelease: an instance that answers POST /votes as a
+// release without it does (404, or 400 with an empty body) gets each vote
+// alone, and is not asked for batches again until perVoteFor has passed.
+func TestVoteBatchOldRelease(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	e.cols[0].oldRelease.Store(404)
+	e.cols[1].oldRelease.Store(400)
+	const n = 3
+	for i := range n {
+		b := e.ballot(t, e.rightCode(t), "Yes")
+		resp, _ := e.cast(t, b)
+		e.checkReceipt(t, i, castResult{status: resp.StatusCode, header: resp.Header}, b, "c0")
+		e.votesSettled([]int64{int64(i + 1), int64(i + 1)})
+	}
+	for _, c := range e.cols {
+		if c.refusedBatches.Load() != 1 || c.batches.Load() != 0 || c.requests.Load() != n || c.votes.Load() != n {
+			t.Errorf("%s: %d batches refused, %d taken, %d requests, %d votes; want 1, 0, %d, %d",
+				c.name, c.refusedBatches.Load(), c.batches.Load(), c.requests.Load(), c.votes.Load(), n, n)
+		}
+	}
+	// Upgraded, and perVoteFor later: batches again.
+	for _, c := range e.srv.siteMap()["solar"].instances {
+		c.batch.perVote.Store(time.Now().Add(-perVoteFor).UnixNano())
+	}
+	e.cols[0].oldRelease.Store(0)
+	e.cols[1].oldRelease.Store(0)
+	b := e.ballot(t, e.rightCode(t), "Yes")
+	resp, _ := e.cast(t, b)
+	e.checkReceipt(t, n, castResult{status: resp.StatusCode, header: resp.Header}, b, "c0")
+	e.votesSettled([]int64{n + 1, n + 1})
+	for _, c := range e.cols {
+		if c.batches.Load() != 1 {
+			t.Errorf("%s: %d batches after the upgrade, want 1", c.name, c.batches.Load())
+		}
+	}
+}
+
+// TestVoteBatchHangs: an instance that hangs fails every vote of its
+// batches after the collector timeout, counted from when each vote was
+// queued; its twin answers them all.
+func TestVoteBatchHangs(t *testing.T) {
+	const n = 6
+	e := startEnv(t, 1, func(c *Config) { c.CollectorBatchWait = 50 * time.Millisecond })
+	e.cols[0].answer(reply{status: 204, hang: true})
+	var bs []ballot
+	for range n {
+		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))
+	}
+	start := time.Now()
+	res := e.castAll(t, bs)
+	took := time.Since(start)
+	for i, r := range res {
+		e.checkReceipt(t, i, r, bs[i], "c1")
+	}
+	// 300 ms for the hung instance, and a second asking of the twin
+	// for its signature (at most one more batch wait).
+	if took < 300*time.Millisecond || took > 2*time.Second {
+		t.Errorf("the votes took %v with a collector timeout of 300ms", took)
+	}
+	hung := e.srv.siteMap()["solar"].pairs[0][0]
+	if got := hung.calls.voteFailed.Get(); got != n {
+		t.Errorf("instance 0 failed %d votes, want %d", got, n)
+	}
+	if got := e.cols[0].requests.Load(); got < 1 || got >= n {
+		t.Errorf("instance 0 received %d requests for %d votes", got, n)
+	}
+}
+
+// TestBatchOutcomes: what each vote of a batch gets from the answer to the
+// batch. Anything but 200 with exactly one well-formed line per vote fails
+// every vote of the batch; a 404, or a 400 without a reason, sends each
+// vote alone.
+func TestBatchOutcomes(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	b := e.srv.siteMap()["solar"].instances[0].batch
+	type want struct {
+		status int    // of the answer, 0 for an error
+		lines  string // its receipt lines, joined by "|"
+		signed bool
+	}
+	ok := want{204, "A Yes|c0 Other", false}
+	fails := func(n int) []want { return make([]want, n) }
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+		body   string
+		n      int
+		alone  bool
+		want   []want
+	}{
+		{"receipts and a verdict", nil, 200, "204\t-\tA Yes\tc0 Other\n481\n204\tc2ln\tA Yes\tc0 Other\n", 3, false,
+			[]want{ok, {481, "", false}, {204, "A Yes|c0 Other", true}}},
+		{"an unexpected code on one line", nil, 200, "204\t-\tA Yes\tc0 Other\n503\n", 2, false, []want{ok, {}}},
+		{"a line too few", nil, 200, "481\n", 2, false, fails(2)},
+		{"a line too many", nil, 200, "481\n481\n481\n", 2, false, fails(2)},
+		{"no final line feed", nil, 200, "481\n481", 2, false, fails(2)},
+		{"a 2xx without a receipt", nil, 200, "204\n481\n", 2, false, fails(2)},
+		{"a refusal with a receipt", nil, 200, "481\t-\tA Yes\n", 1, false, fails(1)},
+		{"a signature that is not base64", nil, 200, "204\tno sig\tA Yes\n", 1, false, fails(1)},
+		{"a carriage return in a receipt line", nil, 200, "204\t-\tA Yes\rSet-Cookie: x\n", 1, false, fails(1)},
+		{"an empty receipt line", nil, 200, "204\t-\t\n", 1, false, fails(1)},
+		{"100 receipt lines", nil, 200, "204\t-" + strings.Repeat("\tA Yes", 100) + "\n", 1, false, fails(1)},
+		{"no status", nil, 200, "20x\n", 1, false, fails(1)},
+		{"no connection", errors.New("dial: refused"), 0, "", 2, false, fails(2)},
+		{"401", nil, 401, "", 2, false, fails(2)},
+		{"503", nil, 503, "", 2, false, fails(2)},
+		{"a 400 with its reason", nil, 400, "votes: line 1: no Say\n", 2, false, fails(2)},
+		{"404", nil, 404, "", 2, true, fails(2)},
+		{"a 400 without a reason", nil, 400, "", 2, true, fails(2)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b.perVote.Store(0)
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseResponse(resp)
+			resp.SetStatusCode(tc.status)
+			resp.SetBodyString(tc.body)
+			out := b.outcomes(tc.err, resp, tc.n)
+			if len(out) != tc.n {
+				t.Fatalf("%d outcomes for %d votes", len(out), tc.n)
+			}
+			for i, o := range out {
+				if o.alone != tc.alone {
+					t.Errorf("vote %d: alone %v, want %v", i, o.alone, tc.alone)
+				}
+				var got want
+				if o.ans != nil {
+					var lines []string
+					for _, h := range o.ans.header {
+						if strings.HasPrefix(h[0], "Receipt0") || strings.HasPrefix(h[0], "Receipt1") {
+							lines = append(lines, h[1])
+						}
+					}
+					got = want{o.ans.status, strings.Join(lines, "|"), o.ans.signed}
+				}
+				if got != tc.want[i] || (o.ans == nil) == (o.err == nil) && !tc.alone {
+					t.Errorf("vote %d: %+v (err %v), want %+v", i, got, o.err, tc.want[i])
+				}
+			}
+			if got := b.batches(time.Now()); got == tc.alone {
+				t.Errorf("batches afterwards: %v", got)
+			}
+		})
+	}
+}
+
+// TestVoteLineUnframeable: a vote whose values cannot go on a line of a
+// batch is left out of batches (it goes alone), so that no voter can spoil
+// a batch and the votes of others in it.
+func TestVoteLineUnframeable(t *testing.T) {
+	good := &vote{authPkey: "a", authSig: "b", authID: "c", putc: "1", psig64: "d", voter: "V", nonceHex: "00", sayRaw: "Yes please"}
+	line, ok := appendVoteLine(nil, good, false)
+	if want := "n a b c 1 d V 00 . Yes please\n"; !ok || string(line) != want {
+		t.Errorf("line %q %v, want %q", line, ok, want)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(v *vote)
+	}{
+		{"a line feed in Say", func(v *vote) { v.sayRaw = "Yes\nn a b c 1 d V 01 . No" }},
+		{"a carriage return in Say", func(v *vote) { v.sayRaw = "Yes\r" }},
+		{"empty Say", func(v *vote) { v.sayRaw = "" }},
+		{"a space in Voter", func(v *vote) { v.voter = "V W" }},
+		{"a control byte in Auth-Id", func(v *vote) { v.authID = "c\x00" }},
+		{"empty P-UTC", func(v *vote) { v.putc = "" }},
+	} {
+		v := *good
+		tc.edit(&v)
+		if line, ok := appendVoteLine(nil, &v, true); ok {
+			t.Errorf("%s: line %q", tc.name, line)
+		}
+	}
+}
+
+// FuzzParseBatchAnswer feeds the reader of a batch's answer arbitrary
+// bodies: it must not panic, and what it accepts must be one line per
+// vote whose values are safe as headers, and come back byte for byte
+// when written out again as a collector writes them.
+func FuzzParseBatchAnswer(f *testing.F) {
+	for _, seed := range []string{
+		"204\t-\tA Yes\tc0 Other\n481\n",
+		"204\tc2ln\tA Yes\n",
+		"481\n482\n483\n484\n485\n486\n400\n503\n",
+		"204\t-\n",
+		"204\t\tA\n",
+		"481",
+	} {
+		f.Add([]byte(seed), strings.Count(seed, "\n"))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, n int) {
+		lines, err := parseBatchAnswer(body, n)
+		if err != nil {
+			return
+		}
+		if len(lines) != n {
+			t.Fatalf("%d lines for %d votes", len(lines), n)
+		}
+		var out strings.Builder
+		for _, l := range lines {
+			fmt.Fprintf(&out, "%d", l.status)
+			if l.status/100 == 2 {
+				sig := l.sig
+				if sig == "" {
+					sig = "-"
+				}
+				out.WriteString("\t" + sig)
+				if len(l.lines) == 0 || len(l.lines) > maxReceiptLines {
+					t.Fatalf("%d receipt lines", len(l.lines))
+				}
+				for _, r := range l.lines {
+					if r == "" || strings.ContainsFunc(r, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+						t.Fatalf("receipt line %q", r)
+					}
+					out.WriteString("\t" + r)
+				}
+			} else if l.sig != "" || l.lines != nil {
+				t.Fatalf("status %d with a receipt", l.status)
+			}
+			out.WriteString("\n")
+		}
+		if out.String() != string(body) {
+			t.Fatalf("read %q, written again %q", body, out.String())
+		}
+	})
+}
+
+// TestVoteBatchTimeoutFromQueue: the collector timeout of a vote counts
+// from when it was queued, not from when its batch left: a vote that
+// waited CollectorBatchWait for others has that much less for the answer.
+func TestVoteBatchTimeoutFromQueue(t *testing.T) {
+	const wait, timeout = 200 * time.Millisecond, 300 * time.Millisecond
+	e := startEnv(t, 1, func(c *Config) { c.CollectorBatchWait, c.CollectorTimeout = wait, timeout })
+	e.cols[0].answer(reply{status: 204, hang: true})
+	hung := e.srv.siteMap()["solar"].pairs[0][0]
+	b := e.ballot(t, e.rightCode(t), "Yes")
+	start := time.Now()
+	failed := make(chan time.Duration, 1)
+	go func() {
+		for hung.calls.voteFailed.Get() == 0 && time.Since(start) < 5*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		failed <- time.Since(start)
+	}()
+	resp, _ := e.cast(t, b)
+	e.checkReceipt(t, 0, castResult{status: resp.StatusCode, header: resp.Header}, b, "c1")
+	if after := <-failed; after < timeout || after > timeout+wait-50*time.Millisecond {
+		t.Errorf("the hung instance failed the vote %v after it was cast, want about %v (the batch waited %v of it)", after, timeout, wait)
+	}
+}
