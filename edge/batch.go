@@ -13,12 +13,17 @@ import (
 )
 
 // Votes travel to a collecting instance in batches (docs/INTERNAL.md, POST
-// /votes): one HTTP request carries the votes that arrived for the instance
-// within Config.CollectorBatchWait, up to CollectorBatchMax of them, and
-// its answer has a line for each. The request, not the vote, is what costs
-// the edge and the collector most of their CPU on this hop. Each instance
-// has a batcher; a batch that is full or has waited long enough goes at
-// once on a connection of its own, whatever batches are still in flight.
+// /votes): one HTTP request carries the votes that queued for the instance
+// while its earlier requests were in flight, and its answer has a line for
+// each. The request, not the vote, is what costs the edge and the
+// collector most of their CPU on this hop. Each instance has a batcher,
+// which keeps at most Config.CollectorBatchInFlight requests in flight: a
+// vote that finds a slot free goes at once, with whatever queued before
+// it; otherwise it waits for the next free slot, and so the busier the
+// instance, the larger its batches, with no delay at all when it is idle.
+// A batch that reaches CollectorBatchMax votes goes at once whatever is in
+// flight, and so does one that has waited CollectorBatchWait when that is
+// set.
 //
 // What a vote gets is what it would get alone: its own line of the answer,
 // or, when the batch fails (no connection, a timeout, 401, 5xx, an answer
@@ -46,17 +51,19 @@ const perVoteFor = time.Minute
 // batcher gathers the votes for one instance into batches. Safe for
 // concurrent use.
 type batcher struct {
-	s    *Server
-	c    *collector
-	pass string
-	wait time.Duration
-	max  int
+	s        *Server
+	c        *collector
+	pass     string
+	wait     time.Duration // 0: no timer
+	max      int
+	inFlight int // the most requests in flight before votes queue
 	// perVote is the Unix nanoseconds at which the instance last answered
 	// a batch as a release without POST /votes does; 0: never.
 	perVote atomic.Int64
 
-	mu   sync.Mutex
-	open *batch // gathering votes; nil when none waits
+	mu     sync.Mutex
+	open   *batch // gathering votes; nil when none waits
+	flying int    // requests in flight
 }
 
 // batch is the votes of one POST /votes.
@@ -64,7 +71,7 @@ type batch struct {
 	body     []byte              // the request body: a line per vote
 	waiting  []chan batchOutcome // one per vote, buffered
 	deadline time.Time           // the earliest of its votes' deadlines
-	timer    *time.Timer         // sends the batch when the wait is over
+	timer    *time.Timer         // sends the batch when the wait is over; nil without CollectorBatchWait
 }
 
 // batchOutcome is what one vote of a batch got.
@@ -80,7 +87,7 @@ func (s *Server) newBatcher(c *collector, pass string) *batcher {
 	if s.cfg.CollectorBatchMax < 0 {
 		return nil
 	}
-	return &batcher{s: s, c: c, pass: pass, wait: s.cfg.CollectorBatchWait, max: s.cfg.CollectorBatchMax}
+	return &batcher{s: s, c: c, pass: pass, wait: s.cfg.CollectorBatchWait, max: s.cfg.CollectorBatchMax, inFlight: s.cfg.CollectorBatchInFlight}
 }
 
 // batches reports whether votes for the instance go in batches now.
@@ -90,22 +97,25 @@ func (b *batcher) batches(now time.Time) bool {
 }
 
 // do adds a vote's line to the instance's open batch and waits for its
-// outcome. deadline bounds the batch's request.
+// outcome. deadline bounds the batch's request. When the vote sends its
+// batch it posts it on its own goroutine, which would wait anyway.
 func (b *batcher) do(line []byte, deadline time.Time) batchOutcome {
 	done := make(chan batchOutcome, 1)
 	b.mu.Lock()
 	if b.open != nil && len(b.open.body)+len(line) > maxBatchBody {
-		b.sendLocked()
+		go b.post(b.takeLocked())
 	}
 	if b.open == nil {
 		bt := &batch{deadline: deadline}
-		bt.timer = time.AfterFunc(b.wait, func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if b.open == bt {
-				b.sendLocked()
-			}
-		})
+		if b.wait > 0 {
+			bt.timer = time.AfterFunc(b.wait, func() {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				if b.open == bt {
+					go b.post(b.takeLocked())
+				}
+			})
+		}
 		b.open = bt
 	}
 	bt := b.open
@@ -114,23 +124,43 @@ func (b *batcher) do(line []byte, deadline time.Time) batchOutcome {
 	if deadline.Before(bt.deadline) {
 		bt.deadline = deadline
 	}
-	if len(bt.waiting) >= b.max {
-		b.sendLocked()
+	var mine *batch
+	if len(bt.waiting) >= b.max || b.flying < b.inFlight {
+		mine = b.takeLocked()
 	}
 	b.mu.Unlock()
+	if mine != nil {
+		b.post(mine)
+	}
 	return <-done
 }
 
-// sendLocked closes the open batch and sends it; b.mu is held.
-func (b *batcher) sendLocked() {
+// takeLocked closes the open batch and counts it in flight; b.mu is held.
+// The caller posts it.
+func (b *batcher) takeLocked() *batch {
 	bt := b.open
 	b.open = nil
-	bt.timer.Stop()
-	go b.post(bt)
+	if bt.timer != nil {
+		bt.timer.Stop()
+	}
+	b.flying++
+	return bt
 }
 
-// post sends a batch and hands each vote its outcome.
+// post sends a batch, hands each vote its outcome and, if votes queued
+// meanwhile and a slot is free, sends them.
 func (b *batcher) post(bt *batch) {
+	b.send(bt)
+	b.mu.Lock()
+	b.flying--
+	if b.open != nil && b.flying < b.inFlight {
+		go b.post(b.takeLocked())
+	}
+	b.mu.Unlock()
+}
+
+// send makes the request of a batch.
+func (b *batcher) send(bt *batch) {
 	s, c := b.s, b.c
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()

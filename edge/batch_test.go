@@ -109,28 +109,97 @@ func TestVoteBatches(t *testing.T) {
 	}
 }
 
-// TestVoteBatchFull: a batch that reaches CollectorBatchMax goes at once,
-// without waiting for CollectorBatchWait.
+// TestVoteBatchFull: votes queue while CollectorBatchInFlight requests
+// are in flight, and a batch that reaches CollectorBatchMax goes at once
+// all the same, without waiting for a free slot or CollectorBatchWait.
 func TestVoteBatchFull(t *testing.T) {
 	const n, max = 8, 4
 	e := startEnv(t, 1, func(c *Config) {
-		c.CollectorBatchWait, c.CollectorBatchMax, c.CollectorTimeout = time.Minute, max, 5*time.Second
+		c.CollectorBatchInFlight, c.CollectorBatchWait, c.CollectorBatchMax, c.CollectorTimeout = 1, time.Minute, max, 10*time.Second
+		c.StampPoolMin = 2 * (n + 1)
 	})
+	gate := make(chan struct{})
+	e.answerAll(reply{status: 204, hang: true, gate: gate})
+	first := e.ballot(t, e.rightCode(t), "Yes")
+	firstDone := make(chan castResult, 1)
+	go func() { firstDone <- e.castAll(t, []ballot{first})[0] }()
+	// The first vote takes each instance's one slot and hangs there.
+	if !waitUntil(5*time.Second, func() bool {
+		return e.cols[0].requests.Load() == 1 && e.cols[1].requests.Load() == 1
+	}) {
+		t.Fatalf("timed out waiting until %s: requests %d and %d", "the first vote reaches both instances", e.cols[0].requests.Load(), e.cols[1].requests.Load())
+	}
 	var bs []ballot
 	for range n {
 		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))
 	}
-	start := time.Now()
-	for i, r := range e.castAll(t, bs) {
+	done := make(chan []castResult, 1)
+	go func() { done <- e.castAll(t, bs) }()
+	// The n votes queue behind it; each full batch goes at once.
+	if !waitUntil(5*time.Second, func() bool {
+		return e.cols[0].requests.Load() == 1+n/max && e.cols[1].requests.Load() == 1+n/max
+	}) {
+		t.Fatalf("timed out waiting until %s: requests %d and %d", "the full batches go while the slot is taken", e.cols[0].requests.Load(), e.cols[1].requests.Load())
+	}
+	close(gate)
+	e.checkReceipt(t, 0, <-firstDone, first, "c0")
+	for i, r := range <-done {
 		e.checkReceipt(t, i, r, bs[i], "c0")
 	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("%d votes took %v: the full batches waited", n, took)
-	}
-	e.votesSettled([]int64{n, n})
+	e.votesSettled([]int64{n + 1, n + 1})
 	for _, c := range e.cols {
-		if got := c.batches.Load(); got != n/max {
-			t.Errorf("%s received %d batches, want %d", c.name, got, n/max)
+		if got := c.batches.Load(); got != 1+n/max {
+			t.Errorf("%s received %d batches, want %d", c.name, got, 1+n/max)
+		}
+	}
+}
+
+// waitUntil polls cond until it holds or d has passed, and reports
+// whether it held.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	waitFor(d, cond)
+	return cond()
+}
+
+// TestVoteBatchQueues: while a request is in flight, the votes that come
+// queue and go together in the next request once it is answered.
+func TestVoteBatchQueues(t *testing.T) {
+	const n = 6
+	e := startEnv(t, 1, func(c *Config) {
+		c.CollectorBatchInFlight, c.CollectorTimeout, c.StampPoolMin = 1, 10*time.Second, 2*(n+1)
+	})
+	gate := make(chan struct{})
+	e.answerAll(reply{status: 204, hang: true, gate: gate})
+	first := e.ballot(t, e.rightCode(t), "Yes")
+	firstDone := make(chan castResult, 1)
+	go func() { firstDone <- e.castAll(t, []ballot{first})[0] }()
+	if !waitUntil(5*time.Second, func() bool {
+		return e.cols[0].requests.Load() == 1 && e.cols[1].requests.Load() == 1
+	}) {
+		t.Fatalf("timed out waiting until %s: requests %d and %d", "the first vote reaches both instances", e.cols[0].requests.Load(), e.cols[1].requests.Load())
+	}
+	var bs []ballot
+	for range n {
+		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))
+	}
+	done := make(chan []castResult, 1)
+	go func() { done <- e.castAll(t, bs) }()
+	// Nothing more goes while the slot is taken.
+	time.Sleep(300 * time.Millisecond)
+	for _, c := range e.cols {
+		if got := c.requests.Load(); got != 1 {
+			t.Fatalf("%s received %d requests while its one slot was taken, want 1", c.name, got)
+		}
+	}
+	close(gate)
+	e.checkReceipt(t, 0, <-firstDone, first, "c0")
+	for i, r := range <-done {
+		e.checkReceipt(t, i, r, bs[i], "c0")
+	}
+	e.votesSettled([]int64{n + 1, n + 1})
+	for _, c := range e.cols {
+		if got := c.requests.Load(); got != 2 {
+			t.Errorf("%s received %d requests for a vote and %d queued behind it, want 2", c.name, got, n)
 		}
 	}
 }
@@ -363,24 +432,30 @@ func FuzzParseBatchAnswer(f *testing.F) {
 
 // TestVoteBatchTimeoutFromQueue: the collector timeout of a vote counts
 // from when it was queued, not from when its batch left: a vote that
-// waited CollectorBatchWait for others has that much less for the answer.
+// waited behind a request in flight has that much less for the answer.
 func TestVoteBatchTimeoutFromQueue(t *testing.T) {
-	const wait, timeout = 200 * time.Millisecond, 300 * time.Millisecond
-	e := startEnv(t, 1, func(c *Config) { c.CollectorBatchWait, c.CollectorTimeout = wait, timeout })
+	const timeout, gap = 400 * time.Millisecond, 200 * time.Millisecond
+	e := startEnv(t, 1, func(c *Config) { c.CollectorBatchInFlight, c.CollectorTimeout = 1, timeout })
 	e.cols[0].answer(reply{status: 204, hang: true})
 	hung := e.srv.siteMap()["solar"].pairs[0][0]
-	b := e.ballot(t, e.rightCode(t), "Yes")
+	a, b := e.ballot(t, e.rightCode(t), "Yes"), e.ballot(t, e.rightCode(t), "Yes")
+	aDone := make(chan castResult, 1)
+	go func() { aDone <- e.castAll(t, []ballot{a})[0] }()
+	time.Sleep(gap)
+	// b queues behind a, whose request to the hung instance holds its one
+	// slot until a's timeout.
 	start := time.Now()
 	failed := make(chan time.Duration, 1)
 	go func() {
-		for hung.calls.voteFailed.Get() == 0 && time.Since(start) < 5*time.Second {
+		for hung.calls.voteFailed.Get() < 2 && time.Since(start) < 5*time.Second {
 			time.Sleep(5 * time.Millisecond)
 		}
 		failed <- time.Since(start)
 	}()
 	resp, _ := e.cast(t, b)
 	e.checkReceipt(t, 0, castResult{status: resp.StatusCode, header: resp.Header}, b, "c1")
-	if after := <-failed; after < timeout || after > timeout+wait-50*time.Millisecond {
-		t.Errorf("the hung instance failed the vote %v after it was cast, want about %v (the batch waited %v of it)", after, timeout, wait)
+	e.checkReceipt(t, 0, <-aDone, a, "c1")
+	if after := <-failed; after < timeout-50*time.Millisecond || after > timeout+gap/2 {
+		t.Errorf("the hung instance failed the queued vote %v after it was cast, want about %v (counted from its queueing, not %v from its batch's start)", after, timeout, timeout-gap+timeout)
 	}
 }

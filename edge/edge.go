@@ -152,13 +152,17 @@ type Config struct {
 	// for a connection to the last byte of the answer; default 5s.
 	CollectorTimeout time.Duration
 
-	// CollectorBatchWait is the longest a vote waits for others bound for
-	// the same collecting instance, to go with them in one POST /votes
-	// (batch.go); default 1ms. CollectorBatchMax is the most votes in one
-	// batch: a full batch goes at once; default 128, at most 1024;
-	// negative, every vote goes alone in a POST /vote.
-	CollectorBatchWait time.Duration
-	CollectorBatchMax  int
+	// Votes go to a collecting instance in batches (POST /votes,
+	// batch.go). CollectorBatchInFlight is the most requests in flight to
+	// one instance before votes queue for the next one; default 2.
+	// CollectorBatchMax is the most votes in one batch: a full batch goes
+	// at once; default 128, at most 1024; negative, every vote goes alone
+	// in a POST /vote. CollectorBatchWait, when set, is the longest a
+	// queued vote waits for a free slot before its batch goes anyway;
+	// default 0, no limit but CollectorTimeout.
+	CollectorBatchInFlight int
+	CollectorBatchWait     time.Duration
+	CollectorBatchMax      int
 
 	// NonceCacheSize is how many vote answers the edge keeps by nonce;
 	// default 200000. An answer takes from about 100 bytes (an error code)
@@ -210,8 +214,8 @@ func (c *Config) withDefaults() {
 	if c.CollectorTimeout == 0 {
 		c.CollectorTimeout = 5 * time.Second
 	}
-	if c.CollectorBatchWait == 0 {
-		c.CollectorBatchWait = time.Millisecond
+	if c.CollectorBatchInFlight == 0 {
+		c.CollectorBatchInFlight = 2
 	}
 	if c.CollectorBatchMax == 0 {
 		c.CollectorBatchMax = 128
@@ -319,6 +323,9 @@ type Server struct {
 	counters   counters
 	m          *serverMetrics
 	serving    atomic.Bool // between the first Serve and Shutdown (Ready)
+	lnMu       sync.Mutex
+	stopped    bool           // Shutdown was called; guarded by lnMu
+	lns        []net.Listener // what Serve serves; guarded by lnMu
 
 	// tailStop ends the tailers' goroutines, started by the first Serve;
 	// tailDone waits for them.
@@ -349,9 +356,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("edge: CollectorTimeout %v, NonceCacheTTL %v, NonceCacheSize %d: want a positive timeout, a TTL of at least 1s and a positive size",
 			cfg.CollectorTimeout, cfg.NonceCacheTTL, cfg.NonceCacheSize)
 	}
-	if cfg.CollectorBatchWait < 0 || cfg.CollectorBatchMax > maxBatchVotes {
-		return nil, fmt.Errorf("edge: CollectorBatchWait %v, CollectorBatchMax %d: want a wait of at least 0 and at most %d votes a batch",
-			cfg.CollectorBatchWait, cfg.CollectorBatchMax, maxBatchVotes)
+	if cfg.CollectorBatchWait < 0 || cfg.CollectorBatchMax > maxBatchVotes || cfg.CollectorBatchInFlight < 0 {
+		return nil, fmt.Errorf("edge: CollectorBatchWait %v, CollectorBatchMax %d, CollectorBatchInFlight %d: want a wait of at least 0, at most %d votes a batch and at least 1 request in flight",
+			cfg.CollectorBatchWait, cfg.CollectorBatchMax, cfg.CollectorBatchInFlight, maxBatchVotes)
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -619,6 +626,16 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
+	// fasthttp closes only the listeners its Serve has registered: one
+	// that Shutdown came before would be served for ever.
+	s.lnMu.Lock()
+	if s.stopped {
+		s.lnMu.Unlock()
+		lln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, lln)
+	s.lnMu.Unlock()
 	s.m.listener.Store(lln)
 	s.serving.Store(true)
 	if s.cfg.TLS != nil {
@@ -643,7 +660,14 @@ func (s *Server) startTails(st *site) {
 // closes idle connections to the collectors.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.serving.Store(false)
+	s.lnMu.Lock()
+	s.stopped = true
+	lns := s.lns
+	s.lnMu.Unlock()
 	err := s.srv.ShutdownWithContext(ctx)
+	for _, ln := range lns {
+		ln.Close() // closed already, unless Serve had not reached fasthttp's
+	}
 	s.tailStop()
 	// A read of records in flight ends only at its own timeout (fasthttp
 	// takes no context): ctx bounds the wait for it.
