@@ -55,9 +55,9 @@ type follower struct {
 	epoch   string // of the last ETag; "" before the first answer or for an ETag of another form
 
 	lines, matched, repeated, other, malformed int
-	fetches, fetchErrors, restarts              int
-	bytes                                       int64
-	firstRestart, firstErr                      string
+	fetches, fetchErrors, restarts             int
+	bytes                                      int64
+	firstRestart, firstErr                     string
 }
 
 // newFollower follows url for the votes whose nonces are given, in the

@@ -71,7 +71,7 @@ func followCase(t *testing.T, fx *fixture, n int, srv *listServer) (*follower, *
 // fails, a list that shrinks and one whose epoch changes, and checks each
 // vote's first sighting and the delays against given acknowledgements.
 func TestFollower(t *testing.T) {
-	fx := newFixture(t, 6)    // the run's votes: 5 of them acknowledged, vote 4 not
+	fx := newFixture(t, 6)     // the run's votes: 5 of them acknowledged, vote 4 not
 	others := newFixture(t, 2) // votes of other voters, or fillers
 	line := func(f *fixture, i int) string { return f.votes[i].Line() + "\n" }
 	l1 := line(fx, 1)
@@ -219,9 +219,9 @@ func TestFollowerLongLine(t *testing.T) {
 
 func TestParseContentRange(t *testing.T) {
 	for _, tc := range []struct {
-		in                 string
+		in                string
 		first, last, size int64
-		ok                 bool
+		ok                bool
 	}{
 		{"bytes 0-99/100", 0, 99, 100, true},
 		{"bytes 100-149/*", 100, 149, -1, true},
