@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -309,4 +310,23 @@ func FuzzFollowerFeed(f *testing.F) {
 			t.Fatalf("held %q, whole %q", split.partial, whole.partial)
 		}
 	})
+}
+
+// TestFollowerWrongRange: a 206 that does not start where the follower
+// asked is refused, not read as the list's continuation.
+func TestFollowerWrongRange(t *testing.T) {
+	fx := newFixture(t, 1)
+	body := fx.votes[0].Line() + "\n"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"0000000000000001-10"`)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(body)-1, len(body)))
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = io.WriteString(w, body)
+	}))
+	defer ts.Close()
+	f := newFollower(ts.URL, ts.Client(), [][]byte{fx.votes[0].Nonce}, time.Now)
+	f.off = 5
+	if err := f.poll(context.Background()); err == nil || f.matched != 0 || f.fetchErrors != 1 || f.off != 5 {
+		t.Errorf("poll: %v, matched %d, fetch errors %d, offset %d; want an error and nothing read", err, f.matched, f.fetchErrors, f.off)
+	}
 }
