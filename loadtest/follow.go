@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,11 +44,14 @@ const followChunk = 64 << 10
 // (publicationReport), so it is late by up to a poll interval and the
 // time the answer took.
 type follower struct {
-	url  string
-	hc   *http.Client
-	now  func() time.Time
-	runs map[string]int32 // the run's votes by nonce (raw bytes)
-	seen []int64          // per vote: unix nanoseconds of the poll that first brought its line; 0: not yet
+	url   string
+	hc    *http.Client
+	now   func() time.Time
+	nonce func(i int) []byte // the nonce of the run's vote i
+	// order holds the run's votes sorted by nonce, for a binary search:
+	// 4 bytes a vote, where a map would hold a copy of every nonce.
+	order []int32
+	seen  []int64 // per vote: unix nanoseconds of the poll that first brought its line; 0: not yet
 
 	off     int64  // bytes of the list taken in, the partial line included
 	partial []byte // the last line so far, without its "\n"
@@ -60,14 +64,24 @@ type follower struct {
 	firstRestart, firstErr                     string
 }
 
-// newFollower follows url for the votes whose nonces are given, in the
-// run's order. now is the clock (time.Now outside tests).
-func newFollower(url string, hc *http.Client, nonces [][]byte, now func() time.Time) *follower {
-	f := &follower{url: url, hc: hc, now: now, runs: make(map[string]int32, len(nonces)), seen: make([]int64, len(nonces))}
-	for i, n := range nonces {
-		f.runs[string(n)] = int32(i)
+// newFollower follows url for the run's n votes, whose nonces nonce
+// gives. now is the clock (time.Now outside tests).
+func newFollower(url string, hc *http.Client, n int, nonce func(int) []byte, now func() time.Time) *follower {
+	f := &follower{url: url, hc: hc, now: now, nonce: nonce, order: make([]int32, n), seen: make([]int64, n)}
+	for i := range f.order {
+		f.order[i] = int32(i)
 	}
+	slices.SortFunc(f.order, func(a, b int32) int { return bytes.Compare(nonce(int(a)), nonce(int(b))) })
 	return f
+}
+
+// find returns the run's vote with this nonce.
+func (f *follower) find(n []byte) (int, bool) {
+	k, ok := slices.BinarySearchFunc(f.order, n, func(i int32, n []byte) int { return bytes.Compare(f.nonce(int(i)), n) })
+	if !ok {
+		return 0, false
+	}
+	return int(f.order[k]), true
 }
 
 // follow starts following the votes list when Config.Follow asks for it,
@@ -80,12 +94,8 @@ func (r *runner) follow(ctx context.Context) (f *follower, stop func()) {
 	}
 	// A restart reads the whole list again: allow for a large one.
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: hostTransport{r.cfg.Host, http.DefaultTransport}}
-	nonces := make([][]byte, len(r.votes))
-	for i := range r.votes {
-		nonces[i] = r.votes[i].nonceBytes()
-	}
 	url := r.edge.base + "/" + published.LogName(r.cfg.Campaign.Settings.Name, published.Vote)
-	f = newFollower(url, hc, nonces, time.Now)
+	f = newFollower(url, hc, len(r.votes), func(i int) []byte { return r.votes[i].nonceBytes() }, time.Now)
 	f.begin(ctx)
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -306,7 +316,7 @@ func (f *follower) line(b []byte, at int64) {
 		f.malformed++
 		return
 	}
-	i, ok := f.runs[string(v.Nonce)]
+	i, ok := f.find(v.Nonce)
 	switch {
 	case !ok:
 		f.other++

@@ -47,6 +47,9 @@ func (s *listServer) set(f func(data []byte) []byte) {
 	s.mu.Unlock()
 }
 
+// nonce is the nonce of vote i, as a follower asks for it.
+func (f *fixture) nonce(i int) []byte { return f.votes[i].Nonce }
+
 // clock is a follower's clock that the test moves.
 type clock struct{ t time.Time }
 
@@ -58,13 +61,9 @@ func followCase(t *testing.T, fx *fixture, n int, srv *listServer) (*follower, *
 	t.Helper()
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	var nonces [][]byte
-	for _, v := range fx.votes[:n] {
-		nonces = append(nonces, v.Nonce)
-	}
 	t0 := time.Unix(1767225600, 0)
 	c := &clock{t: t0}
-	return newFollower(ts.URL+"/load-vote.log", ts.Client(), nonces, c.now), c, t0
+	return newFollower(ts.URL+"/load-vote.log", ts.Client(), n, fx.nonce, c.now), c, t0
 }
 
 // TestFollower follows a list through growth in pieces, a line split
@@ -204,7 +203,7 @@ func TestFollowerWholeList(t *testing.T) {
 // dropped up to its end without being held, and the next line is read.
 func TestFollowerLongLine(t *testing.T) {
 	fx := newFixture(t, 1)
-	f := newFollower("", nil, [][]byte{fx.votes[0].Nonce}, nil)
+	f := newFollower("", nil, 1, fx.nonce, nil)
 	piece := bytes.Repeat([]byte("x"), maxFollowLine/3)
 	for range 5 {
 		f.feed(piece, 1)
@@ -292,8 +291,7 @@ func FuzzFollowerFeed(f *testing.F) {
 	f.Add([]byte(fx.votes[0].Line()+"\n"+fx.votes[1].Line()+"\n"), uint16(40))
 	f.Add([]byte("a\n\nb"), uint16(1))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
-		nonces := [][]byte{fx.votes[0].Nonce, fx.votes[1].Nonce}
-		whole, split := newFollower("", nil, nonces, nil), newFollower("", nil, nonces, nil)
+		whole, split := newFollower("", nil, 2, fx.nonce, nil), newFollower("", nil, 2, fx.nonce, nil)
 		whole.feed(data, 1)
 		k := min(int(cut), len(data))
 		split.feed(data[:k], 1)
@@ -324,7 +322,7 @@ func TestFollowerWrongRange(t *testing.T) {
 		_, _ = io.WriteString(w, body)
 	}))
 	defer ts.Close()
-	f := newFollower(ts.URL, ts.Client(), [][]byte{fx.votes[0].Nonce}, time.Now)
+	f := newFollower(ts.URL, ts.Client(), 1, fx.nonce, time.Now)
 	f.off = 5
 	if err := f.poll(context.Background()); err == nil || f.matched != 0 || f.fetchErrors != 1 || f.off != 5 {
 		t.Errorf("poll: %v, matched %d, fetch errors %d, offset %d; want an error and nothing read", err, f.matched, f.fetchErrors, f.off)
