@@ -19,7 +19,7 @@ type fixture struct {
 	acked  []Sent // the votes as sent, before any change to votes and voters
 }
 
-func newFixture(t *testing.T, n int) *fixture {
+func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -26,6 +26,17 @@
 // (replays, proofs of work below the threshold, decoy stamps, forged voter
 // stamps) go out too and each must get its expected answer.
 //
+// # Publication delay
+//
+// With Config.Follow, one goroutine follows the votes list through the
+// edge from the start of the timed phase to the end of the settling, as a
+// reader with wget -c would: each look fetches only the bytes past those
+// it has (Range: bytes=N-), and the first look that brings the line of an
+// acknowledged vote ends that vote's publication delay, which began when
+// its acknowledgement arrived (follower, publicationReport). The report
+// gives its percentiles and its p99 per minute of acknowledgement time, to
+// show whether it stays flat over the run.
+//
 // # Zero loss
 //
 // After the timed phase Run downloads the published lists through the

@@ -55,6 +55,8 @@ type Report struct {
 
 	CPU *CPU `json:"cpu,omitempty"` // with Config.ServerPIDs
 
+	Publication *Publication `json:"publication,omitempty"` // with Config.Follow
+
 	Errors []string `json:"errors"` // why OK is false
 	Notes  []string `json:"notes"`  // worth knowing, not failures
 	OK     bool     `json:"ok"`
@@ -218,6 +220,12 @@ func (rep *Report) setLists(c ListCheck, settled time.Duration) {
 	}
 }
 
+// setPublication fills in the publication delay.
+func (rep *Report) setPublication(p *Publication) {
+	rep.Publication = p
+	rep.Notes = append(rep.Notes, p.notes()...)
+}
+
 func (rep *Report) finalize() {
 	if rep.Errors == nil {
 		rep.Errors = []string{}
@@ -271,6 +279,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	ew.printf("  published    %d once, %d lost, %d pending a batch, %d altered, %d duplicated, %d unacknowledged ones published; lists %d and %d lines (settled in %.1fs, %d fillers)\n",
 		rep.PublishedOnce, rep.Lost, rep.PendingBatch, rep.Altered, rep.Duplicated, rep.PublishedUnacked, rep.VoteListLines, rep.AuthListLines, rep.SettleS, rep.Fillers)
+	if p := rep.Publication; p != nil {
+		p.writeText(ew)
+	}
 	for _, e := range rep.Errors {
 		ew.printf("  error: %s\n", e)
 	}

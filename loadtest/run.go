@@ -37,6 +37,7 @@ type Config struct {
 	Drain       time.Duration // how long after the last due time votes may still be retried; 0: 30 s
 	NoFill      bool          // send no filler votes after the timed phase
 	NoBrowse    bool          // no GET /list and GET /stamp beside the votes
+	Follow      time.Duration // how often to look at the votes list for the publication delay (follower); 0: not followed
 	ServerPIDs  []int         // the platform's processes, whose CPU time the report sets against the Ed25519 floor (Linux)
 	Log         io.Writer     // progress and the live line; nil: discarded
 }
@@ -92,6 +93,7 @@ type runner struct {
 	junk    []junkItem
 
 	codes    []uint16 // final answer per vote; 0: none
+	ackAt    []int64  // per vote: unix nanoseconds its 2xx arrived; 0: none
 	replayed map[int32]bool
 	sigMu    sync.Mutex
 	sigs     map[int32]string // Receipt-Sig of replayed votes
@@ -141,8 +143,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("loadtest: %d workers: want at least 1", c.Workers)
 	case !(c.Adversarial >= 0 && c.Adversarial <= 1):
 		return fmt.Errorf("loadtest: adversarial fraction %v: want 0 to 1", c.Adversarial)
-	case c.Settle < 0 || c.Drain < 0:
-		return errors.New("loadtest: negative settle or drain time")
+	case c.Settle < 0 || c.Drain < 0 || c.Follow < 0:
+		return errors.New("loadtest: negative settle, drain or follow time")
 	}
 	pub := c.Key.Public().(ed25519.PublicKey)
 	for _, a := range c.Campaign.Settings.Authorities {
@@ -205,6 +207,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	fol, stopFollow := r.follow(ctx)
+	defer stopFollow()
 	r.timed(ctx, start)
 	cpu1, err := procCPU(cfg.ServerPIDs)
 	if err != nil {
@@ -242,6 +246,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.setLists(lc, settled)
+	if fol != nil {
+		stopFollow()
+		rep.setPublication(r.publication(fol, start))
+	}
 	rep.finalize()
 	return rep, nil
 }
@@ -282,6 +290,7 @@ func (r *runner) prepare(ctx context.Context) error {
 	r.fillers = make([]prepared, nFill)
 	r.junk = make([]junkItem, nJunk)
 	r.codes = make([]uint16, n)
+	r.ackAt = make([]int64, n)
 	r.junkCode = make([]uint16, nJunk)
 	r.junkSig = make([]string, nJunk)
 	r.replayed, r.sigs = map[int32]bool{}, map[int32]string{}
@@ -471,9 +480,11 @@ func (r *runner) timed(ctx context.Context, start time.Time) {
 			code, sig := r.cast(&r.votes[i], deadline, r.votesRec)
 			r.codes[i] = uint16(code)
 			ok := code/100 == 2
-			r.votesRec.finish(ok, time.Since(due))
+			now := time.Now()
+			r.votesRec.finish(ok, now.Sub(due))
 			if ok {
-				storeMax(&r.lastAck, time.Now().UnixNano())
+				r.ackAt[i] = now.UnixNano()
+				storeMax(&r.lastAck, r.ackAt[i])
 			}
 			if r.replayed[int32(i)] {
 				r.sigMu.Lock()

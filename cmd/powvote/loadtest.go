@@ -37,6 +37,17 @@ replays, proofs of work below the threshold, decoy stamps and forged voter
 stamps, each of which must get its expected answer. A line a second on
 stderr shows the progress.
 
+From the start of the timed phase to the end of the settling, it follows
+the votes list as a reader with wget -c would: every --follow-interval
+(1s; 0 turns it off) it fetches the bytes past those it has with
+Range: bytes=N-, and for each new line of an acknowledged vote of the run
+records the publication delay, from the acknowledgement to the first
+fetch that brought the line. The report gives its p50, p90, p99 and max,
+how many acknowledged votes were seen published, and the p99 per minute
+of acknowledgement (per 10 s for a run under 2 minutes), to show whether
+it stays flat. Before the close the publisher keeps at least a batch of
+votes back, so the delay includes waiting for later votes.
+
 Afterwards it sends two batches of filler votes (not counted), which the
 publisher keeps back in place of the last measured ones (before the
 close it always keeps a batch back), polls the published lists through the
@@ -71,6 +82,7 @@ func runLoadtest(ctx context.Context, e *env, args []string) error {
 	drain := fs.Duration("drain", loadtest.DefaultDrain, "how long after the last due time a vote may still be retried")
 	noFill := fs.Bool("no-fill", false, "send no filler votes: missing votes no more than the publisher may keep back (4 x batch size - 2) are reported as pending_batch, and fail the run all the same")
 	noBrowse := fs.Bool("no-browse", false, "send no GET /list and GET /stamp beside the votes")
+	follow := fs.Duration("follow-interval", loadtest.DefaultFollow, "how often to fetch the new lines of the votes list (Range: bytes=N-) to measure the delay from acknowledgement to publication; 0: off")
 	host := fs.String("host", "", "Host header to send, for an edge serving several campaigns (e.g. solar.example.org)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object on stdout")
 	out := fs.String("out", "", "also write the JSON report to this file")
@@ -106,6 +118,7 @@ func runLoadtest(ctx context.Context, e *env, args []string) error {
 		Drain:       *drain,
 		NoFill:      *noFill,
 		NoBrowse:    *noBrowse,
+		Follow:      *follow,
 		ServerPIDs:  pids,
 		Log:         e.Stderr,
 	})

@@ -34,6 +34,15 @@ type loadReport struct {
 			Status map[string]int `json:"status"`
 		} `json:"kinds"`
 	} `json:"adversarial"`
+	Publication *struct {
+		Acknowledged   int                `json:"acknowledged"`
+		Seen           int                `json:"seen"`
+		DelayMS        map[string]float64 `json:"delay_ms"`
+		SliceS         float64            `json:"slice_s"`
+		Slices         []struct{ Seen int }
+		MalformedLines int `json:"malformed_lines"`
+		Restarts       int `json:"restarts"`
+	} `json:"publication"`
 	Errors []string `json:"errors"`
 	OK     bool     `json:"ok"`
 }
@@ -97,6 +106,16 @@ func TestLoadtest(t *testing.T) {
 		if k := a.Kinds[kind]; k.Sent == 0 || k.Status[code] != k.Sent {
 			t.Errorf("junk %s: %+v, want every answer %s", kind, k, code)
 		}
+	}
+	// The follower of the votes list saw every acknowledged vote
+	// published: the settling waited for all of them, and the follower
+	// looks once more after it.
+	if pub := rep.Publication; pub == nil || pub.Acknowledged != rep.Acknowledged || pub.Seen != rep.Acknowledged ||
+		pub.DelayMS["p50"] <= 0 || pub.DelayMS["max"] < pub.DelayMS["p99"] || pub.SliceS != 10 || len(pub.Slices) < 3 ||
+		pub.MalformedLines != 0 || pub.Restarts != 0 {
+		t.Errorf("publication %+v: want every acknowledged vote seen, with delays, in 10 s slices", pub)
+	} else {
+		t.Logf("publication delay %v over %d votes", pub.DelayMS, pub.Seen)
 	}
 	if !regexp.MustCompile(`(?m)^ +\d+s sent \d+ acked \d+ rate \d+/s p50 [0-9.]+ms p99 [0-9.]+ms errors `).MatchString(r.stderr) {
 		t.Errorf("no live line on stderr:\n%s", loadTail(r.stderr, 2000))
