@@ -106,7 +106,7 @@ func (b *batcher) do(line []byte, deadline time.Time) batchOutcome {
 		go b.post(b.takeLocked())
 	}
 	if b.open == nil {
-		bt := &batch{deadline: deadline}
+		bt := &batch{deadline: deadline, body: make([]byte, 0, 8*len(line))}
 		if b.wait > 0 {
 			bt.timer = time.AfterFunc(b.wait, func() {
 				b.mu.Lock()

@@ -514,7 +514,8 @@ func (s *Server) relay(st *site, v *vote, k int) (*answer, error) {
 func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, error) {
 	deadline := time.Now().Add(s.cfg.CollectorTimeout)
 	if b := c.batch; b != nil && b.batches(time.Now()) {
-		if line, ok := appendVoteLine(nil, v, sign); ok {
+		// A line is about 400 bytes and the Say.
+		if line, ok := appendVoteLine(make([]byte, 0, 448+len(v.sayRaw)), v, sign); ok {
 			if r := b.do(line, deadline); !r.alone {
 				return r.ans, r.err
 			}

@@ -296,7 +296,12 @@ func sortBySig(voters []listline.Voter) {
 		ks[i] = keyed{sigText(&voters[i]), voters[i]}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
-		return cmp.Or(strings.Compare(a.sig, b.sig), strings.Compare(a.v.Line(), b.v.Line()))
+		if c := strings.Compare(a.sig, b.sig); c != 0 {
+			return c
+		}
+		// cmp.Or would make both lines at every comparison: its
+		// arguments are evaluated before it is called.
+		return strings.Compare(a.v.Line(), b.v.Line())
 	})
 	for i := range ks {
 		voters[i] = ks[i].v
