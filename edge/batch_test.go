@@ -119,16 +119,7 @@ func TestVoteBatchFull(t *testing.T) {
 		c.StampPoolMin = 2 * (n + 1)
 	})
 	gate := make(chan struct{})
-	e.answerAll(reply{status: 204, hang: true, gate: gate})
-	first := e.ballot(t, e.rightCode(t), "Yes")
-	firstDone := make(chan castResult, 1)
-	go func() { firstDone <- e.castAll(t, []ballot{first})[0] }()
-	// The first vote takes each instance's one slot and hangs there.
-	if !waitUntil(5*time.Second, func() bool {
-		return e.cols[0].requests.Load() == 1 && e.cols[1].requests.Load() == 1
-	}) {
-		t.Fatalf("timed out waiting until %s: requests %d and %d", "the first vote reaches both instances", e.cols[0].requests.Load(), e.cols[1].requests.Load())
-	}
+	first, firstDone := e.holdSlot(t, gate)
 	var bs []ballot
 	for range n {
 		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))
@@ -154,6 +145,24 @@ func TestVoteBatchFull(t *testing.T) {
 	}
 }
 
+// holdSlot answers every vote only once gate is closed, casts one vote and
+// waits until it holds each instance's one in-flight slot
+// (CollectorBatchInFlight 1); it returns the vote and where its result
+// comes.
+func (e *testEnv) holdSlot(t *testing.T, gate chan struct{}) (ballot, <-chan castResult) {
+	t.Helper()
+	e.answerAll(reply{status: 204, hang: true, gate: gate})
+	first := e.ballot(t, e.rightCode(t), "Yes")
+	done := make(chan castResult, 1)
+	go func() { done <- e.castAll(t, []ballot{first})[0] }()
+	if !waitUntil(5*time.Second, func() bool {
+		return e.cols[0].requests.Load() == 1 && e.cols[1].requests.Load() == 1
+	}) {
+		t.Fatalf("the first vote did not reach both instances: requests %d and %d", e.cols[0].requests.Load(), e.cols[1].requests.Load())
+	}
+	return first, done
+}
+
 // waitUntil polls cond until it holds or d has passed, and reports
 // whether it held.
 func waitUntil(d time.Duration, cond func() bool) bool {
@@ -169,15 +178,7 @@ func TestVoteBatchQueues(t *testing.T) {
 		c.CollectorBatchInFlight, c.CollectorTimeout, c.StampPoolMin = 1, 10*time.Second, 2*(n+1)
 	})
 	gate := make(chan struct{})
-	e.answerAll(reply{status: 204, hang: true, gate: gate})
-	first := e.ballot(t, e.rightCode(t), "Yes")
-	firstDone := make(chan castResult, 1)
-	go func() { firstDone <- e.castAll(t, []ballot{first})[0] }()
-	if !waitUntil(5*time.Second, func() bool {
-		return e.cols[0].requests.Load() == 1 && e.cols[1].requests.Load() == 1
-	}) {
-		t.Fatalf("timed out waiting until %s: requests %d and %d", "the first vote reaches both instances", e.cols[0].requests.Load(), e.cols[1].requests.Load())
-	}
+	first, firstDone := e.holdSlot(t, gate)
 	var bs []ballot
 	for range n {
 		bs = append(bs, e.ballot(t, e.rightCode(t), "Yes"))

@@ -5,11 +5,7 @@
 # POWVOTE_POW_TIME sets each side's search time (default 5s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "nproc:   $(nproc)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "go:      $(go version)"
+scripts/machine.sh
 echo "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'not found at /usr/bin/chromium')"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 go test ./cmd/powvote -run '^$' -bench '^BenchmarkBrowserPow$' -benchtime 1x -count "${COUNT:-2}" -timeout 10m

@@ -51,11 +51,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "nproc:   $(nproc)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "go:      $(go version)"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
+scripts/machine.sh
 echo "run:     $RATE votes/s for $DURATION after a $RAMP ramp, four processes, internal TLS"
 echo
 serverpids=()

@@ -161,14 +161,8 @@ func AppendDecode(dst []byte, s string) ([]byte, error) {
 			check = i
 			continue
 		}
-		acc = acc<<5 | uint(v-1)
-		bits += 5
+		out = push(out, &acc, &bits, v-1)
 		n++
-		if bits >= 8 {
-			bits -= 8
-			out = append(out, byte(acc>>bits))
-			acc &= 1<<bits - 1
-		}
 	}
 	if check >= 0 {
 		return dst, &SymbolError{Offset: check, Char: rune(s[check])}
@@ -259,18 +253,25 @@ func decodeValues(syms []byte) ([]byte, error) {
 	var acc uint
 	bits := 0
 	for _, v := range syms {
-		acc = acc<<5 | uint(v)
-		bits += 5
-		if bits >= 8 {
-			bits -= 8
-			out = append(out, byte(acc>>bits))
-			acc &= 1<<bits - 1
-		}
+		out = push(out, &acc, &bits, v)
 	}
 	if acc != 0 {
 		return nil, ErrPadding
 	}
 	return out, nil
+}
+
+// push adds the 5 bits of symbol value v to the accumulator (acc, its
+// bits) and appends a byte to out whenever 8 bits are there.
+func push(out []byte, acc *uint, bits *int, v byte) []byte {
+	*acc = *acc<<5 | uint(v)
+	*bits += 5
+	if *bits >= 8 {
+		*bits -= 8
+		out = append(out, byte(*acc>>*bits))
+		*acc &= 1<<*bits - 1
+	}
+	return out
 }
 
 // Count returns the number of symbols in s: its bytes other than the
