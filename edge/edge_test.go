@@ -290,3 +290,35 @@ func TestListsMounted(t *testing.T) {
 		t.Errorf("lists handler saw %v", served)
 	}
 }
+
+// TestServeAfterShutdown: a Serve that starts after Shutdown (a signal at
+// once after the start) returns instead of serving for ever: fasthttp
+// closes only the listeners its Serve registered before.
+func TestServeAfterShutdown(t *testing.T) {
+	s, err := New(Config{Campaigns: []Campaign{offline(t, settings("solar", "A"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		ln.Close()
+		t.Fatal("Serve after Shutdown still serving after 5 s")
+	}
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Error("the listener still accepts after Serve returned")
+	}
+}

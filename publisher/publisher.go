@@ -490,6 +490,9 @@ func serveLists(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logg
 	if err := srv.ShutdownWithContext(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	// Shutdown does nothing to a Serve that has not registered lln yet
+	// (the loop ended at once); closing lln ends that one too.
+	lln.Close()
 	if !served {
 		if err := <-errc; err != nil && runErr == nil {
 			runErr = fmt.Errorf("publisher: serve: %w", err)
