@@ -27,6 +27,9 @@ lint:
 
 unit:
 	$(GO) test -race -timeout 20m ./...
+	# The allocation counts: the race detector's crypto/rand allocates, so
+	# these skip under -race and run here without it.
+	$(GO) test -count=1 -run 'Allocs$$' ./stamp ./edge ./internal/entropy
 
 # fuzz runs every fuzz target for FUZZTIME (default 5m); fuzz-ci for the
 # 30 s of make test; fuzz-smoke for 20000 inputs each, a quick check.
