@@ -333,7 +333,10 @@ func pathVariants(p string) []string {
 func TestReplayFlood(t *testing.T) {
 	const n = 120
 	var arrived atomic.Int64
-	e := startEnv(t, 1, nil, func(s *Server) { s.testHookVote = func() { arrived.Add(1) } })
+	// The collectors hold the vote until every copy has reached its
+	// flight: under a loaded machine that may take longer than the env's
+	// 300 ms collector timeout, which this test is not about.
+	e := startEnv(t, 1, func(c *Config) { c.CollectorTimeout = 30 * time.Second }, func(s *Server) { s.testHookVote = func() { arrived.Add(1) } })
 	b := e.ballot(t, e.rightCode(t), "Yes")
 	gate := make(chan struct{})
 	e.answerAll(reply{status: 204, hang: true, gate: gate})

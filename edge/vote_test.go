@@ -497,7 +497,9 @@ func TestVoteReplay(t *testing.T) {
 func TestVoteSingleflight(t *testing.T) {
 	const n = 32
 	var arrived atomic.Int64
-	e := startEnv(t, 1, nil, func(s *Server) { s.testHookVote = func() { arrived.Add(1) } })
+	// The collectors hold the vote until every request has joined its
+	// flight, which on a loaded machine may outlast the env's 300 ms.
+	e := startEnv(t, 1, func(c *Config) { c.CollectorTimeout = 30 * time.Second }, func(s *Server) { s.testHookVote = func() { arrived.Add(1) } })
 	b := e.ballot(t, e.rightCode(t), "Yes")
 	gate := make(chan struct{})
 	e.answerAll(reply{status: 204, hang: true, gate: gate})
