@@ -52,7 +52,10 @@ func (e *testEnv) stampWith(t testing.TB, client *http.Client, code string) stam
 // tells nothing. Each P-SIG verifies under the key its code calls for, and
 // each voter stamp under its own P-SIG.
 func TestStampValuesNeverRepeat(t *testing.T) {
-	e := startEnv(t, 1, func(c *Config) { c.StampPoolMin = 400 })
+	// A pool of 400 signed by the stand-in collectors under the race
+	// detector on a loaded machine can outlast the env's 300 ms collector
+	// timeout; this test is about the values, not the timeout.
+	e := startEnv(t, 1, func(c *Config) { c.StampPoolMin, c.CollectorTimeout = 400, 10*time.Second })
 	right, wrong := e.rightCode(t), e.wrongCode(t)
 	client := newClient(t)
 	const n = 200
