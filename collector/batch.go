@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/wire"
 )
 
 // POST /votes (docs/INTERNAL.md): many votes in one request, so that the
@@ -42,15 +43,14 @@ import (
 // receipt lines in order. Receipt lines are voter stamps (or "-") and
 // encoded option texts (wire.EncodeOption), printable ASCII without a tab.
 
-// Limits of a batch. The edge sends at most edge.Config.CollectorBatchMax
-// (default 128) votes in one.
+// Limits of a batch: wire.MaxBatchVotes and wire.MaxBatchBody, the edge's
+// too. The edge sends at most edge.Config.CollectorBatchMax (default 128)
+// votes in one.
 const (
-	maxBatchVotes = 1024
-	maxBatchBody  = 1 << 20
+	maxBatchVotes = wire.MaxBatchVotes
+	maxBatchBody  = wire.MaxBatchBody
+	noDecoys      = wire.NoDecoys
 )
-
-// noDecoys stands for an absent Decoys header in a line of a batch.
-const noDecoys = "."
 
 // batchFields is how many fields a line of a batch has.
 const batchFields = 10

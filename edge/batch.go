@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/wire"
 )
 
 // Votes travel to a collecting instance in batches (docs/INTERNAL.md, POST
@@ -36,11 +38,10 @@ import (
 // votes then go alone, and the edge asks it for batches again only after
 // perVoteFor.
 
-// Limits of a batch: the collectors' (collector/batch.go), which must
-// change together with these.
+// Limits of a batch, the collectors' too.
 const (
-	maxBatchVotes = 1024
-	maxBatchBody  = 1 << 20
+	maxBatchVotes = wire.MaxBatchVotes
+	maxBatchBody  = wire.MaxBatchBody
 )
 
 // perVoteFor is how long an instance that did not take a batch gets its
@@ -249,7 +250,7 @@ func appendVoteLine(b []byte, v *vote, sign bool) ([]byte, bool) {
 	}
 	decoys := v.decoys
 	if decoys == "" {
-		decoys = "."
+		decoys = wire.NoDecoys
 	}
 	for _, f := range [...]string{flag, v.authPkey, v.authSig, v.authID, v.putc, v.psig64, v.voter, v.nonceHex, decoys} {
 		if f == "" {
