@@ -12,20 +12,22 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/powvote/powvote/internal/operator/operatortest"
+	"github.com/powvote/powvote/wire"
 )
 
-// batchLine is b as one line of POST /votes (docs/INTERNAL.md): the values
-// of its headers, "n" first for Receipt-Sign: no, "." for no Decoys.
-func (b *ballot) batchLine(sign bool, decoys string) string {
+// batchLine is b as one line of POST /votes (docs/INTERNAL.md), written
+// as the edge writes it, with decoys as its Decoys header ("" for none).
+func (b *ballot) batchLine(t *testing.T, sign bool, decoys string) string {
+	t.Helper()
 	h := b.headers("")
-	flag := "s"
-	if !sign {
-		flag = "n"
+	line, err := wire.AppendBatchVote(nil, wire.BatchVote[string]{
+		NoSign: !sign, AuthPkey: h["Auth-Pkey"], AuthSig: h["Auth-Sig"], AuthID: h["Auth-Id"], PUTC: h["P-UTC"],
+		PSIG: h["P-SIG"], Voter: h["Voter"], Nonce: h["Nonce"], Decoys: decoys, Say: h["Say"],
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if decoys == "" {
-		decoys = "."
-	}
-	return strings.Join([]string{flag, h["Auth-Pkey"], h["Auth-Sig"], h["Auth-Id"], h["P-UTC"], h["P-SIG"], h["Voter"], h["Nonce"], decoys, h["Say"]}, " ") + "\n"
+	return string(line)
 }
 
 // postVotes sends body to in's POST /votes with pass.
@@ -50,47 +52,22 @@ func (e *env) postVotes(t *testing.T, in *instance, pass, body string) reply {
 	return reply{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// verdict is one vote's answer in a form that both endpoints give: the
-// status code, Receipt-Sig and the receipt lines.
-type verdict struct {
-	code  int
-	sig   string
-	lines []string
-}
-
-func verdictOf(t *testing.T, r reply) verdict {
+// verdictOf is the answer to POST /vote in the form of an answer line of
+// POST /votes: the status code, Receipt-Sig and the receipt lines.
+func verdictOf(t *testing.T, r reply) wire.BatchAnswer {
 	t.Helper()
-	return verdict{r.code, r.header.Get("Receipt-Sig"), receiptLines(t, r)}
+	return wire.BatchAnswer{Status: r.code, Sig: r.header.Get("Receipt-Sig"), Lines: receiptLines(t, r)}
 }
 
-// batchVerdicts reads the answer lines of POST /votes.
-func batchVerdicts(t *testing.T, r reply) []verdict {
+// batchVerdicts reads the answer to POST /votes of n votes.
+func batchVerdicts(t *testing.T, r reply, n int) []wire.BatchAnswer {
 	t.Helper()
 	if r.code != http.StatusOK {
 		t.Fatalf("POST /votes answered %d %q, want 200", r.code, r.body)
 	}
-	body := string(r.body)
-	if !strings.HasSuffix(body, "\n") {
-		t.Fatalf("answer %q does not end with a line feed", body)
-	}
-	var out []verdict
-	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		f := strings.Split(l, "\t")
-		code, err := strconv.Atoi(f[0])
-		if err != nil || len(f[0]) != 3 {
-			t.Fatalf("answer line %q: no status code", l)
-		}
-		v := verdict{code: code}
-		switch {
-		case code/100 == 2 && len(f) >= 3:
-			if f[1] != "-" {
-				v.sig = f[1]
-			}
-			v.lines = f[2:]
-		case len(f) != 1:
-			t.Fatalf("answer line %q: fields after a status %d", l, code)
-		}
-		out = append(out, v)
+	out, err := wire.ParseBatchAnswer(r.body, n)
+	if err != nil {
+		t.Fatalf("POST /votes: %v", err)
 	}
 	return out
 }
@@ -159,7 +136,7 @@ func TestBatchMatchesVote(t *testing.T) {
 		{ok, false, "", 204}, // a repeat without a signature
 	}
 	var body strings.Builder
-	var want []verdict
+	var want []wire.BatchAnswer
 	for _, it := range items {
 		h := it.b.headers(e.pass())
 		if !it.sign {
@@ -169,20 +146,17 @@ func TestBatchMatchesVote(t *testing.T) {
 			h["Decoys"] = it.decoys
 		}
 		want = append(want, verdictOf(t, e.voteWith(t, one, h)))
-		body.WriteString(it.b.batchLine(it.sign, it.decoys))
+		body.WriteString(it.b.batchLine(t, it.sign, it.decoys))
 	}
-	got := batchVerdicts(t, e.postVotes(t, batch, e.pass(), body.String()))
-	if len(got) != len(items) {
-		t.Fatalf("%d answer lines for %d votes", len(got), len(items))
-	}
+	got := batchVerdicts(t, e.postVotes(t, batch, e.pass(), body.String()), len(items))
 	for i, it := range items {
-		if want[i].code != it.want {
-			t.Errorf("vote %d alone: %d, want %d", i, want[i].code, it.want)
+		if want[i].Status != it.want {
+			t.Errorf("vote %d alone: %d, want %d", i, want[i].Status, it.want)
 		}
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("vote %d: batch %+v, alone %+v", i, got[i], want[i])
 		}
-		if it.want == 204 && (len(got[i].lines) != len(testOptions) || (got[i].sig != "") != it.sign) {
+		if it.want == 204 && (len(got[i].Lines) != len(testOptions) || (got[i].Sig != "") != it.sign) {
 			t.Errorf("vote %d: receipt %+v, want %d lines, signed %v", i, got[i], len(testOptions), it.sign)
 		}
 	}
@@ -206,11 +180,11 @@ func TestBadBatches(t *testing.T) {
 	e := newEnv(t)
 	in := e.start(t, e.config(t.TempDir()))
 	e.healthy(t, in)
-	good := e.newBallot(t, testOptions[0]).batchLine(true, "")
+	good := e.newBallot(t, testOptions[0]).batchLine(t, true, "")
 	lines := func(n int) string {
 		var b strings.Builder
 		for range n {
-			b.WriteString(e.newBallot(t, testOptions[1]).batchLine(true, ""))
+			b.WriteString(e.newBallot(t, testOptions[1]).batchLine(t, true, ""))
 		}
 		return b.String()
 	}
@@ -277,8 +251,8 @@ func TestBadBatches(t *testing.T) {
 	// The largest batch, and a malformed vote among good ones.
 	r := e.postVotes(t, in, e.pass(), lines(1024))
 	n := 0
-	for _, v := range batchVerdicts(t, r) {
-		if v.code == 204 {
+	for _, v := range batchVerdicts(t, r, 1024) {
+		if v.Status == 204 {
 			n++
 		}
 	}
@@ -288,8 +262,8 @@ func TestBadBatches(t *testing.T) {
 	checkCounts(t, in, 1+1024, 1+1024)
 	bad := e.newBallot(t, testOptions[0])
 	bad.nonce = "xyz"
-	got := batchVerdicts(t, e.postVotes(t, in, e.pass(), lines(1)+bad.batchLine(true, "")+lines(1)))
-	if codes := []int{got[0].code, got[1].code, got[2].code}; len(got) != 3 || !reflect.DeepEqual(codes, []int{204, 400, 204}) {
+	got := batchVerdicts(t, e.postVotes(t, in, e.pass(), lines(1)+bad.batchLine(t, true, "")+lines(1)), 3)
+	if codes := []int{got[0].Status, got[1].Status, got[2].Status}; !reflect.DeepEqual(codes, []int{204, 400, 204}) {
 		t.Errorf("a malformed vote between two good ones: %+v, want 204, 400, 204", got)
 	}
 	checkCounts(t, in, 1+1026, 1+1026)
@@ -310,12 +284,12 @@ func TestBatchJoinsGroupCommit(t *testing.T) {
 	const n = 64
 	var body strings.Builder
 	for i := range n {
-		body.WriteString(e.newBallot(t, testOptions[i%len(testOptions)]).batchLine(true, ""))
+		body.WriteString(e.newBallot(t, testOptions[i%len(testOptions)]).batchLine(t, true, ""))
 	}
 	start := time.Now()
-	for i, v := range batchVerdicts(t, e.postVotes(t, in, e.pass(), body.String())) {
-		if v.code != 204 {
-			t.Errorf("vote %d: %d, want 204", i, v.code)
+	for i, v := range batchVerdicts(t, e.postVotes(t, in, e.pass(), body.String()), n) {
+		if v.Status != 204 {
+			t.Errorf("vote %d: %d, want 204", i, v.Status)
 		}
 	}
 	s := operatortest.Scrape(t, set)

@@ -549,19 +549,16 @@ func decodeFixed(dst []byte, v []byte) bool {
 
 // voteFields are the values of one vote as the edge sends them: the
 // headers of POST /vote, or the fields of a line of POST /votes
-// (batch.go), byte for byte. A missing header is empty.
-type voteFields struct {
-	authPkey, authSig, authID, putc, psig, voter, say, nonce, decoys []byte
-	noSign                                                           bool // Receipt-Sign: no
-}
+// (wire.ParseBatch), byte for byte. A missing header is empty.
+type voteFields = wire.BatchVote[[]byte]
 
 // headerFields reads a vote from the headers of POST /vote.
 func headerFields(h *fasthttp.RequestHeader) voteFields {
 	return voteFields{
-		authPkey: h.Peek("Auth-Pkey"), authSig: h.Peek("Auth-Sig"), authID: h.Peek("Auth-Id"),
-		putc: h.Peek("P-UTC"), psig: h.Peek("P-SIG"), voter: h.Peek("Voter"), say: h.Peek("Say"),
-		nonce: h.Peek("Nonce"), decoys: h.Peek("Decoys"),
-		noSign: bytes.Equal(h.Peek("Receipt-Sign"), []byte("no")),
+		AuthPkey: h.Peek("Auth-Pkey"), AuthSig: h.Peek("Auth-Sig"), AuthID: h.Peek("Auth-Id"),
+		PUTC: h.Peek("P-UTC"), PSIG: h.Peek("P-SIG"), Voter: h.Peek("Voter"), Say: h.Peek("Say"),
+		Nonce: h.Peek("Nonce"), Decoys: h.Peek("Decoys"),
+		NoSign: bytes.Equal(h.Peek("Receipt-Sign"), []byte("no")),
 	}
 }
 
@@ -574,11 +571,11 @@ func (s *Server) vote(f *voteFields) (*receipt, error) {
 	}
 	var voter store.Voter
 	var v store.Vote
-	if !decodeFixed(voter.Pkey[:], f.authPkey) || !decodeFixed(voter.Sig[:], f.authSig) ||
-		!decodeFixed(voter.ID[:], f.authID) || !decodeFixed(v.PSig[:], f.psig) {
+	if !decodeFixed(voter.Pkey[:], f.AuthPkey) || !decodeFixed(voter.Sig[:], f.AuthSig) ||
+		!decodeFixed(voter.ID[:], f.AuthID) || !decodeFixed(v.PSig[:], f.PSIG) {
 		return nil, errMalformed
 	}
-	v.PUTC = string(f.putc)
+	v.PUTC = string(f.PUTC)
 	putc, err := stamp.ParsePUTC(v.PUTC)
 	if err != nil {
 		return nil, errMalformed
@@ -586,18 +583,18 @@ func (s *Server) vote(f *voteFields) (*receipt, error) {
 	// The voter stamp exactly as GET /stamp writes it, the only form the
 	// store records: checking it here keeps a bad one a 400, ahead of the
 	// other checks, instead of a storage refusal after them.
-	v.Voter = string(f.voter)
+	v.Voter = string(f.Voter)
 	if store.CheckVoterStamp(v.Voter) != nil {
 		return nil, errMalformed
 	}
-	sayRaw := string(f.say)
+	sayRaw := string(f.Say)
 	say, err := wire.DecodeOption(sayRaw)
 	if err != nil || sayRaw == "" {
 		return nil, errMalformed
 	}
 	// Hex in either case, as the path of a vote (PROTOCOL.md 5.3); read
 	// in the votes list's one spelling.
-	if v.Nonce, err = listline.ParseNonce(strings.ToLower(string(f.nonce))); err != nil {
+	if v.Nonce, err = listline.ParseNonce(strings.ToLower(string(f.Nonce))); err != nil {
 		return nil, errMalformed
 	}
 	v.Option = say
@@ -624,10 +621,10 @@ func (s *Server) vote(f *voteFields) (*receipt, error) {
 	// The edge asks one instance of the pair only for the signature it
 	// relays: the other's would cost an Ed25519 signature per vote for an
 	// answer the edge throws away.
-	sign := !f.noSign
+	sign := !f.NoSign
 	// 481, 486 and the durable record, in one transaction of the store,
 	// with the receipt: a repeat of the vote gets the receipt kept then.
-	decoys := string(f.decoys)
+	decoys := string(f.Decoys)
 	if !s.validDecoys(decoys, idx, v.Voter) {
 		decoys = s.drawDecoys(idx)
 	}
