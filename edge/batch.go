@@ -1,10 +1,7 @@
 package edge
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +34,9 @@ import (
 // with an empty body: no batch was read, so nothing is recorded); its
 // votes then go alone, and the edge asks it for batches again only after
 // perVoteFor.
+//
+// The format of the body and of the answer is package wire's
+// (wire.AppendBatchVote, wire.ParseBatchAnswer), the collectors' too.
 
 // Limits of a batch, the collectors' too.
 const (
@@ -210,148 +210,36 @@ func (b *batcher) outcomes(err error, resp *fasthttp.Response, n int) []batchOut
 	default:
 		return fail(fmt.Errorf("POST %s: unexpected status %d: %.200q", c.votesURL, sc, resp.Body()))
 	}
-	lines, err := parseBatchAnswer(resp.Body(), n)
+	lines, err := wire.ParseBatchAnswer(resp.Body(), n)
 	if err != nil {
 		return fail(fmt.Errorf("POST %s: %w", c.votesURL, err))
 	}
 	for i, l := range lines {
-		out[i].ans, out[i].err = s.verdictOf(c, c.votesURL, l.status, func() *answer { return s.batchReceipt(l) })
+		out[i].ans, out[i].err = s.verdictOf(c, c.votesURL, l.Status, func() *answer { return s.batchReceipt(l) })
 	}
 	return out
 }
 
 // batchReceipt builds the answer to an accepted vote from its line of a
 // batch's answer, as receipt does from the headers of POST /vote.
-func (s *Server) batchReceipt(l answerLine) *answer {
-	a := &answer{status: l.status, header: make([][2]string, 0, len(l.lines)+1+len(s.maxAge))}
-	for i, r := range l.lines {
+func (s *Server) batchReceipt(l wire.BatchAnswer) *answer {
+	a := &answer{status: l.Status, header: make([][2]string, 0, len(l.Lines)+1+len(s.maxAge))}
+	for i, r := range l.Lines {
 		a.header = append(a.header, [2]string{fmt.Sprintf("Receipt%02d", i+1), r})
 	}
-	if l.sig != "" {
-		a.header = append(a.header, [2]string{"Receipt-Sig", l.sig})
+	if l.Sig != "" {
+		a.header = append(a.header, [2]string{"Receipt-Sig", l.Sig})
 		a.signed = true
 	}
 	a.header = append(a.header, s.maxAge[:]...)
 	return a
 }
 
-// appendVoteLine appends the vote's line of a batch (docs/INTERNAL.md,
-// POST /votes): "s" or "n" for the receipt's signature, the header values
-// of POST /vote, "." for no decoys, Say last. It reports false for a vote
-// whose values cannot go on a line, which then goes alone: a field other
-// than Say with a byte outside visible ASCII, a Say with a carriage
-// return or a line feed. The edge checked every value before (parseVote,
-// judge), so none should; but a voter must never be able to spoil a
-// batch, and with it the votes of others.
-func appendVoteLine(b []byte, v *vote, sign bool) ([]byte, bool) {
-	flag := "n"
-	if sign {
-		flag = "s"
+// batchVote is v as a vote of a batch: the header values that sendOne
+// sends for it, and Receipt-Sign: no unless sign.
+func (v *vote) batchVote(sign bool) wire.BatchVote[string] {
+	return wire.BatchVote[string]{
+		NoSign: !sign, AuthPkey: v.authPkey, AuthSig: v.authSig, AuthID: v.authID, PUTC: v.putc,
+		PSIG: v.psig64, Voter: v.voter, Nonce: v.nonceHex, Decoys: v.decoys, Say: v.sayRaw,
 	}
-	decoys := v.decoys
-	if decoys == "" {
-		decoys = wire.NoDecoys
-	}
-	for _, f := range [...]string{flag, v.authPkey, v.authSig, v.authID, v.putc, v.psig64, v.voter, v.nonceHex, decoys} {
-		if f == "" {
-			return nil, false
-		}
-		for i := 0; i < len(f); i++ {
-			if f[i] < 0x21 || f[i] > 0x7e {
-				return nil, false
-			}
-		}
-		b = append(b, f...)
-		b = append(b, ' ')
-	}
-	for i := 0; i < len(v.sayRaw); i++ {
-		if c := v.sayRaw[i]; c == '\r' || c == '\n' {
-			return nil, false
-		}
-	}
-	if v.sayRaw == "" {
-		return nil, false
-	}
-	b = append(b, v.sayRaw...)
-	return append(b, '\n'), true
-}
-
-// answerLine is one vote's line of the answer to POST /votes.
-type answerLine struct {
-	status int
-	sig    string   // Receipt-Sig of a 2xx; "" when unsigned
-	lines  []string // Receipt01.. of a 2xx
-}
-
-// maxReceiptLines is the most receipt lines an answer line may carry: a
-// ballot has at most 99 options (Receipt01..Receipt99).
-const maxReceiptLines = 99
-
-// parseBatchAnswer reads the answer to a batch of n votes: exactly n lines,
-// each a status code and, for a 2xx, the signature ("-" for none) and one
-// to 99 receipt lines, separated by tabs. The values become headers of the
-// edge's answer to a voter: the signature must be base64, a receipt line
-// printable ASCII.
-func parseBatchAnswer(body []byte, n int) ([]answerLine, error) {
-	if len(body) == 0 || body[len(body)-1] != '\n' {
-		return nil, errors.New("the answer does not end with a line feed")
-	}
-	if got := bytes.Count(body, []byte{'\n'}); got != n {
-		return nil, fmt.Errorf("%d answer lines for %d votes", got, n)
-	}
-	out := make([]answerLine, 0, n)
-	for i := 1; len(body) > 0; i++ {
-		end := bytes.IndexByte(body, '\n')
-		l, err := parseAnswerLine(body[:end])
-		if err != nil {
-			return nil, fmt.Errorf("answer line %d: %w", i, err)
-		}
-		out = append(out, l)
-		body = body[end+1:]
-	}
-	return out, nil
-}
-
-func parseAnswerLine(b []byte) (answerLine, error) {
-	f := bytes.Split(b, []byte{'\t'})
-	if len(f[0]) != 3 {
-		return answerLine{}, errors.New("no status code")
-	}
-	sc, err := strconv.Atoi(string(f[0]))
-	if err != nil || sc < 100 {
-		return answerLine{}, errors.New("no status code")
-	}
-	l := answerLine{status: sc}
-	if sc/100 != 2 {
-		if len(f) != 1 {
-			return answerLine{}, fmt.Errorf("a receipt with status %d", sc)
-		}
-		return l, nil
-	}
-	if len(f) < 3 || len(f)-2 > maxReceiptLines {
-		return answerLine{}, fmt.Errorf("%d receipt lines, want 1 to %d", max(len(f)-2, 0), maxReceiptLines)
-	}
-	if sig := f[1]; string(sig) != "-" {
-		for _, c := range sig {
-			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
-				return answerLine{}, errors.New("the signature is not base64")
-			}
-		}
-		if len(sig) == 0 {
-			return answerLine{}, errors.New("an empty signature")
-		}
-		l.sig = string(sig)
-	}
-	for _, r := range f[2:] {
-		if len(r) == 0 {
-			return answerLine{}, errors.New("an empty receipt line")
-		}
-		for _, c := range r {
-			if c < 0x20 || c > 0x7e {
-				return answerLine{}, fmt.Errorf("a receipt line holds byte %#02x", c)
-			}
-		}
-		l.lines = append(l.lines, string(r))
-	}
-	return l, nil
 }

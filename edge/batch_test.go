@@ -4,15 +4,17 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/wire"
 )
 
 // castResult is the edge's answer to one vote cast with others.
@@ -351,84 +353,47 @@ func TestBatchOutcomes(t *testing.T) {
 	}
 }
 
-// TestVoteLineUnframeable: a vote whose values cannot go on a line of a
-// batch is left out of batches (it goes alone), so that no voter can spoil
-// a batch and the votes of others in it.
-func TestVoteLineUnframeable(t *testing.T) {
-	good := &vote{authPkey: "a", authSig: "b", authID: "c", putc: "1", psig64: "d", voter: "V", nonceHex: "00", sayRaw: "Yes please"}
-	line, ok := appendVoteLine(nil, good, false)
-	if want := "n a b c 1 d V 00 . Yes please\n"; !ok || string(line) != want {
-		t.Errorf("line %q %v, want %q", line, ok, want)
-	}
-	for _, tc := range []struct {
+// TestUnframeableVoteGoesAlone: a vote whose values cannot go on a line
+// of a batch (wire.AppendBatchVote refuses them) goes alone to POST /vote,
+// with its values as they are, and gets its answer, so that no voter can
+// spoil a batch and the votes of others in it.
+func TestUnframeableVoteGoesAlone(t *testing.T) {
+	e := startEnv(t, 1, nil)
+	st := e.srv.siteMap()["solar"]
+	// P-SIG, Nonce and Say as the stand-in collector records them.
+	psig := base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize))
+	good := vote{authPkey: "a", authSig: "b", authID: "c", putc: "1", psig64: psig, voter: "V", nonceHex: "0011223344556677", sayRaw: "Yes"}
+	for i, tc := range []struct {
 		name string
 		edit func(v *vote)
+		want recorded // the headers the instance received
 	}{
-		{"a line feed in Say", func(v *vote) { v.sayRaw = "Yes\nn a b c 1 d V 01 . No" }},
-		{"a carriage return in Say", func(v *vote) { v.sayRaw = "Yes\r" }},
-		{"empty Say", func(v *vote) { v.sayRaw = "" }},
-		{"a space in Voter", func(v *vote) { v.voter = "V W" }},
-		{"a control byte in Auth-Id", func(v *vote) { v.authID = "c\x00" }},
-		{"empty P-UTC", func(v *vote) { v.putc = "" }},
+		{"a space in Voter", func(v *vote) { v.voter = "V W" },
+			recorded{"Auth-Pkey": "a", "Auth-Sig": "b", "Auth-Id": "c", "P-UTC": "1", "P-SIG": psig, "Voter": "V W", "Say": "Yes", "Nonce": "0011223344556677"}},
+		{"empty P-UTC", func(v *vote) { v.putc = "" },
+			recorded{"Auth-Pkey": "a", "Auth-Sig": "b", "Auth-Id": "c", "P-UTC": "", "P-SIG": psig, "Voter": "V", "Say": "Yes", "Nonce": "0011223344556677"}},
 	} {
-		v := *good
+		v := good
 		tc.edit(&v)
-		if line, ok := appendVoteLine(nil, &v, true); ok {
-			t.Errorf("%s: line %q", tc.name, line)
+		if _, err := wire.AppendBatchVote(nil, v.batchVote(true)); !errors.Is(err, wire.ErrUnframeable) {
+			t.Fatalf("%s: the line is not refused: %v", tc.name, err)
+		}
+		a, err := e.srv.send(st, st.instances[0], &v, true)
+		if err != nil || a.status != 204 {
+			t.Errorf("%s: %+v, %v; want 204", tc.name, a, err)
+		}
+		fake := e.cols[0]
+		if fake.batches.Load() != 0 || fake.requests.Load() != int64(i+1) {
+			t.Errorf("%s: %d requests, %d of them batches; want %d, none", tc.name, fake.requests.Load(), fake.batches.Load(), i+1)
+		}
+		if got := fake.received(); len(got) != i+1 || !reflect.DeepEqual(got[i], tc.want) {
+			t.Errorf("%s: the instance received %q, want %q last", tc.name, got, tc.want)
 		}
 	}
-}
-
-// FuzzParseBatchAnswer feeds the reader of a batch's answer arbitrary
-// bodies: it must not panic, and what it accepts must be one line per
-// vote whose values are safe as headers, and come back byte for byte
-// when written out again as a collector writes them.
-func FuzzParseBatchAnswer(f *testing.F) {
-	for _, seed := range []string{
-		"204\t-\tA Yes\tc0 Other\n481\n",
-		"204\tc2ln\tA Yes\n",
-		"481\n482\n483\n484\n485\n486\n400\n503\n",
-		"204\t-\n",
-		"204\t\tA\n",
-		"481",
-	} {
-		f.Add([]byte(seed), strings.Count(seed, "\n"))
+	// The same vote with values that go on a line goes in a batch.
+	if a, err := e.srv.send(st, st.instances[0], &good, true); err != nil || a.status != 204 || e.cols[0].batches.Load() != 1 {
+		t.Errorf("a vote that goes on a line: %+v, %v, %d batches; want 204 in one batch", a, err, e.cols[0].batches.Load())
 	}
-	f.Fuzz(func(t *testing.T, body []byte, n int) {
-		lines, err := parseBatchAnswer(body, n)
-		if err != nil {
-			return
-		}
-		if len(lines) != n {
-			t.Fatalf("%d lines for %d votes", len(lines), n)
-		}
-		var out strings.Builder
-		for _, l := range lines {
-			fmt.Fprintf(&out, "%d", l.status)
-			if l.status/100 == 2 {
-				sig := l.sig
-				if sig == "" {
-					sig = "-"
-				}
-				out.WriteString("\t" + sig)
-				if len(l.lines) == 0 || len(l.lines) > maxReceiptLines {
-					t.Fatalf("%d receipt lines", len(l.lines))
-				}
-				for _, r := range l.lines {
-					if r == "" || strings.ContainsFunc(r, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-						t.Fatalf("receipt line %q", r)
-					}
-					out.WriteString("\t" + r)
-				}
-			} else if l.sig != "" || l.lines != nil {
-				t.Fatalf("status %d with a receipt", l.status)
-			}
-			out.WriteString("\n")
-		}
-		if out.String() != string(body) {
-			t.Fatalf("read %q, written again %q", body, out.String())
-		}
-	})
 }
 
 // TestVoteBatchTimeoutFromQueue: the collector timeout of a vote counts

@@ -324,32 +324,26 @@ func (c *fakeCollector) receipt(rec recorded, status int, sign bool) (lines []st
 	return lines, base64.StdEncoding.EncodeToString(s)
 }
 
-// voteBatch answers POST /votes as docs/INTERNAL.md describes it, with its
-// own reading of the format: every vote gets the test's reply, except that
-// a 401 or a 5xx is the answer to the whole batch, as a collector that
-// refuses the pass or is being rebuilt gives it.
+// voteBatch answers POST /votes as docs/INTERNAL.md describes it, reading
+// the batch and writing the answer with package wire, as a collector does:
+// every vote gets the test's reply, except that a 401 or a 5xx is the
+// answer to the whole batch, as a collector that refuses the pass or is
+// being rebuilt gives it.
 func (c *fakeCollector) voteBatch(ctx *fasthttp.RequestCtx) {
-	body := string(ctx.PostBody())
-	if !strings.HasSuffix(body, "\n") {
+	votes, err := wire.ParseBatch(ctx.PostBody())
+	if err != nil {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		ctx.SetBodyString("no final line feed")
+		ctx.SetBodyString(err.Error())
 		return
 	}
 	type item struct {
 		rec  recorded
 		sign bool
 	}
-	var items []item
-	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		f := strings.SplitN(l, " ", 10)
-		if len(f) != 10 || (f[0] != "s" && f[0] != "n") {
-			ctx.SetStatusCode(fasthttp.StatusBadRequest)
-			ctx.SetBodyString("bad line " + l)
-			return
-		}
-		rec := recorded{"Auth-Pkey": f[1], "Auth-Sig": f[2], "Auth-Id": f[3], "P-UTC": f[4], "P-SIG": f[5],
-			"Voter": f[6], "Nonce": f[7], "Say": f[9]}
-		items = append(items, item{rec, f[0] == "s"})
+	items := make([]item, len(votes))
+	for i, v := range votes {
+		items[i] = item{recorded{"Auth-Pkey": string(v.AuthPkey), "Auth-Sig": string(v.AuthSig), "Auth-Id": string(v.AuthID),
+			"P-UTC": string(v.PUTC), "P-SIG": string(v.PSIG), "Voter": string(v.Voter), "Nonce": string(v.Nonce), "Say": string(v.Say)}, !v.NoSign}
 	}
 	c.votes.Add(int64(len(items)))
 	c.mu.Lock()
@@ -366,20 +360,14 @@ func (c *fakeCollector) voteBatch(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(r.status)
 		return
 	}
-	var b strings.Builder
+	var b []byte
 	for _, it := range items {
-		status := r.statusFor(it.rec)
-		fmt.Fprintf(&b, "%d", status)
-		if lines, sig := c.receipt(it.rec, status, it.sign); lines != nil {
-			if sig == "" {
-				sig = "-"
-			}
-			b.WriteString("\t" + sig + "\t" + strings.Join(lines, "\t"))
-		}
-		b.WriteString("\n")
+		a := wire.BatchAnswer{Status: r.statusFor(it.rec)}
+		a.Lines, a.Sig = c.receipt(it.rec, a.Status, it.sign)
+		b = wire.AppendBatchAnswer(b, a)
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetBodyString(b.String())
+	ctx.SetBody(b)
 }
 
 // deadURL returns the URL of a loopback port that nothing listens on.

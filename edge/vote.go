@@ -514,8 +514,11 @@ func (s *Server) relay(st *site, v *vote, k int) (*answer, error) {
 func (s *Server) send(st *site, c *collector, v *vote, sign bool) (*answer, error) {
 	deadline := time.Now().Add(s.cfg.CollectorTimeout)
 	if b := c.batch; b != nil && b.batches(time.Now()) {
-		// A line is about 400 bytes and the Say.
-		if line, ok := appendVoteLine(make([]byte, 0, 448+len(v.sayRaw)), v, sign); ok {
+		// A line is about 400 bytes and the Say. The edge checked every
+		// value before (parseVote, judge), so none should be refused; but
+		// a voter must never be able to spoil a batch, and with it the
+		// votes of others: a vote the line refuses goes alone.
+		if line, err := wire.AppendBatchVote(make([]byte, 0, 448+len(v.sayRaw)), v.batchVote(sign)); err == nil {
 			if r := b.do(line, deadline); !r.alone {
 				return r.ans, r.err
 			}
