@@ -152,14 +152,24 @@ func ParseBatch(body []byte) ([]BatchVote[[]byte], error) {
 		return nil, fmt.Errorf("votes: %d votes, more than %d", n, MaxBatchVotes)
 	}
 	out := make([]BatchVote[[]byte], n)
+	if line, err := eachLine(body, out, parseBatchVote); err != nil {
+		return nil, fmt.Errorf("votes: line %d: %w", line, err)
+	}
+	return out, nil
+}
+
+// eachLine reads body, len(out) lines each ending with a line feed, with
+// parse: line i, without its line feed, into out[i]. It returns the
+// number, from 1, of the first line that parse refuses, and its error.
+func eachLine[E any](body []byte, out []E, parse func(*E, []byte) error) (int, error) {
 	for i := range out {
 		end := bytes.IndexByte(body, '\n')
-		if err := parseBatchVote(&out[i], body[:end]); err != nil {
-			return nil, fmt.Errorf("votes: line %d: %w", i+1, err)
+		if err := parse(&out[i], body[:end]); err != nil {
+			return i + 1, err
 		}
 		body = body[end+1:]
 	}
-	return out, nil
+	return 0, nil
 }
 
 // parseBatchVote reads one line of a batch, without its line feed, into v.
@@ -247,12 +257,8 @@ func ParseBatchAnswer(body []byte, n int) ([]BatchAnswer, error) {
 		return nil, fmt.Errorf("%d answer lines for %d votes", got, n)
 	}
 	out := make([]BatchAnswer, n)
-	for i := range out {
-		end := bytes.IndexByte(body, '\n')
-		if err := parseBatchAnswerLine(&out[i], body[:end]); err != nil {
-			return nil, fmt.Errorf("answer line %d: %w", i+1, err)
-		}
-		body = body[end+1:]
+	if line, err := eachLine(body, out, parseBatchAnswerLine); err != nil {
+		return nil, fmt.Errorf("answer line %d: %w", line, err)
 	}
 	return out, nil
 }
