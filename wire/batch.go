@@ -60,8 +60,9 @@ const batchFields = 10
 const maxReceiptLines = 99
 
 // BatchVote is one vote of a batch: the header values of POST /vote, byte
-// for byte. The edge writes it from strings, the collector reads it as
-// slices of the request body; either way no field is copied.
+// for byte. The edge writes it from its strings, the collector reads it
+// as slices of the request body: neither converts a field between string
+// and []byte.
 type BatchVote[T string | []byte] struct {
 	NoSign bool // Receipt-Sign: no ("n"); false: a signed receipt ("s")
 
