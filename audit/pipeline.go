@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/pow"
+	"github.com/powvote/powvote/sigbatch"
 	"github.com/powvote/powvote/stamp"
 )
 
@@ -81,11 +83,20 @@ type batch struct {
 	voters []voterRec
 	fails  []finding // ascending by line
 	done   chan struct{}
+
+	// The mandates of a batch of voters, verified together once every
+	// line is read (sigbatch): parsed holds the lines' values, sigs their
+	// signatures in line order, sigLines the line of each.
+	parsed   []listline.Voter
+	sigs     []sigbatch.Entry
+	sigLines []int
+	sigOK    []bool
 }
 
 func (b *batch) reset(l *list, first int) {
 	b.list, b.first = l, first
 	b.raw, b.ends, b.flags, b.fails = b.raw[:0], b.ends[:0], b.flags[:0], b.fails[:0]
+	b.sigs, b.sigLines = b.sigs[:0], b.sigLines[:0]
 	b.long = nil
 	b.bytes = 0
 	b.done = make(chan struct{})
@@ -210,6 +221,8 @@ func (a *auditor) verify(b *batch) {
 		b.votes = grow(b.votes, n)
 	case authList:
 		b.voters = grow(b.voters, n)
+		// Sized before any line is read: sigs point into it.
+		b.parsed = grow(b.parsed, n)
 	}
 	start := 0
 	for i, end := range b.ends {
@@ -225,8 +238,31 @@ func (a *auditor) verify(b *batch) {
 		case voteList:
 			a.verifyVote(b, &b.votes[i], ln, b.flags[i], line)
 		case authList:
-			a.verifyVoter(b, &b.voters[i], ln, b.flags[i], line)
+			a.verifyVoter(b, &b.voters[i], &b.parsed[i], ln, b.flags[i], line)
 		}
+	}
+	if b.list.kind == authList {
+		a.verifyMandates(b)
+	}
+}
+
+// verifyMandates verifies the signatures of a batch's mandates together:
+// sigbatch decides each as crypto/ed25519 does, in a quarter of the time
+// when (as in an honest list) all are valid.
+func (a *auditor) verifyMandates(b *batch) {
+	b.sigOK = grow(b.sigOK, len(b.sigs))
+	a.sigs.Verify(b.sigs, b.sigOK)
+	failed := false
+	for j, ok := range b.sigOK {
+		if !ok {
+			b.fail(b.sigLines[j], CheckMandateSignature, "auth-sig does not verify over auth-id under auth-pkey")
+			failed = true
+		}
+	}
+	if failed {
+		// Each line's own findings stay in the order they were found, the
+		// signature's last, as when it was checked with the line.
+		slices.SortStableFunc(b.fails, func(x, y finding) int { return x.line - y.line })
 	}
 }
 
@@ -253,7 +289,7 @@ func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line s
 	rec.stamp = packStamp(v.Voter)
 }
 
-func (a *auditor) verifyVoter(b *batch, rec *voterRec, ln int, flags uint8, line string) {
+func (a *auditor) verifyVoter(b *batch, rec *voterRec, parsed *listline.Voter, ln int, flags uint8, line string) {
 	*rec = voterRec{}
 	if flags != 0 {
 		b.fail(ln, CheckAuthFormat, flagMessage(flags))
@@ -272,11 +308,11 @@ func (a *auditor) verifyVoter(b *batch, rec *voterRec, ln int, flags uint8, line
 	if _, ok := a.authorities[v.Pkey]; !ok {
 		b.fail(ln, CheckAuthority, "auth-pkey is not an authority of the campaign")
 	}
-	// Checked even for an unknown authority: a forged signature is worth
-	// reporting on its own.
-	if !v.Verify() {
-		b.fail(ln, CheckMandateSignature, "auth-sig does not verify over auth-id under auth-pkey")
-	}
+	// Checked even for an unknown authority (verifyMandates): a forged
+	// signature is worth reporting on its own.
+	*parsed = v
+	b.sigs = append(b.sigs, sigbatch.Entry{Key: parsed.Pkey[:], Msg: parsed.ID[:], Sig: parsed.Sig[:]})
+	b.sigLines = append(b.sigLines, ln)
 	rec.mandate = v.Mandate()
 }
 
