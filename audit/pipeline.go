@@ -91,6 +91,11 @@ type batch struct {
 	sigs     []sigbatch.Entry
 	sigLines []int
 	sigOK    []bool
+	// The votes of a batch of votes, parsed first and checked once their
+	// platform stamps are verified together; stampOK[i] is true when line
+	// i's stamp is known to be UTC-SIGN's.
+	pvotes  []listline.Vote
+	stampOK []bool
 }
 
 func (b *batch) reset(l *list, first int) {
@@ -219,6 +224,8 @@ func (a *auditor) verify(b *batch) {
 	switch b.list.kind {
 	case voteList:
 		b.votes = grow(b.votes, n)
+		// Sized before any line is read: sigs point into it.
+		b.pvotes = grow(b.pvotes, n)
 	case authList:
 		b.voters = grow(b.voters, n)
 		// Sized before any line is read: sigs point into it.
@@ -236,13 +243,59 @@ func (a *auditor) verify(b *batch) {
 		}
 		switch b.list.kind {
 		case voteList:
-			a.verifyVote(b, &b.votes[i], ln, b.flags[i], line)
+			a.parseVote(b, &b.votes[i], &b.pvotes[i], ln, b.flags[i], line)
 		case authList:
 			a.verifyVoter(b, &b.voters[i], &b.parsed[i], ln, b.flags[i], line)
 		}
 	}
-	if b.list.kind == authList {
+	switch b.list.kind {
+	case voteList:
+		a.checkVotes(b)
+	case authList:
 		a.verifyMandates(b)
+	}
+}
+
+// checkVotes makes the checks of each well-formed vote of a batch, after
+// verifying their platform stamps together (sigbatch: the decisions are
+// crypto/ed25519's). A stamp the batch does not show genuine is checked
+// on its own, which tells a decoy from a forgery.
+func (a *auditor) checkVotes(b *batch) {
+	b.stampOK = grow(b.stampOK, len(b.votes))
+	clear(b.stampOK)
+	if sc := a.stamps; sc != nil && sc.utcSign != nil {
+		b.sigs, b.sigLines = b.sigs[:0], b.sigLines[:0]
+		for i := range b.votes {
+			if b.votes[i].ok {
+				v := &b.pvotes[i]
+				b.sigs = append(b.sigs, sigbatch.Entry{Key: sc.utcSign, Msg: []byte(v.PUTC), Sig: v.PSig[:]})
+				b.sigLines = append(b.sigLines, i)
+			}
+		}
+		b.sigOK = grow(b.sigOK, len(b.sigs))
+		sc.batch.Verify(b.sigs, b.sigOK)
+		for j, ok := range b.sigOK {
+			b.stampOK[b.sigLines[j]] = ok
+		}
+	}
+	before := len(b.fails)
+	for i := range b.votes {
+		rec := &b.votes[i]
+		if !rec.ok {
+			continue
+		}
+		ln := b.first + i
+		v := b.pvotes[i]
+		option, score := a.voteChecks(v, b.stampOK[i], func(check, msg string) { b.fail(ln, check, msg) })
+		rec.option, rec.score = int16(option), int16(score)
+		rec.nonce[0] = byte(len(v.Nonce))
+		copy(rec.nonce[1:], v.Nonce)
+		rec.stamp = packStamp(v.Voter)
+	}
+	if before > 0 && len(b.fails) > before {
+		// Format findings of the parse stand before; each line's own
+		// findings keep their order.
+		slices.SortStableFunc(b.fails, func(x, y finding) int { return x.line - y.line })
 	}
 }
 
@@ -266,7 +319,9 @@ func (a *auditor) verifyMandates(b *batch) {
 	}
 }
 
-func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line string) {
+// parseVote reads one line of the votes list into parsed; checkVotes makes
+// its checks.
+func (a *auditor) parseVote(b *batch, rec *voteRec, parsed *listline.Vote, ln int, flags uint8, line string) {
 	*rec = voteRec{option: -1}
 	if flags != 0 {
 		b.fail(ln, CheckVoteFormat, flagMessage(flags))
@@ -282,11 +337,7 @@ func (a *auditor) verifyVote(b *batch, rec *voteRec, ln int, flags uint8, line s
 		return
 	}
 	rec.ok = true
-	option, score := a.voteChecks(v, func(check, msg string) { b.fail(ln, check, msg) })
-	rec.option, rec.score = int16(option), int16(score)
-	rec.nonce[0] = byte(len(v.Nonce))
-	copy(rec.nonce[1:], v.Nonce)
-	rec.stamp = packStamp(v.Voter)
+	*parsed = v
 }
 
 func (a *auditor) verifyVoter(b *batch, rec *voterRec, parsed *listline.Voter, ln int, flags uint8, line string) {
