@@ -127,6 +127,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/published"
+	"github.com/powvote/powvote/sigbatch"
 )
 
 // Check names, as reports and scripts spell them.
@@ -478,6 +479,7 @@ type auditor struct {
 	start, end  int64                   // the campaign's window, Unix seconds
 	progress    func(done, total int64) // may be nil
 	stamps      *stampChecker           // the platform-stamp check; never nil in Run
+	sigs        *sigbatch.Verifier      // the mandates' signatures, batched under the authorities' keys
 
 	mu    sync.Mutex // guards done and calls to progress
 	done  int64      // bytes verified, both lists
@@ -505,6 +507,7 @@ func newAuditor(s *campaign.Settings, opt Options) *auditor {
 			a.authorities[[32]byte(k)] = struct{}{}
 		}
 	}
+	a.sigs = sigbatch.NewVerifier(s.Authorities...)
 	return a
 }
 

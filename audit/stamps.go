@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/powvote/powvote/published"
+	"github.com/powvote/powvote/sigbatch"
 )
 
 // Keys are the public keys a keys file gives; a key the file does not give
@@ -136,20 +137,22 @@ const notClosed = "the campaign has not closed: the UTC-SIGN key is not public y
 // workers start. Without utcSign the check is not made.
 type stampChecker struct {
 	utcSign ed25519.PublicKey
-	utcHole ed25519.PublicKey // nil when unknown: decoys are then only "not genuine"
-	keyText string            // utcSign in base64, for the report
-	keyFrom string            // "given" or the keys file's name
-	fail    *Failure          // what is wrong with the keys file, if anything
-	skip    string            // why the check is not made, if it is not
-	keys    *Keys             // the keys file, when it is there and well formed
+	utcHole ed25519.PublicKey  // nil when unknown: decoys are then only "not genuine"
+	keyText string             // utcSign in base64, for the report
+	keyFrom string             // "given" or the keys file's name
+	fail    *Failure           // what is wrong with the keys file, if anything
+	skip    string             // why the check is not made, if it is not
+	keys    *Keys              // the keys file, when it is there and well formed
+	batch   *sigbatch.Verifier // verifies many stamps under utcSign at once
 
-	// cache holds the verdict on each P-SIG seen: every vote of the same
-	// second carries the same platform stamp (Ed25519 is deterministic),
-	// so verifying once per distinct stamp rather than once per vote
-	// saves most of the cost. It is shared by the workers, since the
-	// votes of one second may land in different batches. Keyed by the
-	// signature, with the P-UTC it was checked against in the entry: a
-	// signature copied onto another P-UTC must not ride on the verdict.
+	// cache holds the verdict on each P-SIG checked on its own (one that
+	// a batch did not show genuine, or of a batch too small to batch:
+	// checkVotes). The platform's stamps are hedged signatures, each
+	// voter's its own, but a list may repeat one (a forger copying a
+	// stamp, a platform signing deterministically), and the verdict is
+	// then reused. It is shared by the workers. Keyed by the signature,
+	// with the P-UTC it was checked against in the entry: a signature
+	// copied onto another P-UTC must not ride on the verdict.
 	cache   sync.Map // [64]byte -> stampEntry
 	entries atomic.Int64
 }
@@ -228,6 +231,7 @@ func newStampChecker(src Source, campaign string, given ed25519.PublicKey) (*sta
 	}
 	if sc.utcSign != nil {
 		sc.keyText = base64.StdEncoding.EncodeToString(sc.utcSign)
+		sc.batch = sigbatch.NewVerifier(sc.utcSign)
 	}
 	return sc, nil
 }
