@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/listline"
 	"github.com/powvote/powvote/published"
 )
 
@@ -614,34 +615,17 @@ func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]st
 		bad = map[int]string{len(lines): "no final line feed"}
 	}
 	for i, ln := range lines {
-		f := strings.Fields(ln)
-		if len(f) != 2+nOptions || strings.Join(f, " ") != ln {
+		l, err := listline.ParseHistory(ln, nOptions)
+		if err != nil {
 			if bad == nil {
 				bad = map[int]string{}
 			}
-			bad[i+1] = fmt.Sprintf("%d fields, want %d (size, time and a count per option)", len(f), 2+nOptions)
+			bad[i+1] = err.Error()
 			continue
 		}
-		h := historyLine{line: i + 1, counts: make([]int, nOptions)}
-		var errs []error
-		var err error
-		h.size, err = strconv.ParseInt(f[0], 10, 64)
-		errs = append(errs, err)
-		h.time, err = strconv.ParseInt(f[1], 10, 64)
-		errs = append(errs, err)
-		for k := range nOptions {
-			h.counts[k], err = strconv.Atoi(f[2+k])
-			errs = append(errs, err)
-			if h.counts[k] < 0 {
-				errs = append(errs, errors.New("negative count"))
-			}
-		}
-		if err := errors.Join(errs...); err != nil || h.size < 0 {
-			if bad == nil {
-				bad = map[int]string{}
-			}
-			bad[i+1] = "not numbers"
-			continue
+		h := historyLine{line: i + 1, size: l.Size, time: l.Time, counts: make([]int, nOptions)}
+		for k, c := range l.Counts {
+			h.counts[k] = int(c)
 		}
 		hist = append(hist, h)
 	}

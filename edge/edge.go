@@ -22,6 +22,9 @@
 //   - GET / and /app/..., the web applications (static.go);
 //   - GET /campaigns.txt, the names of the campaigns served, whatever the
 //     Host (campaigns.go);
+//   - GET /<campaign>/counter.svg and /<campaign>/counter.json, the
+//     counter that any site may embed: the campaign's published count,
+//     whatever the Host (counter.go);
 //   - OPTIONS preflights from the web origins it is configured to allow.
 //
 // Any other path or method gets 400 with an empty body. Handlers return an
@@ -283,7 +286,9 @@ type site struct {
 	tails []*tailer
 	// decoys are the recent stamps of every pair, for receipts (decoys.go).
 	decoys *decoyPool
-	m      *siteMetrics
+	// counter is the published count the counter answers (counter.go).
+	counter counterState
+	m       *siteMetrics
 }
 
 // Server is an edge process. Its fields are set by New and never change,
@@ -768,6 +773,10 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	case isCampaignsPath(ctx):
 		s.campaigns(ctx) // whatever the Host (campaigns.go)
 		ep = epStatic
+	case isCounterRequest(ctx):
+		// The path names the campaign, whatever the Host (counter.go).
+		st, err = s.counter(ctx)
+		ep = epCounter
 	case st == nil:
 		err = reject(badRequest, errNoCampaign)
 	case ctx.IsOptions():
@@ -799,7 +808,11 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		st.noteRefusal(err)
 		s.fail(ctx, err)
 	}
-	s.addCORS(ctx, st, origin, allowed)
+	if ep == epCounter {
+		counterHeaders(&ctx.Response.Header) // any origin, errors included
+	} else {
+		s.addCORS(ctx, st, origin, allowed)
+	}
 	s.observe(ctx, st, ep)
 }
 

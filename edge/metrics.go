@@ -27,17 +27,18 @@ import (
 type endpoint int
 
 const (
-	epList   endpoint = iota // GET /list
-	epStamp                  // GET /stamp
-	epVote                   // GET /<nonce>
-	epStatic                 // the web apps, and the removing worker (static.go)
-	epLists                  // the published files, relayed from the publisher
-	epOther                  // anything else: preflights, other paths and methods
+	epList    endpoint = iota // GET /list
+	epStamp                   // GET /stamp
+	epVote                    // GET /<nonce>
+	epStatic                  // the web apps, and the removing worker (static.go)
+	epLists                   // the published files, relayed from the publisher
+	epCounter                 // the embeddable counter (counter.go)
+	epOther                   // anything else: preflights, other paths and methods
 
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"list", "stamp", "vote", "static", "lists", "other"}
+var endpointNames = [numEndpoints]string{"list", "stamp", "vote", "static", "lists", "counter", "other"}
 
 // answerCodes are the status codes counted by value; any other code is
 // counted as "other".

@@ -1,8 +1,8 @@
 // Package listline reads and writes the lines of a campaign's published lists
 // (PROTOCOL.md section 8): the votes list and the voters list, and the
 // lines that carry retractions: the records of a collector's vote log and
-// the retracted list (retraction.go). The publisher writes the lists,
-// auditors read them back.
+// the retracted list (retraction.go); and the lines of the history
+// (history.go). The publisher writes them, auditors read them back.
 //
 // # Votes list
 //
@@ -27,13 +27,27 @@
 // of 32, 64 and 24 bytes. The mandate is identified by (auth-pkey, auth-id)
 // ([Voter.Mandate]); auth-sig is there so that anyone can check it.
 //
+// # History
+//
+// One batch a line (published.HistoryName, docs/PUBLISHING.md), fields
+// separated by one space:
+//
+//	<size> <unix time> <count of option 1> ... <count of option N>
+//
+// the size of the lists after the batch, the Unix second it was
+// published, and the votes for each option, in ballot order, in the votes
+// list at that size. Every number is decimal without sign or leading zero
+// ("0" for zero). A publisher given no ballot writes the size and the time
+// only ([History]).
+//
 // # One spelling
 //
-// The parsers are strict: they accept exactly the lines that [Vote.Line]
-// and [Voter.Line] write, and nothing else (no upper-case hex, no
-// non-canonical base64, no extra spaces, no line feed). So a vote or a voter
-// has one line, and counting lines with grep counts votes: two spellings of
-// one vote would be two votes to anyone who counts.
+// The parsers are strict: they accept exactly the lines that [Vote.Line],
+// [Voter.Line] and [History.Line] write, and nothing else (no upper-case
+// hex, no non-canonical base64, no extra spaces, no leading zeros, no line
+// feed). So a vote or a voter has one line, and counting lines with grep
+// counts votes: two spellings of one vote would be two votes to anyone who
+// counts.
 //
 // # Worked example
 //

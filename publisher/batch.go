@@ -3,7 +3,6 @@ package publisher
 import (
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/powvote/powvote/listline"
 )
@@ -173,11 +172,7 @@ func (p *Publisher) extendLogs(batch [2][]string, size, now int64) (int64, error
 			return 0, err
 		}
 	}
-	line := strconv.FormatInt(size, 10) + " " + strconv.FormatInt(now, 10)
-	for _, c := range p.counts {
-		line += " " + strconv.FormatInt(c, 10)
-	}
-	line += "\n"
+	line := listline.History{Size: size, Time: now, Counts: p.counts}.Line() + "\n"
 	if _, err := p.history.WriteAt([]byte(line), p.st.History); err != nil {
 		return 0, fmt.Errorf("couldn't write %s: %w", p.historyPath(), err)
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/powvote/powvote/internal/connlimit"
+	"github.com/powvote/powvote/internal/httpcond"
 	"github.com/powvote/powvote/published"
 )
 
@@ -276,12 +277,12 @@ func serveRange(ctx *fasthttp.RequestCtx, f io.ReaderAt, size int64, etag string
 
 	// Preconditions in the order of RFC 9110 section 13.2.2.
 	rh := &ctx.Request.Header
-	if v := rh.Peek("If-Match"); len(v) > 0 && !etagIn(string(v), etag, true) {
+	if v := rh.Peek("If-Match"); len(v) > 0 && !httpcond.ETagMatch(string(v), etag, true) {
 		ctx.SetStatusCode(fasthttp.StatusPreconditionFailed)
 		return
 	}
 	if v := rh.Peek("If-None-Match"); len(v) > 0 {
-		if etagIn(string(v), etag, false) {
+		if httpcond.ETagMatch(string(v), etag, false) {
 			ctx.SetStatusCode(fasthttp.StatusNotModified)
 			return
 		}
@@ -317,25 +318,6 @@ func serveRange(ctx *fasthttp.RequestCtx, f io.ReaderAt, size int64, etag string
 	// The handler reads only below the committed size, which a round
 	// never writes: no lock is needed.
 	ctx.SetBodyStream(io.NewSectionReader(f, start, n), int(n))
-}
-
-// etagIn reports whether the If-Match or If-None-Match value v names etag:
-// "*", or a comma-separated list of entity tags. Strong comparison refuses
-// weak tags; weak comparison ignores the W/ prefix.
-func etagIn(v, etag string, strong bool) bool {
-	if strings.TrimSpace(v) == "*" {
-		return true
-	}
-	for _, t := range strings.Split(v, ",") {
-		t = strings.TrimSpace(t)
-		if !strong {
-			t = strings.TrimPrefix(t, "W/")
-		}
-		if t == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // ifRange reports whether a Range applies given the If-Range value v: it
