@@ -291,7 +291,9 @@ func (d *Dashboard) sample(ctx context.Context, now time.Time) {
 		}
 	}
 
-	no := int64(math.Floor(float64(now.UnixNano()) / float64(d.cfg.Bucket.Nanoseconds())))
+	// Buckets start at multiples of their length since the Unix epoch:
+	// minutes start on the minute.
+	no := now.UnixNano() / int64(d.cfg.Bucket)
 	if !d.started {
 		d.cur, d.started = no, true
 	}

@@ -247,7 +247,7 @@
       { label: t('acknowledged'), data: c.series.acknowledged },
       { label: t('published'), data: c.series.published },
       { label: t('stamps'), data: c.series.stamps },
-    ]);
+    ], true);
     const codes = CODES.filter((code) => c.series.refused[code]);
     q('.no-refusals').hidden = codes.length > 0;
     q('.chart-refusals').hidden = codes.length === 0;
@@ -258,7 +258,7 @@
       v.codes = codes.join();
     }
     if (codes.length) {
-      chart(v, 'refusals', q('.chart-refusals'), codes.map((code) => ({ label: code + ' ' + t('code' + code), data: c.series.refused[code], color: COLORS[CODES.indexOf(code)] })));
+      chart(v, 'refusals', q('.chart-refusals'), codes.map((code) => ({ label: code + ' ' + t('code' + code), data: c.series.refused[code], color: COLORS[CODES.indexOf(code)] })), true);
     }
     chart(v, 'delay', q('.chart-delay'), [{ label: t('delay'), data: c.series.delay }]);
 
@@ -288,6 +288,7 @@
       q('.history-line').textContent = h.failed ? t('historyFailed')
         : h.lines ? t('historyLine', { lines: num(h.lines), size: num(h.size), time: clock(h.time), bad: num(h.bad) })
           : t('historyNone');
+      q('.shares').hidden = h.shares.length === 0;
       const body = q('.shares tbody');
       body.textContent = '';
       for (const s of h.shares) {
@@ -326,9 +327,16 @@
     return f.live ? s + ' ' + t('live') : s;
   }
 
+  // xScale runs the time axis to the end of the current bucket, so that
+  // its count has its width.
+  function xScale() {
+    return { time: true, range: (u, min, max) => [min, max + (st.data ? st.data.bucket_s : 60)] };
+  }
+
   // chart draws series against the buckets' times in the element, making
-  // the uPlot chart on first use.
-  function chart(v, key, el, series) {
+  // the uPlot chart on first use: counts per bucket as steps over their
+  // bucket, gauges as lines.
+  function chart(v, key, el, series, counts) {
     const data = [st.data.t].concat(series.map((s) => s.data));
     let u = v.charts[key];
     if (u) {
@@ -339,13 +347,14 @@
     u = new uPlot({
       width,
       height: 180,
-      scales: { x: { time: true } },
+      scales: { x: xScale() },
       axes: [{}, { size: 48 }],
       series: [{}].concat(series.map((s, i) => ({
         label: s.label,
         stroke: s.color || COLORS[i],
         width: 2,
         points: { show: false },
+        paths: counts ? uPlot.paths.stepped({ align: 1, extend: true }) : undefined,
       }))),
       legend: { live: false },
     }, data, el);
@@ -366,7 +375,7 @@
     st.proc = new uPlot({
       width: Math.max(200, el.clientWidth || 320),
       height: 160,
-      scales: { x: { time: true } },
+      scales: { x: xScale() },
       axes: [{}, { size: 48 }],
       series: [{}, { label: t('nonceEntries'), stroke: COLORS[0], width: 2, points: { show: false } },
         { label: t('openConnections'), stroke: COLORS[1], width: 2, points: { show: false } }],
@@ -435,6 +444,18 @@
     }
     follow();
   }
+
+  // A page left for another keeps its stream open while the browser holds
+  // it for going back: close it, so that it does not hold one of the
+  // server's few streams, and open it again on coming back.
+  window.addEventListener('pagehide', () => {
+    if (st.es) st.es.close();
+    st.es = null;
+    stopPolling();
+  });
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) follow();
+  });
 
   window.powvoteDashboard = { state: st };
   start();
