@@ -126,12 +126,16 @@ func ParseLogKey(text string) (note.Verifier, error) {
 	return v, nil
 }
 
-// historyLine is one line of the history, parsed.
-type historyLine struct {
-	line   int // 1-based
-	size   int64
-	time   int64
-	counts []int
+// HistoryLine is one line of the history (published.HistoryName,
+// docs/PUBLISHING.md), "<size> <unix time> <count of option 1> ...
+// <count of option N>": the lists' size after a batch, the batch's time,
+// and the votes per option, in ballot order, among the first Size lines
+// of the votes list.
+type HistoryLine struct {
+	Line   int   // 1-based, in the data parsed
+	Size   int64 // lines of the votes list
+	Time   int64 // Unix seconds
+	Counts []int // votes per option, in ballot order
 }
 
 // namedCheckpoint is a checkpoint and the file (or the earlier
@@ -253,9 +257,9 @@ func (st *logState) wantMarks(lists [2]*list) {
 			}
 		}
 	}
-	hist, _ := parseHistory(st.history, len(st.settings.Options))
+	hist, _ := ParseHistory(st.history, len(st.settings.Options))
 	for _, h := range hist {
-		lists[0].marks[h.size] = true
+		lists[0].marks[h.Size] = true
 	}
 	votes := lists[0]
 	votes.keepTail, votes.tailFrom = true, 0
@@ -601,9 +605,12 @@ func (st *logState) checkSettings(votes *list) {
 	}
 }
 
-// parseHistory reads the history's lines; bad holds the problems of the
-// lines it could not read, by line number.
-func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]string) {
+// ParseHistory reads the lines of a history whose ballot has nOptions
+// options; bad holds, by line number, why each line it could not read was
+// refused. Each line is read by listline.ParseHistory, the format's home;
+// a last line without its line feed is refused too. The audit checks the lines against the votes list;
+// the organizer dashboard (package dashboard) reads them as they grow.
+func ParseHistory(data []byte, nOptions int) (hist []HistoryLine, bad map[int]string) {
 	text := string(data)
 	if text == "" {
 		return nil, nil
@@ -623,9 +630,9 @@ func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]st
 			bad[i+1] = err.Error()
 			continue
 		}
-		h := historyLine{line: i + 1, size: l.Size, time: l.Time, counts: make([]int, nOptions)}
+		h := HistoryLine{Line: i + 1, Size: l.Size, Time: l.Time, Counts: make([]int, nOptions)}
 		for k, c := range l.Counts {
-			h.counts[k] = int(c)
+			h.Counts[k] = int(c)
 		}
 		hist = append(hist, h)
 	}
@@ -654,8 +661,8 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	if target < 0 {
 		target = int64(votes.lines)
 	}
-	hist, bad := parseHistory(st.history, nOpt)
-	if len(hist) == 0 || hist[len(hist)-1].size < target {
+	hist, bad := ParseHistory(st.history, nOpt)
+	if len(hist) == 0 || hist[len(hist)-1].Size < target {
 		data, err := readOptional(src, name)
 		if err != nil {
 			return err
@@ -666,7 +673,7 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 			votes.failure(CheckHistory, name, 0, "it changed between two readings: the first is not the beginning of the second")
 		default:
 			st.history, st.reread = data, true
-			hist, bad = parseHistory(data, nOpt)
+			hist, bad = ParseHistory(data, nOpt)
 		}
 	}
 	st.rep.History = len(hist) + len(bad)
@@ -679,18 +686,18 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	for i, h := range hist {
 		if i > 0 {
 			prev := hist[i-1]
-			if h.size <= prev.size {
-				fails[h.line] = fmt.Sprintf("size %d does not grow from %d", h.size, prev.size)
+			if h.Size <= prev.Size {
+				fails[h.Line] = fmt.Sprintf("size %d does not grow from %d", h.Size, prev.Size)
 				continue
 			}
-			if h.time < prev.time {
-				fails[h.line] = fmt.Sprintf("time %d before %d", h.time, prev.time)
+			if h.Time < prev.Time {
+				fails[h.Line] = fmt.Sprintf("time %d before %d", h.Time, prev.Time)
 				continue
 			}
 			dropped := false
-			for k, c := range h.counts {
-				if c < prev.counts[k] {
-					fails[h.line] = fmt.Sprintf("%q drops from %d to %d", s.Options[k], prev.counts[k], c)
+			for k, c := range h.Counts {
+				if c < prev.Counts[k] {
+					fails[h.Line] = fmt.Sprintf("%q drops from %d to %d", s.Options[k], prev.Counts[k], c)
 					dropped = true
 					break
 				}
@@ -699,24 +706,24 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 				continue
 			}
 		}
-		if h.size > int64(votes.lines) {
+		if h.Size > int64(votes.lines) {
 			if st.reread {
 				beyond++
 				continue
 			}
-			fails[h.line] = fmt.Sprintf("size %d, but %s has %d lines", h.size, votes.name, votes.lines)
+			fails[h.Line] = fmt.Sprintf("size %d, but %s has %d lines", h.Size, votes.name, votes.lines)
 			continue
 		}
-		last = max(last, h.size)
-		tally, ok := votes.tallyAt(h.size, nOpt)
+		last = max(last, h.Size)
+		tally, ok := votes.tallyAt(h.Size, nOpt)
 		switch {
 		case !ok:
 			// Only a second reading can name a size the first did not
 			// reach below the latest checkpoint's: not a history that
 			// grew.
-			fails[h.line] = fmt.Sprintf("size %d: no tally of %s was kept at that size", h.size, votes.name)
-		case !slices.Equal(tally, h.counts):
-			fails[h.line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.counts), h.size, votes.name, joinInts(tally))
+			fails[h.Line] = fmt.Sprintf("size %d: no tally of %s was kept at that size", h.Size, votes.name)
+		case !slices.Equal(tally, h.Counts):
+			fails[h.Line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.Counts), h.Size, votes.name, joinInts(tally))
 		}
 	}
 	if beyond > 0 {
@@ -739,14 +746,15 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	for _, ln := range lns {
 		votes.failure(CheckHistory, name, ln, fails[ln])
 	}
-	st.rep.Growth = growth(hist, s.Options)
+	st.rep.Growth = HistoryGrowth(hist, s.Options)
 	return nil
 }
 
-// growth finds each option's largest increase between consecutive history
-// lines (from zero before the first) and the median increase, most
-// unusual first.
-func growth(hist []historyLine, options []string) []Growth {
+// HistoryGrowth finds each option's largest increase between consecutive
+// history lines (from zero before the first) and the median increase,
+// most unusual first: the figure of LogReport.Growth, which the organizer
+// dashboard shows too over the lines it holds.
+func HistoryGrowth(hist []HistoryLine, options []string) []Growth {
 	if len(hist) == 0 {
 		return nil
 	}
@@ -756,10 +764,10 @@ func growth(hist []historyLine, options []string) []Growth {
 		g := Growth{Option: o}
 		prev := 0
 		for i, h := range hist {
-			incs[i] = h.counts[k] - prev
-			prev = h.counts[k]
+			incs[i] = h.Counts[k] - prev
+			prev = h.Counts[k]
 			if incs[i] > g.Largest || i == 0 {
-				g.Largest, g.AtSize, g.AtTime = incs[i], h.size, h.time
+				g.Largest, g.AtSize, g.AtTime = incs[i], h.Size, h.Time
 			}
 		}
 		sort.Ints(incs)

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/dashboard"
+)
+
+// dashboardFlags are the flags of the organizer dashboard (package
+// dashboard) that a server command serves on its operator listener: the
+// other processes whose metrics it reads too, and how far a minute must
+// depart from the usual to be flagged.
+type dashboardFlags struct {
+	scrape *string
+	factor *float64
+}
+
+// addDashboardFlags adds --dashboard-scrape and --anomaly-factor to a
+// server command's flags.
+func addDashboardFlags(fs *flag.FlagSet) *dashboardFlags {
+	return &dashboardFlags{
+		scrape: fs.String("dashboard-scrape", "", "the dashboard also reads these operator /metrics URLs, comma-separated: the other processes of a deployment run apart (e.g. http://10.0.0.1:9190/metrics,http://10.0.0.4:9190/metrics)"),
+		factor: fs.Float64("anomaly-factor", 3, "the dashboard flags a minute whose votes, refusals of a code or stamps are above this many times the median of the 15 minutes before (votes and stamps: or below it divided by this)"),
+	}
+}
+
+// config checks the flags and returns the dashboard's configuration: the
+// process's own metrics set, the URLs of --dashboard-scrape, the campaigns
+// and the logger. The caller may set more fields before dashboard.New.
+func (f *dashboardFlags) config(set *metrics.Set, campaigns []dashboard.Campaign, log *slog.Logger) (dashboard.Config, error) {
+	var urls []string
+	for _, u := range strings.Split(*f.scrape, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return dashboard.Config{}, usagef("--dashboard-scrape %q: not an http or https URL", u)
+		}
+		urls = append(urls, u)
+	}
+	if !(*f.factor >= 1) || *f.factor > 1e6 {
+		return dashboard.Config{}, usagef("--anomaly-factor %v: give a number from 1 up", *f.factor)
+	}
+	return dashboard.Config{
+		Metrics:   set,
+		Scrape:    urls,
+		Campaigns: campaigns,
+		Anomaly:   dashboard.Anomaly{Factor: *f.factor},
+		Logger:    log,
+	}, nil
+}
+
+// dashboardCampaigns are the dashboard's campaigns of a process that runs
+// their publishers: each campaign's ballot, and its history read from its
+// publisher's handler in the process (publisher.Publisher.Handle), so
+// exactly what is published. handlers[i] serves campaigns[i].
+func dashboardCampaigns(campaigns []*campaign.Campaign, handlers []fasthttp.RequestHandler) []dashboard.Campaign {
+	out := make([]dashboard.Campaign, len(campaigns))
+	for i, c := range campaigns {
+		out[i] = dashboard.Campaign{
+			Name:    c.Settings.Name,
+			Options: c.Settings.Options,
+			History: dashboard.HandlerHistory(handlers[i], c.Settings.Name),
+		}
+	}
+	return out
+}
