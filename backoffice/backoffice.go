@@ -86,7 +86,8 @@
 // every sign-in (with the name tried, never the password) and its
 // outcome, every sign-out, every account change from the command line,
 // every mounted POST a session was refused, and what mounted handlers
-// record (Record).
+// record (Record). A sign-in that the log cannot hold is refused (503):
+// no session acts without its author in the log.
 package backoffice
 
 import (
@@ -547,7 +548,8 @@ func (s *Server) setCookie(ctx *fasthttp.RequestCtx, value string, clear bool) {
 func (s *Server) clearCookie(ctx *fasthttp.RequestCtx) { s.setCookie(ctx, "", true) }
 
 // record appends an entry of the request's action to the log; an error
-// goes to the logger, since the action itself is done.
+// goes to the logger: what is recorded this way (a failure, a refusal, a
+// sign-out) has happened or been refused already.
 func (s *Server) record(ctx *fasthttp.RequestCtx, who, action, target, outcome string) {
 	e := Entry{Time: s.now(), Who: who, Action: action, Target: target, Outcome: outcome, From: ctx.RemoteIP().String()}
 	if err := s.actions.Append(e); err != nil {
@@ -582,7 +584,9 @@ var ErrNotServed = errors.New("backoffice: not a request served by the back offi
 // action ("pause"), its target ("solar") and its outcome, OutcomeOK when
 // err is nil and err's text otherwise. The account and the client's
 // address come from the request. Record the action once it is done or
-// has failed; an error means the log could not be written.
+// has failed; an error means the log could not be written, which the
+// handler should tell its user (the sign-in itself is refused while the
+// log cannot be written).
 func Record(ctx *fasthttp.RequestCtx, action, target string, err error) error {
 	r, ok := ctx.UserValue(reqKey).(*request)
 	if !ok {
@@ -780,13 +784,19 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, p page) {
 		return
 	}
 	s.limit.clear(keys...)
+	// No session whose sign-in the log does not hold: what it does
+	// would have no author there.
+	if err := s.actions.Append(Entry{Time: s.now(), Who: who, Action: ActionLogin, Outcome: OutcomeOK, From: ctx.RemoteIP().String()}); err != nil {
+		s.log.Error("back office: couldn't write the action log; sign-in refused", "err", err, "who", who)
+		plain(ctx, fasthttp.StatusServiceUnavailable, "the action log cannot be written: no sign-in until it can (see the server's log)\n")
+		return
+	}
 	if old := ctx.Request.Header.Cookie(s.cookieName()); validToken(old) {
 		s.sessions.end(old) // a new session, never one a cookie planted
 	}
 	tok, _ := s.sessions.create(&account, s.now(), s.live)
 	s.setCookie(ctx, tok, false)
 	s.counts[loginOK].Inc()
-	s.record(ctx, who, ActionLogin, "", OutcomeOK)
 	redirect(ctx, p.Next)
 }
 

@@ -938,6 +938,26 @@ func TestActionLog(t *testing.T) {
 	}
 }
 
+// TestLogUnwritable checks that no session starts while the action log
+// cannot be written: its sign-in would not be in the log.
+func TestLogUnwritable(t *testing.T) {
+	o := startOffice(t, nil, false)
+	if err := os.Mkdir(LogPath(o.dir), 0o700); err != nil { // a directory where the file should be
+		t.Fatal(err)
+	}
+	a := o.loginAnswer("bob", testPasswords["bob"])
+	if a.StatusCode != 503 || o.sessionCookie(a) != nil {
+		t.Errorf("sign-in with an unwritable log: %d, cookie %v", a.StatusCode, o.sessionCookie(a))
+	}
+	if n := o.srv.sessions.len(); n != 0 {
+		t.Errorf("%d sessions started", n)
+	}
+	os.Remove(LogPath(o.dir))
+	if a := o.loginAnswer("bob", testPasswords["bob"]); a.StatusCode != 303 {
+		t.Errorf("sign-in once the log is writable: %d", a.StatusCode)
+	}
+}
+
 func TestMountRefuses(t *testing.T) {
 	srv, err := New(Config{Log: OpenLog(filepath.Join(t.TempDir(), LogFile)), Params: testParams})
 	if err != nil {
