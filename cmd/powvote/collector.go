@@ -48,7 +48,8 @@ certificate.
 
 --metrics HOST:PORT serves the operator endpoints: GET /metrics
 (Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
-loopback or private address.
+loopback or private address; and the back office (/login) once D holds
+operator accounts (powvote operator add; SIGHUP reloads them).
 
 Once the campaign is closed (its end plus max_stamp_age) and the twin has
 confirmed every vote, the instance purges its data directory: it keeps no
@@ -272,7 +273,7 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 		ln.Close()
 		return err
 	}
-	if err := startOperator(ctx, mf, mset, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, mset, readiness.Check, log, *in.dir); err != nil {
 		ln.Close()
 		return err
 	}

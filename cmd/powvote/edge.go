@@ -71,7 +71,8 @@ beyond them a connection is closed at once, without the 503.
 
 --metrics HOST:PORT serves the operator endpoints: GET /metrics
 (Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
-loopback or private address.
+loopback or private address; and the back office (/login) once D holds
+operator accounts (powvote operator add; SIGHUP reloads them).
 
 Example:
   powvote edge --dir /srv/powvote --listen 0.0.0.0:443 \
@@ -138,7 +139,7 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if srv, err = edge.New(cfg); err != nil {
 		return err
 	}
-	if err := startOperator(ctx, mf, cfg.Metrics, srv.Ready, log); err != nil {
+	if err := startOperator(ctx, mf, cfg.Metrics, srv.Ready, log, *pf.dir); err != nil {
 		return err
 	}
 	catchUp(ctx, srv, log)

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/powvote/powvote/backoffice"
 	"github.com/powvote/powvote/internal/operator"
 )
 
@@ -23,7 +26,7 @@ type metricsFlags struct {
 // to a server command's flags.
 func addMetricsFlag(fs *flag.FlagSet) *metricsFlags {
 	return &metricsFlags{
-		addr: fs.String("metrics", "", "serve /metrics, /health and /ready on this private address (e.g. 127.0.0.1:9090)"),
+		addr: fs.String("metrics", "", "serve /metrics, /health, /ready and the back office on this private address (e.g. 127.0.0.1:9090)"),
 		tls:  newTLSFlags(fs, "metrics-tls", "operator TLS", "serve the operator endpoints over HTTPS"),
 	}
 }
@@ -39,8 +42,11 @@ func (f *metricsFlags) load() error {
 
 // startOperator serves the operator endpoints (package operator) on
 // --metrics until ctx ends, with the process's metrics and readiness,
-// over HTTPS with --metrics-tls-cert; nothing without --metrics.
-func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready func() error, log *slog.Logger) error {
+// over HTTPS with --metrics-tls-cert; nothing without --metrics. Beside
+// them it serves the back office of the platform directory dir (package
+// backoffice), with mounts: on while dir holds operator accounts,
+// read at the start (a broken file stops it) and on each SIGHUP.
+func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready func() error, log *slog.Logger, dir string, mounts ...backoffice.Mount) error {
 	addr := *f.addr
 	if addr == "" {
 		return nil
@@ -48,16 +54,74 @@ func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return usagef("--metrics %q: %v", addr, err)
 	}
+	office, err := openBackOffice(ctx, dir, f.tls.cert != nil, set, log, mounts)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for the operator endpoints %s: %w", addr, err)
 	}
-	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log, TLS: f.tls.config(ctx, log)})
+	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log, TLS: f.tls.config(ctx, log), App: office.Handle})
 	go func() {
 		if err := srv.Run(ctx, ln); err != nil {
 			log.Warn("operator endpoints", "err", err)
 		}
 	}()
-	log.Info("operator endpoints served", "metrics", f.tls.scheme()+"://"+ln.Addr().String()+"/metrics")
+	base := f.tls.scheme() + "://" + ln.Addr().String()
+	log.Info("operator endpoints served", "metrics", base+"/metrics", "back_office", base+"/login")
 	return nil
+}
+
+// openBackOffice makes the back office of dir with its accounts, and
+// reloads them on each SIGHUP until ctx ends: a file that does not load
+// then is logged and the accounts served stay as they were.
+func openBackOffice(ctx context.Context, dir string, secure bool, set *metrics.Set, log *slog.Logger, mounts []backoffice.Mount) (*backoffice.Server, error) {
+	log = log.With("component", "back office")
+	path := backoffice.AccountsPath(dir)
+	load := func() (*backoffice.Accounts, error) {
+		as, err := backoffice.LoadAccounts(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return as, err
+	}
+	as, err := load()
+	if err != nil {
+		return nil, err
+	}
+	office, err := backoffice.New(backoffice.Config{
+		Accounts: as,
+		Log:      backoffice.OpenLog(backoffice.LogPath(dir)),
+		Secure:   secure,
+		Logger:   log,
+		Metrics:  set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		if err := office.Mount(m); err != nil {
+			return nil, err
+		}
+	}
+	logAccounts(log, as, path, "back office")
+	onHangup(ctx, func() {
+		as, err := load()
+		if err != nil {
+			log.Error("SIGHUP: couldn't reload the operator accounts; keeping the old ones", "err", err)
+			return
+		}
+		office.SetAccounts(as)
+		logAccounts(log, as, path, "SIGHUP: reloaded the operator accounts")
+	})
+	return office, nil
+}
+
+func logAccounts(log *slog.Logger, as *backoffice.Accounts, path, msg string) {
+	if as.Len() == 0 {
+		log.Info(msg+": off, no operator account (powvote operator add)", "file", path)
+		return
+	}
+	log.Info(msg, "accounts", as.Len(), "file", path)
 }

@@ -58,7 +58,8 @@ edge does (see powvote edge --help, Public TLS); SIGHUP reloads them too.
 
 --metrics HOST:PORT serves the operator endpoints: GET /metrics
 (Prometheus text), /health and /ready (docs/OPERATIONS.md), on a
-loopback or private address.
+loopback or private address; and the back office (/login) once D holds
+operator accounts (powvote operator add; SIGHUP reloads them).
 
 Example:
   powvote publisher --dir /srv/powvote --listen 0.0.0.0:8443 \
@@ -164,7 +165,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 			p.Close()
 		}
 	}()
-	if err := startOperator(ctx, mf, mset, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, mset, readiness.Check, log, *pf.dir); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *pf.listen)

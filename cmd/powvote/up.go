@@ -59,7 +59,9 @@ from https or from localhost.
 GET /metrics (Prometheus text; every component's metrics, labelled by
 campaign), /health and /ready (200 once every collector has caught up,
 every publisher has reached its collectors and the edge has read their
-records; docs/OPERATIONS.md), on a loopback or private address.
+records; docs/OPERATIONS.md), on a loopback or private address; and the
+back office (/login) once D holds operator accounts (powvote operator
+add; SIGHUP reloads them).
 
 Example:
   powvote up
@@ -107,7 +109,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
-	if err := startOperator(ctx, mf, set, readiness.Check, log); err != nil {
+	if err := startOperator(ctx, mf, set, readiness.Check, log, *dir); err != nil {
 		return err
 	}
 	names, err := campaignsOrDemo(*dir, log)

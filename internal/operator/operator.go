@@ -11,11 +11,22 @@
 //     caught up and serves, otherwise 503 with one line saying what is not
 //     ready, such as "collector 1 of solar: catching up from its twin".
 //
-// HEAD is answered like GET; any other method 405, any other path 404.
-// Every answer is text/plain. The listener should be on loopback or a
-// private network: the metrics tell how many votes arrive and how many
-// wrong booth codes are tried (docs/OPERATIONS.md). Run warns, once, when
-// it is neither, and serves all the same.
+// HEAD is answered like GET, any other method 405; every answer is
+// text/plain. These three are for scrapers and probes: they ask for no
+// sign-in, and nothing else answers them.
+//
+// Every other path goes to Config.App when it is set: the back office
+// (package backoffice), which signs its users in itself. Without it, any
+// other path is answered 404. The App's sessions and forms need larger
+// limits than a scraper: with an App the server reads up to 8 KiB of
+// request line and headers (cookies) and 8 KiB of body (a login, an
+// action's form), against 2 KiB and 1 KiB without one; timeouts and the
+// connection limit are the same.
+//
+// The listener should be on loopback or a private network: the metrics
+// tell how many votes arrive and how many wrong booth codes are tried
+// (docs/OPERATIONS.md). Run warns, once, when it is neither, and serves
+// all the same.
 package operator
 
 import (
@@ -52,6 +63,9 @@ type Config struct {
 	// TLS, when not nil, has Run serve HTTPS with it (package publictls);
 	// nil: plain HTTP, for a loopback or private address.
 	TLS *tls.Config
+	// App answers every path but /metrics, /health and /ready: the back
+	// office. Nil: those paths are answered 404.
+	App fasthttp.RequestHandler
 
 	ReadTimeout  time.Duration // whole request; default 5s
 	WriteTimeout time.Duration // whole answer; default 10s
@@ -59,11 +73,15 @@ type Config struct {
 
 // Limits of the server: the endpoints take no body, a scraper's request
 // line and headers take some hundreds of bytes, and a scraper or two and
-// an operator's curl are all that should ever connect.
+// an operator's curl are all that should ever connect. An App (the back
+// office) gets room for a session cookie and a small form, and a few
+// operators' browsers.
 const (
-	maxHeaderBytes = 2 << 10
-	maxBody        = 1 << 10
-	maxConns       = 64
+	maxHeaderBytes    = 2 << 10
+	maxBody           = 1 << 10
+	maxAppHeaderBytes = 8 << 10
+	maxAppBody        = 8 << 10
+	maxConns          = 64
 	// shutdownBudget bounds the wait for answers in flight when Run's
 	// context ends.
 	shutdownBudget = 5 * time.Second
@@ -89,29 +107,41 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	headers, body := maxHeaderBytes, maxBody
+	if cfg.App != nil {
+		headers, body = maxAppHeaderBytes, maxAppBody
+	}
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
 		Name:               "powvote-operator",
 		ReadTimeout:        cfg.ReadTimeout,
 		WriteTimeout:       cfg.WriteTimeout,
 		IdleTimeout:        time.Minute,
-		ReadBufferSize:     maxHeaderBytes,
-		MaxRequestBodySize: maxBody,
+		ReadBufferSize:     headers,
+		MaxRequestBodySize: body,
 		Concurrency:        maxConns,
 		CloseOnShutdown:    true,
-		Logger:             slogPrinter{cfg.Logger},
+		// Nothing here takes a multipart form: never parse one.
+		DisablePreParseMultipartForm: true,
+		Logger:                       slogPrinter{cfg.Logger},
 	}
 	return s
 }
 
 // Handle answers one request.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	scrape := path == "/metrics" || path == "/health" || path == "/ready"
+	if !scrape && s.cfg.App != nil {
+		s.cfg.App(ctx)
+		return
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		text(ctx, fasthttp.StatusMethodNotAllowed, "GET or HEAD only\n")
 		return
 	}
-	switch string(ctx.Path()) {
+	switch path {
 	case "/metrics":
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		// The version of the text format Prometheus asks for by default.
@@ -166,7 +196,7 @@ func oneLine(s string) string {
 // an address that may face the Internet (Exposed).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if Exposed(ln.Addr()) {
-		s.log.Warn("operator endpoints (metrics, health, readiness) on an address that is neither loopback nor private: keep it off the Internet", "addr", ln.Addr().String())
+		s.log.Warn("operator endpoints (metrics, health, readiness, back office) on an address that is neither loopback nor private: keep it off the Internet", "addr", ln.Addr().String())
 	}
 	served := ln
 	if s.cfg.TLS != nil {

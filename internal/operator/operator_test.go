@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/internal/operator/operatortest"
 )
@@ -231,4 +233,92 @@ func TestRunStops(t *testing.T) {
 			t.Errorf("early %v: still accepting after Run returned", early)
 		}
 	}
+}
+
+// TestApp checks that an App gets every path but the scrapers' three, that
+// those stay answered as without it, and the App's larger limits: a
+// cookie's worth of headers and a form's body, and no more.
+func TestApp(t *testing.T) {
+	var appCalls atomic.Int32
+	app := func(ctx *fasthttp.RequestCtx) {
+		appCalls.Add(1)
+		ctx.SetStatusCode(299)
+		ctx.SetBodyString(string(ctx.Method()) + " " + string(ctx.Path()) + " " + strconv.Itoa(len(ctx.PostBody())))
+	}
+	base := start(t, Config{App: app})
+	tests := []struct {
+		method, path string
+		body         string
+		status       int
+		answer       string
+	}{
+		{"GET", "/health", "", 200, "ok\n"},
+		{"GET", "/ready", "", 200, "ready\n"},
+		{"POST", "/metrics", "", 405, "GET or HEAD only\n"},
+		{"POST", "/health", "x", 405, "GET or HEAD only\n"},
+		{"GET", "/login", "", 299, "GET /login 0"},
+		{"GET", "/", "", 299, "GET / 0"},
+		{"POST", "/login", strings.Repeat("a", maxAppBody), 299, "POST /login " + strconv.Itoa(maxAppBody)},
+		{"GET", "/metrics/x", "", 299, "GET /metrics/x 0"},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(tt.method, base+tt.path, strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := appCalls.Load()
+		status, answer := do(t, req)
+		if status != tt.status || answer != tt.answer {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, status, answer, tt.status, tt.answer)
+		}
+		if called := appCalls.Load() != before; called != (tt.status == 299) {
+			t.Errorf("%s %s: App called %v", tt.method, tt.path, called)
+		}
+	}
+	if status, _ := fetch(t, "GET", base+"/metrics"); status != 200 {
+		t.Errorf("GET /metrics with an App: %d", status)
+	}
+
+	// A body over the App's limit, and headers over its limit, are
+	// refused before the App sees them.
+	before := appCalls.Load()
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(strings.Repeat("a", maxAppBody+1)))
+	// fasthttp answers 400 to a body over MaxRequestBodySize.
+	if status, _ := doMaybe(req); status != 0 && status != http.StatusBadRequest && status != http.StatusRequestEntityTooLarge {
+		t.Errorf("body of %d bytes: status %d, want 400 or 413", maxAppBody+1, status)
+	}
+	req, _ = http.NewRequest("GET", base+"/login", nil)
+	req.Header.Set("Cookie", "powvote_session="+strings.Repeat("a", maxAppHeaderBytes))
+	if status, _ := doMaybe(req); status != 0 && status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("headers of %d bytes: status %d, want 431", maxAppHeaderBytes, status)
+	}
+	if appCalls.Load() != before {
+		t.Error("the App saw a request over the limits")
+	}
+	// A cookie of 5 KiB fits with an App (and would not without).
+	req, _ = http.NewRequest("GET", base+"/login", nil)
+	req.Header.Set("Cookie", "powvote_session="+strings.Repeat("a", 5<<10))
+	if status, _ := do(t, req); status != 299 {
+		t.Errorf("5 KiB of cookie with an App: status %d, want the App's 299", status)
+	}
+}
+
+func do(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	status, body := doMaybe(req)
+	if status == 0 {
+		t.Fatalf("%s %s: no answer", req.Method, req.URL)
+	}
+	return status, body
+}
+
+// doMaybe sends req; status 0 when the server closed without an answer.
+func doMaybe(req *http.Request) (int, string) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
