@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
@@ -221,8 +223,15 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	fatal := make(chan error, 1)
 	var wg sync.WaitGroup
 	var set *campaignSet
+	var (
+		boardsMu sync.Mutex
+		boards   []*campaign.Settings // the campaigns opened, for the dashboard
+	)
 	set = newCampaignSet(*in.dir, only, campaign.RoleCollector, log, func(ctx context.Context, c *campaign.Campaign) error {
 		name := c.Settings.Name
+		boardsMu.Lock()
+		boards = append(boards, c.Settings)
+		boardsMu.Unlock()
 		clog := log.With("campaign", name)
 		link, err := internalLink(ctx, c, campaign.RoleCollector, instance, clog)
 		if err != nil {
@@ -275,6 +284,12 @@ func runCollector(ctx context.Context, e *env, args []string) error {
 	}
 	if err := startOperator(ctx, mf, mset, readiness.Check, log, *in.dir); err != nil {
 		ln.Close()
+		return err
+	}
+	boardsMu.Lock()
+	opened := slices.Clone(boards)
+	boardsMu.Unlock()
+	if err := mf.startDashboard(ctx, mset, settingsCampaigns(opened, make([]fasthttp.RequestHandler, len(opened))), log); err != nil {
 		return err
 	}
 	set.watch(ctx)

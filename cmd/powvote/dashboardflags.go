@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
@@ -70,6 +71,37 @@ func dashboardCampaigns(campaigns []*campaign.Campaign, handlers []fasthttp.Requ
 			Name:    c.Settings.Name,
 			Options: c.Settings.Options,
 			History: dashboard.HandlerHistory(handlers[i], c.Settings.Name),
+		}
+	}
+	return out
+}
+
+// lateHandler answers with a handler set once the process has opened its
+// campaigns, and 503 before: the operator listener, and the back office
+// on it, start first so that /ready can tell how the start goes.
+type lateHandler struct {
+	h atomic.Pointer[fasthttp.RequestHandler]
+}
+
+func (l *lateHandler) set(h fasthttp.RequestHandler) { l.h.Store(&h) }
+
+func (l *lateHandler) handle(ctx *fasthttp.RequestCtx) {
+	if h := l.h.Load(); h != nil {
+		(*h)(ctx)
+		return
+	}
+	ctx.Error("the dashboard starts once the campaigns are open\n", fasthttp.StatusServiceUnavailable)
+}
+
+// settingsCampaigns are the dashboard's campaigns of a process that does
+// not publish: each campaign's ballot, and its history read through
+// lists[i] when not nil (the edge's relay of the published files).
+func settingsCampaigns(settings []*campaign.Settings, lists []fasthttp.RequestHandler) []dashboard.Campaign {
+	out := make([]dashboard.Campaign, len(settings))
+	for i, s := range settings {
+		out[i] = dashboard.Campaign{Name: s.Name, Options: s.Options}
+		if lists[i] != nil {
+			out[i].History = dashboard.HandlerHistory(lists[i], s.Name)
 		}
 	}
 	return out

@@ -142,6 +142,14 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if err := startOperator(ctx, mf, cfg.Metrics, srv.Ready, log, *pf.dir); err != nil {
 		return err
 	}
+	settings := make([]*campaign.Settings, len(sites))
+	relays := make([]fasthttp.RequestHandler, len(sites))
+	for i, site := range sites {
+		settings[i], relays[i] = site.Settings, site.Lists
+	}
+	if err := mf.startDashboard(ctx, cfg.Metrics, settingsCampaigns(settings, relays), log); err != nil {
+		return err
+	}
 	catchUp(ctx, srv, log)
 	ln, err := net.Listen("tcp", *pf.listen)
 	if err != nil {

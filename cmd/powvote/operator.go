@@ -12,22 +12,29 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/powvote/powvote/backoffice"
+	"github.com/powvote/powvote/dashboard"
 	"github.com/powvote/powvote/internal/operator"
 )
 
-// metricsFlags are the flags of the operator endpoints: the address, and
-// the certificate and key to serve them over HTTPS.
+// metricsFlags are the flags of the operator endpoints: the address, the
+// certificate and key to serve them over HTTPS, and those of the organizer
+// dashboard that the back office serves there.
 type metricsFlags struct {
 	addr *string
 	tls  *tlsFlags
+	dash *dashboardFlags
+	// board serves the dashboard once the command has opened its
+	// campaigns (startDashboard); 503 before.
+	board lateHandler
 }
 
 // addMetricsFlag adds --metrics and --metrics-tls-cert, --metrics-tls-key
-// to a server command's flags.
+// to a server command's flags, and the dashboard's.
 func addMetricsFlag(fs *flag.FlagSet) *metricsFlags {
 	return &metricsFlags{
 		addr: fs.String("metrics", "", "serve /metrics, /health, /ready and the back office on this private address (e.g. 127.0.0.1:9090)"),
 		tls:  newTLSFlags(fs, "metrics-tls", "operator TLS", "serve the operator endpoints over HTTPS"),
+		dash: addDashboardFlags(fs),
 	}
 }
 
@@ -37,7 +44,37 @@ func (f *metricsFlags) load() error {
 	if *f.addr == "" && (*f.tls.certFile != "" || *f.tls.keyFile != "") {
 		return usagef("--metrics-tls-cert and --metrics-tls-key serve --metrics: give --metrics too")
 	}
+	if _, err := f.dash.config(nil, nil, nil); err != nil {
+		return err
+	}
 	return f.tls.load()
+}
+
+// startDashboard starts the organizer dashboard of campaigns, which the
+// back office serves at /dashboard/ to viewers and up, and its sampler
+// until ctx ends; nothing without --metrics. A command calls it once it
+// has opened its campaigns; campaigns added by a later SIGHUP show on the
+// dashboard after a restart.
+func (f *metricsFlags) startDashboard(ctx context.Context, set *metrics.Set, campaigns []dashboard.Campaign, log *slog.Logger) error {
+	if *f.addr == "" {
+		return nil
+	}
+	log = log.With("component", "dashboard")
+	cfg, err := f.dash.config(set, campaigns, log)
+	if err != nil {
+		return err
+	}
+	d, err := dashboard.New(cfg)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("dashboard", "err", err)
+		}
+	}()
+	f.board.set(d.Handler())
+	return nil
 }
 
 // startOperator serves the operator endpoints (package operator) on
@@ -54,6 +91,7 @@ func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return usagef("--metrics %q: %v", addr, err)
 	}
+	mounts = append(mounts, backoffice.Mount{Prefix: "/dashboard/", Title: "Dashboard", Read: backoffice.View, Handler: f.board.handle})
 	office, err := openBackOffice(ctx, dir, f.tls.cert != nil, set, log, mounts)
 	if err != nil {
 		return err

@@ -208,6 +208,17 @@ func TestOperatorBackOffice(t *testing.T) {
 		got.Actions[0].Action != "account-add" || got.Actions[1].Who != "alice" || got.Actions[1].Action != "login" || got.Actions[1].Outcome != "ok" {
 		t.Errorf("GET /actions: %d %s", a.StatusCode, a.body)
 	}
+	// The dashboard of the campaigns of powvote up, behind the login.
+	eventually(t, "the dashboard serves the campaign", func() bool {
+		d := get(t, hc, base+"/dashboard/data.json", withCookie)
+		return d.StatusCode == 200 && strings.Contains(d.body, `"solar"`)
+	})
+	if d := get(t, hc, base+"/dashboard/data.json", nil); d.StatusCode != 401 {
+		t.Errorf("GET /dashboard/data.json signed out: %d", d.StatusCode)
+	}
+	if d := get(t, hc, base+"/dashboard/", withCookie); d.StatusCode != 200 || !strings.Contains(d.body, "dashboard") {
+		t.Errorf("GET /dashboard/: %d", d.StatusCode)
+	}
 	// The scrape is as before, and counts the login.
 	if a := get(t, hc, base+"/metrics", nil); a.StatusCode != 200 || !strings.Contains(a.body, `powvote_backoffice_logins_total{outcome="ok"} 1`) {
 		t.Errorf("GET /metrics: %d, no count of the login", a.StatusCode)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 
 	"github.com/powvote/powvote/campaign"
+	"github.com/powvote/powvote/dashboard"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/internal/operator"
 	"github.com/powvote/powvote/publisher"
@@ -105,6 +108,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		started []*publisher.Publisher
+		boards  []dashboard.Campaign // the campaigns opened, for the dashboard
 		fatal   = make(chan error, 1)
 		set     *campaignSet
 	)
@@ -132,6 +136,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		}
 		mu.Lock()
 		started = append(started, p)
+		boards = append(boards, dashboardCampaigns([]*campaign.Campaign{c}, []fasthttp.RequestHandler{p.Handle})...)
 		if first == nil {
 			first = &cfg
 		}
@@ -166,6 +171,12 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	if err := startOperator(ctx, mf, mset, readiness.Check, log, *pf.dir); err != nil {
+		return err
+	}
+	mu.Lock()
+	opened := slices.Clone(boards)
+	mu.Unlock()
+	if err := mf.startDashboard(ctx, mset, opened, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *pf.listen)

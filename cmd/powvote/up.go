@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/powvote/powvote/campaign"
@@ -129,6 +130,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		if err := back.start(n); err != nil {
 			return err
 		}
+	}
+	handlers := make([]fasthttp.RequestHandler, len(back.pubs))
+	for i, p := range back.pubs {
+		handlers[i] = p.Handle
+	}
+	if err := mf.startDashboard(ctx, set, dashboardCampaigns(back.campaigns, handlers), log); err != nil {
+		return err
 	}
 
 	ecfg := edgeConfig(back.sites, log.With("component", "edge"), limits)

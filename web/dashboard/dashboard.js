@@ -207,6 +207,32 @@
     renderProcess();
     renderSources();
     renderAbout();
+    loadActions();
+  }
+
+  // loadActions shows the back office's log of operator actions (GET
+  // /actions), at most every 15 s; the section stays hidden where the
+  // dashboard is served without the back office.
+  async function loadActions() {
+    const now = Date.now();
+    if (st.actionsAt && now - st.actionsAt < 15000) return;
+    st.actionsAt = now;
+    let got;
+    try {
+      const r = await fetch('/actions?n=20', { cache: 'no-store', credentials: 'same-origin' });
+      if (!r.ok) return;
+      got = await r.json();
+    } catch (e) {
+      return;
+    }
+    const ul = $('actions').querySelector('ul');
+    ul.textContent = '';
+    for (const a of (got.actions || []).slice().reverse()) {
+      const li = document.createElement('li');
+      li.textContent = t('actionLine', { time: clock(a.time), who: a.who, action: a.action, target: a.target || '', outcome: a.outcome });
+      ul.appendChild(li);
+    }
+    $('actions').hidden = false;
   }
 
   function renderCampaign(v, c) {
