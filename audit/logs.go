@@ -103,17 +103,18 @@ type Unsigned struct {
 
 // LogReport is what LogOptions adds to a Report.
 type LogReport struct {
-	Key       string       `json:"key,omitempty"`      // the verifier key used
-	KeyFrom   string       `json:"key_from,omitempty"` // "given", or the file it was read from
-	Vote      *Checkpoint  `json:"vote_checkpoint,omitempty"`
-	Auth      *Checkpoint  `json:"auth_checkpoint,omitempty"`
-	Retracted *Checkpoint  `json:"retracted_checkpoint,omitempty"`
-	Since     []Checkpoint `json:"since,omitempty"`
-	History   int          `json:"history_lines"`
-	Growth    []Growth     `json:"growth,omitempty"` // most unusual first
-	Unsigned  []Unsigned   `json:"unsigned,omitempty"`
-	Skipped   []Skip       `json:"skipped,omitempty"`
-	Warnings  []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
+	Key       string        `json:"key,omitempty"`      // the verifier key used
+	KeyFrom   string        `json:"key_from,omitempty"` // "given", or the file it was read from
+	Vote      *Checkpoint   `json:"vote_checkpoint,omitempty"`
+	Auth      *Checkpoint   `json:"auth_checkpoint,omitempty"`
+	Retracted *Checkpoint   `json:"retracted_checkpoint,omitempty"`
+	Since     []Checkpoint  `json:"since,omitempty"`
+	History   int           `json:"history_lines"`
+	Growth    []Growth      `json:"growth,omitempty"`  // most unusual first
+	Minutes   []HistoryLine `json:"minutes,omitempty"` // the history per minute (PerMinute), which the HTML report draws
+	Unsigned  []Unsigned    `json:"unsigned,omitempty"`
+	Skipped   []Skip        `json:"skipped,omitempty"`
+	Warnings  []string      `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
 }
 
 // ParseLogKey reads a note verifier key.
@@ -125,12 +126,16 @@ func ParseLogKey(text string) (note.Verifier, error) {
 	return v, nil
 }
 
-// historyLine is one line of the history, parsed.
-type historyLine struct {
-	line   int // 1-based
-	size   int64
-	time   int64
-	counts []int
+// HistoryLine is one line of the history (published.HistoryName,
+// docs/PUBLISHING.md), "<size> <unix time> <count of option 1> ...
+// <count of option N>": the lists' size after a batch, the batch's time,
+// and the votes per option, in ballot order, among the first Size lines
+// of the votes list.
+type HistoryLine struct {
+	Line   int   `json:"-"` // 1-based, in the file
+	Size   int64 `json:"size"`
+	Time   int64 `json:"time"` // Unix seconds
+	Counts []int `json:"counts"`
 }
 
 // namedCheckpoint is a checkpoint and the file (or the earlier
@@ -252,9 +257,9 @@ func (st *logState) wantMarks(lists [2]*list) {
 			}
 		}
 	}
-	hist, _ := parseHistory(st.history, len(st.settings.Options))
+	hist, _ := ParseHistory(st.history, len(st.settings.Options))
 	for _, h := range hist {
-		lists[0].marks[h.size] = true
+		lists[0].marks[h.Size] = true
 	}
 	votes := lists[0]
 	votes.keepTail, votes.tailFrom = true, 0
@@ -600,53 +605,75 @@ func (st *logState) checkSettings(votes *list) {
 	}
 }
 
-// parseHistory reads the history's lines; bad holds the problems of the
-// lines it could not read, by line number.
-func parseHistory(data []byte, nOptions int) (hist []historyLine, bad map[int]string) {
+// ParseHistory reads the lines of a history whose ballot has nOptions
+// options; bad holds, by line number, why each line it could not read was
+// refused. A line is refused unless it is exactly its fields separated by
+// single spaces: size, time and one count per option, each a decimal
+// integer as strconv.ParseInt reads it and no further from zero than
+// 2^53 - 1 (MaxHistoryNumber), no count and no size negative. A last
+// line without its line feed, which a publisher may be writing still, is
+// refused too.
+//
+// The results page (web/check/check.js, parseHistory) reads the history
+// the same way; testdata/vectors/growth.json holds both to it.
+func ParseHistory(data []byte, nOptions int) (hist []HistoryLine, bad map[int]string) {
 	text := string(data)
 	if text == "" {
 		return nil, nil
 	}
+	refuse := func(ln int, why string) {
+		if bad == nil {
+			bad = map[int]string{}
+		}
+		bad[ln] = why
+	}
 	lines := strings.Split(text, "\n")
+	last := len(lines) // the line number of an unterminated last line
 	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	} else {
-		bad = map[int]string{len(lines): "no final line feed"}
+		lines, last = lines[:len(lines)-1], 0
 	}
 	for i, ln := range lines {
+		if i+1 == last {
+			refuse(last, "no final line feed")
+			break
+		}
 		f := strings.Fields(ln)
 		if len(f) != 2+nOptions || strings.Join(f, " ") != ln {
-			if bad == nil {
-				bad = map[int]string{}
-			}
-			bad[i+1] = fmt.Sprintf("%d fields, want %d (size, time and a count per option)", len(f), 2+nOptions)
+			refuse(i+1, fmt.Sprintf("%d fields, want %d (size, time and a count per option)", len(f), 2+nOptions))
 			continue
 		}
-		h := historyLine{line: i + 1, counts: make([]int, nOptions)}
+		n := make([]int64, len(f))
 		var errs []error
-		var err error
-		h.size, err = strconv.ParseInt(f[0], 10, 64)
-		errs = append(errs, err)
-		h.time, err = strconv.ParseInt(f[1], 10, 64)
-		errs = append(errs, err)
-		for k := range nOptions {
-			h.counts[k], err = strconv.Atoi(f[2+k])
-			errs = append(errs, err)
-			if h.counts[k] < 0 {
-				errs = append(errs, errors.New("negative count"))
+		for k, field := range f {
+			v, err := strconv.ParseInt(field, 10, 64)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case v > MaxHistoryNumber || v < -MaxHistoryNumber:
+				errs = append(errs, fmt.Errorf("%s is beyond 2^53 - 1", field))
+			case v < 0 && k != 1:
+				errs = append(errs, fmt.Errorf("%s is negative", field))
 			}
+			n[k] = v
 		}
-		if err := errors.Join(errs...); err != nil || h.size < 0 {
-			if bad == nil {
-				bad = map[int]string{}
-			}
-			bad[i+1] = "not numbers"
+		if len(errs) > 0 {
+			refuse(i+1, "not numbers: "+errs[0].Error())
 			continue
+		}
+		h := HistoryLine{Line: i + 1, Size: n[0], Time: n[1], Counts: make([]int, nOptions)}
+		for k := range nOptions {
+			h.Counts[k] = int(n[2+k])
 		}
 		hist = append(hist, h)
 	}
 	return hist, bad
 }
+
+// MaxHistoryNumber bounds every number of a history line: 2^53 - 1, the
+// largest integer the results page's JavaScript numbers hold exactly, so
+// that the page and the audit read every history alike. No campaign comes
+// near it.
+const MaxHistoryNumber = 1<<53 - 1
 
 // checkHistory checks the history against the votes list: it only grows,
 // no count drops, every line's counts are the list's tally at its size,
@@ -670,8 +697,8 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	if target < 0 {
 		target = int64(votes.lines)
 	}
-	hist, bad := parseHistory(st.history, nOpt)
-	if len(hist) == 0 || hist[len(hist)-1].size < target {
+	hist, bad := ParseHistory(st.history, nOpt)
+	if len(hist) == 0 || hist[len(hist)-1].Size < target {
 		data, err := readOptional(src, name)
 		if err != nil {
 			return err
@@ -682,7 +709,7 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 			votes.failure(CheckHistory, name, 0, "it changed between two readings: the first is not the beginning of the second")
 		default:
 			st.history, st.reread = data, true
-			hist, bad = parseHistory(data, nOpt)
+			hist, bad = ParseHistory(data, nOpt)
 		}
 	}
 	st.rep.History = len(hist) + len(bad)
@@ -695,18 +722,18 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	for i, h := range hist {
 		if i > 0 {
 			prev := hist[i-1]
-			if h.size <= prev.size {
-				fails[h.line] = fmt.Sprintf("size %d does not grow from %d", h.size, prev.size)
+			if h.Size <= prev.Size {
+				fails[h.Line] = fmt.Sprintf("size %d does not grow from %d", h.Size, prev.Size)
 				continue
 			}
-			if h.time < prev.time {
-				fails[h.line] = fmt.Sprintf("time %d before %d", h.time, prev.time)
+			if h.Time < prev.Time {
+				fails[h.Line] = fmt.Sprintf("time %d before %d", h.Time, prev.Time)
 				continue
 			}
 			dropped := false
-			for k, c := range h.counts {
-				if c < prev.counts[k] {
-					fails[h.line] = fmt.Sprintf("%q drops from %d to %d", s.Options[k], prev.counts[k], c)
+			for k, c := range h.Counts {
+				if c < prev.Counts[k] {
+					fails[h.Line] = fmt.Sprintf("%q drops from %d to %d", s.Options[k], prev.Counts[k], c)
 					dropped = true
 					break
 				}
@@ -715,24 +742,24 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 				continue
 			}
 		}
-		if h.size > int64(votes.lines) {
+		if h.Size > int64(votes.lines) {
 			if st.reread {
 				beyond++
 				continue
 			}
-			fails[h.line] = fmt.Sprintf("size %d, but %s has %d lines", h.size, votes.name, votes.lines)
+			fails[h.Line] = fmt.Sprintf("size %d, but %s has %d lines", h.Size, votes.name, votes.lines)
 			continue
 		}
-		last = max(last, h.size)
-		tally, ok := votes.tallyAt(h.size, nOpt)
+		last = max(last, h.Size)
+		tally, ok := votes.tallyAt(h.Size, nOpt)
 		switch {
 		case !ok:
 			// Only a second reading can name a size the first did not
 			// reach below the latest checkpoint's: not a history that
 			// grew.
-			fails[h.line] = fmt.Sprintf("size %d: no tally of %s was kept at that size", h.size, votes.name)
-		case !slices.Equal(tally, h.counts):
-			fails[h.line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.counts), h.size, votes.name, joinInts(tally))
+			fails[h.Line] = fmt.Sprintf("size %d: no tally of %s was kept at that size", h.Size, votes.name)
+		case !slices.Equal(tally, h.Counts):
+			fails[h.Line] = fmt.Sprintf("counts %s, but the first %d lines of %s give %s", joinInts(h.Counts), h.Size, votes.name, joinInts(tally))
 		}
 	}
 	if beyond > 0 {
@@ -755,14 +782,22 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 	for _, ln := range lns {
 		votes.failure(CheckHistory, name, ln, fails[ln])
 	}
-	st.rep.Growth = growth(hist, s.Options)
+	st.rep.Growth = HistoryGrowth(hist, s.Options)
+	st.rep.Minutes = PerMinute(hist)
 	return nil
 }
 
-// growth finds each option's largest increase between consecutive history
-// lines (from zero before the first) and the median increase, most
-// unusual first.
-func growth(hist []historyLine, options []string) []Growth {
+// HistoryGrowth finds each option's largest increase between consecutive
+// lines of hist (from zero before the first) and the median of its
+// increases, most unusual first (Growth.Ratio, largest first; options of
+// equal ratio in ballot order). options are the ballot, whose order
+// hist's counts follow. An increase is the difference of the counts, so
+// a count that drops gives a negative one; the median of an even number
+// of increases is the mean of the middle two.
+//
+// The results page (web/check/check.js, historyGrowth) computes the same
+// figures; testdata/vectors/growth.json holds both to them.
+func HistoryGrowth(hist []HistoryLine, options []string) []Growth {
 	if len(hist) == 0 {
 		return nil
 	}
@@ -772,10 +807,10 @@ func growth(hist []historyLine, options []string) []Growth {
 		g := Growth{Option: o}
 		prev := 0
 		for i, h := range hist {
-			incs[i] = h.counts[k] - prev
-			prev = h.counts[k]
+			incs[i] = h.Counts[k] - prev
+			prev = h.Counts[k]
 			if incs[i] > g.Largest || i == 0 {
-				g.Largest, g.AtSize, g.AtTime = incs[i], h.size, h.time
+				g.Largest, g.AtSize, g.AtTime = incs[i], h.Size, h.Time
 			}
 		}
 		sort.Ints(incs)
@@ -788,6 +823,28 @@ func growth(hist []historyLine, options []string) []Growth {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Ratio() > out[j].Ratio() })
 	return out
+}
+
+// PerMinute keeps, of each run of consecutive lines of hist whose times
+// fall in the same minute (UTC, counted from the Unix epoch), the last
+// line: the history at minute granularity, as the reports and the results
+// page draw it. The lines kept are hist's own, in its order.
+func PerMinute(hist []HistoryLine) []HistoryLine {
+	var out []HistoryLine
+	for _, h := range hist {
+		if n := len(out); n > 0 && minute(out[n-1].Time) == minute(h.Time) {
+			out[n-1] = h
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// minute is the start of the minute that holds Unix time t, also for a
+// time before 1970 (Go's % keeps the sign of t).
+func minute(t int64) int64 {
+	return t - ((t%60)+60)%60
 }
 
 // writeText adds the log checks' findings to the text report.

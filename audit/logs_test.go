@@ -280,13 +280,13 @@ func tallyOf(f *fixture, votes []string) []int {
 }
 
 func TestGrowth(t *testing.T) {
-	hist := []historyLine{
-		{size: 4, time: 1, counts: []int{1, 3}},
-		{size: 8, time: 2, counts: []int{2, 6}},
-		{size: 112, time: 3, counts: []int{102, 8}},
-		{size: 116, time: 4, counts: []int{103, 10}},
+	hist := []HistoryLine{
+		{Size: 4, Time: 1, Counts: []int{1, 3}},
+		{Size: 8, Time: 2, Counts: []int{2, 6}},
+		{Size: 112, Time: 3, Counts: []int{102, 8}},
+		{Size: 116, Time: 4, Counts: []int{103, 10}},
 	}
-	g := growth(hist, []string{"A", "B"})
+	g := HistoryGrowth(hist, []string{"A", "B"})
 	// A: increments 1 1 100 1, median 1; B: 3 3 2 2, median 2.5.
 	if len(g) != 2 || g[0].Option != "A" || g[0].Largest != 100 || g[0].Median != 1 || g[0].AtSize != 112 ||
 		g[1].Largest != 3 || g[1].Median != 2.5 || g[1].AtSize != 4 {
