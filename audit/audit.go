@@ -98,6 +98,16 @@
 // '\n' is a leaf, as golang.org/x/mod/sumdb/tlog hashes records), so that
 // the report can be compared with the publisher's signed checkpoints.
 //
+// # Reports
+//
+// Report.WriteText writes the report for a terminal, Report.WriteHTML as
+// one self-contained HTML file to keep and print, with the history drawn
+// per option at one point a minute (PerMinute) and each option's largest
+// growth between history lines against its median (HistoryGrowth). The
+// history is read by ParseHistory, which the results page (web/check)
+// mirrors; testdata/vectors/growth.json holds the two to the same lines,
+// figures and minutes.
+//
 // # Speed
 //
 // One goroutine per list reads lines into batches; a pool of workers, shared

@@ -64,7 +64,34 @@ type Checkpoint struct {
 	// Settings is the hash of the settings line, "" when the checkpoint
 	// has none (one signed before the line existed).
 	Settings string `json:"settings,omitempty"`
-	Note     []byte `json:"-"` // the signed note as read, to keep for a later Since
+	// Signatures are the signatures the note carries, those that
+	// verified first. A checkpoint read with no key at hand (an earlier
+	// one, LogOptions.Since) has none verified.
+	Signatures []NoteSignature `json:"signatures,omitempty"`
+	Note       []byte          `json:"-"` // the signed note as read, to keep for a later Since
+}
+
+// NoteSignature names the key of one signature on a checkpoint's note.
+type NoteSignature struct {
+	// Key is "<name>+<key hash>", the key hash in 8 hex digits: how a
+	// note verifier key starts, so that it can be matched with the log
+	// key the report shows.
+	Key      string `json:"key"`
+	Verified bool   `json:"verified"`
+}
+
+// signatures lists the signatures of n, verified first.
+func signatures(n *note.Note) []NoteSignature {
+	var out []NoteSignature
+	for _, group := range []struct {
+		sigs     []note.Signature
+		verified bool
+	}{{n.Sigs, true}, {n.UnverifiedSigs, false}} {
+		for _, s := range group.sigs {
+			out = append(out, NoteSignature{Key: fmt.Sprintf("%s+%08x", s.Name, s.Hash), Verified: group.verified})
+		}
+	}
+	return out
 }
 
 // ParseCheckpoint reads a checkpoint's text, without its signatures:
@@ -127,7 +154,7 @@ func OpenCheckpoint(data []byte, v note.Verifier) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp.Note = data
+	cp.Note, cp.Signatures = data, signatures(n)
 	return cp, nil
 }
 
@@ -146,6 +173,6 @@ func openUnverified(data []byte) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp.Note = data
+	cp.Note, cp.Signatures = data, signatures(unverified.Note)
 	return cp, nil
 }

@@ -104,17 +104,18 @@ type Unsigned struct {
 
 // LogReport is what LogOptions adds to a Report.
 type LogReport struct {
-	Key       string       `json:"key,omitempty"`      // the verifier key used
-	KeyFrom   string       `json:"key_from,omitempty"` // "given", or the file it was read from
-	Vote      *Checkpoint  `json:"vote_checkpoint,omitempty"`
-	Auth      *Checkpoint  `json:"auth_checkpoint,omitempty"`
-	Retracted *Checkpoint  `json:"retracted_checkpoint,omitempty"`
-	Since     []Checkpoint `json:"since,omitempty"`
-	History   int          `json:"history_lines"`
-	Growth    []Growth     `json:"growth,omitempty"` // most unusual first
-	Unsigned  []Unsigned   `json:"unsigned,omitempty"`
-	Skipped   []Skip       `json:"skipped,omitempty"`
-	Warnings  []string     `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
+	Key       string        `json:"key,omitempty"`      // the verifier key used
+	KeyFrom   string        `json:"key_from,omitempty"` // "given", or the file it was read from
+	Vote      *Checkpoint   `json:"vote_checkpoint,omitempty"`
+	Auth      *Checkpoint   `json:"auth_checkpoint,omitempty"`
+	Retracted *Checkpoint   `json:"retracted_checkpoint,omitempty"`
+	Since     []Checkpoint  `json:"since,omitempty"`
+	History   int           `json:"history_lines"`
+	Growth    []Growth      `json:"growth,omitempty"`  // most unusual first
+	Minutes   []HistoryLine `json:"minutes,omitempty"` // the history per minute (PerMinute), which the HTML report draws
+	Unsigned  []Unsigned    `json:"unsigned,omitempty"`
+	Skipped   []Skip        `json:"skipped,omitempty"`
+	Warnings  []string      `json:"warnings,omitempty"` // what the checks took on trust, or could not look at
 }
 
 // ParseLogKey reads a note verifier key.
@@ -132,10 +133,10 @@ func ParseLogKey(text string) (note.Verifier, error) {
 // and the votes per option, in ballot order, among the first Size lines
 // of the votes list.
 type HistoryLine struct {
-	Line   int   // 1-based, in the data parsed
-	Size   int64 // lines of the votes list
-	Time   int64 // Unix seconds
-	Counts []int // votes per option, in ballot order
+	Line   int   `json:"-"` // 1-based, in the file
+	Size   int64 `json:"size"`
+	Time   int64 `json:"time"` // Unix seconds
+	Counts []int `json:"counts"`
 }
 
 // namedCheckpoint is a checkpoint and the file (or the earlier
@@ -607,37 +608,60 @@ func (st *logState) checkSettings(votes *list) {
 
 // ParseHistory reads the lines of a history whose ballot has nOptions
 // options; bad holds, by line number, why each line it could not read was
-// refused. Each line is read by listline.ParseHistory, the format's home;
-// a last line without its line feed is refused too. The audit checks the lines against the votes list;
-// the organizer dashboard (package dashboard) reads them as they grow.
+// refused. Each line is read by listline.ParseHistory, the format's home
+// (exactly its decimal fields, no sign, no leading zero), and no number
+// may be beyond 2^53 - 1 (MaxHistoryNumber). A last line without its line
+// feed, which a publisher may be writing still, is refused too.
+//
+// The results page (web/check/check.js, parseHistory) reads the history
+// the same way; testdata/vectors/growth.json holds both to it. The audit
+// checks the lines against the votes list; the organizer dashboard
+// (package dashboard) reads them as they grow.
 func ParseHistory(data []byte, nOptions int) (hist []HistoryLine, bad map[int]string) {
 	text := string(data)
 	if text == "" {
 		return nil, nil
 	}
+	refuse := func(ln int, why string) {
+		if bad == nil {
+			bad = map[int]string{}
+		}
+		bad[ln] = why
+	}
 	lines := strings.Split(text, "\n")
+	last := len(lines) // the line number of an unterminated last line
 	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	} else {
-		bad = map[int]string{len(lines): "no final line feed"}
+		lines, last = lines[:len(lines)-1], 0
 	}
 	for i, ln := range lines {
+		if i+1 == last {
+			refuse(last, "no final line feed")
+			break
+		}
 		l, err := listline.ParseHistory(ln, nOptions)
 		if err != nil {
-			if bad == nil {
-				bad = map[int]string{}
-			}
-			bad[i+1] = err.Error()
+			refuse(i+1, err.Error())
 			continue
 		}
-		h := HistoryLine{Line: i + 1, Size: l.Size, Time: l.Time, Counts: make([]int, nOptions)}
-		for k, c := range l.Counts {
-			h.Counts[k] = int(c)
+		n := append([]int64{l.Size, l.Time}, l.Counts...)
+		if k := slices.IndexFunc(n, func(v int64) bool { return v > MaxHistoryNumber }); k >= 0 {
+			refuse(i+1, fmt.Sprintf("%d is beyond 2^53 - 1", n[k]))
+			continue
+		}
+		h := HistoryLine{Line: i + 1, Size: n[0], Time: n[1], Counts: make([]int, nOptions)}
+		for k := range nOptions {
+			h.Counts[k] = int(n[2+k])
 		}
 		hist = append(hist, h)
 	}
 	return hist, bad
 }
+
+// MaxHistoryNumber bounds every number of a history line: 2^53 - 1, the
+// largest integer the results page's JavaScript numbers hold exactly, so
+// that the page and the audit read every history alike. No campaign comes
+// near it.
+const MaxHistoryNumber = 1<<53 - 1
 
 // checkHistory checks the history against the votes list: it only grows,
 // no count drops, every line's counts are the list's tally at its size,
@@ -747,13 +771,20 @@ func (st *logState) checkHistory(src Source, votes *list, nOpt int) error {
 		votes.failure(CheckHistory, name, ln, fails[ln])
 	}
 	st.rep.Growth = HistoryGrowth(hist, s.Options)
+	st.rep.Minutes = PerMinute(hist)
 	return nil
 }
 
 // HistoryGrowth finds each option's largest increase between consecutive
-// history lines (from zero before the first) and the median increase,
-// most unusual first: the figure of LogReport.Growth, which the organizer
-// dashboard shows too over the lines it holds.
+// lines of hist (from zero before the first) and the median of its
+// increases, most unusual first (Growth.Ratio, largest first; options of
+// equal ratio in ballot order). options are the ballot, whose order
+// hist's counts follow. An increase is the difference of the counts, so
+// a count that drops gives a negative one; the median of an even number
+// of increases is the mean of the middle two.
+//
+// The results page (web/check/check.js, historyGrowth) computes the same
+// figures; testdata/vectors/growth.json holds both to them.
 func HistoryGrowth(hist []HistoryLine, options []string) []Growth {
 	if len(hist) == 0 {
 		return nil
@@ -780,6 +811,28 @@ func HistoryGrowth(hist []HistoryLine, options []string) []Growth {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Ratio() > out[j].Ratio() })
 	return out
+}
+
+// PerMinute keeps, of each run of consecutive lines of hist whose times
+// fall in the same minute (UTC, counted from the Unix epoch), the last
+// line: the history at minute granularity, as the reports and the results
+// page draw it. The lines kept are hist's own, in its order.
+func PerMinute(hist []HistoryLine) []HistoryLine {
+	var out []HistoryLine
+	for _, h := range hist {
+		if n := len(out); n > 0 && minute(out[n-1].Time) == minute(h.Time) {
+			out[n-1] = h
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// minute is the start of the minute that holds Unix time t, also for a
+// time before 1970 (Go's % keeps the sign of t).
+func minute(t int64) int64 {
+	return t - ((t%60)+60)%60
 }
 
 // writeText adds the log checks' findings to the text report.

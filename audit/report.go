@@ -79,6 +79,59 @@ func (r *Report) WriteText(w io.Writer) {
 		b.WriteByte('\n')
 	}
 
+	for _, v := range r.verdicts() {
+		switch v.Result {
+		case resultSkip:
+			fmt.Fprintf(&b, "skip  %-22s %s: %s\n", v.Check, v.Description, strings.Join(v.Reasons, "; "))
+		case resultOK:
+			fmt.Fprintf(&b, "ok    %-22s %s\n", v.Check, v.Description)
+		default:
+			fmt.Fprintf(&b, "FAIL  %-22s %s\n", v.Check, v.Description)
+			for _, f := range v.Failures {
+				where := ""
+				if f.List != "" {
+					where = f.List + ": "
+				}
+				fmt.Fprintf(&b, "      %s%s\n", where, f.Message)
+				if len(f.Lines) > 0 {
+					fmt.Fprintf(&b, "      %d line(s): %s", f.Count, joinInts(f.Lines))
+					if f.Count > len(f.Lines) {
+						fmt.Fprintf(&b, " and %d more", f.Count-len(f.Lines))
+					}
+					b.WriteByte('\n')
+				}
+			}
+		}
+	}
+	if r.OK() {
+		b.WriteString("\nevery check passed\n")
+	} else {
+		fmt.Fprintf(&b, "\nfailed: %s\n", strings.Join(r.Failed(), ", "))
+	}
+	io.WriteString(w, b.String())
+}
+
+// The verdicts a check can have in a report.
+const (
+	resultOK   = "ok"
+	resultSkip = "skip"
+	resultFail = "FAIL"
+)
+
+// verdict is one check as the reports show it.
+type verdict struct {
+	Check       string
+	Description string
+	Result      string    // resultOK, resultSkip or resultFail
+	Reasons     []string  // why it was skipped
+	Failures    []Failure // how it failed
+}
+
+// verdicts gives every check made, in the order of Checks, with its
+// verdict: failed when it failed anywhere, else skipped when it was
+// skipped anywhere, else passed. Without Options.Logs the log checks are
+// left out, unless they failed.
+func (r *Report) verdicts() []verdict {
 	failed := make(map[string][]Failure)
 	for _, f := range r.Failures {
 		failed[f.Check] = append(failed[f.Check], f)
@@ -92,41 +145,22 @@ func (r *Report) WriteText(w io.Writer) {
 			skipped[s.Check] = append(skipped[s.Check], s.Reason)
 		}
 	}
+	var out []verdict
 	for _, c := range Checks {
-		fs := failed[c]
-		if r.Logs == nil && slices.Contains(LogChecks, c) && len(fs) == 0 {
+		v := verdict{Check: c, Description: descriptions[c], Failures: failed[c]}
+		switch {
+		case len(v.Failures) > 0:
+			v.Result = resultFail
+		case r.Logs == nil && slices.Contains(LogChecks, c):
 			continue // not asked for
+		case len(skipped[c]) > 0:
+			v.Result, v.Reasons = resultSkip, skipped[c]
+		default:
+			v.Result = resultOK
 		}
-		if len(fs) == 0 && len(skipped[c]) > 0 {
-			fmt.Fprintf(&b, "skip  %-22s %s: %s\n", c, descriptions[c], strings.Join(skipped[c], "; "))
-			continue
-		}
-		if len(fs) == 0 {
-			fmt.Fprintf(&b, "ok    %-22s %s\n", c, descriptions[c])
-			continue
-		}
-		fmt.Fprintf(&b, "FAIL  %-22s %s\n", c, descriptions[c])
-		for _, f := range fs {
-			where := ""
-			if f.List != "" {
-				where = f.List + ": "
-			}
-			fmt.Fprintf(&b, "      %s%s\n", where, f.Message)
-			if len(f.Lines) > 0 {
-				fmt.Fprintf(&b, "      %d line(s): %s", f.Count, joinInts(f.Lines))
-				if f.Count > len(f.Lines) {
-					fmt.Fprintf(&b, " and %d more", f.Count-len(f.Lines))
-				}
-				b.WriteByte('\n')
-			}
-		}
+		out = append(out, v)
 	}
-	if r.OK() {
-		b.WriteString("\nevery check passed\n")
-	} else {
-		fmt.Fprintf(&b, "\nfailed: %s\n", strings.Join(r.Failed(), ", "))
-	}
-	io.WriteString(w, b.String())
+	return out
 }
 
 // writeText says which settings the lists were checked against.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -107,8 +108,16 @@ one the settings name; for a URL without either, the edge is asked which
 campaigns it serves (<SOURCE>/campaigns.txt): the one it serves is
 audited, and an edge of several needs --campaign.
 
+--report FILE also writes the report as one HTML file that needs nothing
+else to show or print (A4): the settings, the tally, the lists' tree heads,
+the checkpoints with the keys that signed them, every check with its
+verdict, and the history drawn per option at one point a minute with each
+option's largest growth against its median. It is written whatever the
+verdict, as long as the lists could be read.
+
 Examples:
   powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey --strict
+  powvote audit ./solar --settings solar-settings.yaml --log-key solar-log.vkey --report solar-report.html
   powvote audit ./downloads --campaign solar --json
   powvote audit http://127.0.0.1:8080 --settings solar-settings.yaml --log-key solar-log.vkey \
       --since kept/solar-vote.checkpoint.308 --save-checkpoints kept
@@ -119,7 +128,7 @@ Examples:
 const bigList = 4 << 20
 
 func runAudit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "audit", "SOURCE [--settings FILE] [--campaign C] [--workers N] [--json]", auditHelp)
+	fs := newFlags(e, "audit", "SOURCE [--settings FILE] [--campaign C] [--workers N] [--json] [--report FILE]", auditHelp)
 	settingsFile := fs.String("settings", "", "the campaign's public settings `FILE` as the authority announced them, obtained apart from SOURCE (default: the ones SOURCE serves)")
 	name := fs.String("campaign", "", "campaign name (default: the one the settings name)")
 	workers := fs.Int("workers", 0, "verifying goroutines (default: all cores)")
@@ -131,6 +140,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	strict := fs.Bool("strict", false, "fail, rather than skip or warn, when SOURCE lacks the log key, the checkpoints or the history, when lines are not under a signed checkpoint, when a latest checkpoint has no settings line, and without --settings")
 	utcSignKey := fs.String("utc-sign-key", "", "the UTC-SIGN public key (base64 or hex), or a file holding it (default: the one SOURCE's keys file gives, after the close)")
 	receiptKey := fs.String("receipt-pubkey", "", "the receipt public key (base64 or hex), or a file holding it, that binds each retracted vote to its winner (default: the one SOURCE serves)")
+	reportFile := fs.String("report", "", "also write the report as one self-contained HTML `FILE`, to keep and print: settings, tally, checkpoints, every check's verdict and the growth chart")
 	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
@@ -214,6 +224,15 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if *saveDir != "" {
 		if err := saveCheckpoints(*saveDir, r); err != nil {
 			return err
+		}
+	}
+	if *reportFile != "" {
+		var b bytes.Buffer
+		if err := r.WriteHTML(&b); err != nil {
+			return fmt.Errorf("couldn't write the report: %w", err)
+		}
+		if err := durable.WriteFile(*reportFile, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--report: %w", err)
 		}
 	}
 	if !r.OK() {

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,6 +127,7 @@ func TestAudit(t *testing.T) {
 	if r := run(t, "audit", dir, "--strict", "--settings", settings); r.code != 0 || strings.Contains(r.stdout, "skip  checkpoint") || strings.Contains(r.stdout, "skip  settings") {
 		t.Fatalf("audit of the folder: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
+	checkAuditReport(t, dir, settings)
 	// --strict needs the auditor's own settings: those beside the lists
 	// came with them.
 	if r := run(t, "audit", dir, "--strict"); r.code != 1 || !strings.Contains(r.stdout, "FAIL  settings ") || !strings.Contains(r.stdout, "taken from the source under audit") {
@@ -418,6 +421,87 @@ func auditTallyRow(report, option string, n int) bool {
 		}
 	}
 	return false
+}
+
+// checkAuditReport runs the audit of a folder with --report: the file
+// is public (0644), holds nothing fetched from elsewhere, and its tally
+// and verdicts are the audit's own (--json, the same run). A failed
+// audit writes its report too, which says what failed.
+func checkAuditReport(t *testing.T, dir, settings string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "report.html")
+	r := run(t, "audit", dir, "--settings", settings, "--json", "--report", file)
+	var rep struct {
+		OK bool `json:"ok"`
+		audit.Report
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || !rep.OK {
+		t.Fatalf("audit --report: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("--report wrote %s with mode %v, want 0644", file, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	// Self-contained: nothing to load, from anywhere.
+	if m := regexp.MustCompile(`(?i)(src|href)\s*=|url\(|@import|<script|<link|https?://`).FindString(page); m != "" {
+		t.Errorf("the report loads or links something: %q", m)
+	}
+	rows := regexp.MustCompile(`<tr><td>([^<]*)</td><td class="num">(\d+)</td>`).FindAllStringSubmatch(page, -1)
+	if len(rows) < len(rep.Tally) {
+		t.Fatalf("the report has %d rows for %d options", len(rows), len(rep.Tally))
+	}
+	total := 0
+	for i, oc := range rep.Tally {
+		if html.UnescapeString(rows[i][1]) != oc.Option || rows[i][2] != strconv.Itoa(oc.Votes) {
+			t.Errorf("report row %d: %q, the audit has %s %d", i+1, rows[i][1:], oc.Option, oc.Votes)
+		}
+		total += oc.Votes
+	}
+	if !strings.Contains(page, fmt.Sprintf(`id="total">%d<`, total)) || total != rep.Votes {
+		t.Errorf("the report's total is not the audit's %d votes", rep.Votes)
+	}
+	if !strings.Contains(page, `<p class="verdict pass" id="verdict">Every check passed.</p>`) ||
+		!strings.Contains(page, `<tr data-check="history" data-result="ok">`) {
+		t.Errorf("the report does not say every check passed")
+	}
+
+	// One vote line deleted: the audit fails, and its report says why.
+	votes, err := os.ReadFile(filepath.Join(dir, "solar-vote.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "solar-vote.log" {
+			_, rest, _ := strings.Cut(string(votes), "\n")
+			data = []byte(rest)
+		}
+		auditWriteFile(t, filepath.Join(bad, e.Name()), string(data))
+	}
+	r = run(t, "audit", bad, "--settings", settings, "--report", file)
+	b, err = os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 1 || !strings.Contains(string(b), `<tr data-check="counts-equal" data-result="FAIL">`) || !strings.Contains(string(b), `id="verdict">Failed: `) {
+		t.Errorf("a failed audit with --report: exit %d, the report:\n%s", r.code, b)
+	}
 }
 
 func auditWriteFile(t *testing.T, path, text string) {

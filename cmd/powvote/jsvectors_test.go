@@ -679,6 +679,127 @@ func checkCheckpointFile(t *testing.T, f checkpointFile) {
 		})
 }
 
+// ---- growth.json: histories, read, grown and kept per minute ----
+
+type growthFile struct {
+	Description string         `json:"description"`
+	Vectors     []growthVector `json:"vectors"`
+}
+
+type growthVector struct {
+	Why     string         `json:"why"`
+	Options []string       `json:"options"`
+	History string         `json:"history"`
+	Lines   []int          `json:"lines"`   // the lines read, by number
+	Refused []int          `json:"refused"` // the lines refused, ascending
+	Growth  []audit.Growth `json:"growth"`
+	Minutes []int          `json:"minutes"` // the lines kept per minute
+}
+
+// growthOf is the Go answer for a history: audit.ParseHistory, then
+// audit.HistoryGrowth and audit.PerMinute of the lines read.
+func growthOf(why string, options []string, history string) growthVector {
+	if options == nil {
+		options = []string{} // a ballot of no option, [] rather than null
+	}
+	hist, bad := audit.ParseHistory([]byte(history), len(options))
+	v := growthVector{Why: why, Options: options, History: history, Lines: []int{}, Refused: []int{}, Minutes: []int{}, Growth: audit.HistoryGrowth(hist, options)}
+	for _, h := range hist {
+		v.Lines = append(v.Lines, h.Line)
+	}
+	for ln := range bad {
+		v.Refused = append(v.Refused, ln)
+	}
+	slices.Sort(v.Refused)
+	for _, h := range audit.PerMinute(hist) {
+		v.Minutes = append(v.Minutes, h.Line)
+	}
+	if v.Growth == nil {
+		v.Growth = []audit.Growth{}
+	}
+	return v
+}
+
+func genGrowth() growthFile {
+	two := []string{"Bold Jupiter", "Énergie solaire"}
+	four := []string{"Evil Neptune", "Humble Pluto", "Pluto", "Énergie solaire"}
+	const t0 = 1793491200 // 2026-11-01 00:00:00 UTC, a minute's start
+	lines := func(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+	at := func(dt int64, size int, counts ...int) string {
+		s := fmt.Sprintf("%d %d", size, t0+dt)
+		for _, c := range counts {
+			s += fmt.Sprint(" ", c)
+		}
+		return s
+	}
+	vs := []growthVector{
+		growthOf("the publisher's lines, one batch of four a minute, evenly spread", four,
+			lines(at(10, 4, 1, 1, 1, 1), at(70, 8, 2, 2, 2, 2), at(130, 12, 3, 3, 3, 3))),
+		growthOf("a burst of one option: largest 100 against a median of 2", two,
+			lines(at(5, 4, 2, 2), at(65, 8, 4, 4), at(125, 112, 104, 8), at(185, 116, 106, 10), at(245, 120, 108, 12))),
+		growthOf("an even number of lines: the median is the mean of the middle two", two,
+			lines(at(0, 4, 1, 3), at(60, 8, 2, 6), at(120, 112, 102, 8), at(180, 116, 103, 10))),
+		growthOf("a median of zero: the ratio is the largest increase", two,
+			lines(at(0, 4, 4, 0), at(60, 8, 4, 4), at(120, 8, 4, 4), at(180, 8, 4, 4), at(240, 12, 8, 4))),
+		growthOf("equal ratios keep the ballot's order", four,
+			lines(at(0, 4, 1, 1, 1, 1), at(60, 8, 2, 2, 2, 2))),
+		growthOf("counts that drop: negative increases, a negative median and ratio, sorted last", two,
+			lines(at(0, 4, 5, 1), at(60, 8, 3, 6), at(120, 12, 1, 10))),
+		growthOf("several batches in one minute: the last of each minute is kept, seconds 0 and 59 are one minute, 60 the next", two,
+			lines(at(0, 4, 2, 2), at(30, 8, 4, 4), at(59, 12, 6, 6), at(60, 16, 8, 8), at(119, 20, 10, 10), at(3600, 24, 12, 12))),
+		growthOf("refused: times before 1970, which no publisher writes; 0 is read", []string{"Pluto"},
+			lines("4 -61 1", "8 -60 2", "12 -1 3", "16 0 4")),
+		growthOf("a time that goes back: a new run of a minute", two,
+			lines(at(0, 4, 2, 2), at(90, 8, 4, 4), at(30, 12, 6, 6), at(40, 16, 8, 8))),
+		growthOf("no ballot: sizes and times only", nil, lines("4 1000", "8 1000")),
+		growthOf("an empty history", two, ""),
+		growthOf("one line", two, lines(at(0, 4, 3, 1))),
+		growthOf("refused: spellings strconv.ParseInt reads but the publisher never writes: a plus sign, leading zeros, minus zero, a negative time", []string{"Pluto"},
+			lines("+4 007 -0", "0008 -5 +2")),
+		growthOf("the largest number read, 2^53 - 1, and the smallest time, 0", []string{"Pluto"},
+			lines("9007199254740991 0 9007199254740991")),
+		growthOf("refused: 2^53 as a count, a size, a time", []string{"Pluto"},
+			lines("4 1000 9007199254740992", "9007199254740992 1000 1", "4 -9007199254740992 1", "4 1000 1")),
+		growthOf("refused: a number beyond 64 bits", []string{"Pluto"}, lines("4 1000 99999999999999999999", "4 1000 1")),
+		growthOf("refused: too few and too many fields", two, lines("4 1000 1", "4 1000 1 1 1", "4 1000 1 1")),
+		growthOf("refused: two spaces, a leading space, a trailing space, a tab", []string{"Pluto"},
+			lines("4 1000  1", " 4 1000 1", "4 1000 1 ", "4\t1000 1", "4 1000 1")),
+		growthOf("refused: a carriage return before the line feed", []string{"Pluto"}, "4 1000 1\r\n8 1060 2\n"),
+		growthOf("refused: a negative count and a negative size", []string{"Pluto"}, lines("4 1000 -1", "-4 1000 1", "8 1060 2")),
+		growthOf("refused: a last line without its line feed", []string{"Pluto"}, "4 1000 1\n8 1060 2"),
+		growthOf("refused: empty lines", []string{"Pluto"}, "\n4 1000 1\n\n"),
+		growthOf("refused: a byte order mark before the first line", []string{"Pluto"}, lines("\ufeff4 1000 1", "8 1060 2")),
+		growthOf("refused: a no-break space and Arabic-Indic digits", []string{"Pluto"}, lines("4\u00a01000 1", "4 1000 \u0661", "8 1060 2")),
+		growthOf("refused: hexadecimal, underscores, a decimal point, an exponent", []string{"Pluto"},
+			lines("0x4 1000 1", "4 1_000 1", "4 1000 1.0", "4 1e3 1", "8 1060 2")),
+		growthOf("a refused line is left out of the increases: 2 to 5 is +3", []string{"Pluto"}, lines("4 1000 2", "8 1060 x", "12 1120 5")),
+	}
+	return growthFile{
+		Description: "Histories (docs/PUBLISHING.md, <campaign>-history.log) for a ballot: the lines read and refused, each option's largest growth between lines read against its median (the figure powvote audit reports), and the lines kept at one a minute (the last of each run of lines in a minute, UTC), which the charts draw. Go: audit.ParseHistory, audit.HistoryGrowth, audit.PerMinute. JavaScript: the check page's parseHistory, historyGrowth and perMinute (web/check/check.js), through window.powcheck.historyFigures. Written by cmd/powvote/jsvectors_test.go.",
+		Vectors:     vs,
+	}
+}
+
+func checkGrowthFile(t *testing.T, f growthFile) {
+	checkVectors(t, "growth.json", f.Vectors, func(v growthVector) growthVector { return growthOf(v.Why, v.Options, v.History) },
+		func(a, b growthVector) bool {
+			return slices.Equal(a.Lines, b.Lines) && slices.Equal(a.Refused, b.Refused) && slices.Equal(a.Growth, b.Growth) && slices.Equal(a.Minutes, b.Minutes)
+		})
+	kinds := map[string]bool{}
+	for _, v := range f.Vectors {
+		kinds["refused"] = kinds["refused"] || len(v.Refused) > 0
+		kinds["drop"] = kinds["drop"] || slices.ContainsFunc(v.Growth, func(g audit.Growth) bool { return g.Median < 0 || g.Largest < 0 })
+		kinds["zero median"] = kinds["zero median"] || slices.ContainsFunc(v.Growth, func(g audit.Growth) bool { return g.Median == 0 && g.Largest > 0 })
+		kinds["half median"] = kinds["half median"] || slices.ContainsFunc(v.Growth, func(g audit.Growth) bool { return g.Median != float64(int(g.Median)) })
+		kinds["merged minutes"] = kinds["merged minutes"] || len(v.Minutes) < len(v.Lines)
+	}
+	for _, k := range []string{"refused", "drop", "zero median", "half median", "merged minutes"} {
+		if !kinds[k] {
+			t.Errorf("growth.json: no vector has a %s", k)
+		}
+	}
+}
+
 // ---- the files ----
 
 // vectorFile is one file of testdata/vectors/: how Go writes it and how
@@ -697,6 +818,7 @@ func vectorFiles() []vectorFile {
 		{"receipts.json", func(t *testing.T) any { return genReceipts(t) }, checkWith(checkReceiptFile)},
 		{"cards.json", func(t *testing.T) any { return genCards(t) }, checkWith(checkCardFile)},
 		{"checkpoints.json", func(t *testing.T) any { return genCheckpoints(t) }, checkWith(checkCheckpointFile)},
+		{"growth.json", func(t *testing.T) any { return genGrowth() }, checkWith(checkGrowthFile)},
 	}
 }
 
@@ -783,6 +905,7 @@ func (v optionVector) why() string     { return v.Why }
 func (v receiptVector) why() string    { return v.Why }
 func (v lineVector) why() string       { return v.Why }
 func (v checkpointVector) why() string { return v.Why }
+func (v growthVector) why() string     { return v.Why }
 
 func equal[V comparable](a, b V) bool { return a == b }
 
@@ -824,6 +947,7 @@ func TestJSVectors(t *testing.T) {
 	jsOptions(t, b)
 	jsReceipts(t, b, false)
 	jsCheckpoints(t, b)
+	jsGrowth(t, b)
 
 	b.do("open the voter app", chromedp.Navigate(srv.URL+"/app/voter/index.html?lang=en"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 	jsCards(t, b)
@@ -995,6 +1119,18 @@ func jsCards(t *testing.T, b *browser) {
 	for i, l := range f.Lines {
 		if g := got.Lines[i]; g.Bytes != l.Bytes || g.Error != l.Error {
 			t.Errorf("cards.json line %d (%s): the voter app reads %q in field %d as %+v, want %+v", i+1, l.Why, l.Text, l.N, g, l)
+		}
+	}
+}
+
+func jsGrowth(t *testing.T, b *browser) {
+	var f growthFile
+	readVectors(t, "growth.json", &f)
+	got := evalEach[growthVector](b, "growth.json", `(vs) => vs.map((v) => window.powcheck.historyFigures(v.history, v.options))`, f.Vectors, f.Vectors)
+	for i, v := range f.Vectors {
+		g := got[i]
+		if !slices.Equal(g.Lines, v.Lines) || !slices.Equal(g.Refused, v.Refused) || !slices.Equal(g.Growth, v.Growth) || !slices.Equal(g.Minutes, v.Minutes) {
+			t.Errorf("growth.json %d (%s): the page gives %s, want %s", i+1, v.Why, show(g), show(v))
 		}
 	}
 }

@@ -7,8 +7,13 @@
 // that each checkpoint commits to the campaign's settings, and keeps the
 // last checkpoint it verified in the browser, so that the next visit can
 // prove through the tiles that the list only grew. It shows the tally,
-// the work, the votes over time, one voter's vote, and a receipt's
-// signature and lines against the list. It checks every signed line of
+// the work, one voter's vote, and a receipt's signature and lines
+// against the list. From the published history it draws every option's
+// count over time at one point a minute (with uPlot, vendor/), checks
+// each line it draws against the counted lines, and shows each option's
+// largest growth between two lines against its median, the figure powvote
+// audit reports. Printed (the Report button), the page is the election
+// report as this browser checked it. It checks every signed line of
 // the retracted list too: the retracted vote's work, and the receipt
 // key's signature that binds it to a counted vote of the same mandate that
 // beats it by the mirror rule; a stamp found only there is shown as
@@ -59,6 +64,13 @@
     // rewritten, older, unchecked, badtiles, keychanged or nostorage.
     consistency: {},
     authorities: null, // canonical base64 of the campaign's authority keys, or null when not known
+    settingsHash: null, // hex SHA-256 of the settings file checked against, or null without one
+    source: null, // the site the lists came from, null for downloaded files
+    checkedAt: 0, // Unix time of the last check
+    // The history against the counted lines (readHistory), or null
+    // without one: {lines, refused, beyond, wrong, minutes, growth}.
+    history: null,
+    chart: null, // the uPlot instance drawing st.history.minutes, or null
     done: false,
     running: false,
   };
@@ -97,6 +109,9 @@
   } = powvoteWire;
   const utf8 = new TextEncoder();
   const text = (b) => new TextDecoder().decode(b);
+  // historyText keeps a byte order mark, which the audit reads as part of
+  // the first line, and so refuses.
+  const historyText = (b) => new TextDecoder('utf-8', { ignoreBOM: true }).decode(b);
 
   async function sha256(bytes) {
     return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
@@ -676,13 +691,15 @@
   }
 
   // check checks and counts the lists. src is {site, lists: {vote, auth,
-  // retracted}, settings} (bytes; auth, retracted and settings null when
-  // not given) and, for lists from this site, {vkey, cps} as downloaded,
-  // cps holding each list's checkpoint.
+  // retracted}, settings, history} (bytes; auth, retracted, settings and
+  // history null when not given) and, for lists from this site, {vkey,
+  // cps} as downloaded, cps holding each list's checkpoint.
   async function check(src) {
     if (st.running) return;
     st.running = true;
     st.done = false;
+    st.history = null;
+    st.source = src.site ? location.origin : null;
     st.checkpoints = {};
     st.settings = null;
     st.consistency = {};
@@ -699,6 +716,7 @@
     $('receipt-lines').textContent = '';
     try {
       const t0 = performance.now();
+      st.settingsHash = src.settings === null ? null : toHex(await sha256(src.settings));
       const voteLines = splitLines(text(src.lists.vote));
       const authLines = src.lists.auth === null ? null : splitLines(text(src.lists.auth));
       const retractedLines = src.lists.retracted ? splitLines(text(src.lists.retracted)) : null;
@@ -767,6 +785,8 @@
         st.voters = v;
       }
       tallyVotes();
+      // The history, against the counted lines; it needs the ballot.
+      st.history = src.history && st.options.length > 0 ? readHistory(historyText(src.history)) : null;
 
       // The retracted votes: each signed line against the counted votes.
       st.retracted = null;
@@ -784,6 +804,7 @@
       findProblems();
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       status('checked', { total: counted.length, secs });
+      st.checkedAt = Math.floor(Date.now() / 1000);
       showResults();
       st.done = true;
       document.body.dataset.done = 'true';
@@ -829,6 +850,116 @@
       if (v.score >= st.threshold) { rows[r].votes++; v.status = 'counted'; } else { rows[r].below++; v.status = 'below'; }
     });
     st.tally = rows;
+  }
+
+  // ---- the history (docs/PUBLISHING.md) ----
+
+  // MAX_HISTORY_NUMBER is the largest number a history line may hold,
+  // 2^53 - 1, beyond which JavaScript numbers are not exact; the audit
+  // refuses the same (audit.MaxHistoryNumber).
+  const MAX_HISTORY_NUMBER = Number.MAX_SAFE_INTEGER;
+
+  // parseHistory reads the history of a ballot of n options as
+  // audit.ParseHistory does: a line is read when it is exactly size, time
+  // and n counts separated by single spaces, each written as the
+  // publisher writes it (listline.ParseHistory: decimal digits, no sign, no
+  // leading zero) and at most 2^53 - 1; a last line without its line feed
+  // is refused. It returns {lines: [{line, size, time, counts}],
+  // refused: [line numbers]}, both in file order.
+  function parseHistory(s, n) {
+    const lines = [], refused = [];
+    if (s === '') return { lines, refused };
+    const ls = s.split('\n');
+    let last = ls.length; // the number of an unterminated last line
+    if (ls[ls.length - 1] === '') { ls.pop(); last = 0; }
+    for (let i = 0; i < ls.length; i++) {
+      if (i + 1 === last) { refused.push(last); break; }
+      const f = ls[i].split(' ');
+      // As the publisher writes them: decimal, no sign, no leading zero.
+      const v = f.map((x) => (/^(0|[1-9][0-9]*)$/.test(x) ? Number(x) : NaN));
+      const ok = f.length === 2 + n && v.every((x) => x <= MAX_HISTORY_NUMBER);
+      if (!ok) { refused.push(i + 1); continue; }
+      lines.push({ line: i + 1, size: v[0], time: v[1], counts: v.slice(2) });
+    }
+    return { lines, refused };
+  }
+
+  // historyGrowth finds, per option, its largest increase between
+  // consecutive lines (from zero before the first) and the median of its
+  // increases, most unusual first, as audit.HistoryGrowth does: by ratio,
+  // largest over median (the largest alone when the median is 0), highest
+  // first, options of equal ratio in ballot order. Its figures are named
+  // as the audit's JSON names them.
+  function historyGrowth(hist, options) {
+    if (hist.length === 0) return [];
+    const out = options.map((option, k) => {
+      const g = { option, largest: 0, median: 0, at_size: 0, at_time: 0 };
+      const incs = [];
+      let prev = 0;
+      hist.forEach((h, i) => {
+        const inc = h.counts[k] - prev;
+        prev = h.counts[k];
+        incs.push(inc);
+        if (inc > g.largest || i === 0) { g.largest = inc; g.at_size = h.size; g.at_time = h.time; }
+      });
+      incs.sort((a, b) => a - b);
+      const m = incs.length;
+      g.median = m % 2 === 1 ? incs[(m - 1) / 2] : (incs[m / 2 - 1] + incs[m / 2]) / 2;
+      return g;
+    });
+    const ratio = (g) => (g.median === 0 ? g.largest : g.largest / g.median);
+    return out.map((g, i) => [g, i]).sort(([a, i], [b, j]) => ratio(b) - ratio(a) || i - j).map(([g]) => g);
+  }
+
+  // minuteOf is the start of the minute that holds Unix time t, also
+  // before 1970; exact for every number a history holds.
+  const minuteOf = (t) => t - (((t % 60) + 60) % 60);
+
+  // perMinute keeps, of each run of consecutive lines in the same minute
+  // (UTC), the last, as audit.PerMinute does: the history at minute
+  // granularity, which the chart draws.
+  function perMinute(hist) {
+    const out = [];
+    for (const h of hist) {
+      if (out.length > 0 && minuteOf(out[out.length - 1].time) === minuteOf(h.time)) out[out.length - 1] = h;
+      else out.push(h);
+    }
+    return out;
+  }
+
+  // readHistory reads the history (its text) against the counted lines of
+  // the votes list (tallyVotes first). It draws and measures only the
+  // lines whose size the counted lines reach, and checks each one's
+  // counts against those lines as the audit does: the well-formed lines
+  // of each option of the ballot among the first <size>, whatever their
+  // work or repeats (`head -<size> | grep -c`). It returns st.history:
+  // {lines, refused, beyond, wrong, minutes, growth}: beyond counts the
+  // lines past the counted lines, wrong lists the line numbers whose
+  // counts are not the list's.
+  function readHistory(s) {
+    const n = st.options.length;
+    const { lines, refused } = parseHistory(s, n);
+    const counted = st.scope.vote.counted;
+    const shown = lines.filter((h) => h.size <= counted);
+    const index = new Map(st.options.map((o, i) => [o, i]));
+    // The list's counts at each size the history names, in one pass.
+    const sizes = [...new Set(shown.map((h) => h.size))].sort((a, b) => a - b);
+    const at = new Map();
+    const run = new Array(n).fill(0);
+    let next = 0;
+    for (const size of sizes) {
+      for (; next < size; next++) {
+        const v = st.votes[next];
+        const k = v.score >= 0 && v.option !== null ? index.get(v.option) : undefined;
+        if (k !== undefined) run[k]++;
+      }
+      at.set(size, run.join(' '));
+    }
+    const wrong = shown.filter((h) => at.get(h.size) !== h.counts.join(' ')).map((h) => h.line);
+    return {
+      lines: shown, refused, beyond: lines.length - shown.length, wrong,
+      minutes: perMinute(shown), growth: historyGrowth(shown, st.options),
+    };
   }
 
   // ---- retracted votes (docs/PUBLISHING.md, docs/MIRRORS.md) ----
@@ -1033,6 +1164,10 @@
       if (st.retracted.ok < n) $('sum-sumRetracted').className = 'error';
     }
     item('sumWork', t('workValue', { hashes: num(st.work), log: st.work > 0 ? Math.log2(st.work).toFixed(1) : '0' }));
+    item('sumSettings', st.settingsHash === null ? t('notGiven') : st.settingsHash);
+    $('sum-sumSettings').className = 'hash';
+    item('sumAuthorities', st.authorities === null ? t('notGiven') : st.authorities.join(' '));
+    $('sum-sumAuthorities').className = 'hash';
     if (st.voters !== null && st.scope.auth.counted !== sv.counted) {
       const dd = document.createElement('dd');
       dd.className = 'error wide';
@@ -1040,10 +1175,38 @@
       dl.append(dd);
     }
     showCheckpoints();
-    drawChart();
+    showHistoryNotes();
+    showGrowth();
+    $('checked-at').textContent = t(st.source === null ? 'checkedFiles' : 'checkedAt', { site: st.source || '', time: timeText(st.checkedAt) });
     $('results').hidden = false;
     $('find').hidden = false;
     $('receipt').hidden = false;
+    // uPlot sizes the chart to its box, which must be shown first.
+    drawChart();
+  }
+
+  // showHistoryNotes says what the check of the history found: lines it
+  // could not read, lines whose counts are not the signed list's, lines
+  // beyond the signed lines, or that every line drawn agrees.
+  function showHistoryNotes() {
+    const ul = $('history-notes');
+    ul.textContent = '';
+    const h = st.history;
+    const note = (kind, count, lines, cls) => {
+      const li = document.createElement('li');
+      li.textContent = t('history_' + kind, { n: num(count), lines: lineList({ count, lines: lines.slice(0, SHOWN) }) });
+      li.dataset.kind = kind;
+      li.dataset.count = String(count);
+      li.className = cls;
+      ul.append(li);
+    };
+    if (h !== null) {
+      if (h.refused.length) note('refused', h.refused.length, h.refused, 'error');
+      if (h.wrong.length) note('wrong', h.wrong.length, h.wrong, 'error');
+      if (h.beyond) note('beyond', h.beyond, [], 'hint');
+      if (h.lines.length && !h.wrong.length) note('ok', h.lines.length, [], 'ok');
+    }
+    ul.hidden = ul.children.length === 0;
   }
 
   // showResult writes message key into li with the result as data-result
@@ -1091,77 +1254,138 @@
     $('evidence-text').textContent = evidence.join('\n');
   }
 
-  const SVG = 'http://www.w3.org/2000/svg';
-
-  function svgEl(name, attrs) {
-    const e = document.createElementNS(SVG, name);
-    for (const k in attrs) e.setAttribute(k, String(attrs[k]));
-    return e;
-  }
-
   function timeText(secs) {
     return new Date(secs * 1000).toLocaleString(st.lang, { dateStyle: 'short', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
   }
 
-  // drawChart draws, per option, the number of counted votes stamped at or
-  // before each time: a step line from the first P-UTC to the last.
+  // COLORS are the series' colours, as the legend's swatches (.k0 to .k9
+  // in check.css) show them.
+  const COLORS = ['#1f4e99', '#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#a6761d', '#444444', '#e6ab02', '#17becf'];
+
+  // CHART_HEIGHT is the plot's height in CSS pixels, on every screen.
+  const CHART_HEIGHT = 240;
+
+  // COUNT_STEPS are the steps the count axis may take: whole votes.
+  const COUNT_STEPS = [];
+  for (let p = 1; p <= 1e12; p *= 10) COUNT_STEPS.push(p, 2 * p, 5 * p);
+
+  // TIME_STEPS are the steps the time axis may take, in seconds: whole
+  // minutes at least, as the chart has a point a minute.
+  const TIME_STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200];
+  for (const days of [1, 2, 7, 14, 28, 91, 182, 365, 730, 1825, 3650]) TIME_STEPS.push(days * 86400);
+
+  // chart is the uPlot instance that draws the history (window.powcheck.chart
+  // for tests), null when there is nothing to draw.
+  let chart = null;
+
+  // chartWidth is the width the chart takes: its box's, on the screen; a
+  // printed page's, when printing.
+  const chartWidth = (printing) => (printing ? 640 : Math.max(240, $('chart').clientWidth));
+
+  // dateText writes a Unix time's date, and clock writes its hour and
+  // minute, in the page's language, in UTC, as the history counts time.
+  const dateText = (secs) => new Date(secs * 1000).toLocaleDateString(st.lang, { dateStyle: 'short', timeZone: 'UTC' });
+  const clockText = (secs) => new Date(secs * 1000).toLocaleTimeString(st.lang, { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+
+  // drawChart draws, per option of the ballot, its count after each batch
+  // from the history, at one point a minute (st.history.minutes), with
+  // uPlot (web/check/vendor/): times in UTC, numbers and dates in the
+  // page's language, the options' names in the legend below.
   function drawChart() {
     const box = $('chart');
     const legend = $('legend');
+    if (chart !== null) chart.destroy();
+    chart = null;
+    st.chart = null;
     box.textContent = '';
     legend.textContent = '';
-    const rows = st.tally;
-    const index = new Map(rows.map((r, i) => [r.option, i]));
-    const series = rows.map(() => []);
-    for (const v of st.votes) {
-      if (v.status === 'counted' && Number.isFinite(v.putc)) series[index.get(v.option)].push(v.putc);
-    }
-    const all = series.flat();
-    if (all.length === 0) {
-      box.textContent = t('noVotes');
+    box.removeAttribute('aria-label');
+    box.removeAttribute('role');
+    const h = st.history;
+    if (h === null || h.minutes.length === 0) {
+      box.textContent = t(h === null ? 'noHistory' : 'noVotes');
       return;
     }
-    let t0 = Infinity, t1 = -Infinity;
-    for (const x of all) { if (x < t0) t0 = x; if (x > t1) t1 = x; }
-    if (t1 === t0) t1 = t0 + 1;
-    const top = Math.max(...series.map((s) => s.length));
-    const W = 480, H = 270, L = 36, R = 8, T = 10, B = 30;
-    const x = (s) => L + ((s - t0) / (t1 - t0)) * (W - L - R);
-    const y = (n) => H - B - (n / top) * (H - T - B);
-    const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
-    const title = svgEl('title', {});
-    title.textContent = t('chartLabel', { from: timeText(t0), to: timeText(t1) });
-    svg.append(title);
-    svg.append(svgEl('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }));
-    svg.append(svgEl('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }));
-    const label = (s, attrs) => {
-      const e = svgEl('text', attrs);
-      e.textContent = s;
-      svg.append(e);
+    const xs = h.minutes.map((m) => m.time);
+    const data = [xs, ...st.options.map((o, k) => h.minutes.map((m) => m.counts[k]))];
+    const opts = {
+      width: chartWidth(false),
+      height: CHART_HEIGHT,
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      padding: [12, 20, 0, 0],
+      scales: {
+        // One minute alone is drawn in the ten minutes around it (uPlot
+        // would take a thousand days).
+        x: {
+          time: true,
+          range: (u, min, max) => {
+            const d = u.data[0];
+            return d.length > 0 && d[0] === d[d.length - 1] ? [d[0] - 300, d[0] + 300] : [min, max];
+          },
+        },
+        y: { range: (u, min, max) => [0, Math.max(1, max)] },
+      },
+      series: [{}, ...st.options.map((o, k) => ({ label: o, stroke: COLORS[k % COLORS.length], width: 2 }))],
+      axes: [
+        {
+          // Hours and minutes, and the date under the first and under
+          // each that starts a day.
+          incrs: TIME_STEPS,
+          space: 64,
+          values: (u, splits) => splits.map((x, i) => {
+            const day = i === 0 || dateText(splits[i - 1]) !== dateText(x);
+            return clockText(x) + (day ? '\n' + dateText(x) : '');
+          }),
+          font: '12px system-ui, sans-serif',
+        },
+        {
+          incrs: COUNT_STEPS,
+          values: (u, splits) => splits.map((v) => num(v)),
+          size: (u, values) => 24 + 8 * Math.max(2, ...(values || []).map((v) => v.length)),
+          font: '12px system-ui, sans-serif',
+        },
+      ],
     };
-    label(num(top), { x: L - 4, y: T + 10, 'text-anchor': 'end' });
-    label('0', { x: L - 4, y: H - B, 'text-anchor': 'end' });
-    label(timeText(t0), { x: L, y: H - 8, 'text-anchor': 'start' });
-    label(timeText(t1), { x: W - R, y: H - 8, 'text-anchor': 'end' });
-    series.forEach((s, i) => {
-      if (s.length === 0) return;
-      s.sort((a, b) => a - b);
-      const pts = [`${x(t0)},${y(0)}`];
-      s.forEach((tm, k) => {
-        pts.push(`${x(tm)},${y(k)}`, `${x(tm)},${y(k + 1)}`);
-      });
-      pts.push(`${x(t1)},${y(s.length)}`);
-      svg.append(svgEl('polyline', { class: 's' + (i % 10), points: pts.join(' ') }));
-    });
-    box.append(svg);
-    rows.forEach((r, i) => {
+    chart = new uPlot(opts, data, box);
+    st.chart = chart;
+    box.setAttribute('role', 'img');
+    box.setAttribute('aria-label', t('chartLabel', { from: timeText(xs[0]), to: timeText(xs[xs.length - 1]) }));
+    st.options.forEach((o, k) => {
       const li = document.createElement('li');
       const sw = document.createElement('span');
-      sw.className = 'k' + (i % 10);
+      sw.className = 'k' + (k % 10);
       sw.setAttribute('aria-hidden', 'true');
-      li.append(sw, document.createTextNode(r.option));
+      li.append(sw, document.createTextNode(o));
       legend.append(li);
     });
+  }
+
+  // resizeChart fits the chart to its box, or to a printed page.
+  function resizeChart(printing) {
+    if (chart !== null) chart.setSize({ width: chartWidth(printing), height: CHART_HEIGHT });
+  }
+
+  // showGrowth writes, per option, its largest increase between two lines
+  // of the history against its median (st.history.growth), most unusual
+  // first, as powvote audit reports them.
+  function showGrowth() {
+    const body = $('growth').tBodies[0];
+    body.textContent = '';
+    const g = st.history === null ? [] : st.history.growth;
+    for (const x of g) {
+      const tr = document.createElement('tr');
+      const ratio = x.median === 0 ? x.largest : x.largest / x.median;
+      cell(tr, x.option);
+      cell(tr, (x.largest >= 0 ? '+' : '') + num(x.largest), 'num');
+      cell(tr, (x.median >= 0 ? '+' : '') + num(x.median), 'num');
+      cell(tr, ratio.toLocaleString(st.lang, { maximumFractionDigits: 2 }), 'num');
+      cell(tr, t('growthAt', { size: num(x.at_size), time: timeText(x.at_time) }));
+      tr.dataset.option = x.option;
+      body.append(tr);
+    }
+    $('growth-box').hidden = g.length === 0;
   }
 
   // ---- find my vote ----
@@ -1390,8 +1614,11 @@
     // so every winner it signs is under the votes checkpoint read after
     // it.
     const retractedCp = await fetchOptional(c + 'retracted.checkpoint');
-    const [vkey, voteCp, authCp, settings] = await Promise.all([
+    // The history too, like the checkpoints: each of its lines that the
+    // lists downloaded next reach is checked against them.
+    const [vkey, voteCp, authCp, settings, history] = await Promise.all([
       fetchOptional(c + 'log.vkey'), fetchOptional(c + 'vote.checkpoint'), fetchOptional(c + 'auth.checkpoint'), fetchOptional(c + 'settings.yaml'),
+      fetchOptional(c + 'history.log'),
     ]);
     let vote, auth, retracted;
     try {
@@ -1401,7 +1628,7 @@
       showError(t('downloadFailed'));
       return;
     }
-    await check({ site: true, lists: { vote, auth, retracted }, settings, vkey, cps: { vote: voteCp, auth: authCp, retracted: retractedCp } });
+    await check({ site: true, lists: { vote, auth, retracted }, settings, history, vkey, cps: { vote: voteCp, auth: authCp, retracted: retractedCp } });
   }
 
   async function loadFiles(ev) {
@@ -1421,7 +1648,10 @@
       const f = $(id).files[0];
       return f ? new Uint8Array(await f.arrayBuffer()) : null;
     };
-    await check({ site: false, lists: { vote: await bytes('vote-file'), auth: await bytes('auth-file'), retracted: null }, settings: await bytes('settings-file') });
+    await check({
+      site: false, lists: { vote: await bytes('vote-file'), auth: await bytes('auth-file'), retracted: null },
+      settings: await bytes('settings-file'), history: await bytes('history-file'),
+    });
   }
 
   // ---- for tests: the page's own computations on given inputs ----
@@ -1455,6 +1685,14 @@
   // wins is the mirror rule's order between two vote lines.
   st.wins = (a, b) => wins(parseVote(a), parseVote(b));
 
+  // historyFigures reads a history (text) for a ballot (options) as the
+  // page does: the line numbers read and refused, the growth, and the
+  // line numbers kept at one a minute (testdata/vectors/growth.json).
+  st.historyFigures = (s, options) => {
+    const h = parseHistory(s, options.length);
+    return { lines: h.lines.map((l) => l.line), refused: h.refused, growth: historyGrowth(h.lines, options), minutes: perMinute(h.lines).map((l) => l.line) };
+  };
+
   // ---- start ----
 
   async function init() {
@@ -1474,6 +1712,10 @@
     $('find-form').addEventListener('submit', findVote);
     $('receipt-form').addEventListener('submit', checkReceipt);
     $('receipt-file').addEventListener('change', receiptFile);
+    $('report').addEventListener('click', () => window.print());
+    window.addEventListener('resize', () => resizeChart(false));
+    window.addEventListener('beforeprint', () => resizeChart(true));
+    window.addEventListener('afterprint', () => resizeChart(false));
     const online = await loadBallot();
     showCampaign();
     $('load-site').hidden = !online;
