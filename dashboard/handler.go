@@ -37,9 +37,9 @@ var assets = map[string]asset{
 	"i18n/en.json":             {dashboardweb.FS, "i18n/en.json", "application/json"},
 	"i18n/de.json":             {dashboardweb.FS, "i18n/de.json", "application/json"},
 	"i18n/pl.json":             {dashboardweb.FS, "i18n/pl.json", "application/json"},
-	"vendor/uPlot.iife.min.js": {dashboardweb.FS, "vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"},
-	"vendor/uPlot.min.css":     {dashboardweb.FS, "vendor/uPlot.min.css", "text/css; charset=utf-8"},
-	"vendor/LICENSE":           {dashboardweb.FS, "vendor/LICENSE", "text/plain; charset=utf-8"},
+	"vendor/uPlot.iife.min.js": {web.FS, "check/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"},
+	"vendor/uPlot.min.css":     {web.FS, "check/vendor/uPlot.min.css", "text/css; charset=utf-8"},
+	"vendor/LICENSE":           {web.FS, "check/vendor/LICENSE", "text/plain; charset=utf-8"},
 	"lang.js":                  {web.FS, "voter/lang.js", "text/javascript; charset=utf-8"},
 }
 
