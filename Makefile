@@ -5,7 +5,7 @@ FUZZTIME  ?= 5m
 DIR       ?= ./powvote-data
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build run test lint unit fuzz fuzz-ci fuzz-smoke bench bench-browser bench-table bench-growth loadtest loadtest-apart faults clean
+.PHONY: all build run test lint unit fuzz fuzz-ci fuzz-smoke bench bench-browser bench-table bench-growth loadtest loadtest-apart faults screenshots clean
 
 all: build
 
@@ -41,6 +41,12 @@ fuzz-ci:
 
 fuzz-smoke:
 	FUZZTIME=20000x scripts/fuzz.sh
+
+# screenshots writes the PNGs that README.md shows (docs/screenshots/): the
+# browser tests of the dashboard, the counter and the results page take
+# them as they run against a real platform.
+screenshots:
+	POWVOTE_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowserDashboard|TestCounterEmbedded|TestCheckPage$$' ./cmd/powvote
 
 # bench regenerates the figures quoted in BENCHMARKS.md.
 bench:

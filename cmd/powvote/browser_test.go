@@ -135,6 +135,31 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// readmeShots reports whether the browser tests write the screenshots
+// that README.md shows (make screenshots sets POWVOTE_SCREENSHOTS=1).
+func readmeShots() bool { return os.Getenv("POWVOTE_SCREENSHOTS") == "1" }
+
+// readmeShot writes a screenshot that README.md shows, the whole page or
+// the element sel when not empty, to docs/screenshots/NAME.png.
+func (b *browser) readmeShot(name, sel string) {
+	b.t.Helper()
+	shot := chromedp.FullScreenshot(100)
+	if sel != "" {
+		shot = chromedp.Screenshot(chromedp.CSS(sel))
+	}
+	png, err := chromedp.Run(b.ctx, shot)
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // open loads the voter app in English and waits for the ballot.
 func (b *browser) open(edge string) {
 	b.t.Helper()

@@ -57,20 +57,10 @@ func checkResults(t *testing.T, b *browser, d *dishonestPublisher, edgeURL, vote
 	wantChart(t, b, "a longer history", long, options)
 	b.fits("results with a longer history")
 	b.shot("results-chart")
-	if os.Getenv("POWVOTE_SCREENSHOTS") == "1" {
+	if readmeShots() {
 		b.do("a desktop's width", chromedp.EmulateViewport(900, 800))
 		eventuallyJS(t, b, "the chart fits the wider page", `window.powcheck.chart.width > 600`)
-		png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("history-box")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "results.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b.readmeShot("results", "#history-box")
 		b.do("a phone's width", chromedp.EmulateViewport(360, 800))
 	}
 

@@ -94,14 +94,8 @@ func TestCounterEmbedded(t *testing.T) {
 		t.Errorf("the badge shows %q, want %q", badge.Texts, want)
 	}
 	b.shot("counter")
-	if os.Getenv("POWVOTE_SCREENSHOTS") == "1" {
-		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "counter.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if readmeShots() {
+		b.readmeShot("counter", "")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,17 +194,11 @@ func TestBrowserDashboard(t *testing.T) {
 		fitsNarrow(b, "the dashboard in "+lang)
 	}
 
-	if os.Getenv("POWVOTE_SCREENSHOTS") == "1" {
+	if readmeShots() {
 		evalJS[bool](b, `(() => { const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change')); return true; })()`)
 		b.do("a window for the README", chromedp.EmulateViewport(1000, 900))
 		eventuallyJS(t, b, "the charts at the window's width", `document.querySelector('.chart-votes .uplot').offsetWidth > 600`)
-		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "dashboard.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b.readmeShot("dashboard", "")
 	}
 
 	// With no event stream to be had, the page reads data.json every
