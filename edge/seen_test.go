@@ -211,7 +211,16 @@ func TestHeldElsewhere(t *testing.T) {
 		seen, _ := second.single.Load().seen.find(mustInt(t, b2.hdr["P-UTC"]), b2.hdr["Voter"], b2.nonce(t))
 		return seen == stampSame
 	})
+	// Both instances of b2's pair have it before the count is taken: the
+	// edge may answer before the slower instance's copy has arrived.
+	settled := pairVotes(k, 2, 2)
+	settled[2*k2]++
+	settled[2*k2+1]++
+	waitFor(10*time.Second, func() bool { return slices.Equal(e.votes(), settled) })
 	before := e.votes()
+	if !slices.Equal(before, settled) {
+		t.Fatalf("votes per instance %v, want %v before the copy", before, settled)
+	}
 	resp, _ = e2.cast(t, otherPair(t, b2, 2))
 	if resp.StatusCode != 481 {
 		t.Fatalf("copy of the second vote: status %d, want 481", resp.StatusCode)
