@@ -270,7 +270,7 @@ func TestRoles(t *testing.T) {
 		cookie := o.signIn(name)
 		for _, p := range paths {
 			if a := o.get(cookie, p); a.StatusCode != http.StatusForbidden {
-				t.Errorf("%s (%s) GET %s: %d %q, want 403", name, testRoles[name], p, a.StatusCode, a.body)
+				t.Errorf("%s (%s) GET %s: %d %q, want 403", name, testRoles[name], p, a.StatusCode, clip(a.body))
 			}
 		}
 	}
@@ -481,7 +481,7 @@ func TestNoDownloadWithoutTrace(t *testing.T) {
 	for _, p := range []string{"/downloads/solar/archive.tar.gz", "/downloads/solar/solar-vote.checkpoint", "/downloads/solar/report.html"} {
 		a := o.get(carol, p)
 		if a.StatusCode != http.StatusServiceUnavailable || a.Header.Get("Content-Disposition") != "" || bytes.Contains(a.body, []byte("powvote/solar")) {
-			t.Errorf("GET %s with no action log: %d %q", p, a.StatusCode, a.body)
+			t.Errorf("GET %s with no action log: %d %q", p, a.StatusCode, clip(a.body))
 		}
 	}
 }
@@ -547,7 +547,7 @@ func TestBadPaths(t *testing.T) {
 		"/downloads/Solar/report.html",
 	} {
 		if a := o.get(carol, p); a.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s: %d %q, want 404", p, a.StatusCode, a.body)
+			t.Errorf("GET %s: %d %q, want 404", p, a.StatusCode, clip(a.body))
 		}
 	}
 	if got := o.downloads(); len(got) != 0 {
@@ -572,4 +572,12 @@ func TestBadPaths(t *testing.T) {
 	if !bytes.Contains(a.body, []byte(`<html lang="pl">`)) || bytes.Count(a.body, []byte(languages["pl"].AfterClose)) != 2 || solar < 0 || lunar < solar {
 		t.Errorf("the listing in Polish:\n%s", a.body)
 	}
+}
+
+// clip cuts a body to what a failure message needs.
+func clip(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
 }
