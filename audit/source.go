@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/powvote/powvote/campaign"
 )
 
 // A Source hands out the files a campaign publishes, by the names package
@@ -22,6 +24,28 @@ import (
 // it opens, and closes it early to stop a read when its context is done.
 type Source interface {
 	Open(name string) (io.ReadCloser, error)
+}
+
+// OpenSettings reads the settings file name (published.SettingsName, or
+// a folder's campaign.yaml) from src: the campaign's public settings, and
+// the exact bytes they were read from, for Options.SettingsData. The
+// error wraps fs.ErrNotExist when src does not have the file.
+func OpenSettings(src Source, name string) (*campaign.Settings, []byte, error) {
+	r, err := src.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	// Parse refuses more than 1 MiB; reading one byte more lets it say so.
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't read %s: %w", name, err)
+	}
+	s, err := campaign.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, data, nil
 }
 
 // sized is a reader that knows its length.

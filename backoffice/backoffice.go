@@ -2,9 +2,10 @@
 // roles, their sign-in and sessions, the CSRF defences of every change,
 // and the append-only log of what operators did. Its Server is the
 // handler that the operator listener (package internal/operator) serves
-// beside /metrics, /health and /ready; the organizer's dashboard and the
-// campaign actions are mounted on it (Server.Mount) and never see a
-// request that has not signed in with the right role.
+// beside /metrics, /health and /ready; the organizer's dashboard, the
+// auditors' downloads (package downloads) and the campaign actions are
+// mounted on it (Server.Mount) and never see a request that has not
+// signed in with the right role.
 //
 // # Accounts and roles
 //

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // texts are the words of the back office's own pages in one language.
@@ -95,6 +97,13 @@ func pickLanguage(header []byte) string {
 		}
 	}
 	return best
+}
+
+// Language is the language of the back office's pages for a request, by
+// its Accept-Language: "en", "de" or "pl". Mounted handlers answer in it
+// when they can.
+func Language(ctx *fasthttp.RequestCtx) string {
+	return pickLanguage(ctx.Request.Header.Peek("Accept-Language"))
 }
 
 //go:embed backoffice.css

@@ -308,7 +308,7 @@ func auditSettings(src audit.Source, source, file, name string) (*campaign.Setti
 		candidates = append(candidates, campaign.SettingsFile)
 	}
 	for _, c := range candidates {
-		s, data, err := openSettings(src, c)
+		s, data, err := audit.OpenSettings(src, c)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -357,24 +357,6 @@ func campaignsOf(u *audit.URL) ([]string, error) {
 		return nil, fmt.Errorf("GET %s: %w", full, err)
 	}
 	return names, nil
-}
-
-func openSettings(src audit.Source, name string) (*campaign.Settings, []byte, error) {
-	r, err := src.Open(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	// Parse refuses more than 1 MiB; reading one byte more lets it say so.
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("couldn't read %s: %w", name, err)
-	}
-	s, err := campaign.Parse(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return s, data, nil
 }
 
 func where(source, name string) string {

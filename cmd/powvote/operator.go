@@ -100,7 +100,15 @@ func startOperator(ctx context.Context, f *metricsFlags, set *metrics.Set, ready
 	if err != nil {
 		return fmt.Errorf("listen for the operator endpoints %s: %w", addr, err)
 	}
-	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log, TLS: f.tls.config(ctx, log), App: office.Handle})
+	// The mounts that hand out files (archives, lists) may take longer
+	// to write an answer than the operator listener's 10 s.
+	var long []string
+	for _, m := range mounts {
+		if m.Read == backoffice.Download {
+			long = append(long, m.Prefix)
+		}
+	}
+	srv := operator.New(operator.Config{Metrics: set, Ready: ready, Logger: log, TLS: f.tls.config(ctx, log), App: office.Handle, LongWrites: long})
 	go func() {
 		if err := srv.Run(ctx, ln); err != nil {
 			log.Warn("operator endpoints", "err", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/dashboard"
+	"github.com/powvote/powvote/downloads"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/internal/operator"
 	"github.com/powvote/powvote/publisher"
@@ -112,6 +113,12 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		fatal   = make(chan error, 1)
 		set     *campaignSet
 	)
+	// The auditors' downloads read each campaign's files from its
+	// publisher, in the process, as the campaigns open.
+	files, err := downloads.New(ctx, downloads.Config{Logger: logger.With("component", "downloads")})
+	if err != nil {
+		return err
+	}
 	set = newCampaignSet(*pf.dir, *pf.name, campaign.RolePublisher, log, func(ctx context.Context, c *campaign.Campaign) error {
 		clog := log.With("campaign", c.Settings.Name)
 		link, err := internalLink(ctx, c, campaign.RolePublisher, mtls.AnyInstance, clog)
@@ -132,6 +139,10 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 		readiness.Add(p.Ready)
 		if err := front.Add(p); err != nil {
 			p.Close()
+			return err
+		}
+		if err := files.Add(downloads.Campaign{Name: c.Settings.Name, Files: p.Handle}); err != nil {
+			// Only a campaign opened twice, which front.Add refused.
 			return err
 		}
 		mu.Lock()
@@ -170,7 +181,7 @@ func runPublisher(ctx context.Context, e *env, args []string) error {
 			p.Close()
 		}
 	}()
-	if err := startOperator(ctx, mf, mset, readiness.Check, log, *pf.dir); err != nil {
+	if err := startOperator(ctx, mf, mset, readiness.Check, log, *pf.dir, files.Mount()); err != nil {
 		return err
 	}
 	mu.Lock()

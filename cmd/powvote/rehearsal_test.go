@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/powvote/powvote/backoffice"
 	"github.com/powvote/powvote/internal/operator/operatortest"
 	"github.com/powvote/powvote/internal/publictls/publictlstest"
 )
@@ -90,6 +92,11 @@ func TestRehearsal(t *testing.T) {
 		m := freeAddrOn(t, strings.Split(colAddr[i], ":")[0])
 		metricsOf["collector-"+strconv.Itoa(i)] = "https://" + m
 		startProc(t, append([]string{"collector", "--dir", dir, "--instance", strconv.Itoa(i), "--listen", colAddr[i], "--twin", colURL[i^1], "--metrics", m}, opTLS...)...)
+	}
+	// An auditor of the publisher's back office, for the reports.
+	const auditorPassword = "the auditor's password"
+	if r := runStdin(t, auditorPassword+"\n", "operator", "add", "carol", "--role", "auditor", "--dir", pubDir); r.code != 0 {
+		t.Fatalf("operator add: exit %d %s", r.code, r.stderr)
 	}
 	pubAddr, pubMetrics := freeAddrOn(t, "127.0.0.4"), freeAddrOn(t, "127.0.0.4")
 	metricsOf["publisher"] = "https://" + pubMetrics
@@ -214,6 +221,51 @@ func TestRehearsal(t *testing.T) {
 		a := runFor(t, 2*time.Minute, "audit", edgeURL, "--campaign", n)
 		if a.code != 0 || !strings.Contains(a.stdout, n) {
 			t.Errorf("powvote audit %s --campaign %s: exit %d\n%s\n%s", edgeURL, n, a.code, loadTail(a.stdout, 2000), a.stderr)
+		}
+	}
+
+	// The auditor downloads each campaign's election report from the
+	// publisher's back office, over HTTPS: the same verdict.
+	signIn := &http.Client{Timeout: 10 * time.Second, Transport: hc.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := signIn.PostForm(metricsOf["publisher"]+"/login", url.Values{"name": {"carol"}, "password": {auditorPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session string
+	for _, c := range resp.Cookies() {
+		if c.Name == backoffice.CookieTLS {
+			session = c.Name + "=" + c.Value
+		}
+	}
+	if session == "" {
+		t.Fatalf("the auditor's sign-in on the publisher: %d, no session cookie", resp.StatusCode)
+	}
+	for _, n := range campaigns {
+		var code int
+		var body string
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			req, err := http.NewRequest(http.MethodGet, metricsOf["publisher"]+"/downloads/"+n+"/report.html", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Cookie", session)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+			if code != http.StatusAccepted || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if code != http.StatusOK || !strings.Contains(body, "<title>Election report: campaign "+n+"</title>") || !strings.Contains(body, `id="verdict">Every check passed.`) {
+			t.Errorf("the election report of %s from the publisher's back office: %d\n%s", n, code, loadTail(body, 2000))
 		}
 	}
 }

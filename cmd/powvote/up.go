@@ -20,6 +20,7 @@ import (
 
 	"github.com/powvote/powvote/campaign"
 	"github.com/powvote/powvote/collector"
+	"github.com/powvote/powvote/downloads"
 	"github.com/powvote/powvote/edge"
 	"github.com/powvote/powvote/internal/mtls"
 	"github.com/powvote/powvote/internal/operator"
@@ -110,7 +111,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
-	if err := startOperator(ctx, mf, set, readiness.Check, log, *dir); err != nil {
+	// The auditors' downloads read each campaign's files from its
+	// publisher, in the process, as the campaigns open.
+	files, err := downloads.New(ctx, downloads.Config{Logger: log.With("component", "downloads")})
+	if err != nil {
+		return err
+	}
+	if err := startOperator(ctx, mf, set, readiness.Check, log, *dir, files.Mount()); err != nil {
 		return err
 	}
 	names, err := campaignsOrDemo(*dir, log)
@@ -134,6 +141,9 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	handlers := make([]fasthttp.RequestHandler, len(back.pubs))
 	for i, p := range back.pubs {
 		handlers[i] = p.Handle
+		if err := files.Add(downloads.Campaign{Name: back.campaigns[i].Settings.Name, Files: p.Handle}); err != nil {
+			return err
+		}
 	}
 	if err := mf.startDashboard(ctx, set, dashboardCampaigns(back.campaigns, handlers), log); err != nil {
 		return err

@@ -21,7 +21,9 @@
 // limits than a scraper: with an App the server reads up to 8 KiB of
 // request line and headers (cookies) and 8 KiB of body (a login, an
 // action's form), against 2 KiB and 1 KiB without one; timeouts and the
-// connection limit are the same.
+// connection limit are the same, but for the App's paths under
+// Config.LongWrites (the auditors' downloads), whose answers may take
+// Config.LongWriteTimeout (30 minutes) rather than 10 s to be written.
 //
 // The listener should be on loopback or a private network: the metrics
 // tell how many votes arrive and how many wrong booth codes are tried
@@ -30,6 +32,7 @@
 package operator
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -69,6 +72,13 @@ type Config struct {
 
 	ReadTimeout  time.Duration // whole request; default 5s
 	WriteTimeout time.Duration // whole answer; default 10s
+	// LongWrites are path prefixes of the App ("/downloads/") whose
+	// answers get LongWriteTimeout to be written instead of WriteTimeout:
+	// a campaign's archive can take minutes to a distant client. Only
+	// the App's large answers take longer, and it gives them to signed-in
+	// accounts only. Nil: none.
+	LongWrites       []string
+	LongWriteTimeout time.Duration // default 30m, the publisher's
 }
 
 // Limits of the server: the endpoints take no body, a scraper's request
@@ -103,6 +113,9 @@ func New(cfg Config) *Server {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
+	if cfg.LongWriteTimeout == 0 {
+		cfg.LongWriteTimeout = 30 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,7 +138,23 @@ func New(cfg Config) *Server {
 		DisablePreParseMultipartForm: true,
 		Logger:                       slogPrinter{cfg.Logger},
 	}
+	if cfg.App != nil && len(cfg.LongWrites) > 0 {
+		s.srv.HeaderReceived = s.requestConfig
+	}
 	return s
+}
+
+// requestConfig gives the requests for a path under Config.LongWrites
+// their longer write timeout. A path spelled otherwise (percent-encoded,
+// absolute URI) keeps WriteTimeout, which is only shorter.
+func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	uri := h.RequestURI()
+	for _, p := range s.cfg.LongWrites {
+		if bytes.HasPrefix(uri, []byte(p)) {
+			return fasthttp.RequestConfig{WriteTimeout: s.cfg.LongWriteTimeout}
+		}
+	}
+	return fasthttp.RequestConfig{}
 }
 
 // Handle answers one request.

@@ -322,3 +322,40 @@ func doMaybe(req *http.Request) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestLongWrites: an answer under Config.LongWrites may take
+// LongWriteTimeout to be written; any other is cut at WriteTimeout. The
+// client waits before it reads a body larger than the socket buffers.
+func TestLongWrites(t *testing.T) {
+	body := make([]byte, 64<<20)
+	base := start(t, Config{
+		App:              func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) },
+		WriteTimeout:     200 * time.Millisecond,
+		LongWrites:       []string{"/downloads/"},
+		LongWriteTimeout: time.Minute,
+	})
+	addr := strings.TrimPrefix(base, "http://")
+	for _, c := range []struct {
+		path  string
+		whole bool
+	}{
+		{"/downloads/solar/archive.tar.gz", true},
+		{"/dashboard/", false},
+		{"/downloads", false}, // not under the prefix
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, "GET "+c.path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // a slow reader
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, _ := io.Copy(io.Discard, conn)
+		conn.Close()
+		if whole := n > int64(len(body)); whole != c.whole {
+			t.Errorf("GET %s read slowly: %d bytes of a %d-byte body; want whole %v", c.path, n, len(body), c.whole)
+		}
+	}
+}
