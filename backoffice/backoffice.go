@@ -71,8 +71,9 @@
 // to /login (303, then back to the page once signed in), anything else
 // gets 401. A session without the right: 403. Every answer carries
 // Content-Security-Policy (default-src 'self', frame-ancestors 'none'),
-// X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and
-// Cache-Control: no-store. With no account at all, every path answers 404:
+// X-Content-Type-Options: nosniff, Referrer-Policy: same-origin (not
+// no-referrer, under which Chromium sends a form's POST with Origin: null,
+// which the CSRF check must refuse) and Cache-Control: no-store. With no account at all, every path answers 404:
 // the back office is off.
 //
 // Besides the mounts: GET / lists the mounts the session may read and
@@ -330,7 +331,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")

@@ -724,7 +724,7 @@ func TestHeaders(t *testing.T) {
 		h := a.Header
 		if a.StatusCode != tt.status || h.Get("Content-Security-Policy") != csp || !strings.Contains(csp, "default-src 'self'") ||
 			!strings.Contains(csp, "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" ||
-			h.Get("Referrer-Policy") != "no-referrer" || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
+			h.Get("Referrer-Policy") != "same-origin" || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s %s: %d, headers %v", tt.method, tt.path, a.StatusCode, h)
 		}
 	}

@@ -127,7 +127,7 @@ var pages = template.Must(template.New("").Parse(`{{define "head"}}<!doctype htm
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{{.T.Title}}</title>
 <link rel="stylesheet" href="/backoffice.css">
 </head>
