@@ -327,7 +327,7 @@ func doMaybe(req *http.Request) (int, string) {
 // LongWriteTimeout to be written; any other is cut at WriteTimeout. The
 // client waits before it reads a body larger than the socket buffers.
 func TestLongWrites(t *testing.T) {
-	body := make([]byte, 64<<20)
+	body := make([]byte, 32<<20)
 	base := start(t, Config{
 		App:              func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) },
 		WriteTimeout:     200 * time.Millisecond,
@@ -350,9 +350,20 @@ func TestLongWrites(t *testing.T) {
 		if _, err := io.WriteString(conn, "GET "+c.path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second) // a slow reader
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		n, _ := io.Copy(io.Discard, conn)
+		// A slow reader: at most 256 KiB each 20 ms, so that the body
+		// takes seconds to read whenever the handler runs, however loaded
+		// the machine, far beyond WriteTimeout and well within the long one.
+		conn.SetReadDeadline(time.Now().Add(45 * time.Second))
+		var n int64
+		buf := make([]byte, 256<<10)
+		for {
+			time.Sleep(20 * time.Millisecond)
+			k, err := conn.Read(buf)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
 		conn.Close()
 		if whole := n > int64(len(body)); whole != c.whole {
 			t.Errorf("GET %s read slowly: %d bytes of a %d-byte body; want whole %v", c.path, n, len(body), c.whole)
