@@ -1,12 +1,9 @@
 package main
 
 import (
-	"net/http"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -26,22 +23,8 @@ func TestBrowserBackOfficeDashboard(t *testing.T) {
 	p := startUp(t, data, "--metrics", addr)
 	defer p.stop(t)
 	base := "http://" + addr
-	hc := &http.Client{Timeout: 10 * time.Second}
-	defer hc.CloseIdleConnections()
-
 	const password = "a viewer's long password"
-	if r := runStdin(t, password+"\n", "operator", "add", "vera", "--role", "viewer", "--dir", data); r.code != 0 {
-		t.Fatalf("operator add: exit %d %s", r.code, r.stderr)
-	}
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, "the back office on after SIGHUP", func() bool {
-		resp, err := hc.Get(base + "/login")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	addOperators(t, p, data, base, operatorAccount{"vera", "viewer", password})
 
 	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
 		Source: `window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`,

@@ -65,15 +65,11 @@ func (f *dashboardFlags) config(set *metrics.Set, campaigns []dashboard.Campaign
 // publisher's handler in the process (publisher.Publisher.Handle), so
 // exactly what is published. handlers[i] serves campaigns[i].
 func dashboardCampaigns(campaigns []*campaign.Campaign, handlers []fasthttp.RequestHandler) []dashboard.Campaign {
-	out := make([]dashboard.Campaign, len(campaigns))
+	settings := make([]*campaign.Settings, len(campaigns))
 	for i, c := range campaigns {
-		out[i] = dashboard.Campaign{
-			Name:    c.Settings.Name,
-			Options: c.Settings.Options,
-			History: dashboard.HandlerHistory(handlers[i], c.Settings.Name),
-		}
+		settings[i] = c.Settings
 	}
-	return out
+	return settingsCampaigns(settings, handlers)
 }
 
 // lateHandler answers with a handler set once the process has opened its
@@ -93,9 +89,9 @@ func (l *lateHandler) handle(ctx *fasthttp.RequestCtx) {
 	ctx.Error("the dashboard starts once the campaigns are open\n", fasthttp.StatusServiceUnavailable)
 }
 
-// settingsCampaigns are the dashboard's campaigns of a process that does
-// not publish: each campaign's ballot, and its history read through
-// lists[i] when not nil (the edge's relay of the published files).
+// settingsCampaigns are the dashboard's campaigns: each campaign's ballot,
+// and its history read through lists[i] when not nil (a publisher's
+// handler, or the edge's relay of the published files).
 func settingsCampaigns(settings []*campaign.Settings, lists []fasthttp.RequestHandler) []dashboard.Campaign {
 	out := make([]dashboard.Campaign, len(settings))
 	for i, s := range settings {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,20 +34,11 @@ func TestOperatorDownloads(t *testing.T) {
 	}
 	defer hc.CloseIdleConnections()
 	roles := map[string]string{"alice": "viewer", "bob": "operator", "carol": "auditor"}
+	var accounts []operatorAccount
 	for name, role := range roles {
-		if r := runStdin(t, "the password of "+name+"\n", "operator", "add", name, "--role", role, "--dir", data); r.code != 0 {
-			t.Fatalf("operator add %s: exit %d %s", name, r.code, r.stderr)
-		}
+		accounts = append(accounts, operatorAccount{name, role, "the password of " + name})
 	}
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, "the back office on after SIGHUP", func() bool {
-		resp, err := hc.Get(base + "/login")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	addOperators(t, p, data, base, accounts...)
 	session := make(map[string]http.Header)
 	for name := range roles {
 		resp, err := hc.PostForm(base+"/login", url.Values{"name": {name}, "password": {"the password of " + name}})

@@ -180,11 +180,7 @@ func TestOperatorBackOffice(t *testing.T) {
 	}
 
 	const password = "the organizer's password"
-	if r := runStdin(t, password+"\n", "operator", "add", "alice", "--role", "operator", "--dir", data); r.code != 0 {
-		t.Fatalf("operator add: exit %d %s", r.code, r.stderr)
-	}
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, "the back office on after SIGHUP", func() bool { return get(t, hc, base+"/login", nil).StatusCode == 200 })
+	addOperators(t, p, data, base, operatorAccount{"alice", "operator", password})
 
 	form := url.Values{"name": {"alice"}, "password": {password}}
 	resp, err := hc.PostForm(base+"/login", form)
@@ -230,4 +226,30 @@ func TestOperatorBackOffice(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "SIGHUP: reloaded the operator accounts") {
 		t.Errorf("no reload logged:\n%s", p.stderr)
 	}
+}
+
+// operatorAccount is an account that addOperators adds.
+type operatorAccount struct{ name, role, password string }
+
+// addOperators adds the accounts to the platform directory data with
+// powvote operator add, has the running platform p reload them (SIGHUP),
+// and waits until its back office at base serves /login.
+func addOperators(t *testing.T, p *platform, data, base string, accounts ...operatorAccount) {
+	t.Helper()
+	for _, a := range accounts {
+		if r := runStdin(t, a.password+"\n", "operator", "add", a.name, "--role", a.role, "--dir", data); r.code != 0 {
+			t.Fatalf("operator add %s: exit %d %s", a.name, r.code, r.stderr)
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	eventually(t, "the back office on after SIGHUP", func() bool {
+		resp, err := hc.Get(base + "/login")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
